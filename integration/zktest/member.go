@@ -1,0 +1,212 @@
+package zktest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	mobynet "github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/network"
+)
+
+const clientPort = "2181/tcp"
+
+// Member is one ZooKeeper server of a [Cluster]. Its fault controls block
+// until Docker has carried them out; they do not wait for ZooKeeper to react.
+// It is safe for concurrent use.
+type Member struct {
+	cluster *Cluster
+	id      int
+	ctr     *testcontainers.DockerContainer
+
+	mu           sync.Mutex
+	running      bool
+	paused       bool
+	disconnected bool
+}
+
+// ID returns the member's ZooKeeper server id (myid), from 1.
+func (m *Member) ID() int { return m.id }
+
+// Container returns the member's container, for anything the fault controls
+// do not cover.
+func (m *Member) Container() *testcontainers.DockerContainer { return m.ctr }
+
+func (m *Member) alias() string { return fmt.Sprintf("zk%d", m.id) }
+
+func (m *Member) create(ctx context.Context, img string, custom []testcontainers.ContainerCustomizer) error {
+	opts := []testcontainers.ContainerCustomizer{
+		testcontainers.WithEnv(m.cluster.env(m.id)),
+		testcontainers.WithExposedPorts(clientPort),
+		testcontainers.WithLabels(ownerLabels()),
+		network.WithNetwork([]string{m.alias()}, m.cluster.network),
+	}
+	ctr, err := testcontainers.Run(ctx, img, append(opts, custom...)...)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ctr = ctr
+	if err != nil {
+		return fmt.Errorf("zktest: start member %d: %w", m.id, err)
+	}
+	m.running = true
+	return nil
+}
+
+// up reports whether the member should answer clients.
+func (m *Member) up() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.running && !m.paused && !m.disconnected
+}
+
+// Addr returns the member's client address as published on the host. It
+// changes when the member restarts; [Cluster.Servers] does not.
+func (m *Member) Addr(ctx context.Context) (string, error) {
+	host, err := m.cluster.dockerHost(ctx, m)
+	if err != nil {
+		return "", fmt.Errorf("zktest: member %d: %w", m.id, err)
+	}
+	port, err := m.ctr.MappedPort(ctx, clientPort)
+	if err != nil {
+		return "", fmt.Errorf("zktest: member %d: %w", m.id, err)
+	}
+	return net.JoinHostPort(host, port.Port()), nil
+}
+
+// Stop stops the member gracefully (SIGTERM, then SIGKILL after 10s).
+func (m *Member) Stop(ctx context.Context) error {
+	timeout := 10 * time.Second
+	if err := m.ctr.Stop(ctx, &timeout); err != nil {
+		return fmt.Errorf("zktest: stop member %d: %w", m.id, err)
+	}
+	m.set(func() { m.running, m.paused = false, false })
+	return nil
+}
+
+// Kill stops the member at once with SIGKILL, as a crash would.
+func (m *Member) Kill(ctx context.Context) error {
+	err := m.docker(ctx, func(cli *client.Client) error {
+		_, err := cli.ContainerKill(ctx, m.ctr.GetContainerID(), client.ContainerKillOptions{Signal: "KILL"})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("zktest: kill member %d: %w", m.id, err)
+	}
+	m.set(func() { m.running, m.paused = false, false })
+	return nil
+}
+
+// Start starts a stopped or killed member. It does not wait for the member
+// to serve: use [Cluster.WaitServing] for that.
+func (m *Member) Start(ctx context.Context) error {
+	if err := m.ctr.Start(ctx); err != nil {
+		return fmt.Errorf("zktest: start member %d: %w", m.id, err)
+	}
+	m.set(func() { m.running = true })
+	return nil
+}
+
+// Restart stops the member gracefully and starts it again.
+func (m *Member) Restart(ctx context.Context) error {
+	if err := m.Stop(ctx); err != nil {
+		return err
+	}
+	return m.Start(ctx)
+}
+
+// Pause freezes every process of the member (docker pause): it neither
+// answers nor closes connections, like a machine in a long GC pause.
+func (m *Member) Pause(ctx context.Context) error {
+	err := m.docker(ctx, func(cli *client.Client) error {
+		_, err := cli.ContainerPause(ctx, m.ctr.GetContainerID(), client.ContainerPauseOptions{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("zktest: pause member %d: %w", m.id, err)
+	}
+	m.set(func() { m.paused = true })
+	return nil
+}
+
+// Unpause lets a paused member run again.
+func (m *Member) Unpause(ctx context.Context) error {
+	err := m.docker(ctx, func(cli *client.Client) error {
+		_, err := cli.ContainerUnpause(ctx, m.ctr.GetContainerID(), client.ContainerUnpauseOptions{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("zktest: unpause member %d: %w", m.id, err)
+	}
+	m.set(func() { m.paused = false })
+	return nil
+}
+
+// Disconnect cuts the member off the cluster's network: its peers cannot
+// reach it and neither can its clients (the published port goes through the
+// same network), as in a partition that isolates the member's machine.
+func (m *Member) Disconnect(ctx context.Context) error {
+	err := m.docker(ctx, func(cli *client.Client) error {
+		_, err := cli.NetworkDisconnect(ctx, m.cluster.network.ID, client.NetworkDisconnectOptions{
+			Container: m.ctr.GetContainerID(), Force: true,
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("zktest: disconnect member %d: %w", m.id, err)
+	}
+	m.set(func() { m.disconnected = true })
+	return nil
+}
+
+// Reconnect joins a disconnected member to the cluster's network again,
+// under the same name.
+func (m *Member) Reconnect(ctx context.Context) error {
+	err := m.docker(ctx, func(cli *client.Client) error {
+		_, err := cli.NetworkConnect(ctx, m.cluster.network.ID, client.NetworkConnectOptions{
+			Container:      m.ctr.GetContainerID(),
+			EndpointConfig: &mobynet.EndpointSettings{Aliases: []string{m.alias()}},
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("zktest: reconnect member %d: %w", m.id, err)
+	}
+	m.set(func() { m.disconnected = false })
+	return nil
+}
+
+func (m *Member) set(f func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f()
+}
+
+func (m *Member) docker(ctx context.Context, f func(*client.Client) error) error {
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	return f(cli.Client)
+}
+
+func (m *Member) terminate(ctx context.Context) error {
+	if m.ctr == nil {
+		return nil
+	}
+	if m.isPaused() {
+		// A paused container cannot be stopped gracefully.
+		_ = m.Unpause(ctx)
+	}
+	return m.ctr.Terminate(ctx, testcontainers.StopTimeout(0))
+}
+
+func (m *Member) isPaused() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.paused
+}

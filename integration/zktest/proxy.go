@@ -1,0 +1,335 @@
+package zktest
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+type proxyMode int
+
+const (
+	modePass proxyMode = iota
+	modeCut
+	modeBlackhole
+)
+
+// Proxy is an in-process TCP proxy between clients and the members of a
+// [Cluster], one listener per member. Its fault controls act on every
+// connection that goes through it, and on none that does not, so giving one
+// client its own Proxy cuts that client off alone. It is safe for
+// concurrent use.
+type Proxy struct {
+	cluster *Cluster
+	lns     []net.Listener
+	addrs   []string
+	wg      sync.WaitGroup
+
+	mu     sync.Mutex
+	mode   proxyMode
+	gate   chan struct{} // closed while traffic may flow
+	delay  time.Duration
+	links  map[*link]struct{}
+	closed bool
+}
+
+// NewProxy starts a proxy in front of the cluster's members on loopback
+// ports. Clients that connect to its [Proxy.Servers] can be cut off alone.
+// [Cluster.Terminate] closes it.
+func (c *Cluster) NewProxy() (*Proxy, error) {
+	p := &Proxy{cluster: c, gate: make(chan struct{}), links: make(map[*link]struct{})}
+	close(p.gate)
+	for _, m := range c.members {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		p.lns = append(p.lns, ln)
+		p.addrs = append(p.addrs, ln.Addr().String())
+		p.wg.Go(func() { p.accept(ln, m) })
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		p.Close()
+		return nil, errors.New("zktest: cluster terminated")
+	}
+	c.proxies = append(c.proxies, p)
+	return p, nil
+}
+
+// Servers returns the proxy's addresses in member order.
+func (p *Proxy) Servers() []string { return append([]string(nil), p.addrs...) }
+
+// Cut closes every connection through the proxy and refuses new ones until
+// [Proxy.Heal]: the client sees its connection drop at once.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	p.mode = modeCut
+	links := p.snapshot()
+	p.mu.Unlock()
+	for _, l := range links {
+		l.close()
+	}
+}
+
+// Blackhole stops forwarding in both directions until [Proxy.Heal], while
+// connections stay open and new ones are accepted: the client hears nothing,
+// as behind a dead router. Nothing is lost: bytes sent meanwhile are
+// delivered on Heal if neither side has hung up by then.
+func (p *Proxy) Blackhole() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mode != modeBlackhole {
+		p.mode = modeBlackhole
+		p.gate = make(chan struct{})
+	}
+}
+
+// Delay holds every chunk of traffic for d before forwarding it, in both
+// directions. Zero removes the delay.
+func (p *Proxy) Delay(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = d
+}
+
+// Heal ends a Cut or Blackhole; connections cut stay closed.
+func (p *Proxy) Heal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mode == modeBlackhole {
+		close(p.gate)
+	}
+	p.mode = modePass
+}
+
+// Close stops the proxy and closes every connection through it.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	links := p.snapshot()
+	p.mu.Unlock()
+	var errs []error
+	for _, ln := range p.lns {
+		errs = append(errs, ln.Close())
+	}
+	for _, l := range links {
+		l.close()
+	}
+	p.wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (p *Proxy) snapshot() []*link {
+	links := make([]*link, 0, len(p.links))
+	for l := range p.links {
+		links = append(links, l)
+	}
+	return links
+}
+
+func (p *Proxy) accept(ln net.Listener, m *Member) {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		l := &link{p: p, member: m, client: conn, done: make(chan struct{})}
+		p.mu.Lock()
+		if p.closed || p.mode == modeCut {
+			p.mu.Unlock()
+			conn.Close()
+			continue
+		}
+		p.links[l] = struct{}{}
+		p.mu.Unlock()
+		p.wg.Go(l.run)
+	}
+}
+
+// wait blocks until a chunk received at 'at' may be forwarded. It returns
+// false if the link closed or was cut meanwhile.
+func (p *Proxy) wait(l *link, at time.Time) bool {
+	for {
+		p.mu.Lock()
+		mode, gate, delay := p.mode, p.gate, p.delay
+		p.mu.Unlock()
+		switch mode {
+		case modeCut:
+			l.close()
+			return false
+		case modeBlackhole:
+			select {
+			case <-gate:
+				continue
+			case <-l.done:
+				return false
+			}
+		}
+		if wait := time.Until(at.Add(delay)); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+				continue // the mode may have changed meanwhile
+			case <-l.done:
+				t.Stop()
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// link is one client connection and its upstream connection.
+type link struct {
+	p      *Proxy
+	member *Member
+	client net.Conn
+	done   chan struct{}
+	once   sync.Once
+
+	mu     sync.Mutex
+	server net.Conn
+}
+
+func (l *link) close() {
+	l.once.Do(func() {
+		close(l.done)
+		l.client.Close()
+		l.mu.Lock()
+		if l.server != nil {
+			l.server.Close()
+		}
+		l.mu.Unlock()
+		l.p.mu.Lock()
+		delete(l.p.links, l)
+		l.p.mu.Unlock()
+	})
+}
+
+func (l *link) run() {
+	var wg sync.WaitGroup
+	defer wg.Wait() // after l.close, which ends the other goroutines
+	defer l.close()
+	up := newQueue()
+	// Read the client from the start, so that a client hanging up during a
+	// black hole closes the link instead of having its bytes replayed later.
+	wg.Go(func() { l.read(l.client, up, nil) })
+
+	// Like a SYN behind a dead router, the upstream connection is made only
+	// once traffic may flow.
+	if !l.p.wait(l, time.Now()) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	addr, err := l.member.Addr(ctx)
+	if err != nil {
+		return
+	}
+	var d net.Dialer
+	server, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return
+	}
+	l.mu.Lock()
+	l.server = server
+	l.mu.Unlock()
+	select {
+	case <-l.done: // closed before l.server was set
+		server.Close()
+		return
+	default:
+	}
+
+	down := newQueue()
+	sniff := &connectSniffer{book: &l.p.cluster.sessions}
+	wg.Go(func() { l.read(server, down, sniff) })
+	wg.Go(func() { l.write(l.client, down) })
+	l.write(server, up)
+}
+
+// read copies src into q until src fails, then closes the link.
+func (l *link) read(src net.Conn, q *queue, sniff *connectSniffer) {
+	defer l.close()
+	for {
+		buf := make([]byte, 32<<10)
+		n, err := src.Read(buf)
+		if n > 0 {
+			if sniff != nil {
+				sniff.feed(buf[:n])
+			}
+			q.push(chunk{data: buf[:n], at: time.Now()})
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// write forwards q to dst when the proxy lets it, until the link closes.
+func (l *link) write(dst net.Conn, q *queue) {
+	defer l.close()
+	for {
+		c, ok := q.pop(l.done)
+		if !ok || !l.p.wait(l, c.at) {
+			return
+		}
+		if _, err := dst.Write(c.data); err != nil {
+			return
+		}
+	}
+}
+
+type chunk struct {
+	data []byte
+	at   time.Time
+}
+
+// queue is an unbounded FIFO of chunks: ZooKeeper traffic in tests is small.
+type queue struct {
+	mu    sync.Mutex
+	items []chunk
+	ready chan struct{} // holds a token while items may be non-empty
+}
+
+func newQueue() *queue { return &queue{ready: make(chan struct{}, 1)} }
+
+func (q *queue) push(c chunk) {
+	q.mu.Lock()
+	q.items = append(q.items, c)
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (q *queue) pop(done <-chan struct{}) (chunk, bool) {
+	for {
+		q.mu.Lock()
+		if len(q.items) > 0 {
+			c := q.items[0]
+			q.items = q.items[1:]
+			more := len(q.items) > 0
+			q.mu.Unlock()
+			if more {
+				select {
+				case q.ready <- struct{}{}:
+				default:
+				}
+			}
+			return c, true
+		}
+		q.mu.Unlock()
+		select {
+		case <-q.ready:
+		case <-done:
+			return chunk{}, false
+		}
+	}
+}
