@@ -1,0 +1,23 @@
+# `make test` is the one test command: README.md and .ci/run both use it.
+
+# The harness (integration/zktest) starts ZooKeeper with testcontainers-go.
+# Ryuk is not used: its image lives in a registry, and the harness cleans up.
+export TESTCONTAINERS_RYUK_DISABLED := true
+# Without a registry, the image is built locally from Debian's packages.
+export ZKTEST_IMAGE ?= zkrecipes/zookeeper:debian
+
+GO ?= go
+
+.PHONY: test image vet fmt-check
+
+test: image fmt-check vet
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+image:
+	bash scripts/zkimage/build.sh "$(ZKTEST_IMAGE)"
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
