@@ -149,7 +149,10 @@ func (c *Cluster) env(id int) map[string]string {
 		"ZOO_STANDALONE_ENABLED":     "true",
 		"ZOO_ADMINSERVER_ENABLED":    "false",
 		"ZOO_4LW_COMMANDS_WHITELIST": "*",
-		"ZOO_CFG_EXTRA":              "maxSessionTimeout=" + strconv.Itoa(int(o.maxSessionTimeout/time.Millisecond)),
+		// Every client reaches the server from one address (the proxy's);
+		// the server's default cap of 60 per address is too few for tests.
+		"ZOO_MAX_CLIENT_CNXNS": "0",
+		"ZOO_CFG_EXTRA":        "maxSessionTimeout=" + strconv.Itoa(int(o.maxSessionTimeout/time.Millisecond)),
 		"JVMFLAGS": strings.Join([]string{
 			"-Xms32m -Xmx256m",
 			"-Dzookeeper.forceSync=" + sync,
@@ -304,3 +307,11 @@ func (c *Cluster) Terminate(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Quiet is a Run option that silences testcontainers' progress lines, for
+// clusters started outside a test (TestMain, examples, programs).
+func Quiet() testcontainers.ContainerCustomizer { return testcontainers.WithLogger(nopLogger{}) }
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...any) {}

@@ -13,7 +13,8 @@ type proxyMode int
 const (
 	modePass proxyMode = iota
 	modeCut
-	modeBlackhole
+	modeBlackhole // both directions
+	modeMute      // server to client only
 )
 
 // Proxy is an in-process TCP proxy between clients and the members of a
@@ -83,10 +84,23 @@ func (p *Proxy) Cut() {
 func (p *Proxy) Blackhole() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.mode != modeBlackhole {
-		p.mode = modeBlackhole
+	if p.mode != modeBlackhole && p.mode != modeMute {
 		p.gate = make(chan struct{})
 	}
+	p.mode = modeBlackhole
+}
+
+// BlackholeReplies stops forwarding from the servers to the clients until
+// [Proxy.Heal], while requests still reach the servers: the server acts on
+// a request and its reply is lost, as when a connection dies just after a
+// write. Use it to make ghost nodes.
+func (p *Proxy) BlackholeReplies() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mode != modeBlackhole && p.mode != modeMute {
+		p.gate = make(chan struct{})
+	}
+	p.mode = modeMute
 }
 
 // Delay holds every chunk of traffic for d before forwarding it, in both
@@ -101,7 +115,7 @@ func (p *Proxy) Delay(d time.Duration) {
 func (p *Proxy) Heal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.mode == modeBlackhole {
+	if p.mode == modeBlackhole || p.mode == modeMute {
 		close(p.gate)
 	}
 	p.mode = modePass
@@ -151,9 +165,10 @@ func (p *Proxy) accept(ln net.Listener, m *Member) {
 	}
 }
 
-// wait blocks until a chunk received at 'at' may be forwarded. It returns
-// false if the link closed or was cut meanwhile.
-func (p *Proxy) wait(l *link, at time.Time) bool {
+// wait blocks until a chunk received at 'at' may be forwarded towards the
+// client (down) or the server. It returns false if the link closed or was
+// cut meanwhile.
+func (p *Proxy) wait(l *link, at time.Time, down bool) bool {
 	for {
 		p.mu.Lock()
 		mode, gate, delay := p.mode, p.gate, p.delay
@@ -162,7 +177,10 @@ func (p *Proxy) wait(l *link, at time.Time) bool {
 		case modeCut:
 			l.close()
 			return false
-		case modeBlackhole:
+		case modeBlackhole, modeMute:
+			if mode == modeMute && !down {
+				break
+			}
 			select {
 			case <-gate:
 				continue
@@ -222,7 +240,7 @@ func (l *link) run() {
 
 	// Like a SYN behind a dead router, the upstream connection is made only
 	// once traffic may flow.
-	if !l.p.wait(l, time.Now()) {
+	if !l.p.wait(l, time.Now(), false) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -249,8 +267,8 @@ func (l *link) run() {
 	down := newQueue()
 	sniff := &connectSniffer{book: &l.p.cluster.sessions}
 	wg.Go(func() { l.read(server, down, sniff) })
-	wg.Go(func() { l.write(l.client, down) })
-	l.write(server, up)
+	wg.Go(func() { l.write(l.client, down, true) })
+	l.write(server, up, false)
 }
 
 // read copies src into q until src fails, then closes the link.
@@ -272,11 +290,11 @@ func (l *link) read(src net.Conn, q *queue, sniff *connectSniffer) {
 }
 
 // write forwards q to dst when the proxy lets it, until the link closes.
-func (l *link) write(dst net.Conn, q *queue) {
+func (l *link) write(dst net.Conn, q *queue, down bool) {
 	defer l.close()
 	for {
 		c, ok := q.pop(l.done)
-		if !ok || !l.p.wait(l, c.at) {
+		if !ok || !l.p.wait(l, c.at, down) {
 			return
 		}
 		if _, err := dst.Write(c.data); err != nil {

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/testcontainers/testcontainers-go"
-
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
 )
 
@@ -17,7 +15,7 @@ func BenchmarkRun(b *testing.B) {
 		b.Run(map[int]string{1: "single", 3: "ensemble3", 5: "ensemble5"}[n], func(b *testing.B) {
 			for b.Loop() {
 				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-				c, err := zktest.Run(ctx, zktest.Image(), zktest.WithEnsemble(n), testcontainers.WithLogger(nopLogger{}))
+				c, err := zktest.Run(ctx, zktest.Image(), zktest.WithEnsemble(n), zktest.Quiet())
 				b.StopTimer()
 				if c != nil {
 					if terr := c.Terminate(ctx); terr != nil {
@@ -33,7 +31,3 @@ func BenchmarkRun(b *testing.B) {
 		})
 	}
 }
-
-type nopLogger struct{}
-
-func (nopLogger) Printf(string, ...any) {}
