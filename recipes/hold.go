@@ -1,0 +1,219 @@
+package recipes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// Hold is a granted place at the head of a queue: a held lock, a
+// leadership. It stays trusted until it is released or lost, and tells its
+// owner the moment it is lost: [Hold.Done] closes and [Hold.Err] says why.
+//
+// Lost means: the session expired, was closed, or (unless the session
+// tolerates it) its connection was suspended; or the node was deleted by
+// someone else. A lost hold's node may still exist for a while (a suspended
+// session may come back): call [Hold.Release] all the same, which deletes
+// it if it can.
+//
+// A Hold is safe for concurrent use.
+type Hold struct {
+	s      *Session
+	path   string
+	stat   zk.Stat
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	stop   chan struct{}
+
+	mu       sync.Mutex
+	released bool
+}
+
+// newHold starts the hold's monitor. own is the watch on the hold's node.
+func (s *Session) newHold(path string, stat *zk.Stat, own <-chan zk.Event) *Hold {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	h := &Hold{s: s, path: path, stat: *stat, ctx: ctx, cancel: cancel, stop: make(chan struct{})}
+	s.mu.Lock()
+	s.holds[h] = struct{}{}
+	s.mu.Unlock()
+	if !s.spawn(func() { h.monitor(own) }) {
+		cancel(s.Err())
+	}
+	return h
+}
+
+// monitor ends the hold on the first sign that it cannot be trusted.
+func (h *Hold) monitor(own <-chan zk.Event) {
+	for {
+		st, changed := h.s.watch()
+		switch {
+		case st == StateLost, st == StateClosed:
+			h.cancel(h.s.Err())
+			return
+		case st == StateSuspended && !h.s.opts.tolerateSusp:
+			h.cancel(ErrSuspended)
+			return
+		}
+		select {
+		case <-changed:
+		case ev, ok := <-own:
+			switch {
+			case ok && ev.Type == zk.EventNodeDeleted:
+				h.cancel(ErrNodeDeleted)
+				return
+			case ok && ev.Type == zk.EventNotWatching:
+				own = nil // the session is ending; its state says how
+			default:
+				if own = h.rearm(); own == nil {
+					return
+				}
+			}
+		case <-h.stop:
+			return
+		}
+	}
+}
+
+// rearm sets a new watch on the hold's node after a watch fired for
+// something other than deletion (its data changed). It returns nil once the
+// hold has ended.
+func (h *Hold) rearm() <-chan zk.Event {
+	type watch struct {
+		ok bool
+		ch <-chan zk.Event
+	}
+	var w watch
+	err := h.s.retry(h.ctx, "watch "+h.path, func(ctx context.Context) error {
+		var err error
+		w, err = call(ctx, h.s, func() (watch, error) {
+			ok, _, ch, err := h.s.Conn().ExistsW(h.path)
+			return watch{ok, ch}, err
+		})
+		return err
+	})
+	switch {
+	case err != nil:
+		h.cancel(err)
+		return nil
+	case !w.ok:
+		h.cancel(ErrNodeDeleted)
+		return nil
+	}
+	return w.ch
+}
+
+// Done returns a channel closed when the hold is lost or released.
+func (h *Hold) Done() <-chan struct{} { return h.ctx.Done() }
+
+// Context returns a context that is cancelled when the hold is lost or
+// released; context.Cause tells which. Do the work the hold protects under
+// it, so that the work stops when the hold can no longer be trusted.
+func (h *Hold) Context() context.Context { return h.ctx }
+
+// Err returns nil while the hold is trusted; after a loss, the cause (it
+// matches ErrLost); after Release, ErrNotHeld.
+func (h *Hold) Err() error { return context.Cause(h.ctx) }
+
+// Path returns the full path of the hold's node.
+func (h *Hold) Path() string { return h.path }
+
+// Token returns the hold's fencing token: the zxid that created its node.
+// Zxids grow across the whole ensemble, so a later hold on the same recipe
+// always has a larger token. Hand it to every system the hold protects and
+// have them reject writes with a token smaller than one they have seen.
+func (h *Hold) Token() int64 { return h.stat.Czxid }
+
+// Session returns the session the hold belongs to.
+func (h *Hold) Session() *Session { return h.s }
+
+// Guard returns an operation for zk.Conn.Multi that fails unless the hold's
+// node still exists unchanged: put it first in a Multi to make ZooKeeper
+// writes conditional on still holding. [Hold.Multi] does that for you.
+func (h *Hold) Guard() *zk.CheckVersionRequest {
+	return &zk.CheckVersionRequest{Path: h.path, Version: h.stat.Version}
+}
+
+// Multi applies ops (*zk.CreateRequest, *zk.SetDataRequest,
+// *zk.DeleteRequest, *zk.CheckVersionRequest) atomically, and only if the
+// hold's node still exists: the server checks, so a hold lost without the
+// client knowing yet cannot write. It returns one response per op. If the
+// guard fails it returns an error matching ErrNodeDeleted and nothing was
+// written. If ctx ends first it returns ctx.Err(), and the ops may or may
+// not have been applied.
+func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
+	if err := h.Err(); err != nil {
+		return nil, fmt.Errorf("multi under %s: %w", h.path, err)
+	}
+	all := append([]any{h.Guard()}, ops...)
+	res, err := call(ctx, h.s, func() ([]zk.MultiResponse, error) { return h.s.Conn().Multi(all...) })
+	if len(res) > 0 && res[0].Error != nil {
+		h.cancel(ErrNodeDeleted)
+		return nil, fmt.Errorf("multi under %s: guard: %w (%w)", h.path, ErrNodeDeleted, res[0].Error)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("multi under %s: %w", h.path, err)
+	}
+	return res[1:], nil
+}
+
+// Release gives the hold up by deleting its node, retrying through
+// connection loss until ctx ends; if ctx ends first, the deletion goes on
+// in the background until it succeeds or the session ends. Releasing again
+// returns ErrNotHeld. Releasing a hold that was lost still deletes its node
+// if it exists, and returns the cause of the loss (it matches ErrLost).
+func (h *Hold) Release(ctx context.Context) error {
+	h.mu.Lock()
+	if h.released {
+		h.mu.Unlock()
+		return fmt.Errorf("release %s: %w", h.path, ErrNotHeld)
+	}
+	h.released = true
+	h.mu.Unlock()
+
+	close(h.stop)
+	lost := h.Err()
+	h.cancel(ErrNotHeld)
+	h.s.mu.Lock()
+	delete(h.s.holds, h)
+	h.s.mu.Unlock()
+
+	err := h.s.deleteNode(ctx, h.path)
+	switch {
+	case lost != nil:
+		return fmt.Errorf("release %s: %w", h.path, lost)
+	case err != nil:
+		return fmt.Errorf("release %s: %w", h.path, err)
+	}
+	return nil
+}
+
+// deleteNode deletes an ephemeral node of this session. If ctx ends or the
+// connection is down, it hands the deletion to a background cleanup and
+// returns. A node already gone, or a session already lost, is success: the
+// server deletes the session's nodes itself.
+func (s *Session) deleteNode(ctx context.Context, path string) error {
+	del := s.removeNode(path)
+	err := s.retry(ctx, "delete "+path, del)
+	switch {
+	case err == nil, errors.Is(err, ErrLost):
+		return nil
+	case ctx.Err() != nil:
+		s.cleanup("delete "+path, del)
+		return ctx.Err()
+	}
+	return err
+}
+
+// removeNode returns a task that deletes p; a node already gone is success.
+func (s *Session) removeNode(p string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := call(ctx, s, func() (struct{}, error) { return struct{}{}, s.Conn().Delete(p, -1) })
+		if errors.Is(err, zk.ErrNoNode) {
+			return nil
+		}
+		return err
+	}
+}

@@ -1,0 +1,152 @@
+package recipes
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Role is what a contender in a queue asks for.
+type Role int
+
+const (
+	// Exclusive contenders hold alone: mutex holders, writers, leaders.
+	Exclusive Role = iota + 1
+	// Shared contenders hold together with other shared ones: readers.
+	Shared
+)
+
+func (r Role) String() string {
+	switch r {
+	case Exclusive:
+		return "exclusive"
+	case Shared:
+		return "shared"
+	}
+	return "unknown"
+}
+
+// Marker is the lock name inside a child's name that identifies a kind of
+// contender: ZooKeeper appends the sequence number right after it.
+type Marker struct {
+	Name string // for example "lock-", "__READ__", "__rlock__"
+	Role Role
+}
+
+// Markers used by the recipes, so that Go, Curator, Kazoo and go-zookeeper
+// contenders on one path queue in one line.
+var (
+	MutexMarker     = Marker{"lock-", Exclusive}    // Curator InterProcessMutex, zk.Lock, ours
+	KazooLockMarker = Marker{"__lock__", Exclusive} // Kazoo Lock and WriteLock
+	KazooReadMarker = Marker{"__rlock__", Shared}   // Kazoo ReadLock
+	WriteMarker     = Marker{"__WRIT__", Exclusive} // Curator InterProcessReadWriteLock writer, ours
+	ReadMarker      = Marker{"__READ__", Shared}    // Curator InterProcessReadWriteLock reader, ours
+	LatchMarker     = Marker{"latch-", Exclusive}   // Curator LeaderLatch, ours
+)
+
+// protectedPrefix starts a protected name, as in Curator.
+const protectedPrefix = "_c_"
+
+// Node is a parsed child of a recipe path.
+type Node struct {
+	Name   string // the child's name
+	Seq    int32  // the sequence number ZooKeeper appended
+	Role   Role
+	Marker string // the lock name found in Name
+	ID     string // the protected id (a UUID for ours and Curator's), or ""
+}
+
+// ProtectedName returns the name to create (ZooKeeper appends the sequence)
+// for a contender with the given id, as Curator names protected nodes.
+func ProtectedName(id string, m Marker) string {
+	return protectedPrefix + id + "-" + m.Name
+}
+
+// ParseNode parses a child name made by any client that uses one of
+// markers, and reports false for a name it does not understand. It never
+// fails on a foreign name.
+func ParseNode(name string, markers []Marker) (Node, bool) {
+	for _, m := range markers {
+		i := strings.LastIndex(name, m.Name)
+		if i < 0 || m.Name == "" {
+			continue
+		}
+		seq, ok := parseSequence(name[i+len(m.Name):])
+		if !ok {
+			continue
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(name[:i], protectedPrefix), "-")
+		return Node{Name: name, Seq: seq, Role: m.Role, Marker: m.Name, ID: id}, true
+	}
+	return Node{}, false
+}
+
+// parseSequence parses the suffix ZooKeeper appends: a signed 32-bit
+// counter printed with %010d, so negative after it wraps.
+func parseSequence(s string) (int32, bool) {
+	if len(s) < 10 || len(s) > 11 {
+		return 0, false
+	}
+	digits := strings.TrimPrefix(s, "-")
+	for _, c := range []byte(digits) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	return int32(n), true
+}
+
+// SeqBefore reports whether sequence a was issued before b. The counter is
+// a signed 32-bit integer that wraps, so the comparison is modular: it is
+// right whenever the live sequence numbers span less than 2^31, which a
+// queue of live contenders always does.
+func SeqBefore(a, b int32) bool { return int32(uint32(a)-uint32(b)) < 0 }
+
+// ParseChildren parses and sorts children into queue order, dropping the
+// names it does not understand.
+func ParseChildren(children []string, markers []Marker) []Node {
+	nodes := make([]Node, 0, len(children))
+	for _, c := range children {
+		if n, ok := ParseNode(c, markers); ok {
+			nodes = append(nodes, n)
+		}
+	}
+	slices.SortFunc(nodes, func(a, b Node) int {
+		switch {
+		case a.Seq == b.Seq:
+			return strings.Compare(a.Name, b.Name)
+		case SeqBefore(a.Seq, b.Seq):
+			return -1
+		}
+		return 1
+	})
+	return nodes
+}
+
+// BlockRule reports whether other, queued ahead of me, keeps me from
+// holding.
+type BlockRule func(me, other Node) bool
+
+// AnyBlocks is the mutex rule: every contender ahead blocks.
+func AnyBlocks(me, other Node) bool { return true }
+
+// ReadWriteBlocks is the read-write rule: a shared contender is blocked
+// only by exclusive ones ahead, an exclusive one by anyone ahead.
+func ReadWriteBlocks(me, other Node) bool { return me.Role == Exclusive || other.Role == Exclusive }
+
+// Blockers returns the nodes ahead of nodes[me] that block it under rule,
+// in queue order. The last one is the node to watch: no herd, since each
+// waiter watches a different node, and when it goes the waiter is next.
+func Blockers(nodes []Node, me int, rule BlockRule) []Node {
+	var out []Node
+	for _, n := range nodes[:me] {
+		if rule(nodes[me], n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}

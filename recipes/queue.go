@@ -1,0 +1,390 @@
+package recipes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/google/uuid"
+)
+
+// Queue is the sequential-node queue at one recipe path, shared by every
+// recipe: contenders create ephemeral sequential children, and a contender
+// holds once no node ahead of it blocks it under the queue's rule. Each
+// waiter watches only the nearest blocking node ahead, so one release wakes
+// one waiter.
+//
+// The parent is created on demand as a CONTAINER node, which the server
+// deletes once it is empty. A Queue is safe for concurrent use.
+type Queue struct {
+	s       *Session
+	path    string
+	markers []Marker
+	rule    BlockRule
+}
+
+// NewQueue returns the queue at path, where children named with any of
+// markers are contenders and rule says who blocks whom. It validates path
+// and makes no call to the server.
+func NewQueue(s *Session, path string, markers []Marker, rule BlockRule) (*Queue, error) {
+	if err := ValidatePath(path); err != nil {
+		return nil, err
+	}
+	return &Queue{s: s, path: path, markers: markers, rule: rule}, nil
+}
+
+// Path returns the queue's path.
+func (q *Queue) Path() string { return q.path }
+
+// Session returns the queue's session.
+func (q *Queue) Session() *Session { return q.s }
+
+// Acquire joins the queue as a contender named with m and, if wait is
+// true, blocks until nothing ahead blocks it; if wait is false and
+// something does, it returns ErrWouldBlock at once. If ctx ends first it
+// removes its node and returns ctx.Err(). On every error the node is
+// removed (in the background if the connection is down).
+func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool) (*Hold, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := q.s.Err(); err != nil {
+		return nil, err
+	}
+	prefix := q.path + "/" + ProtectedName(uuid.NewString(), m)
+	own, err := q.create(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	h, err := q.await(ctx, own, wait)
+	if err != nil {
+		q.s.abandon(own)
+		return nil, err
+	}
+	return h, nil
+}
+
+// create makes our node. A create whose reply was lost may still have
+// happened, so before trying again it looks for our protected name among
+// the children. If ctx ends meanwhile, what the create left is deleted in
+// the background.
+func (q *Queue) create(ctx context.Context, prefix string) (string, error) {
+	s := q.s
+	base := path.Base(prefix)
+	unknown := false // a create may have happened without our hearing of it
+	for {
+		if unknown {
+			if err := s.waitConnected(ctx); err != nil {
+				s.cleanup("remove "+prefix, q.removePrefix(prefix))
+				return "", err
+			}
+			children, err := call(ctx, s, func() ([]string, error) {
+				c, _, err := s.Conn().Children(q.path)
+				return c, err
+			})
+			switch {
+			case err == nil:
+				if i := slices.IndexFunc(children, func(c string) bool { return strings.HasPrefix(c, base) }); i >= 0 {
+					return q.path + "/" + children[i], nil
+				}
+			case errors.Is(err, zk.ErrNoNode):
+			case retryable(err):
+				continue
+			default:
+				s.cleanup("remove "+prefix, q.removePrefix(prefix))
+				return "", err
+			}
+			unknown = false
+		}
+		p, err := q.createNode(ctx, prefix)
+		switch {
+		case err == nil:
+			return p, nil
+		case errors.Is(err, zk.ErrNoNode):
+			if err := q.createParents(ctx, q.path); err != nil {
+				return "", err
+			}
+		case retryable(err):
+			unknown = true
+		default:
+			return "", err
+		}
+	}
+}
+
+// createNode issues the create. If ctx ends first, the request still
+// completes, and whatever it made is then removed in the background.
+func (q *Queue) createNode(ctx context.Context, prefix string) (string, error) {
+	s := q.s
+	type result struct {
+		path string
+		err  error
+	}
+	ch := make(chan result, 1)
+	if !s.spawn(func() {
+		p, err := s.Conn().Create(prefix, s.opts.identity, zk.FlagEphemeral|zk.FlagSequence, s.opts.acl)
+		ch <- result{p, err}
+	}) {
+		return "", s.Err()
+	}
+	select {
+	case r := <-ch:
+		s.noteExpired(r.err)
+		return r.path, r.err
+	case <-ctx.Done():
+		s.cleanup("remove "+prefix, func(cctx context.Context) error {
+			r := <-ch // always comes: reply, connection loss or close
+			switch {
+			case r.err == nil:
+				return s.retry(cctx, "delete "+r.path, q.s.removeNode(r.path))
+			case retryable(r.err):
+				return s.retry(cctx, "remove "+prefix, q.removePrefix(prefix))
+			}
+			return nil
+		})
+		return "", ctx.Err()
+	}
+}
+
+// removePrefix deletes every child whose name starts with prefix's base: a
+// node whose create outcome we never heard.
+func (q *Queue) removePrefix(prefix string) func(context.Context) error {
+	base := path.Base(prefix)
+	return func(ctx context.Context) error {
+		children, err := call(ctx, q.s, func() ([]string, error) {
+			c, _, err := q.s.Conn().Children(q.path)
+			return c, err
+		})
+		if errors.Is(err, zk.ErrNoNode) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, c := range children {
+			if strings.HasPrefix(c, base) {
+				if err := q.s.removeNode(q.path + "/" + c)(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// createParents creates p and its missing ancestors as CONTAINER nodes.
+func (q *Queue) createParents(ctx context.Context, p string) error {
+	s := q.s
+	return s.retry(ctx, "create "+p, func(ctx context.Context) error {
+		_, err := call(ctx, s, func() (string, error) {
+			return s.Conn().CreateContainer(p, nil, zk.FlagContainer, s.opts.acl)
+		})
+		if errors.Is(err, zk.ErrNoNode) {
+			if err := q.createParents(ctx, path.Dir(p)); err != nil {
+				return err
+			}
+			_, err = call(ctx, s, func() (string, error) {
+				return s.Conn().CreateContainer(p, nil, zk.FlagContainer, s.opts.acl)
+			})
+		}
+		if errors.Is(err, zk.ErrNodeExists) {
+			return nil
+		}
+		return err
+	})
+}
+
+type ownStat struct {
+	ok    bool
+	stat  *zk.Stat
+	watch <-chan zk.Event
+}
+
+// await waits until nothing ahead of our node blocks it. The first pass
+// lists the children and stats (and watches) our node in one round trip:
+// the stat gives the fencing token and proves the node is this session's.
+func (q *Queue) await(ctx context.Context, own string, wait bool) (*Hold, error) {
+	s := q.s
+	name := path.Base(own)
+	var mine ownStat
+	for {
+		var children []string
+		var err error
+		if mine.stat == nil {
+			children, mine, err = q.listAndStat(ctx, own)
+		} else {
+			children, err = call(ctx, s, func() ([]string, error) {
+				c, _, err := s.Conn().Children(q.path)
+				return c, err
+			})
+		}
+		switch {
+		case retryable(err):
+			if err := s.waitConnected(ctx); err != nil {
+				return nil, err
+			}
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("acquire %s: %w", q.path, err)
+		case !mine.ok:
+			return nil, q.gone()
+		case mine.stat.EphemeralOwner != s.ID():
+			return nil, fmt.Errorf("acquire %s: %s: %w", q.path, name, ErrForeignNode)
+		}
+		nodes := ParseChildren(children, q.markers)
+		me := slices.IndexFunc(nodes, func(n Node) bool { return n.Name == name })
+		if me < 0 {
+			return nil, q.gone()
+		}
+		blockers := Blockers(nodes, me, q.rule)
+		if len(blockers) == 0 {
+			return s.newHold(own, mine.stat, mine.watch), nil
+		}
+		if !wait {
+			return nil, ErrWouldBlock
+		}
+		// Once the only blocker goes, nothing can block us: later nodes
+		// queue behind us. So its deletion needs no new listing.
+		only := len(blockers) == 1
+		pred := q.path + "/" + blockers[len(blockers)-1].Name
+		w, err := call(ctx, s, func() (ownStat, error) {
+			ok, _, ch, err := s.Conn().ExistsW(pred)
+			return ownStat{ok: ok, watch: ch}, err
+		})
+		switch {
+		case retryable(err):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("acquire %s: %w", q.path, err)
+		case !w.ok:
+			if only {
+				return s.newHold(own, mine.stat, mine.watch), nil
+			}
+			continue
+		}
+		select {
+		case ev := <-w.watch:
+			if only && ev.Type == zk.EventNodeDeleted {
+				return s.newHold(own, mine.stat, mine.watch), nil
+			}
+		case ev := <-mine.watch:
+			if ev.Type == zk.EventNodeDeleted {
+				return nil, q.gone()
+			}
+			mine.stat = nil // re-stat and re-watch on the next pass
+		case <-s.Done():
+			return nil, s.Err()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// gone explains why our node vanished while we waited.
+func (q *Queue) gone() error {
+	if err := q.s.Err(); err != nil {
+		return fmt.Errorf("acquire %s: %w", q.path, err)
+	}
+	return fmt.Errorf("acquire %s: %w", q.path, ErrNodeDeleted)
+}
+
+// listAndStat lists the children and stats our node concurrently: two
+// requests in flight on one connection cost one round trip.
+func (q *Queue) listAndStat(ctx context.Context, own string) ([]string, ownStat, error) {
+	s := q.s
+	stat := make(chan ownStat, 1)
+	statErr := make(chan error, 1)
+	if !s.spawn(func() {
+		ok, st, ch, err := s.Conn().ExistsW(own)
+		stat <- ownStat{ok, st, ch}
+		statErr <- err
+	}) {
+		return nil, ownStat{}, s.Err()
+	}
+	children, err := call(ctx, s, func() ([]string, error) {
+		c, _, err := s.Conn().Children(q.path)
+		return c, err
+	})
+	if err != nil {
+		return nil, ownStat{}, err
+	}
+	select {
+	case mine := <-stat:
+		if err := <-statErr; err != nil {
+			s.noteExpired(err)
+			return nil, ownStat{}, err
+		}
+		return children, mine, nil
+	case <-ctx.Done():
+		return nil, ownStat{}, ctx.Err()
+	}
+}
+
+// Contender is a node in a queue, as [Queue.Contenders] reports it.
+type Contender struct {
+	Node
+	Path    string    // full path of the node
+	Data    []byte    // what its client wrote: ours an identity, Curator an IP address
+	Session int64     // the session that owns it
+	Created time.Time // when it was created
+}
+
+type getResult struct {
+	data []byte
+	stat *zk.Stat
+}
+
+// Contenders returns the queue's contenders in queue order, with their
+// data; children it does not understand are left out. For a lock the first
+// one holds. It is a snapshot: it may be stale as soon as it returns.
+func (q *Queue) Contenders(ctx context.Context) ([]Contender, error) {
+	s := q.s
+	children, err := call(ctx, s, func() ([]string, error) {
+		c, _, err := s.Conn().Children(q.path)
+		return c, err
+	})
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("contenders of %s: %w", q.path, err)
+	}
+	nodes := ParseChildren(children, q.markers)
+	out := make([]*Contender, len(nodes))
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() {
+			p := q.path + "/" + n.Name
+			r, err := call(ctx, s, func() (getResult, error) {
+				d, st, err := s.Conn().Get(p)
+				return getResult{d, st}, err
+			})
+			switch {
+			case errors.Is(err, zk.ErrNoNode): // gone since the listing
+			case err != nil:
+				errs[i] = err
+			default:
+				out[i] = &Contender{Node: n, Path: p, Data: r.data, Session: r.stat.EphemeralOwner,
+					Created: time.UnixMilli(r.stat.Ctime)}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("contenders of %s: %w", q.path, err)
+	}
+	var list []Contender
+	for _, c := range out {
+		if c != nil {
+			list = append(list, *c)
+		}
+	}
+	return list, nil
+}

@@ -1,0 +1,429 @@
+package recipes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// State is what a [Session] knows about its ZooKeeper session.
+type State int
+
+const (
+	// StateConnecting: the session is not established yet.
+	StateConnecting State = iota
+	// StateConnected: the session is established and the connection is up.
+	StateConnected
+	// StateSuspended: the connection dropped; the session may still live.
+	StateSuspended
+	// StateLost: the session expired or was replaced by a new one. Final.
+	StateLost
+	// StateClosed: Close was called. Final.
+	StateClosed
+)
+
+func (s State) String() string {
+	switch s {
+	case StateConnecting:
+		return "connecting"
+	case StateConnected:
+		return "connected"
+	case StateSuspended:
+		return "suspended"
+	case StateLost:
+		return "lost"
+	case StateClosed:
+		return "closed"
+	}
+	return "unknown"
+}
+
+// Session is one ZooKeeper session, watched closely enough that every hold
+// made through it learns when it can no longer be trusted.
+//
+// go-zookeeper's Conn silently opens a new session after the old one
+// expires, and drops events when its channel is full. A Session relies on
+// neither: it follows the connection's state itself and, once its session
+// expires or is replaced, is lost for good; make a new Session to go on.
+// A Session is safe for concurrent use.
+type Session struct {
+	conn  atomic.Pointer[zk.Conn]
+	owned bool
+	opts  sessionOptions
+	log   *slog.Logger
+
+	ctx    context.Context // cancelled when the session is lost or closed
+	cancel context.CancelCauseFunc
+	stop   chan struct{} // stops the poller
+	wg     sync.WaitGroup
+	clean  sync.WaitGroup // background cleanups, a subset of wg
+	once   sync.Once
+
+	mu      sync.Mutex
+	id      int64
+	state   State
+	changed chan struct{} // closed and replaced on every change of state
+	holds   map[*Hold]struct{}
+}
+
+func newSession(opts []Option) *Session {
+	o := defaultSessionOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &Session{
+		opts: o, log: o.logger, ctx: ctx, cancel: cancel,
+		stop: make(chan struct{}), changed: make(chan struct{}),
+		holds: make(map[*Hold]struct{}),
+	}
+}
+
+// Connect opens a new ZooKeeper session to servers ("host:port") and
+// blocks until it is established. If ctx ends first, it closes the
+// connection and returns ctx.Err(). Close the Session when done: that ends
+// the ZooKeeper session and so releases everything it holds.
+func Connect(ctx context.Context, servers []string, opts ...Option) (*Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := newSession(opts)
+	conn, _, err := zk.Connect(servers, s.opts.timeout,
+		zk.WithLogger(zkLogger{s.log}), zk.WithLogInfo(false),
+		zk.WithEventCallback(s.onEvent))
+	if err != nil {
+		return nil, fmt.Errorf("zkrecipes: connect %v: %w", servers, err)
+	}
+	s.conn.Store(conn)
+	s.owned = true
+	// Events may have come before the Conn was stored; catch up.
+	s.observe(conn.State(), conn.SessionID())
+	if err := s.start(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewSession wraps a connection the application already has. It blocks
+// until the connection has a session (or returns ctx.Err()), then follows
+// that one session by reading the connection's state every poll interval
+// ([WithPollInterval]), so it notices loss up to one interval late. Close
+// releases what the Session still holds but leaves conn open; once conn's
+// session is lost, the Session is lost too even though conn goes on with a
+// new one.
+func NewSession(ctx context.Context, conn *zk.Conn, opts ...Option) (*Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := newSession(opts)
+	s.conn.Store(conn)
+	s.wg.Go(s.poll)
+	if err := s.start(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Session) start(ctx context.Context) error {
+	if err := s.waitConnected(ctx); err != nil {
+		return fmt.Errorf("zkrecipes: establish session: %w", err)
+	}
+	for _, a := range s.opts.auth {
+		if _, err := call(ctx, s, func() (struct{}, error) {
+			return struct{}{}, s.Conn().AddAuth(a.scheme, a.auth)
+		}); err != nil {
+			return fmt.Errorf("zkrecipes: add %s auth: %w", a.scheme, err)
+		}
+	}
+	return nil
+}
+
+// Conn returns the underlying connection, for plain ZooKeeper calls.
+func (s *Session) Conn() *zk.Conn { return s.conn.Load() }
+
+// ID returns the ZooKeeper session id this Session follows.
+func (s *Session) ID() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.id
+}
+
+// State returns the session's current state.
+func (s *Session) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
+// Done returns a channel closed when the session is lost or closed.
+func (s *Session) Done() <-chan struct{} { return s.ctx.Done() }
+
+// Err returns nil while the session lives, then ErrSessionLost or
+// ErrSessionClosed.
+func (s *Session) Err() error { return context.Cause(s.ctx) }
+
+// Close releases every hold the Session still has, ends the ZooKeeper
+// session if Connect made it, and waits for the Session's goroutines. It is
+// safe to call more than once; later calls return nil.
+func (s *Session) Close() error {
+	var err error
+	s.once.Do(func() {
+		if !s.owned {
+			// The connection lives on, so release explicitly, and give
+			// cleanups of cancelled acquisitions a chance to finish.
+			err = s.releaseAll()
+			s.waitCleanups(s.opts.timeout)
+		}
+		s.mu.Lock()
+		s.terminate(StateClosed, ErrSessionClosed)
+		s.mu.Unlock()
+		close(s.stop)
+		if s.owned {
+			s.Conn().Close()
+		}
+		s.wg.Wait()
+	})
+	return err
+}
+
+func (s *Session) releaseAll() error {
+	s.mu.Lock()
+	holds := make([]*Hold, 0, len(s.holds))
+	for h := range s.holds {
+		holds = append(holds, h)
+	}
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.timeout)
+	defer cancel()
+	var errs []error
+	for _, h := range holds {
+		if err := h.Release(ctx); err != nil && !errors.Is(err, ErrNotHeld) && !errors.Is(err, ErrLost) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Session) waitCleanups(limit time.Duration) {
+	done := make(chan struct{})
+	if !s.spawn(func() { s.clean.Wait(); close(done) }) {
+		return
+	}
+	select {
+	case <-done:
+	case <-time.After(limit):
+	}
+}
+
+// onEvent receives go-zookeeper's events synchronously: never dropped.
+func (s *Session) onEvent(ev zk.Event) {
+	if ev.Type != zk.EventSession {
+		return
+	}
+	var sid int64
+	if c := s.conn.Load(); c != nil {
+		sid = c.SessionID()
+	}
+	s.observe(ev.State, sid)
+}
+
+func (s *Session) poll() {
+	t := time.NewTicker(s.opts.pollInterval)
+	defer t.Stop()
+	for {
+		c := s.Conn()
+		s.observe(c.State(), c.SessionID())
+		select {
+		case <-t.C:
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+// observe folds one reading of the connection into the session's state.
+func (s *Session) observe(zs zk.State, sid int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == StateLost || s.state == StateClosed {
+		return
+	}
+	switch {
+	case s.id == 0:
+		if zs == zk.StateHasSession && sid != 0 {
+			s.id = sid
+			s.setState(StateConnected)
+		}
+	case zs == zk.StateExpired:
+		s.terminate(StateLost, ErrSessionLost)
+	case sid != 0 && sid != s.id:
+		// go-zookeeper replaced the expired session without a word.
+		s.terminate(StateLost, ErrSessionLost)
+	case zs == zk.StateHasSession:
+		s.setState(StateConnected)
+	case zs == zk.StateDisconnected, zs == zk.StateConnecting, zs == zk.StateConnected, zs == zk.StateAuthFailed:
+		if s.state == StateConnected {
+			s.setState(StateSuspended)
+		}
+	}
+}
+
+// noteExpired is called when a request reports the session expired, which
+// can be before the connection's state says so.
+func (s *Session) noteExpired(err error) {
+	if errors.Is(err, zk.ErrSessionExpired) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.state != StateClosed {
+			s.terminate(StateLost, ErrSessionLost)
+		}
+	}
+}
+
+// setState and terminate are called with s.mu held.
+func (s *Session) setState(st State) {
+	if s.state == st {
+		return
+	}
+	s.log.Debug("zkrecipes: session state", "session", fmt.Sprintf("0x%x", s.id), "from", s.state, "to", st)
+	s.state = st
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func (s *Session) terminate(st State, cause error) {
+	if s.state == StateLost || s.state == StateClosed {
+		return
+	}
+	if st == StateLost {
+		s.log.Warn("zkrecipes: session lost", "session", fmt.Sprintf("0x%x", s.id))
+	}
+	s.setState(st)
+	s.cancel(cause)
+}
+
+// watch returns the current state and a channel closed at the next change.
+func (s *Session) watch() (State, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state, s.changed
+}
+
+// waitConnected blocks until the session is connected, lost or closed, or
+// ctx ends.
+func (s *Session) waitConnected(ctx context.Context) error {
+	for {
+		st, changed := s.watch()
+		switch st {
+		case StateConnected:
+			return nil
+		case StateLost, StateClosed:
+			return s.Err()
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// spawn runs f in a goroutine that Close waits for, unless the session has
+// ended already.
+func (s *Session) spawn(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == StateClosed || s.state == StateLost {
+		return false
+	}
+	s.wg.Go(f)
+	return true
+}
+
+// cleanup retries task in the background, through connection loss, until
+// it succeeds, fails for good, or the session ends (which deletes every
+// ephemeral node it made anyway).
+func (s *Session) cleanup(what string, task func(ctx context.Context) error) {
+	s.mu.Lock()
+	s.clean.Add(1)
+	s.mu.Unlock()
+	if !s.spawn(func() { defer s.clean.Done(); s.retry(s.ctx, what, task) }) {
+		s.clean.Done()
+	}
+}
+
+// retry runs task until it succeeds or fails with an error that
+// reconnecting will not cure.
+func (s *Session) retry(ctx context.Context, what string, task func(ctx context.Context) error) error {
+	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+		if err := s.waitConnected(ctx); err != nil {
+			return err
+		}
+		err := task(ctx)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		s.log.Debug("zkrecipes: retrying", "what", what, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// retryable reports whether an error means the outcome is unknown and the
+// request may be tried again once the connection is back.
+func retryable(err error) bool {
+	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) ||
+		errors.Is(err, zk.ErrSessionMoved)
+}
+
+// call runs a go-zookeeper request, which takes no context, and returns
+// when it does or when ctx ends. An abandoned request finishes in the
+// background: go-zookeeper answers every request (reply, connection loss or
+// close), and Close waits for it.
+func call[T any](ctx context.Context, s *Session, f func() (T, error)) (T, error) {
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	if !s.spawn(func() { v, err := f(); ch <- result{v, err} }) {
+		return zero, s.Err()
+	}
+	select {
+	case r := <-ch:
+		s.noteExpired(r.err)
+		return r.v, r.err
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+}
+
+// zkLogger sends go-zookeeper's log lines to slog at debug level.
+type zkLogger struct{ l *slog.Logger }
+
+func (z zkLogger) Printf(format string, args ...any) {
+	z.l.Debug("zk: " + fmt.Sprintf(format, args...))
+}
+
+// abandon deletes the node of an acquisition that failed: at once if the
+// connection is up, else in the background.
+func (s *Session) abandon(path string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	s.deleteNode(ctx, path)
+}
