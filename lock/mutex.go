@@ -1,0 +1,103 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/zkrecipes/zkrecipes/recipes"
+)
+
+// Errors returned by this package. They are the shared recipes errors, so
+// errors.Is works with either name.
+var (
+	// ErrLocked is returned by TryLock when another contender holds or
+	// queues ahead.
+	ErrLocked = fmt.Errorf("lock: locked by another contender: %w", recipes.ErrWouldBlock)
+	// ErrNotHeld is returned by Unlock on a hold already unlocked.
+	ErrNotHeld = recipes.ErrNotHeld
+	// ErrLost matches every cause of a lost hold.
+	ErrLost = recipes.ErrLost
+	// ErrInvalidPath is returned by New for a path ZooKeeper would reject.
+	ErrInvalidPath = recipes.ErrInvalidPath
+)
+
+// markers are the contenders a mutex queues with: ours and Curator's
+// "lock-", go-zookeeper's zk.Lock ("lock-" too) and Kazoo's "__lock__".
+var markers = []recipes.Marker{recipes.MutexMarker, recipes.KazooLockMarker}
+
+// Mutex is a distributed mutual-exclusion lock at one ZooKeeper path. It
+// is cheap: no server call until Lock. Each Lock is one contender, so two
+// goroutines locking the same Mutex exclude each other as two processes
+// would; it is not reentrant. Grants are first come, first served. A Mutex
+// is safe for concurrent use.
+type Mutex struct {
+	q *recipes.Queue
+}
+
+// New returns the mutex at path on session s. It checks path and makes no
+// server call; the path's parents are created as CONTAINER nodes on the
+// first Lock and deleted by the server once empty.
+func New(s *recipes.Session, path string) (*Mutex, error) {
+	q, err := recipes.NewQueue(s, path, markers, recipes.AnyBlocks)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	return &Mutex{q: q}, nil
+}
+
+// Path returns the mutex's path.
+func (m *Mutex) Path() string { return m.q.Path() }
+
+// Lock blocks until the mutex is held and returns the hold. Waiting costs
+// one watch on the contender just ahead; the waiter is woken when that one
+// goes. If ctx ends first, Lock deletes its node and returns ctx.Err(): the
+// mutex is not held. If the session is lost meanwhile, it returns an error
+// matching ErrLost.
+func (m *Mutex) Lock(ctx context.Context) (*Hold, error) {
+	h, err := m.q.Acquire(ctx, recipes.MutexMarker, true)
+	if err != nil {
+		return nil, m.wrap(err)
+	}
+	return &Hold{h}, nil
+}
+
+// TryLock takes the mutex if no other contender holds it or queues ahead,
+// and otherwise returns ErrLocked at once, leaving no node behind. It makes
+// three requests either way.
+func (m *Mutex) TryLock(ctx context.Context) (*Hold, error) {
+	h, err := m.q.Acquire(ctx, recipes.MutexMarker, false)
+	if err != nil {
+		return nil, m.wrap(err)
+	}
+	return &Hold{h}, nil
+}
+
+func (m *Mutex) wrap(err error) error {
+	if errors.Is(err, recipes.ErrWouldBlock) {
+		err = ErrLocked
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("lock %s: %w", m.q.Path(), err)
+}
+
+// Contenders returns the holder (first) and the waiters in queue order,
+// with the data each client wrote (ours: an identity, see
+// recipes.WithIdentity; Curator: an IP address). It is a snapshot.
+func (m *Mutex) Contenders(ctx context.Context) ([]recipes.Contender, error) {
+	return m.q.Contenders(ctx)
+}
+
+// Hold is a held mutex. See [recipes.Hold] for Done, Context, Err, Token,
+// Guard and Multi.
+type Hold struct {
+	*recipes.Hold
+}
+
+// Unlock releases the mutex by deleting the hold's node, retrying through
+// connection loss until ctx ends (then the deletion goes on in the
+// background). Unlocking twice returns ErrNotHeld; unlocking a lost hold
+// returns the cause of the loss, matching ErrLost.
+func (h *Hold) Unlock(ctx context.Context) error { return h.Release(ctx) }
