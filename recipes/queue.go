@@ -64,7 +64,9 @@ func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool) (*Hold, error)
 	}
 	h, err := q.await(ctx, own, wait)
 	if err != nil {
-		q.s.abandon(own)
+		if !errors.Is(err, ErrForeignNode) { // never delete another session's node
+			q.s.abandon(own)
+		}
 		return nil, err
 	}
 	return h, nil

@@ -1,0 +1,217 @@
+package lock_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/recipes"
+)
+
+func TestHolderSessionExpiryFiresDoneAndNextWaiterAcquires(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	holderSession := session(t, nil)
+	holder, err := lock.New(holderSession, path)
+	require.NoError(t, err)
+	h, err := holder.Lock(ctx)
+	require.NoError(t, err)
+
+	waiter, err := lock.New(session(t, nil), path)
+	require.NoError(t, err)
+	got := make(chan *lock.Hold, 1)
+	go func() {
+		h, err := waiter.Lock(ctx)
+		assert.NoError(t, err)
+		got <- h
+	}()
+	waitContenders(t, ctx, holder, 2)
+
+	require.NoError(t, cluster.ExpireSession(ctx, holderSession.ID()))
+	select {
+	case <-h.Done():
+	case <-ctx.Done():
+		t.Fatal("the expired holder's Done did not close")
+	}
+	// The expiry first drops the connection, so with the default policy
+	// the hold ends as suspended, before the expiry itself is known.
+	assert.ErrorIs(t, h.Err(), lock.ErrLost)
+	require.NoError(t, waitFor(ctx, func() bool { return holderSession.Err() != nil }))
+	assert.ErrorIs(t, holderSession.Err(), recipes.ErrSessionLost)
+	next := <-got
+	require.NotNil(t, next)
+	assert.Greater(t, next.Token(), h.Token())
+	assert.ErrorIs(t, h.Unlock(ctx), lock.ErrLost)
+	require.NoError(t, next.Unlock(ctx))
+
+	// The lost session stays lost: go-zookeeper's new session is not ours.
+	_, err = holder.Lock(ctx)
+	assert.ErrorIs(t, err, recipes.ErrSessionLost)
+}
+
+func TestCutOffHolderLosesHoldBeforeServerExpiresSession(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	holder, err := lock.New(session(t, p.Servers(), recipes.WithSessionTimeout(2*time.Second)), path)
+	require.NoError(t, err)
+	h, err := holder.Lock(ctx)
+	require.NoError(t, err)
+
+	waiter, err := lock.New(session(t, nil), path)
+	require.NoError(t, err)
+	type grant struct {
+		at   time.Time
+		hold *lock.Hold
+		err  error
+	}
+	granted := make(chan grant, 1)
+	go func() {
+		h, err := waiter.Lock(ctx)
+		granted <- grant{time.Now(), h, err}
+	}()
+	waitContenders(t, ctx, holder, 2)
+
+	p.Blackhole()
+	var lost time.Time
+	select {
+	case <-h.Done():
+		lost = time.Now()
+	case <-ctx.Done():
+		t.Fatal("the cut-off holder's Done did not close")
+	}
+	assert.ErrorIs(t, h.Err(), recipes.ErrSuspended)
+	g := <-granted // the server expired the holder's session
+	require.NoError(t, g.err)
+	assert.True(t, lost.Before(g.at), "holder lost at %v, next granted at %v", lost, g.at)
+	t.Logf("holder gave up %v before the next holder was granted", g.at.Sub(lost))
+	require.NoError(t, g.hold.Unlock(ctx))
+	p.Heal()
+}
+
+func TestGhostNodeFromLostCreateReplyIsFoundAndUsed(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	// A parent that exists: otherwise the create fails with NoNode, and
+	// that reply is lost too.
+	path := "/" + t.Name()
+	plainNode(t, session(t, nil), path, nil)
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	s := session(t, p.Servers(), recipes.WithSessionTimeout(6*time.Second))
+	m, err := lock.New(s, path)
+	require.NoError(t, err)
+	observer, err := lock.New(session(t, nil), path)
+	require.NoError(t, err)
+
+	// The create reaches the server; its reply never reaches the client.
+	p.BlackholeReplies()
+	got := make(chan *lock.Hold, 1)
+	go func() {
+		h, err := m.Lock(ctx)
+		assert.NoError(t, err)
+		got <- h
+	}()
+	waitContenders(t, ctx, observer, 1)
+	require.NoError(t, waitFor(ctx, func() bool { return s.State() == recipes.StateSuspended }))
+	p.Heal()
+
+	h := <-got
+	require.NotNil(t, h)
+	cs, err := observer.Contenders(ctx)
+	require.NoError(t, err)
+	require.Len(t, cs, 1, "a second node was created for the same acquisition")
+	assert.Equal(t, h.Path(), cs[0].Path, "the hold is not on the ghost node")
+	require.NoError(t, h.Unlock(ctx))
+	cs, err = observer.Contenders(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, cs)
+}
+
+func TestGhostNodeOfCancelledAcquireIsRemoved(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	// A parent that exists: otherwise the create fails with NoNode, and
+	// that reply is lost too.
+	path := "/" + t.Name()
+	plainNode(t, session(t, nil), path, nil)
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	s := session(t, p.Servers(), recipes.WithSessionTimeout(6*time.Second))
+	m, err := lock.New(s, path)
+	require.NoError(t, err)
+	observer, err := lock.New(session(t, nil), path)
+	require.NoError(t, err)
+
+	p.BlackholeReplies()
+	lockCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Lock(lockCtx)
+		done <- err
+	}()
+	waitContenders(t, ctx, observer, 1)
+	// Give up once the connection has dropped: the create then fails with
+	// an unknown outcome, and only a search by protected name finds it.
+	require.NoError(t, waitFor(ctx, func() bool { return s.State() == recipes.StateSuspended }))
+	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled)
+	p.Heal()
+
+	// Once the connection is back, the background cleanup finds the ghost.
+	err = waitFor(ctx, func() bool {
+		cs, err := observer.Contenders(ctx)
+		return err == nil && len(cs) == 0
+	})
+	require.NoError(t, err, "the ghost node was never removed")
+	assert.Equal(t, recipes.StateConnected, s.State(), "the session should have survived")
+}
+
+func TestWrappedConnSessionReplacedIsLost(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	conn, _, err := zk.Connect(cluster.Servers(), 4*time.Second, zk.WithLogInfo(false))
+	require.NoError(t, err)
+	defer conn.Close()
+	s, err := recipes.NewSession(ctx, conn)
+	require.NoError(t, err)
+	defer s.Close()
+	m, err := lock.New(s, testPath(t))
+	require.NoError(t, err)
+	h, err := m.Lock(ctx)
+	require.NoError(t, err)
+	old := s.ID()
+
+	require.NoError(t, cluster.ExpireSession(ctx, old))
+	select {
+	case <-h.Done():
+	case <-ctx.Done():
+		t.Fatal("Done did not close when the wrapped conn's session expired")
+	}
+	assert.ErrorIs(t, h.Err(), lock.ErrLost)
+	// go-zookeeper carries on with a new session; ours stays lost.
+	require.NoError(t, waitFor(ctx, func() bool { return conn.State() == zk.StateHasSession && conn.SessionID() != old }))
+	_, err = m.Lock(ctx)
+	assert.ErrorIs(t, err, recipes.ErrSessionLost)
+	assert.Equal(t, recipes.StateLost, s.State())
+}
+
+func TestWrappedSessionCloseReleasesButKeepsConn(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	conn, _, err := zk.Connect(cluster.Servers(), 10*time.Second, zk.WithLogInfo(false))
+	require.NoError(t, err)
+	defer conn.Close()
+	s, err := recipes.NewSession(ctx, conn)
+	require.NoError(t, err)
+	m, err := lock.New(s, testPath(t))
+	require.NoError(t, err)
+	h, err := m.Lock(ctx)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	ok, _, err := conn.Exists(h.Path())
+	require.NoError(t, err, "the application's conn must stay usable")
+	assert.False(t, ok, "Close left the held node behind")
+}
