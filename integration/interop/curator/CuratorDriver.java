@@ -1,0 +1,103 @@
+// CuratorDriver runs Apache Curator recipes on command, for interop tests:
+// one command per line on stdin, one reply per line on stdout.
+//
+//   lock PATH      -> "locked PATH TOKEN" once InterProcessMutex is acquired
+//   trylock PATH   -> "locked PATH TOKEN" or "busy PATH"
+//   unlock PATH    -> "unlocked PATH"
+//   incr PATH COUNTER N -> N times: lock PATH, read COUNTER, sleep 1ms, write
+//                     it plus one, unlock; then "incremented COUNTER"
+//   quit           -> closes the client and exits
+//
+// Commands run one at a time, in order; "ready" is printed once connected.
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.recipes.locks.InterProcessMutex;
+import org.apache.curator.retry.RetryNTimes;
+import org.apache.zookeeper.data.Stat;
+
+public class CuratorDriver {
+    public static void main(String[] args) throws Exception {
+        CuratorFramework client = CuratorFrameworkFactory.newClient(
+                args[0], 10000, 10000, new RetryNTimes(5, 200));
+        client.start();
+        if (!client.blockUntilConnected(30, TimeUnit.SECONDS)) {
+            System.out.println("error not connected");
+            System.exit(1);
+        }
+        Map<String, InterProcessMutex> mutexes = new HashMap<>();
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+        say("ready");
+        String line;
+        while ((line = in.readLine()) != null) {
+            String[] f = line.trim().split(" ");
+            try {
+                switch (f[0]) {
+                    case "lock": {
+                        InterProcessMutex m = mutexes.computeIfAbsent(f[1], p -> new InterProcessMutex(client, p));
+                        m.acquire();
+                        say("locked " + f[1] + " " + token(client, m));
+                        break;
+                    }
+                    case "trylock": {
+                        InterProcessMutex m = mutexes.computeIfAbsent(f[1], p -> new InterProcessMutex(client, p));
+                        if (m.acquire(0, TimeUnit.MILLISECONDS)) {
+                            say("locked " + f[1] + " " + token(client, m));
+                        } else {
+                            say("busy " + f[1]);
+                        }
+                        break;
+                    }
+                    case "unlock":
+                        mutexes.get(f[1]).release();
+                        say("unlocked " + f[1]);
+                        break;
+                    case "incr": {
+                        InterProcessMutex m = mutexes.computeIfAbsent(f[1], p -> new InterProcessMutex(client, p));
+                        for (int i = 0; i < Integer.parseInt(f[3]); i++) {
+                            m.acquire();
+                            try {
+                                int n = Integer.parseInt(new String(client.getData().forPath(f[2])));
+                                Thread.sleep(1);
+                                client.setData().forPath(f[2], Integer.toString(n + 1).getBytes());
+                            } finally {
+                                m.release();
+                            }
+                        }
+                        say("incremented " + f[2]);
+                        break;
+                    }
+                    case "quit":
+                        client.close();
+                        return;
+                    default:
+                        say("error unknown command " + f[0]);
+                }
+            } catch (Exception e) {
+                say("error " + e);
+            }
+        }
+        client.close();
+    }
+
+    // token is the czxid of the lock node the mutex holds: our fencing token.
+    static long token(CuratorFramework client, InterProcessMutex m) throws Exception {
+        for (String p : m.getParticipantNodes()) {
+            Stat st = client.checkExists().forPath(p);
+            if (st != null && st.getEphemeralOwner() == client.getZookeeperClient().getZooKeeper().getSessionId()) {
+                return st.getCzxid();
+            }
+        }
+        return -1;
+    }
+
+    static void say(String s) {
+        System.out.println(s);
+        System.out.flush();
+    }
+}
