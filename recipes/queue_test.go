@@ -1,0 +1,52 @@
+package recipes
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestNodeOfAnotherSessionIsNeverTakenForOurs hands a queue a node with a
+// name it could have made but that another session owns (as a stale node
+// left by an expired session would be, seen through a lagging server):
+// it must refuse the node, and leave it alone.
+func TestNodeOfAnotherSessionIsNeverTakenForOurs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const path = "/test/foreign"
+	a, b := testSession(t), testSession(t)
+	qa, err := NewQueue(a, path, []Marker{MutexMarker}, AnyBlocks)
+	require.NoError(t, err)
+	qb, err := NewQueue(b, path, []Marker{MutexMarker}, AnyBlocks)
+	require.NoError(t, err)
+
+	theirs, err := qa.create(ctx, path+"/"+ProtectedName(uuid.NewString(), MutexMarker))
+	require.NoError(t, err)
+	_, err = qb.await(ctx, theirs, true)
+	assert.ErrorIs(t, err, ErrForeignNode)
+	ok, _, err := a.Conn().Exists(theirs)
+	require.NoError(t, err)
+	assert.True(t, ok, "the other session's node was deleted")
+	require.NoError(t, a.Conn().Delete(theirs, -1))
+}
+
+func TestConnectHonoursCancelledContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Connect(ctx, cluster.Servers())
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestStateTransitionsAreReported(t *testing.T) {
+	s := testSession(t)
+	assert.Equal(t, StateConnected, s.State())
+	assert.NotZero(t, s.ID())
+	require.NoError(t, s.Close())
+	assert.Equal(t, StateClosed, s.State())
+	assert.ErrorIs(t, s.Err(), ErrSessionClosed)
+	assert.ErrorIs(t, s.Err(), ErrLost)
+}
