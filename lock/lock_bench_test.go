@@ -1,0 +1,174 @@
+package lock_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/recipes"
+)
+
+// Benchmarks run against the package's shared server, straight to its
+// published port (no test proxy). Compare the sub-benchmarks of one run as
+// ratios: absolute numbers depend on the machine.
+
+func directServers(b *testing.B) []string {
+	b.Helper()
+	servers, err := cluster.DirectServers(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return servers
+}
+
+func benchConn(b *testing.B) *zk.Conn {
+	b.Helper()
+	conn, _, err := zk.Connect(directServers(b), 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(conn.Close)
+	for conn.State() != zk.StateHasSession {
+		time.Sleep(time.Millisecond)
+	}
+	return conn
+}
+
+func benchSession(b *testing.B) *recipes.Session {
+	b.Helper()
+	s, err := recipes.Connect(context.Background(), directServers(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// locker is one contender's acquire+release, for any implementation.
+type locker func(ctx context.Context) error
+
+func ours(b *testing.B, path string) locker {
+	m, err := lock.New(benchSession(b), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return func(ctx context.Context) error {
+		h, err := m.Lock(ctx)
+		if err != nil {
+			return err
+		}
+		return h.Unlock(ctx)
+	}
+}
+
+func goZookeeper(b *testing.B, path string) locker {
+	l := zk.NewLock(benchConn(b), path, zk.WorldACL(zk.PermAll))
+	return func(context.Context) error {
+		if err := l.Lock(); err != nil {
+			return err
+		}
+		return l.Unlock()
+	}
+}
+
+// rawFloor issues the requests no lock can do without: create our node,
+// list the queue, delete our node.
+func rawFloor(b *testing.B, path string) locker {
+	conn := benchConn(b)
+	for _, p := range []string{"/bench", path} {
+		if _, err := conn.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			b.Fatal(err)
+		}
+	}
+	return func(context.Context) error {
+		p, err := conn.Create(path+"/n-", nil, zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
+		if err != nil {
+			return err
+		}
+		if _, _, err := conn.Children(path); err != nil {
+			return err
+		}
+		return conn.Delete(p, -1)
+	}
+}
+
+var warmOnce sync.Once
+
+// warmUp runs the server's hot paths until its JIT has compiled them, so
+// that whichever implementation runs first is not measured on a cold JVM.
+func warmUp(b *testing.B) {
+	warmOnce.Do(func() {
+		l := rawFloor(b, "/bench/warm-up")
+		for range 1000 {
+			if err := l(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+var implementations = []struct {
+	name string
+	make func(*testing.B, string) locker
+}{
+	{"zkrecipes", ours},
+	{"go-zookeeper", goZookeeper},
+	{"raw-floor", rawFloor},
+}
+
+// BenchmarkUncontended is acquire+release by one session with nobody else
+// around: the latency every caller pays.
+func BenchmarkUncontended(b *testing.B) {
+	warmUp(b)
+	for _, impl := range implementations {
+		b.Run(impl.name, func(b *testing.B) {
+			l := impl.make(b, "/bench/uncontended-"+impl.name)
+			ctx := context.Background()
+			for b.Loop() {
+				if err := l(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkContended is acquisitions by n sessions contending for one
+// lock; ns/op is per acquisition across all of them.
+func BenchmarkContended(b *testing.B) {
+	warmUp(b)
+	for _, n := range []int{8, 32} {
+		for _, impl := range implementations[:2] {
+			b.Run(fmt.Sprintf("sessions=%d/%s", n, impl.name), func(b *testing.B) {
+				path := fmt.Sprintf("/bench/contended-%d-%s", n, impl.name)
+				lockers := make([]locker, n)
+				for i := range lockers {
+					lockers[i] = impl.make(b, path)
+				}
+				ctx := context.Background()
+				var left atomic.Int64
+				left.Store(int64(b.N))
+				b.ResetTimer()
+				var wg sync.WaitGroup
+				for _, l := range lockers {
+					wg.Go(func() {
+						for left.Add(-1) >= 0 {
+							if err := l(ctx); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+			})
+		}
+	}
+}
