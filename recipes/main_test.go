@@ -31,6 +31,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	cluster = c
+	// Examples read the servers as a program would.
+	os.Setenv("ZK_SERVERS", c.ConnectString())
 	code := m.Run()
 	if err := c.Terminate(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "terminate ZooKeeper:", err)
