@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zkrecipes/zkrecipes/integration/zktest"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
@@ -97,17 +98,7 @@ func TestCutOffHolderLosesHoldBeforeServerExpiresSession(t *testing.T) {
 
 func TestGhostNodeFromLostCreateReplyIsFoundAndUsed(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
-	// A parent that exists: otherwise the create fails with NoNode, and
-	// that reply is lost too.
-	path := "/" + t.Name()
-	plainNode(t, session(t, nil), path, nil)
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
-	s := session(t, p.Servers(), recipes.WithSessionTimeout(6*time.Second))
-	m, err := lock.New(s, path)
-	require.NoError(t, err)
-	observer, err := lock.New(session(t, nil), path)
-	require.NoError(t, err)
+	p, s, m, observer := ghostSetup(t)
 
 	// The create reaches the server; its reply never reaches the client.
 	p.BlackholeReplies()
@@ -135,17 +126,7 @@ func TestGhostNodeFromLostCreateReplyIsFoundAndUsed(t *testing.T) {
 
 func TestGhostNodeOfCancelledAcquireIsRemoved(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
-	// A parent that exists: otherwise the create fails with NoNode, and
-	// that reply is lost too.
-	path := "/" + t.Name()
-	plainNode(t, session(t, nil), path, nil)
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
-	s := session(t, p.Servers(), recipes.WithSessionTimeout(6*time.Second))
-	m, err := lock.New(s, path)
-	require.NoError(t, err)
-	observer, err := lock.New(session(t, nil), path)
-	require.NoError(t, err)
+	p, s, m, observer := ghostSetup(t)
 
 	p.BlackholeReplies()
 	lockCtx, cancel := context.WithCancel(ctx)
@@ -163,12 +144,29 @@ func TestGhostNodeOfCancelledAcquireIsRemoved(t *testing.T) {
 	p.Heal()
 
 	// Once the connection is back, the background cleanup finds the ghost.
-	err = waitFor(ctx, func() bool {
+	err := waitFor(ctx, func() bool {
 		cs, err := observer.Contenders(ctx)
 		return err == nil && len(cs) == 0
 	})
 	require.NoError(t, err, "the ghost node was never removed")
 	assert.Equal(t, recipes.StateConnected, s.State(), "the session should have survived")
+}
+
+// ghostSetup gives a ghost-node test a client behind its own proxy, its
+// mutex, and an observer's mutex on the same path. The path's parent
+// exists: otherwise the create fails with NoNode, and that reply is lost too.
+func ghostSetup(t *testing.T) (*zktest.Proxy, *recipes.Session, *lock.Mutex, *lock.Mutex) {
+	t.Helper()
+	path := "/" + t.Name()
+	plainNode(t, session(t, nil), path, nil)
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	s := session(t, p.Servers(), recipes.WithSessionTimeout(6*time.Second))
+	m, err := lock.New(s, path)
+	require.NoError(t, err)
+	observer, err := lock.New(session(t, nil), path)
+	require.NoError(t, err)
+	return p, s, m, observer
 }
 
 func TestWrappedConnSessionReplacedIsLost(t *testing.T) {

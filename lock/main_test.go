@@ -2,14 +2,12 @@ package lock_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
 	"github.com/zkrecipes/zkrecipes/recipes"
@@ -19,36 +17,7 @@ import (
 // examples; each test uses paths of its own.
 var cluster *zktest.Cluster
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	c, err := zktest.Run(ctx, zktest.Image(), zktest.Quiet())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start ZooKeeper:", err)
-		if c != nil {
-			c.Terminate(context.Background())
-		}
-		return 1
-	}
-	cluster = c
-	// Examples read the servers as a program would.
-	os.Setenv("ZK_SERVERS", c.ConnectString())
-	code := m.Run()
-	if err := c.Terminate(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, "terminate ZooKeeper:", err)
-		return 1
-	}
-	if code != 0 {
-		return code
-	}
-	if err := goleak.Find(); err != nil {
-		fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
-		return 1
-	}
-	return 0
-}
+func TestMain(m *testing.M) { os.Exit(zktest.RunTests(m, &cluster)) }
 
 // session opens a session through servers (the shared cluster's by
 // default) and closes it when the test ends.

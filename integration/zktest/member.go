@@ -89,15 +89,10 @@ func (m *Member) Stop(ctx context.Context) error {
 
 // Kill stops the member at once with SIGKILL, as a crash would.
 func (m *Member) Kill(ctx context.Context) error {
-	err := m.docker(ctx, func(cli *client.Client) error {
-		_, err := cli.ContainerKill(ctx, m.ctr.GetContainerID(), client.ContainerKillOptions{Signal: "KILL"})
+	return m.act(ctx, "kill", func(cli *client.Client, id string) error {
+		_, err := cli.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "KILL"})
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("zktest: kill member %d: %w", m.id, err)
-	}
-	m.set(func() { m.running, m.paused = false, false })
-	return nil
+	}, func() { m.running, m.paused = false, false })
 }
 
 // Start starts a stopped or killed member. It does not wait for the member
@@ -121,62 +116,40 @@ func (m *Member) Restart(ctx context.Context) error {
 // Pause freezes every process of the member (docker pause): it neither
 // answers nor closes connections, like a machine in a long GC pause.
 func (m *Member) Pause(ctx context.Context) error {
-	err := m.docker(ctx, func(cli *client.Client) error {
-		_, err := cli.ContainerPause(ctx, m.ctr.GetContainerID(), client.ContainerPauseOptions{})
+	return m.act(ctx, "pause", func(cli *client.Client, id string) error {
+		_, err := cli.ContainerPause(ctx, id, client.ContainerPauseOptions{})
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("zktest: pause member %d: %w", m.id, err)
-	}
-	m.set(func() { m.paused = true })
-	return nil
+	}, func() { m.paused = true })
 }
 
 // Unpause lets a paused member run again.
 func (m *Member) Unpause(ctx context.Context) error {
-	err := m.docker(ctx, func(cli *client.Client) error {
-		_, err := cli.ContainerUnpause(ctx, m.ctr.GetContainerID(), client.ContainerUnpauseOptions{})
+	return m.act(ctx, "unpause", func(cli *client.Client, id string) error {
+		_, err := cli.ContainerUnpause(ctx, id, client.ContainerUnpauseOptions{})
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("zktest: unpause member %d: %w", m.id, err)
-	}
-	m.set(func() { m.paused = false })
-	return nil
+	}, func() { m.paused = false })
 }
 
 // Disconnect cuts the member off the cluster's network: its peers cannot
 // reach it and neither can its clients (the published port goes through the
 // same network), as in a partition that isolates the member's machine.
 func (m *Member) Disconnect(ctx context.Context) error {
-	err := m.docker(ctx, func(cli *client.Client) error {
-		_, err := cli.NetworkDisconnect(ctx, m.cluster.network.ID, client.NetworkDisconnectOptions{
-			Container: m.ctr.GetContainerID(), Force: true,
-		})
+	return m.act(ctx, "disconnect", func(cli *client.Client, id string) error {
+		_, err := cli.NetworkDisconnect(ctx, m.cluster.network.ID, client.NetworkDisconnectOptions{Container: id, Force: true})
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("zktest: disconnect member %d: %w", m.id, err)
-	}
-	m.set(func() { m.disconnected = true })
-	return nil
+	}, func() { m.disconnected = true })
 }
 
 // Reconnect joins a disconnected member to the cluster's network again,
 // under the same name.
 func (m *Member) Reconnect(ctx context.Context) error {
-	err := m.docker(ctx, func(cli *client.Client) error {
+	return m.act(ctx, "reconnect", func(cli *client.Client, id string) error {
 		_, err := cli.NetworkConnect(ctx, m.cluster.network.ID, client.NetworkConnectOptions{
-			Container:      m.ctr.GetContainerID(),
+			Container:      id,
 			EndpointConfig: &mobynet.EndpointSettings{Aliases: []string{m.alias()}},
 		})
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("zktest: reconnect member %d: %w", m.id, err)
-	}
-	m.set(func() { m.disconnected = false })
-	return nil
+	}, func() { m.disconnected = false })
 }
 
 func (m *Member) set(f func()) {
@@ -185,13 +158,19 @@ func (m *Member) set(f func()) {
 	f()
 }
 
-func (m *Member) docker(ctx context.Context, f func(*client.Client) error) error {
+// act makes one Docker call on the member's container and, if it succeeds,
+// records its effect with after.
+func (m *Member) act(ctx context.Context, verb string, call func(*client.Client, string) error, after func()) error {
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
-	if err != nil {
-		return err
+	if err == nil {
+		defer cli.Close()
+		err = call(cli.Client, m.ctr.GetContainerID())
 	}
-	defer cli.Close()
-	return f(cli.Client)
+	if err != nil {
+		return fmt.Errorf("zktest: %s member %d: %w", verb, m.id, err)
+	}
+	m.set(after)
+	return nil
 }
 
 func (m *Member) terminate(ctx context.Context) error {
