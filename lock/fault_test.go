@@ -213,3 +213,36 @@ func TestWrappedSessionCloseReleasesButKeepsConn(t *testing.T) {
 	require.NoError(t, err, "the application's conn must stay usable")
 	assert.False(t, ok, "Close left the held node behind")
 }
+
+func TestToleratedSuspensionKeepsHoldAcrossAShortCut(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	for _, tolerate := range []bool{true, false} {
+		p, err := cluster.NewProxy()
+		require.NoError(t, err)
+		opts := []recipes.Option{recipes.WithSessionTimeout(10 * time.Second)}
+		if tolerate {
+			opts = append(opts, recipes.WithTolerateSuspension())
+		}
+		s := session(t, p.Servers(), opts...)
+		m, err := lock.New(s, testPath(t))
+		require.NoError(t, err)
+		h, err := m.Lock(ctx)
+		require.NoError(t, err)
+
+		p.Cut()
+		require.NoError(t, waitFor(ctx, func() bool { return s.State() == recipes.StateSuspended }))
+		p.Heal()
+		require.NoError(t, waitFor(ctx, func() bool { return s.State() == recipes.StateConnected }))
+		if tolerate {
+			assert.NoError(t, h.Err(), "a tolerated suspension ended the hold")
+			require.NoError(t, h.Unlock(ctx))
+		} else {
+			assert.ErrorIs(t, h.Err(), recipes.ErrSuspended)
+			// The node survived with the session: Unlock still removes it.
+			assert.ErrorIs(t, h.Unlock(ctx), lock.ErrLost)
+			cs, err := m.Contenders(ctx)
+			require.NoError(t, err)
+			assert.Empty(t, cs)
+		}
+	}
+}
