@@ -133,7 +133,32 @@ func (h *Hold) Session() *Session { return h.s }
 // node still exists unchanged: put it first in a Multi to make ZooKeeper
 // writes conditional on still holding. [Hold.Multi] does that for you.
 func (h *Hold) Guard() *zk.CheckVersionRequest {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	return &zk.CheckVersionRequest{Path: h.path, Version: h.stat.Version}
+}
+
+// SetData replaces the data of the hold's node, only if the node is still
+// the hold's (the server checks its version), and returns once it is
+// written. Recipes use it to change what a hold means in place (the
+// read-write lock's downgrade); the guard follows the new version.
+func (h *Hold) SetData(ctx context.Context, data []byte) error {
+	if err := h.Err(); err != nil {
+		return fmt.Errorf("set data of %s: %w", h.path, err)
+	}
+	g := h.Guard()
+	st, err := call(ctx, h.s, func() (*zk.Stat, error) { return h.s.Conn().Set(h.path, data, g.Version) })
+	if errors.Is(err, zk.ErrNoNode) || errors.Is(err, zk.ErrBadVersion) {
+		h.cancel(ErrNodeDeleted)
+		return fmt.Errorf("set data of %s: %w (%w)", h.path, ErrNodeDeleted, err)
+	}
+	if err != nil {
+		return fmt.Errorf("set data of %s: %w", h.path, err)
+	}
+	h.mu.Lock()
+	h.stat.Version = st.Version
+	h.mu.Unlock()
+	return nil
 }
 
 // Multi applies ops (*zk.CreateRequest, *zk.SetDataRequest,

@@ -27,16 +27,34 @@ type Queue struct {
 	path    string
 	markers []Marker
 	rule    BlockRule
+	yields  YieldRule
 }
+
+// YieldRule reports whether other, which blocks me by name, lets me pass
+// after all, judged by its node's stat (for the read-write lock: a write
+// holder that downgraded to read marks its node by changing its data).
+type YieldRule func(me, other Node, stat *zk.Stat) bool
+
+// QueueOption configures a [Queue].
+type QueueOption func(*Queue)
+
+// WithYieldRule lets blockers yield by their stat; see [YieldRule]. By
+// default no blocker yields.
+func WithYieldRule(r YieldRule) QueueOption { return func(q *Queue) { q.yields = r } }
 
 // NewQueue returns the queue at path, where children named with any of
 // markers are contenders and rule says who blocks whom. It validates path
 // and makes no call to the server.
-func NewQueue(s *Session, path string, markers []Marker, rule BlockRule) (*Queue, error) {
+func NewQueue(s *Session, path string, markers []Marker, rule BlockRule, opts ...QueueOption) (*Queue, error) {
 	if err := ValidatePath(path); err != nil {
 		return nil, err
 	}
-	return &Queue{s: s, path: path, markers: markers, rule: rule}, nil
+	q := &Queue{s: s, path: path, markers: markers, rule: rule,
+		yields: func(Node, Node, *zk.Stat) bool { return false }}
+	for _, opt := range opts {
+		opt(q)
+	}
+	return q, nil
 }
 
 // Path returns the queue's path.
@@ -251,14 +269,25 @@ func (q *Queue) await(ctx context.Context, own string, wait bool) (*Hold, error)
 		if !wait {
 			return nil, ErrWouldBlock
 		}
-		// Once the only blocker goes, nothing can block us: later nodes
-		// queue behind us. So its deletion needs no new listing.
+		// Watch the nearest blocker. Once the only one left goes (or yields),
+		// nothing can block us: later nodes queue behind us, so that needs
+		// no new listing.
+		var w ownStat
+		for {
+			pred := q.path + "/" + blockers[len(blockers)-1].Name
+			w, err = call(ctx, s, func() (ownStat, error) {
+				ok, st, ch, err := s.Conn().ExistsW(pred)
+				return ownStat{ok, st, ch}, err
+			})
+			if err != nil || !w.ok || !q.yields(nodes[me], blockers[len(blockers)-1], w.stat) {
+				break
+			}
+			blockers = blockers[:len(blockers)-1]
+			if len(blockers) == 0 {
+				return s.newHold(own, mine.stat, mine.watch), nil
+			}
+		}
 		only := len(blockers) == 1
-		pred := q.path + "/" + blockers[len(blockers)-1].Name
-		w, err := call(ctx, s, func() (ownStat, error) {
-			ok, _, ch, err := s.Conn().ExistsW(pred)
-			return ownStat{ok: ok, watch: ch}, err
-		})
 		switch {
 		case retryable(err):
 			continue
