@@ -1,0 +1,323 @@
+package rwlock_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkrecipes/zkrecipes/recipes"
+	"github.com/zkrecipes/zkrecipes/rwlock"
+)
+
+// TestReadersNeverSeeAPartialWriteAndHoldTogether: writers rewrite a file
+// line by line (each rewrite takes a while); readers check that every line
+// of what they read comes from one rewrite.
+func TestReadersNeverSeeAPartialWriteAndHoldTogether(t *testing.T) {
+	const writers, readers, rounds, lines = 2, 4, 8, 5
+	ctx := ctxFor(t, 2*time.Minute)
+	path := testPath(t)
+	file := filepath.Join(t.TempDir(), "shared.txt")
+	require.NoError(t, os.WriteFile(file, []byte(strings.Repeat("v0\n", lines)), 0o644))
+
+	var reading, maxReading, writing atomic.Int32
+	var wg sync.WaitGroup
+	for w := range writers {
+		m := newRW(t, path)
+		wg.Go(func() {
+			for r := range rounds {
+				h, err := m.Lock(ctx)
+				if !assert.NoError(t, err) {
+					return
+				}
+				writing.Add(1)
+				assert.Zero(t, reading.Load(), "a reader holds while a writer does")
+				f, err := os.Create(file)
+				if assert.NoError(t, err) {
+					for range lines {
+						fmt.Fprintf(f, "w%d-r%d\n", w, r)
+						f.Sync() // each line hits the file on its own
+					}
+					f.Close()
+				}
+				writing.Add(-1)
+				assert.NoError(t, h.Unlock(ctx))
+			}
+		})
+	}
+	for range readers {
+		m := newRW(t, path)
+		wg.Go(func() {
+			for range rounds {
+				h, err := m.RLock(ctx)
+				if !assert.NoError(t, err) {
+					return
+				}
+				n := reading.Add(1)
+				for old := maxReading.Load(); n > old && !maxReading.CompareAndSwap(old, n); old = maxReading.Load() {
+				}
+				assert.Zero(t, writing.Load(), "a writer holds while a reader does")
+				data, err := os.ReadFile(file)
+				if assert.NoError(t, err) {
+					got := strings.Split(strings.TrimSpace(string(data)), "\n")
+					assert.Len(t, got, lines, "partial write seen")
+					for _, l := range got {
+						assert.Equal(t, got[0], l, "lines from two writes: %q", got)
+					}
+				}
+				time.Sleep(2 * time.Millisecond) // stay a little, so readers overlap
+				reading.Add(-1)
+				assert.NoError(t, h.Unlock(ctx))
+			}
+		})
+	}
+	wg.Wait()
+	assert.GreaterOrEqual(t, maxReading.Load(), int32(2), "readers never held together")
+	t.Logf("at most %d readers held together", maxReading.Load())
+}
+
+// TestReadersCannotStarveAWriter keeps readers streaming so that at every
+// moment some reader holds; a writer still gets its turn, because readers
+// that queue behind it wait for it.
+func TestReadersCannotStarveAWriter(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads atomic.Int64
+	for range 4 {
+		m := newRW(t, path)
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				h, err := m.RLock(ctx)
+				if err != nil {
+					return
+				}
+				reads.Add(1)
+				time.Sleep(5 * time.Millisecond)
+				h.Unlock(ctx)
+			}
+		})
+	}
+	require.NoError(t, waitFor(ctx, func() bool { return reads.Load() > 20 }), "readers did not stream")
+	w := newRW(t, path)
+	h, err := w.Lock(ctx) // bounded by ctx: starvation fails the test
+	require.NoError(t, err)
+	readsWhileWaiting := reads.Load()
+	require.NoError(t, h.Unlock(ctx))
+	close(stop)
+	wg.Wait()
+	t.Logf("writer acquired after %d reads", readsWhileWaiting)
+}
+
+// TestAlternatingQueueIsGrantedInOrder queues R1 W2 R3 W4 R5 behind a
+// writer W0: each is granted in turn, readers only with readers, and each
+// waiter waits for the right node.
+func TestAlternatingQueueIsGrantedInOrder(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	w0 := newRW(t, path)
+	h0, err := w0.Lock(ctx)
+	require.NoError(t, err)
+
+	r1 := start(t, ctx, w0, 2, newRWRead(t, path))
+	w2 := start(t, ctx, w0, 3, newRWWrite(t, path))
+	r3 := start(t, ctx, w0, 4, newRWRead(t, path))
+	w4 := start(t, ctx, w0, 5, newRWWrite(t, path))
+	r5 := start(t, ctx, w0, 6, newRWRead(t, path))
+
+	require.NoError(t, h0.Unlock(ctx))
+	got := <-r1
+	require.NoError(t, got.err)
+	assert.True(t, pending(w2) && pending(r3) && pending(w4) && pending(r5), "only R1 may hold")
+	require.NoError(t, got.hold.Unlock(ctx))
+
+	for _, next := range []struct {
+		name string
+		ch   <-chan acquired
+		rest []<-chan acquired
+	}{
+		{"W2", w2, []<-chan acquired{r3, w4, r5}},
+		{"R3", r3, []<-chan acquired{w4, r5}},
+		{"W4", w4, []<-chan acquired{r5}},
+		{"R5", r5, nil},
+	} {
+		got := <-next.ch
+		require.NoError(t, got.err, next.name)
+		for _, ch := range next.rest {
+			assert.True(t, pending(ch), "granted while %s holds", next.name)
+		}
+		require.NoError(t, got.hold.Unlock(ctx))
+	}
+}
+
+// TestReaderWhoseWatchedWriterGivesUpWaitsForTheRightNode: R3 watches W2;
+// W2 gives up; R3 must then wait for W0 (not hold at once), and hold with
+// R1 once W0 goes.
+func TestReaderWhoseWatchedWriterGivesUpWaitsForTheRightNode(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	w0 := newRW(t, path)
+	h0, err := w0.Lock(ctx)
+	require.NoError(t, err)
+	r1 := start(t, ctx, w0, 2, newRWRead(t, path))
+	w2ctx, cancelW2 := context.WithCancel(ctx)
+	w2 := start(t, w2ctx, w0, 3, newRWWrite(t, path))
+	r3 := start(t, ctx, w0, 4, newRWRead(t, path))
+
+	cancelW2()
+	assert.ErrorIs(t, (<-w2).err, context.Canceled)
+	waitContenders(t, ctx, w0, 3)
+	assert.True(t, pending(r1) && pending(r3), "a reader holds while W0 does")
+
+	require.NoError(t, h0.Unlock(ctx))
+	a, b := <-r1, <-r3
+	require.NoError(t, a.err)
+	require.NoError(t, b.err)
+	require.NoError(t, a.hold.Unlock(ctx))
+	require.NoError(t, b.hold.Unlock(ctx))
+}
+
+// TestDowngradeLeavesNoGapForAQueuedWriter: a write holder downgrades with
+// a reader and a writer queued behind. The reader joins at once; the writer
+// gets in only after the downgraded hold is released.
+func TestDowngradeLeavesNoGapForAQueuedWriter(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	m := newRW(t, path)
+	h, err := m.Lock(ctx)
+	require.NoError(t, err)
+	token := h.Token()
+	reader := start(t, ctx, m, 2, newRWRead(t, path))
+	var released atomic.Bool
+	writer := make(chan error, 1)
+	wm := newRW(t, path)
+	go func() {
+		wh, err := wm.Lock(ctx)
+		if err == nil {
+			if !released.Load() {
+				err = fmt.Errorf("writer got in while the downgraded hold was held")
+			}
+			wh.Unlock(ctx)
+		}
+		writer <- err
+	}()
+	waitContenders(t, ctx, m, 3)
+
+	require.NoError(t, h.Downgrade(ctx))
+	assert.False(t, h.Write())
+	assert.Equal(t, token, h.Token(), "a downgrade keeps node and token")
+	got := <-reader // the queued reader now holds with us
+	require.NoError(t, got.err)
+	cs, err := m.Contenders(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, h.Path(), cs[0].Path, "the downgraded node left the head of the queue")
+	assert.Equal(t, recipes.Exclusive, cs[2].Role)
+	assert.Len(t, writer, 0, "the writer returned while readers hold")
+
+	_, err = newRW(t, path).TryLock(ctx)
+	assert.ErrorIs(t, err, rwlock.ErrLocked)
+	require.NoError(t, got.hold.Unlock(ctx))
+	released.Store(true)
+	require.NoError(t, h.Unlock(ctx))
+	require.NoError(t, <-writer)
+}
+
+func TestUpgradeIsRefusedNotDeadlocked(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	m := newRW(t, testPath(t))
+	r, err := m.RLock(ctx)
+	require.NoError(t, err)
+	_, err = m.Lock(ctx)
+	assert.ErrorIs(t, err, rwlock.ErrUpgrade)
+	assert.Error(t, r.Downgrade(ctx), "a read hold cannot be downgraded")
+	require.NoError(t, r.Unlock(ctx))
+	w, err := m.Lock(ctx)
+	require.NoError(t, err, "after the read hold is released, Lock works")
+	require.NoError(t, w.Unlock(ctx))
+	assert.ErrorIs(t, w.Unlock(ctx), rwlock.ErrNotHeld)
+}
+
+func TestTryFormsAndCancelLeaveNoNode(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	m := newRW(t, path)
+	r, err := m.TryRLock(ctx)
+	require.NoError(t, err)
+	r2, err := newRW(t, path).TryRLock(ctx)
+	require.NoError(t, err, "readers share")
+	_, err = newRW(t, path).TryLock(ctx)
+	assert.ErrorIs(t, err, rwlock.ErrLocked)
+	w := start(t, ctx, m, 3, newRWWrite(t, path))
+	_, err = newRW(t, path).TryRLock(ctx)
+	assert.ErrorIs(t, err, rwlock.ErrLocked, "a reader behind a waiting writer does not jump it")
+	waitContenders(t, ctx, m, 3)
+	require.NoError(t, r.Unlock(ctx))
+	require.NoError(t, r2.Unlock(ctx))
+	got := <-w
+	require.NoError(t, got.err)
+	require.NoError(t, got.hold.Unlock(ctx))
+	cs, err := m.Contenders(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, cs)
+}
+
+func TestReaderSessionExpiryLetsTheWriterIn(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	rs := session(t, nil)
+	rm, err := rwlock.New(rs, path)
+	require.NoError(t, err)
+	r, err := rm.RLock(ctx)
+	require.NoError(t, err)
+	w := start(t, ctx, rm, 2, newRWWrite(t, path))
+	require.NoError(t, cluster.ExpireSession(ctx, rs.ID()))
+	<-r.Done()
+	assert.ErrorIs(t, r.Err(), rwlock.ErrLost)
+	got := <-w
+	require.NoError(t, got.err)
+	require.NoError(t, got.hold.Unlock(ctx))
+}
+
+func TestCutOffWriterLosesHoldBeforeAReaderIsGranted(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	wm, err := rwlock.New(session(t, p.Servers(), recipes.WithSessionTimeout(2*time.Second)), path)
+	require.NoError(t, err)
+	h, err := wm.Lock(ctx)
+	require.NoError(t, err)
+	r := start(t, ctx, wm, 2, newRWRead(t, path))
+	p.Blackhole()
+	<-h.Done()
+	lost := time.Now()
+	assert.ErrorIs(t, h.Err(), recipes.ErrSuspended)
+	got := <-r
+	granted := time.Now()
+	require.NoError(t, got.err)
+	assert.True(t, lost.Before(granted))
+	require.NoError(t, got.hold.Unlock(ctx))
+	p.Heal()
+}
+
+func newRWRead(t *testing.T, path string) func(context.Context) (*rwlock.Hold, error) {
+	return newRW(t, path).RLock
+}
+
+func newRWWrite(t *testing.T, path string) func(context.Context) (*rwlock.Hold, error) {
+	return newRW(t, path).Lock
+}
