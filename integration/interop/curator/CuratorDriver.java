@@ -6,6 +6,9 @@
 //   unlock PATH    -> "unlocked PATH"
 //   incr PATH COUNTER N -> N times: lock PATH, read COUNTER, sleep 1ms, write
 //                     it plus one, unlock; then "incremented COUNTER"
+//   rlock PATH / wlock PATH     -> "rlocked PATH" / "wlocked PATH" once
+//                                  InterProcessReadWriteLock grants it
+//   runlock PATH / wunlock PATH -> "runlocked PATH" / "wunlocked PATH"
 //   quit           -> closes the client and exits
 //
 // Commands run one at a time, in order; "ready" is printed once connected.
@@ -18,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
+import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
 import org.apache.curator.retry.RetryNTimes;
 import org.apache.zookeeper.data.Stat;
 
@@ -31,6 +35,7 @@ public class CuratorDriver {
             System.exit(1);
         }
         Map<String, InterProcessMutex> mutexes = new HashMap<>();
+        Map<String, InterProcessReadWriteLock> rwlocks = new HashMap<>();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
         say("ready");
         String line;
@@ -72,6 +77,22 @@ public class CuratorDriver {
                         say("incremented " + f[2]);
                         break;
                     }
+                    case "rlock":
+                        rwlocks.computeIfAbsent(f[1], p -> new InterProcessReadWriteLock(client, p)).readLock().acquire();
+                        say("rlocked " + f[1]);
+                        break;
+                    case "wlock":
+                        rwlocks.computeIfAbsent(f[1], p -> new InterProcessReadWriteLock(client, p)).writeLock().acquire();
+                        say("wlocked " + f[1]);
+                        break;
+                    case "runlock":
+                        rwlocks.get(f[1]).readLock().release();
+                        say("runlocked " + f[1]);
+                        break;
+                    case "wunlock":
+                        rwlocks.get(f[1]).writeLock().release();
+                        say("wunlocked " + f[1]);
+                        break;
                     case "quit":
                         client.close();
                         return;
