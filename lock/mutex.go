@@ -55,7 +55,7 @@ func (m *Mutex) Path() string { return m.q.Path() }
 // mutex is not held. If the session is lost meanwhile, it returns an error
 // matching ErrLost.
 func (m *Mutex) Lock(ctx context.Context) (*Hold, error) {
-	h, err := m.q.Acquire(ctx, recipes.MutexMarker, true)
+	h, err := m.q.Acquire(ctx, recipes.MutexMarker, true, nil)
 	if err != nil {
 		return nil, m.wrap(err)
 	}
@@ -66,7 +66,7 @@ func (m *Mutex) Lock(ctx context.Context) (*Hold, error) {
 // and otherwise returns ErrLocked at once, leaving no node behind. It makes
 // three requests either way.
 func (m *Mutex) TryLock(ctx context.Context) (*Hold, error) {
-	h, err := m.q.Acquire(ctx, recipes.MutexMarker, false)
+	h, err := m.q.Acquire(ctx, recipes.MutexMarker, false, nil)
 	if err != nil {
 		return nil, m.wrap(err)
 	}

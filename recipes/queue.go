@@ -63,12 +63,13 @@ func (q *Queue) Path() string { return q.path }
 // Session returns the queue's session.
 func (q *Queue) Session() *Session { return q.s }
 
-// Acquire joins the queue as a contender named with m and, if wait is
+// Acquire joins the queue as a contender named with m, whose node holds
+// data (nil: the session's identity, see [WithIdentity]), and, if wait is
 // true, blocks until nothing ahead blocks it; if wait is false and
 // something does, it returns ErrWouldBlock at once. If ctx ends first it
 // removes its node and returns ctx.Err(). On every error the node is
 // removed (in the background if the connection is down).
-func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool) (*Hold, error) {
+func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool, data []byte) (*Hold, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -76,7 +77,10 @@ func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool) (*Hold, error)
 		return nil, err
 	}
 	prefix := q.path + "/" + ProtectedName(uuid.NewString(), m)
-	own, err := q.create(ctx, prefix)
+	if data == nil {
+		data = q.s.opts.identity
+	}
+	own, err := q.create(ctx, prefix, data)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +98,7 @@ func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool) (*Hold, error)
 // happened, so before trying again it looks for our protected name among
 // the children. If ctx ends meanwhile, what the create left is deleted in
 // the background.
-func (q *Queue) create(ctx context.Context, prefix string) (string, error) {
+func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string, error) {
 	s := q.s
 	base := path.Base(prefix)
 	unknown := false // a create may have happened without our hearing of it
@@ -122,7 +126,7 @@ func (q *Queue) create(ctx context.Context, prefix string) (string, error) {
 			}
 			unknown = false
 		}
-		p, err := q.createNode(ctx, prefix)
+		p, err := q.createNode(ctx, prefix, data)
 		switch {
 		case err == nil:
 			return p, nil
@@ -140,7 +144,7 @@ func (q *Queue) create(ctx context.Context, prefix string) (string, error) {
 
 // createNode issues the create. If ctx ends first, the request still
 // completes, and whatever it made is then removed in the background.
-func (q *Queue) createNode(ctx context.Context, prefix string) (string, error) {
+func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (string, error) {
 	s := q.s
 	type result struct {
 		path string
@@ -148,7 +152,7 @@ func (q *Queue) createNode(ctx context.Context, prefix string) (string, error) {
 	}
 	ch := make(chan result, 1)
 	if !s.spawn(func() {
-		p, err := s.Conn().Create(prefix, s.opts.identity, zk.FlagEphemeral|zk.FlagSequence, s.opts.acl)
+		p, err := s.Conn().Create(prefix, data, zk.FlagEphemeral|zk.FlagSequence, s.opts.acl)
 		ch <- result{p, err}
 	}) {
 		return "", s.Err()
@@ -364,6 +368,7 @@ type Contender struct {
 	Data    []byte    // what its client wrote: ours an identity, Curator an IP address
 	Session int64     // the session that owns it
 	Created time.Time // when it was created
+	Token   int64     // the zxid that created it: the fencing token of its hold
 }
 
 type getResult struct {
@@ -402,8 +407,7 @@ func (q *Queue) Contenders(ctx context.Context) ([]Contender, error) {
 			case err != nil:
 				errs[i] = err
 			default:
-				out[i] = &Contender{Node: n, Path: p, Data: r.data, Session: r.stat.EphemeralOwner,
-					Created: time.UnixMilli(r.stat.Ctime)}
+				out[i] = contender(n, p, r.data, r.stat)
 			}
 		})
 	}
@@ -418,4 +422,9 @@ func (q *Queue) Contenders(ctx context.Context) ([]Contender, error) {
 		}
 	}
 	return list, nil
+}
+
+func contender(n Node, p string, data []byte, st *zk.Stat) *Contender {
+	return &Contender{Node: n, Path: p, Data: data, Session: st.EphemeralOwner,
+		Created: time.UnixMilli(st.Ctime), Token: st.Czxid}
 }

@@ -24,7 +24,7 @@ func TestNodeOfAnotherSessionIsNeverTakenForOurs(t *testing.T) {
 	qb, err := NewQueue(b, path, []Marker{MutexMarker}, AnyBlocks)
 	require.NoError(t, err)
 
-	theirs, err := qa.create(ctx, path+"/"+ProtectedName(uuid.NewString(), MutexMarker))
+	theirs, err := qa.create(ctx, path+"/"+ProtectedName(uuid.NewString(), MutexMarker), nil)
 	require.NoError(t, err)
 	_, err = qb.await(ctx, theirs, true)
 	assert.ErrorIs(t, err, ErrForeignNode)

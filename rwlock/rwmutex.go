@@ -90,7 +90,7 @@ func (m *RWMutex) acquire(ctx context.Context, marker recipes.Marker, wait bool)
 	if marker.Role == recipes.Exclusive && readers.count(key) > 0 {
 		return nil, fmt.Errorf("rwlock %s: %w", m.q.Path(), ErrUpgrade)
 	}
-	h, err := m.q.Acquire(ctx, marker, wait)
+	h, err := m.q.Acquire(ctx, marker, wait, nil)
 	switch {
 	case errors.Is(err, recipes.ErrWouldBlock):
 		return nil, fmt.Errorf("rwlock %s: %w", m.q.Path(), ErrLocked)
