@@ -1,0 +1,105 @@
+package leader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/zkrecipes/zkrecipes/recipes"
+)
+
+// Errors returned by this package; the shared ones are the recipes errors.
+var (
+	// ErrNoLeader is returned by Leader when no candidate is campaigning.
+	ErrNoLeader = errors.New("leader: no leader")
+	// ErrNotHeld is returned by Resign on a leadership already resigned.
+	ErrNotHeld = recipes.ErrNotHeld
+	// ErrLost matches every cause of lost leadership.
+	ErrLost = recipes.ErrLost
+	// ErrInvalidPath is returned by New for a path ZooKeeper would reject.
+	ErrInvalidPath = recipes.ErrInvalidPath
+)
+
+var markers = []recipes.Marker{recipes.LatchMarker}
+
+// Election is one election at a ZooKeeper path. It is cheap: no server call
+// until a method needs one. Every Campaign is a candidate of its own. An
+// Election is safe for concurrent use.
+type Election struct {
+	q *recipes.Queue
+}
+
+// New returns the election at path on session s. It checks path and makes
+// no server call.
+func New(s *recipes.Session, path string) (*Election, error) {
+	q, err := recipes.NewQueue(s, path, markers, recipes.AnyBlocks)
+	if err != nil {
+		return nil, fmt.Errorf("leader: %w", err)
+	}
+	return &Election{q: q}, nil
+}
+
+// Path returns the election's path.
+func (e *Election) Path() string { return e.q.Path() }
+
+// Campaign joins the election with value (for example the candidate's
+// address, which [Election.Leader] and observers see) and blocks until
+// this candidate leads. If ctx ends first, it withdraws (deletes its node)
+// and returns ctx.Err(). If the session is lost meanwhile, it returns an
+// error matching ErrLost.
+func (e *Election) Campaign(ctx context.Context, value []byte) (*Leadership, error) {
+	if value == nil {
+		value = []byte{}
+	}
+	h, err := e.q.Acquire(ctx, recipes.LatchMarker, true, value)
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("leader %s: campaign: %w", e.q.Path(), err)
+	}
+	return &Leadership{Hold: h, value: value}, nil
+}
+
+// Leader returns the current leader: its value (Data), token and node. It
+// returns ErrNoLeader when nobody campaigns. It is a snapshot.
+func (e *Election) Leader(ctx context.Context) (recipes.Contender, error) {
+	cs, err := e.q.Contenders(ctx)
+	if err != nil {
+		return recipes.Contender{}, fmt.Errorf("leader %s: %w", e.q.Path(), err)
+	}
+	if len(cs) == 0 {
+		return recipes.Contender{}, fmt.Errorf("leader %s: %w", e.q.Path(), ErrNoLeader)
+	}
+	return cs[0], nil
+}
+
+// Observe returns a channel that receives the leader each time leadership
+// changes hands, in order (tokens only grow). A leader that comes and goes
+// between two reads may be missed. The channel is closed when ctx ends or
+// the session is lost or closed.
+func (e *Election) Observe(ctx context.Context) <-chan recipes.Contender {
+	return e.q.ObserveHead(ctx)
+}
+
+// Contenders returns the leader (first) and the other candidates in line,
+// with their values. It is a snapshot.
+func (e *Election) Contenders(ctx context.Context) ([]recipes.Contender, error) {
+	return e.q.Contenders(ctx)
+}
+
+// Leadership is this candidate's term as leader. See [recipes.Hold] for
+// Done, Context, Err, Token, Guard and Multi.
+type Leadership struct {
+	*recipes.Hold
+	value []byte
+}
+
+// Value returns the value this candidate campaigned with.
+func (l *Leadership) Value() []byte { return l.value }
+
+// Resign ends the term by deleting the candidate's node, so the next
+// candidate leads. It retries through connection loss until ctx ends (then
+// in the background). Resigning twice returns ErrNotHeld; resigning a lost
+// leadership returns the cause, matching ErrLost.
+func (l *Leadership) Resign(ctx context.Context) error { return l.Release(ctx) }

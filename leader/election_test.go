@@ -1,0 +1,170 @@
+package leader_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/leader"
+	"github.com/zkrecipes/zkrecipes/recipes"
+)
+
+func TestOneLeaderAndResignHandsOverInOrder(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	a := election(t, session(t, nil), path)
+	la, err := a.Campaign(ctx, []byte("a:8080"))
+	require.NoError(t, err)
+	b := campaign(t, ctx, election(t, session(t, nil), path), "b:8080", 2)
+	c := campaign(t, ctx, election(t, session(t, nil), path), "c:8080", 3)
+
+	cur, err := a.Leader(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "a:8080", string(cur.Data))
+	assert.Equal(t, la.Token(), cur.Token)
+	assert.Len(t, b, 0)
+	assert.Len(t, c, 0)
+
+	require.NoError(t, la.Resign(ctx))
+	got := <-b
+	require.NoError(t, got.err)
+	assert.Len(t, c, 0, "two leaders after one resigned")
+	assert.Greater(t, got.l.Token(), la.Token())
+	require.NoError(t, got.l.Resign(ctx))
+	got = <-c
+	require.NoError(t, got.err)
+	require.NoError(t, got.l.Resign(ctx))
+	assert.ErrorIs(t, got.l.Resign(ctx), leader.ErrNotHeld)
+	_, err = a.Leader(ctx)
+	assert.ErrorIs(t, err, leader.ErrNoLeader)
+}
+
+func TestLeaderSessionExpiryElectsExactlyOneNewLeader(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	s := session(t, nil)
+	l, err := election(t, s, path).Campaign(ctx, []byte("old"))
+	require.NoError(t, err)
+	b := campaign(t, ctx, election(t, session(t, nil), path), "b", 2)
+	c := campaign(t, ctx, election(t, session(t, nil), path), "c", 3)
+
+	require.NoError(t, cluster.ExpireSession(ctx, s.ID()))
+	<-l.Done()
+	assert.ErrorIs(t, l.Err(), leader.ErrLost)
+	got := <-b
+	require.NoError(t, got.err)
+	cs, _, err := got.l.Session().Conn().Children(path)
+	require.NoError(t, err)
+	assert.Len(t, cs, 2, "the old leader's node is gone, two candidates remain")
+	assert.Len(t, c, 0, "a second new leader")
+	require.NoError(t, got.l.Resign(ctx))
+	require.NoError(t, (<-c).l.Resign(ctx))
+}
+
+func TestCampaignCancelWithdraws(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	e := election(t, session(t, nil), path)
+	l, err := e.Campaign(ctx, []byte("leader"))
+	require.NoError(t, err)
+	cctx, cancel := context.WithCancel(ctx)
+	waiting := campaign(t, cctx, election(t, session(t, nil), path), "waiting", 2)
+	cancel()
+	assert.ErrorIs(t, (<-waiting).err, context.Canceled)
+	cs, err := e.Contenders(ctx)
+	require.NoError(t, err)
+	assert.Len(t, cs, 1)
+	require.NoError(t, l.Resign(ctx))
+}
+
+// TestCutOffLeaderStepsDownBeforeAnotherIsToldItLeads black-holes the
+// leader's connection to a 3-node ensemble, many times: with the default
+// policy its Done must close before the next candidate's Campaign returns.
+func TestCutOffLeaderStepsDownBeforeAnotherIsToldItLeads(t *testing.T) {
+	c := zktest.Start(t, zktest.WithEnsemble(3))
+	const runs = 5
+	for i := range runs {
+		ctx := ctxFor(t, time.Minute)
+		path := testPath(t)
+		p, err := c.NewProxy()
+		require.NoError(t, err)
+		ls, err := recipes.Connect(ctx, p.Servers(), recipes.WithSessionTimeout(2*time.Second))
+		require.NoError(t, err)
+		l, err := election(t, ls, path).Campaign(ctx, []byte("old"))
+		require.NoError(t, err)
+		next := campaign(t, ctx, election(t, session(t, c.Servers()), path), "next", 2)
+
+		p.Blackhole()
+		<-l.Done()
+		stepped := time.Now()
+		got := <-next
+		require.NoError(t, got.err)
+		assert.True(t, stepped.Before(got.at), "run %d: old leader stepped down at %v, new one told at %v", i, stepped, got.at)
+		t.Logf("run %d: stepped down %v before the next leader was told", i, got.at.Sub(stepped))
+		require.NoError(t, got.l.Resign(ctx))
+		p.Heal()
+		ls.Close()
+	}
+}
+
+func TestRunCallsFnOnlyWhileLeading(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	s := session(t, nil)
+	e := election(t, s, path)
+	errDone := errors.New("done")
+	ran := 0
+	err := e.Run(ctx, []byte("runner"), func(ctx context.Context) error {
+		ran++
+		cur, err := e.Leader(ctx)
+		if err != nil {
+			return err
+		}
+		assert.Equal(t, "runner", string(cur.Data))
+		return errDone
+	})
+	assert.ErrorIs(t, err, errDone)
+	assert.Equal(t, 1, ran)
+	_, err = e.Leader(ctx)
+	assert.ErrorIs(t, err, leader.ErrNoLeader, "Run did not resign")
+
+	// Losing leadership cancels fn's context at once.
+	lost := make(chan error, 1)
+	go func() {
+		lost <- e.Run(ctx, []byte("runner"), func(ctx context.Context) error {
+			<-ctx.Done()
+			return nil
+		})
+	}()
+	require.NoError(t, waitFor(ctx, func() bool { _, err := e.Leader(ctx); return err == nil }))
+	require.NoError(t, cluster.ExpireSession(ctx, s.ID()))
+	assert.ErrorIs(t, <-lost, leader.ErrLost)
+}
+
+func TestObserversSeeEveryChangeInOrder(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	obsCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	seen := election(t, session(t, nil), path).Observe(obsCtx)
+
+	var tokens []int64
+	for _, v := range []string{"a", "b", "c", "d"} {
+		l, err := election(t, session(t, nil), path).Campaign(ctx, []byte(v))
+		require.NoError(t, err)
+		got := <-seen
+		assert.Equal(t, v, string(got.Data))
+		assert.Equal(t, l.Token(), got.Token)
+		tokens = append(tokens, got.Token)
+		require.NoError(t, l.Resign(ctx))
+	}
+	assert.IsIncreasing(t, tokens)
+	stop()
+	for range seen { // closed once its ctx ends
+	}
+}
