@@ -121,9 +121,14 @@ func (p *Proxy) Heal() {
 	p.mode = modePass
 }
 
-// Close stops the proxy and closes every connection through it.
+// Close stops the proxy and closes every connection through it. Closing
+// again does nothing.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
 	p.closed = true
 	links := p.snapshot()
 	p.mu.Unlock()

@@ -9,6 +9,9 @@
 //   rlock PATH / wlock PATH     -> "rlocked PATH" / "wlocked PATH" once
 //                                  InterProcessReadWriteLock grants it
 //   runlock PATH / wunlock PATH -> "runlocked PATH" / "wunlocked PATH"
+//   latch PATH ID  -> starts a LeaderLatch with ID; prints "leader PATH ID"
+//                     when it leads and "notleader PATH ID" when it stops
+//   unlatch PATH   -> closes the latch: "unlatched PATH"
 //   quit           -> closes the client and exits
 //
 // Commands run one at a time, in order; "ready" is printed once connected.
@@ -20,6 +23,8 @@ import java.util.concurrent.TimeUnit;
 
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.recipes.leader.LeaderLatch;
+import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
 import org.apache.curator.retry.RetryNTimes;
@@ -36,6 +41,7 @@ public class CuratorDriver {
         }
         Map<String, InterProcessMutex> mutexes = new HashMap<>();
         Map<String, InterProcessReadWriteLock> rwlocks = new HashMap<>();
+        Map<String, LeaderLatch> latches = new HashMap<>();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
         say("ready");
         String line;
@@ -92,6 +98,21 @@ public class CuratorDriver {
                     case "wunlock":
                         rwlocks.get(f[1]).writeLock().release();
                         say("wunlocked " + f[1]);
+                        break;
+                    case "latch": {
+                        String path = f[1], id = f[2];
+                        LeaderLatch latch = new LeaderLatch(client, path, id);
+                        latch.addListener(new LeaderLatchListener() {
+                            public void isLeader() { say("leader " + path + " " + id); }
+                            public void notLeader() { say("notleader " + path + " " + id); }
+                        });
+                        latches.put(path, latch);
+                        latch.start();
+                        break;
+                    }
+                    case "unlatch":
+                        latches.remove(f[1]).close();
+                        say("unlatched " + f[1]);
                         break;
                     case "quit":
                         client.close();
