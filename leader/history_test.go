@@ -111,12 +111,15 @@ func runHistory(t *testing.T, opts []recipes.Option) history {
 	}
 	obsCtx, stopObs := context.WithCancel(ctx)
 	defer stopObs()
+	var obsMu sync.Mutex
 	var observed []int64
 	obsDone := make(chan struct{})
 	go func() {
 		defer close(obsDone)
 		for c := range election(t, session(t, nil), path).Observe(obsCtx) {
+			obsMu.Lock()
 			observed = append(observed, c.Token)
+			obsMu.Unlock()
 		}
 	}()
 
@@ -185,6 +188,16 @@ func runHistory(t *testing.T, opts []recipes.Option) history {
 	}
 	stop()
 	wg.Wait()
+	// Give the observer its chance to report the last leader; a leader it
+	// truly missed fails the comparison below.
+	seen := func() int { obsMu.Lock(); defer obsMu.Unlock(); return len(observed) }
+	recorded := 0
+	for _, c := range cands {
+		recorded += len(c.records)
+	}
+	waitCtx, cancelWait := context.WithTimeout(ctx, 5*time.Second)
+	_ = waitFor(waitCtx, func() bool { return seen() >= recorded })
+	cancelWait()
 	stopObs()
 	<-obsDone
 
