@@ -131,7 +131,7 @@ func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string,
 		case err == nil:
 			return p, nil
 		case errors.Is(err, zk.ErrNoNode):
-			if err := q.createParents(ctx, q.path); err != nil {
+			if err := q.s.CreateParents(ctx, q.path); err != nil {
 				return "", err
 			}
 		case retryable(err):
@@ -200,28 +200,6 @@ func (q *Queue) removePrefix(prefix string) func(context.Context) error {
 		}
 		return nil
 	}
-}
-
-// createParents creates p and its missing ancestors as CONTAINER nodes.
-func (q *Queue) createParents(ctx context.Context, p string) error {
-	s := q.s
-	return s.retry(ctx, "create "+p, func(ctx context.Context) error {
-		_, err := call(ctx, s, func() (string, error) {
-			return s.Conn().CreateContainer(p, nil, zk.FlagContainer, s.opts.acl)
-		})
-		if errors.Is(err, zk.ErrNoNode) {
-			if err := q.createParents(ctx, path.Dir(p)); err != nil {
-				return err
-			}
-			_, err = call(ctx, s, func() (string, error) {
-				return s.Conn().CreateContainer(p, nil, zk.FlagContainer, s.opts.acl)
-			})
-		}
-		if errors.Is(err, zk.ErrNodeExists) {
-			return nil
-		}
-		return err
-	})
 }
 
 type ownStat struct {

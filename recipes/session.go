@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -427,3 +428,57 @@ func (s *Session) abandon(path string) {
 	defer cancel()
 	s.deleteNode(ctx, path)
 }
+
+// Call runs f, one go-zookeeper request on the session's connection, and
+// returns when it does or when ctx ends; recipes use it because
+// go-zookeeper's calls take no context. An abandoned request finishes in
+// the background (go-zookeeper answers every request: reply, connection
+// loss or close) and Close waits for it. An answer that the session
+// expired marks the Session lost at once.
+func Call[T any](ctx context.Context, s *Session, f func(conn *zk.Conn) (T, error)) (T, error) {
+	return call(ctx, s, func() (T, error) { return f(s.Conn()) })
+}
+
+// CreateParents creates p and its missing ancestors as CONTAINER nodes,
+// which the server deletes once they are empty, retrying through
+// connection loss until ctx ends.
+func (s *Session) CreateParents(ctx context.Context, p string) error {
+	return s.retry(ctx, "create "+p, func(ctx context.Context) error {
+		create := func() (string, error) { return s.Conn().CreateContainer(p, nil, zk.FlagContainer, s.opts.acl) }
+		_, err := call(ctx, s, create)
+		if errors.Is(err, zk.ErrNoNode) {
+			if err := s.CreateParents(ctx, path.Dir(p)); err != nil {
+				return err
+			}
+			_, err = call(ctx, s, create)
+		}
+		if errors.Is(err, zk.ErrNodeExists) {
+			return nil
+		}
+		return err
+	})
+}
+
+// ACL returns the ACL the session's recipes give the nodes they create.
+func (s *Session) ACL() []zk.ACL { return s.opts.acl }
+
+// Identity returns the data the session's contenders write by default.
+func (s *Session) Identity() []byte { return s.opts.identity }
+
+// Delete deletes a node, retrying through connection loss. If ctx ends
+// first, the deletion goes on in the background until it succeeds or the
+// session ends, and Delete returns ctx.Err(). A node already gone, or a
+// session already lost (whose ephemeral nodes the server deletes), is
+// success.
+func (s *Session) Delete(ctx context.Context, path string) error {
+	return s.deleteNode(ctx, path)
+}
+
+// Retryable reports whether err means a request's outcome is unknown
+// because the connection dropped, so that it may be tried again once
+// [Session.WaitConnected] returns.
+func Retryable(err error) bool { return retryable(err) }
+
+// WaitConnected blocks until the session is connected (nil), lost or
+// closed (an error matching ErrLost), or ctx ends (ctx.Err()).
+func (s *Session) WaitConnected(ctx context.Context) error { return s.waitConnected(ctx) }

@@ -12,6 +12,8 @@
 //   latch PATH ID  -> starts a LeaderLatch with ID; prints "leader PATH ID"
 //                     when it leads and "notleader PATH ID" when it stops
 //   unlatch PATH   -> closes the latch: "unlatched PATH"
+//   dbenter PATH N -> DistributedDoubleBarrier(PATH, N).enter(): "dbentered PATH"
+//   dbleave PATH   -> leave(): "dbleft PATH"
 //   quit           -> closes the client and exits
 //
 // Commands run one at a time, in order; "ready" is printed once connected.
@@ -23,6 +25,7 @@ import java.util.concurrent.TimeUnit;
 
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.recipes.barriers.DistributedDoubleBarrier;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
@@ -42,6 +45,7 @@ public class CuratorDriver {
         Map<String, InterProcessMutex> mutexes = new HashMap<>();
         Map<String, InterProcessReadWriteLock> rwlocks = new HashMap<>();
         Map<String, LeaderLatch> latches = new HashMap<>();
+        Map<String, DistributedDoubleBarrier> barriers = new HashMap<>();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
         say("ready");
         String line;
@@ -113,6 +117,17 @@ public class CuratorDriver {
                     case "unlatch":
                         latches.remove(f[1]).close();
                         say("unlatched " + f[1]);
+                        break;
+                    case "dbenter": {
+                        DistributedDoubleBarrier b = new DistributedDoubleBarrier(client, f[1], Integer.parseInt(f[2]));
+                        barriers.put(f[1], b);
+                        b.enter();
+                        say("dbentered " + f[1]);
+                        break;
+                    }
+                    case "dbleave":
+                        barriers.remove(f[1]).leave();
+                        say("dbleft " + f[1]);
                         break;
                     case "quit":
                         client.close();
