@@ -1,0 +1,52 @@
+package safety
+
+import (
+	"sync"
+	"time"
+)
+
+// Kind is what a recorded event was.
+type Kind int
+
+const (
+	// Hold is a trusted hold: From is when the acquire returned, To when
+	// the holder stopped trusting it (loss seen, release called, or the
+	// process paused).
+	Hold Kind = iota
+	// StoreWrite is a write to the fenced store with the holder's token.
+	StoreWrite
+	// GuardedWrite is an increment of the ZooKeeper register under the
+	// hold's guard; OK says whether the server acknowledged it.
+	GuardedWrite
+)
+
+// Event is one recorded operation.
+type Event struct {
+	Client   int
+	Kind     Kind
+	Token    int64
+	From, To time.Time // call and return (for Hold: trust began and ended)
+	OK       bool      // StoreWrite: accepted; GuardedWrite: acknowledged
+	Unknown  bool      // GuardedWrite: the reply was lost, it may have been applied
+	Stale    bool      // made after the client was paused in its hold
+}
+
+// History is a concurrent-safe record of events.
+type History struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+// Add records an event.
+func (h *History) Add(e Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.events = append(h.events, e)
+}
+
+// Events returns a copy of the recorded events.
+func (h *History) Events() []Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Event(nil), h.events...)
+}
