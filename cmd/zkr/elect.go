@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/zkrecipes/zkrecipes/leader"
+	"github.com/zkrecipes/zkrecipes/recipes"
+)
+
+func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	own, cmd := splitCmd(args)
+	fs := flag.NewFlagSet("zkr elect", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	servers := fs.String("servers", "", "ZooKeeper servers, host:port,... (default $ZK_SERVERS)")
+	id := fs.String("id", "", "this candidate's value, e.g. its address")
+	observe := fs.Bool("observe", false, "print leadership changes instead of campaigning")
+	if err := fs.Parse(own); err != nil {
+		return usageError("elect: %v", err)
+	}
+	if fs.NArg() != 1 {
+		return usageError("elect: want one PATH, got %d arguments", fs.NArg())
+	}
+	path := fs.Arg(0)
+	if err := recipes.ValidatePath(path); err != nil {
+		return usageError("elect: %v", err)
+	}
+	if !*observe && *id == "" {
+		return usageError("elect: --id is required to campaign")
+	}
+	s, err := connect(ctx, *servers, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	e, err := leader.New(s, path)
+	if err != nil {
+		return err
+	}
+	if *observe {
+		for l := range e.Observe(ctx) {
+			fmt.Fprintf(stdout, "%s leader %q token %d node %s\n", time.Now().Format(time.RFC3339Nano), l.Data, l.Token, l.Name)
+		}
+		return nil
+	}
+	l, err := e.Campaign(ctx, []byte(*id))
+	if err != nil {
+		return acquireErr(ctx, err, 0)
+	}
+	defer release(l.Resign)
+	return runUnder(ctx, l, cmd, stdout, stderr)
+}

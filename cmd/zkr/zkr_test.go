@@ -1,0 +1,228 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/recipes"
+)
+
+var (
+	cluster *zktest.Cluster
+	zkr     string // the built binary
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "zkr-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	zkr = filepath.Join(dir, "zkr")
+	if out, err := exec.Command("go", "build", "-o", zkr, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build zkr: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := zktest.RunTests(m, &cluster)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// run runs zkr with args against the test cluster.
+func run(t *testing.T, ctx context.Context, args ...string) result {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, zkr, args...)
+	cmd.Env = append(os.Environ(), "ZK_SERVERS="+cluster.ConnectString())
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return result{code, stdout.String(), stderr.String()}
+}
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func mutex(t *testing.T, path string) *lock.Mutex {
+	t.Helper()
+	s, err := recipes.Connect(ctxFor(t, 30*time.Second), cluster.Servers())
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	m, err := lock.New(s, path)
+	require.NoError(t, err)
+	return m
+}
+
+func TestLockRunsTheCommandWithItsNodeAndTokenAndExitCode(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	r := run(t, ctx, "lock", "/zkr/env", "--", "sh", "-c", `echo "$ZKR_LOCK_PATH $ZKR_FENCING_TOKEN"; exit 7`)
+	assert.Equal(t, 7, r.code, "zkr exits with the command's code")
+	fields := strings.Fields(r.stdout)
+	require.Len(t, fields, 2, r.stdout)
+	assert.True(t, strings.HasPrefix(fields[0], "/zkr/env/_c_"), fields[0])
+	assert.NotEqual(t, "0", fields[1])
+	assert.Empty(t, r.stderr)
+}
+
+func TestTryExitsWithBusyCodeWhileHeld(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	h, err := mutex(t, "/zkr/busy").Lock(ctx)
+	require.NoError(t, err)
+	r := run(t, ctx, "lock", "--try", "/zkr/busy", "--", "true")
+	assert.Equal(t, 3, r.code)
+	assert.Contains(t, r.stderr, "held by another")
+	require.NoError(t, h.Unlock(ctx))
+	assert.Equal(t, 0, run(t, ctx, "lock", "--try", "/zkr/busy", "--", "true").code)
+}
+
+func TestTimeoutGivesUpWaiting(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	h, err := mutex(t, "/zkr/timeout").Lock(ctx)
+	require.NoError(t, err)
+	defer h.Unlock(ctx)
+	r := run(t, ctx, "lock", "--timeout", "300ms", "/zkr/timeout", "--", "true")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "not acquired within")
+}
+
+// TestTwoZkrProcessesExcludeEachOther: concurrent zkr processes each make
+// a directory that must not exist, wait, and remove it; mkdir fails if two
+// commands ever run at once.
+func TestZkrProcessesExcludeEachOther(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	dir := t.TempDir()
+	script := fmt.Sprintf(`mkdir %[1]s/inside || exit 9; sleep 0.1; rmdir %[1]s/inside`, dir)
+	var wg sync.WaitGroup
+	codes := make([]int, 4)
+	for i := range codes {
+		wg.Go(func() { codes[i] = run(t, ctx, "lock", "/zkr/exclusive", "--", "sh", "-c", script).code })
+	}
+	wg.Wait()
+	assert.Equal(t, []int{0, 0, 0, 0}, codes, "exit 9 means two commands ran at once")
+}
+
+func TestCommandIsTerminatedWhenTheLockIsLost(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	started := filepath.Join(t.TempDir(), "started")
+	done := make(chan result, 1)
+	go func() {
+		done <- run(t, ctx, "lock", "/zkr/lost", "--", "sh", "-c",
+			`trap 'echo got TERM; exit 0' TERM; touch `+started+`; while :; do sleep 0.05; done`)
+	}()
+	m := mutex(t, "/zkr/lost")
+	var holder recipes.Contender
+	require.NoError(t, waitFor(ctx, func() bool {
+		_, err := os.Stat(started) // the command runs, its trap set
+		cs, cerr := m.Contenders(ctx)
+		if err != nil || cerr != nil || len(cs) == 0 {
+			return false
+		}
+		holder = cs[0]
+		return true
+	}))
+	require.NoError(t, cluster.ExpireSession(ctx, holder.Session))
+	r := <-done
+	assert.Equal(t, 4, r.code)
+	assert.Contains(t, r.stdout, "got TERM")
+	assert.Contains(t, r.stderr, "lost /zkr/lost")
+}
+
+func TestBadArgumentsAndUnreachableServersGiveOneLineErrors(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	for _, args := range [][]string{{}, {"frobnicate"}, {"lock"}, {"lock", "no-slash"}, {"lock", "--read", "--write", "/x"}, {"elect", "/x"}} {
+		r := run(t, ctx, args...)
+		assert.Equal(t, 2, r.code, "%v", args)
+		assert.NotContains(t, r.stderr, "goroutine", "%v", args)
+	}
+	cmd := exec.CommandContext(ctx, zkr, "lock", "--servers", "127.0.0.1:1", "/x")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	ee, ok := err.(*exec.ExitError)
+	require.True(t, ok, "%v", err)
+	assert.Equal(t, 1, ee.ExitCode())
+	assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), stderr.String())
+}
+
+func TestInspectShowsHolderAndWaiterInOrder(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	h, err := mutex(t, "/zkr/inspect").Lock(ctx)
+	require.NoError(t, err)
+	defer h.Unlock(ctx)
+	waiter := mutex(t, "/zkr/inspect")
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go waiter.Lock(wctx)
+	require.NoError(t, waitFor(ctx, func() bool { cs, _ := waiter.Contenders(ctx); return len(cs) == 2 }))
+
+	r := run(t, ctx, "inspect", "--json", "/zkr/inspect")
+	require.Equal(t, 0, r.code, r.stderr)
+	var entries []struct {
+		State, Client, Session, Name string
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &entries))
+	require.Len(t, entries, 2)
+	assert.Equal(t, "holder", entries[0].State)
+	assert.Equal(t, "waiting", entries[1].State)
+	assert.Equal(t, "zkrecipes", entries[0].Client)
+	assert.Equal(t, h.Path(), "/zkr/inspect/"+entries[0].Name)
+	assert.Equal(t, fmt.Sprintf("0x%x", h.Session().ID()), entries[0].Session)
+
+	r = run(t, ctx, "inspect", "/zkr/inspect")
+	assert.Equal(t, 0, r.code)
+	assert.Contains(t, r.stdout, "holder")
+}
+
+func TestElectRunsTheCommandWhileLeaderAndObserveSeesIt(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	octx, stop := context.WithCancel(ctx)
+	var out bytes.Buffer
+	obs := exec.CommandContext(octx, zkr, "elect", "--observe", "/zkr/elect")
+	obs.Env = append(os.Environ(), "ZK_SERVERS="+cluster.ConnectString())
+	obs.Stdout = &out
+	require.NoError(t, obs.Start())
+	r := run(t, ctx, "elect", "--id", "node-a", "/zkr/elect", "--", "sh", "-c", "echo leading; sleep 0.5")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "leading\n", r.stdout)
+	stop()
+	obs.Wait()
+	assert.Contains(t, out.String(), `leader "node-a"`)
+}
+
+func waitFor(ctx context.Context, cond func() bool) error {
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
