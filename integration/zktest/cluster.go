@@ -309,9 +309,10 @@ func (c *Cluster) Terminate(ctx context.Context) error {
 }
 
 // Quiet is a Run option that silences testcontainers' progress lines, for
-// clusters started outside a test (TestMain, examples, programs).
-func Quiet() testcontainers.ContainerCustomizer { return testcontainers.WithLogger(nopLogger{}) }
-
-type nopLogger struct{}
-
-func (nopLogger) Printf(string, ...any) {}
+// clusters started outside a test (TestMain, examples, programs). It also
+// silences testcontainers' process-wide default logger, which prints a
+// banner on first use.
+func Quiet() testcontainers.ContainerCustomizer {
+	tclog.SetDefault(tclog.NewNoopLogger())
+	return testcontainers.WithLogger(tclog.NewNoopLogger())
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,4 +50,25 @@ func RunTests(m *testing.M, c **Cluster, opts ...testcontainers.ContainerCustomi
 		return 1
 	}
 	return 0
+}
+
+// ServersOrStart returns the ensemble named by ZK_SERVERS ("host:port,...")
+// or, when it is unset, starts a throwaway single server (quietly) and
+// returns its addresses. stop terminates what it started; call it when
+// done. Examples and demos use it to run anywhere Docker runs.
+func ServersOrStart(ctx context.Context) (servers []string, stop func(), err error) {
+	if env := os.Getenv("ZK_SERVERS"); env != "" {
+		return strings.Split(env, ","), func() {}, nil
+	}
+	c, err := Run(ctx, Image(), Quiet())
+	stop = func() {
+		if c != nil {
+			c.Terminate(context.Background())
+		}
+	}
+	if err != nil {
+		stop()
+		return nil, func() {}, fmt.Errorf("zktest: no ZK_SERVERS, and starting ZooKeeper from %s failed: %w", Image(), err)
+	}
+	return c.Servers(), stop, nil
 }
