@@ -8,10 +8,15 @@ export ZKTEST_IMAGE ?= zkrecipes/zookeeper:debian
 
 GO ?= go
 
-.PHONY: test image vet fmt-check
+.PHONY: test example image vet fmt-check
 
 test: image fmt-check vet
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# The inventory example: worker processes selling from one stock record under
+# the lock, against ZK_SERVERS or a throwaway ZooKeeper in Docker.
+example: image
+	$(GO) run ./examples/inventory -kill
 
 image:
 	bash scripts/zkimage/build.sh "$(ZKTEST_IMAGE)"
