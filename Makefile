@@ -8,7 +8,7 @@ export ZKTEST_IMAGE ?= zkrecipes/zookeeper:debian
 
 GO ?= go
 
-.PHONY: test example image vet fmt-check
+.PHONY: test example bench image vet fmt-check
 
 test: image fmt-check vet
 	$(GO) test -race -count=1 -timeout 30m ./...
@@ -17,6 +17,11 @@ test: image fmt-check vet
 # the lock, against ZK_SERVERS or a throwaway ZooKeeper in Docker.
 example: image
 	$(GO) run ./examples/inventory -kill
+
+# Side-by-side benchmark against go-zookeeper, Curator and Kazoo (needs a JDK,
+# libcurator-recipes-java and python3-kazoo, which .ci/run installs).
+bench: image
+	$(GO) run ./bench
 
 image:
 	bash scripts/zkimage/build.sh "$(ZKTEST_IMAGE)"

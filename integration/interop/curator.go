@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bufio"
 	"context"
 	_ "embed"
 	"fmt"
@@ -66,115 +65,40 @@ func build() (string, error) {
 	return buildDir, buildErr
 }
 
-// Curator is a running Java process that drives Curator recipes on command.
-type Curator struct {
-	t     testing.TB
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan string
-	quit  chan struct{} // closed when stopping: unread lines are dropped
-	done  chan struct{} // closed when stdout is drained
-}
-
-// StartCurator starts a Curator client connected to connect (a connect
-// string) and waits until it is connected. The process is stopped when the
-// test ends.
-func StartCurator(t testing.TB, connect string) *Curator {
-	t.Helper()
+// StartCuratorDriver starts the Curator driver (a Java process) connected
+// to connect, a connect string, and waits until it is connected. Stop it
+// when done. Its stderr goes to stderr.
+func StartCuratorDriver(ctx context.Context, connect string, stderr io.Writer) (*Driver, error) {
 	dir, err := build()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	cp := strings.Join(append([]string{dir}, CuratorJars...), ":")
-	cmd := exec.Command("java", "-Xmx128m", "-XX:+UseSerialGC", "-cp", cp, "CuratorDriver", connect)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = testWriter{t}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("interop: start java: %v", err)
-	}
-	c := &Curator{t: t, cmd: cmd, stdin: stdin, lines: make(chan string, 64),
-		quit: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case c.lines <- sc.Text():
-			case <-c.quit:
-			}
-		}
-	}()
-	t.Cleanup(c.stop)
+	cmd := exec.Command("java", "-Xmx512m", "-XX:+UseSerialGC", "-cp", cp, "CuratorDriver", connect)
+	return start(ctx, "curator", cmd, stderr)
+}
+
+// StartCurator starts the Curator driver for a test (failing it if that is
+// impossible) and stops it when the test ends.
+func StartCurator(t testing.TB, connect string) *Driver {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := c.Expect(ctx, "ready"); err != nil {
+	d, err := StartCuratorDriver(ctx, connect, testWriter{t, "curator"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	t.Cleanup(d.Stop)
+	return d
 }
 
-// Send writes one command line to the driver.
-func (c *Curator) Send(command string) {
-	c.t.Helper()
-	if _, err := fmt.Fprintln(c.stdin, command); err != nil {
-		c.t.Fatalf("interop: send %q: %v", command, err)
-	}
+// testWriter sends a driver's stderr to the test log.
+type testWriter struct {
+	t    testing.TB
+	name string
 }
-
-// Expect waits for the next line and checks that it starts with prefix;
-// it returns the line.
-func (c *Curator) Expect(ctx context.Context, prefix string) (string, error) {
-	line, err := c.Next(ctx)
-	if err != nil {
-		return "", fmt.Errorf("interop: waiting for %q: %w", prefix, err)
-	}
-	if !strings.HasPrefix(line, prefix) {
-		return line, fmt.Errorf("interop: got %q, want %q", line, prefix)
-	}
-	return line, nil
-}
-
-// Next waits for the next line from the driver.
-func (c *Curator) Next(ctx context.Context) (string, error) {
-	select {
-	case line := <-c.lines:
-		return line, nil
-	case <-c.done:
-		return "", fmt.Errorf("interop: curator driver exited")
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-}
-
-// Lines returns the driver's output lines as they come, for a test that
-// must see that no line comes while something else happens.
-func (c *Curator) Lines() <-chan string { return c.lines }
-
-func (c *Curator) stop() {
-	close(c.quit)
-	fmt.Fprintln(c.stdin, "quit")
-	c.stdin.Close()
-	exited := make(chan struct{})
-	go func() { c.cmd.Wait(); close(exited) }()
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		c.cmd.Process.Kill()
-		<-exited
-	}
-	<-c.done
-}
-
-type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Logf("curator: %s", strings.TrimRight(string(p), "\n"))
+	w.t.Logf("%s: %s", w.name, strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }

@@ -14,6 +14,10 @@
 //   unlatch PATH   -> closes the latch: "unlatched PATH"
 //   dbenter PATH N -> DistributedDoubleBarrier(PATH, N).enter(): "dbentered PATH"
 //   dbleave PATH   -> leave(): "dbleft PATH"
+//   bench mutex PATH CLIENTS MILLIS -> CLIENTS threads, each with a client
+//                     (session) of its own, acquire and release
+//                     InterProcessMutex for MILLIS ms: "result N P50_US P99_US"
+//                     (N acquisitions, wait percentiles in microseconds)
 //   quit           -> closes the client and exits
 //
 // Commands run one at a time, in order; "ready" is printed once connected.
@@ -34,7 +38,10 @@ import org.apache.curator.retry.RetryNTimes;
 import org.apache.zookeeper.data.Stat;
 
 public class CuratorDriver {
-    public static void main(String[] args) throws Exception {
+    static String[] args;
+
+    public static void main(String[] argv) throws Exception {
+        args = argv;
         CuratorFramework client = CuratorFrameworkFactory.newClient(
                 args[0], 10000, 10000, new RetryNTimes(5, 200));
         client.start();
@@ -129,6 +136,9 @@ public class CuratorDriver {
                         barriers.remove(f[1]).leave();
                         say("dbleft " + f[1]);
                         break;
+                    case "bench":
+                        say(bench(args[0], f[2], Integer.parseInt(f[3]), Long.parseLong(f[4])));
+                        break;
                     case "quit":
                         client.close();
                         return;
@@ -140,6 +150,43 @@ public class CuratorDriver {
             }
         }
         client.close();
+    }
+
+    static String bench(String connect, String path, int clients, long millis) throws Exception {
+        java.util.List<CuratorFramework> cs = new java.util.ArrayList<>();
+        for (int i = 0; i < clients; i++) {
+            CuratorFramework c = CuratorFrameworkFactory.newClient(connect, 10000, 10000, new RetryNTimes(5, 200));
+            c.start();
+            c.blockUntilConnected(30, TimeUnit.SECONDS);
+            cs.add(c);
+        }
+        java.util.List<Long> waits = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        long end = System.nanoTime() + millis * 1_000_000L;
+        java.util.List<Thread> threads = new java.util.ArrayList<>();
+        for (CuratorFramework c : cs) {
+            Thread t = new Thread(() -> {
+                InterProcessMutex m = new InterProcessMutex(c, path);
+                try {
+                    while (System.nanoTime() < end) {
+                        long t0 = System.nanoTime();
+                        m.acquire();
+                        waits.add((System.nanoTime() - t0) / 1000);
+                        m.release();
+                    }
+                } catch (Exception e) {
+                    say("error " + e);
+                }
+            });
+            t.start();
+            threads.add(t);
+        }
+        for (Thread t : threads) t.join();
+        for (CuratorFramework c : cs) c.close();
+        java.util.List<Long> sorted = new java.util.ArrayList<>(waits);
+        java.util.Collections.sort(sorted);
+        int n = sorted.size();
+        long p50 = n == 0 ? 0 : sorted.get(n / 2), p99 = n == 0 ? 0 : sorted.get(Math.min(n - 1, n * 99 / 100));
+        return "result " + n + " " + p50 + " " + p99;
     }
 
     // token is the czxid of the lock node the mutex holds: our fencing token.

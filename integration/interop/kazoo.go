@@ -1,0 +1,35 @@
+package interop
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+//go:embed kazoo/kazoo_driver.py
+var kazooDriver []byte
+
+// KazooPython is the interpreter that has Debian's python3-kazoo: the
+// system one, not whatever python3 comes first on PATH.
+var KazooPython = "/usr/bin/python3"
+
+// StartKazooDriver starts the Kazoo driver (a Python process) connected to
+// connect and waits until it is connected. Stop it when done.
+func StartKazooDriver(ctx context.Context, connect string, stderr io.Writer) (*Driver, error) {
+	if out, err := exec.Command(KazooPython, "-c", "import kazoo").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("interop: kazoo missing for %s (install python3-kazoo): %v: %s", KazooPython, err, out)
+	}
+	dir, err := os.MkdirTemp("", "kazoo-driver-")
+	if err != nil {
+		return nil, err
+	}
+	script := filepath.Join(dir, "kazoo_driver.py")
+	if err := os.WriteFile(script, kazooDriver, 0o644); err != nil {
+		return nil, err
+	}
+	return start(ctx, "kazoo", exec.Command(KazooPython, script, connect), stderr)
+}

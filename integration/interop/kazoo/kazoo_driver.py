@@ -1,0 +1,83 @@
+"""kazoo_driver runs Kazoo recipes on command, for interop tests and
+benchmarks: one command per line on stdin, one reply per line on stdout.
+
+  bench mutex PATH CLIENTS MILLIS -> CLIENTS threads, each with a client
+      (session) of its own, acquire and release kazoo's Lock for MILLIS ms:
+      "result N P50_US P99_US"
+  quit                            -> exits
+
+It prints "ready" once connected. Nodes of zkrecipes and Curator mutexes
+count as contenders (extra_lock_patterns).
+"""
+import sys
+import threading
+import time
+
+from kazoo.client import KazooClient
+
+
+def say(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def bench(connect, path, clients, millis):
+    zks = []
+    for _ in range(clients):
+        zk = KazooClient(hosts=connect, timeout=10.0)
+        zk.start(timeout=30)
+        zks.append(zk)
+    waits = []
+    lock = threading.Lock()
+    end = time.monotonic() + millis / 1000.0
+
+    def run(zk):
+        m = zk.Lock(path, extra_lock_patterns=["-lock-"])
+        mine = []
+        while time.monotonic() < end:
+            t0 = time.monotonic()
+            m.acquire()
+            mine.append(int((time.monotonic() - t0) * 1e6))
+            m.release()
+        with lock:
+            waits.extend(mine)
+
+    threads = [threading.Thread(target=run, args=(zk,)) for zk in zks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for zk in zks:
+        zk.stop()
+        zk.close()
+    waits.sort()
+    n = len(waits)
+    p50 = waits[n // 2] if n else 0
+    p99 = waits[min(n - 1, n * 99 // 100)] if n else 0
+    return "result %d %d %d" % (n, p50, p99)
+
+
+def main():
+    connect = sys.argv[1]
+    probe = KazooClient(hosts=connect, timeout=10.0)
+    probe.start(timeout=30)
+    probe.stop()
+    probe.close()
+    say("ready")
+    for line in sys.stdin:
+        f = line.split()
+        if not f:
+            continue
+        try:
+            if f[0] == "bench" and f[1] == "mutex":
+                say(bench(connect, f[2], int(f[3]), int(f[4])))
+            elif f[0] == "quit":
+                return
+            else:
+                say("error unknown command " + f[0])
+        except Exception as e:  # report, keep serving
+            say("error %r" % (e,))
+
+
+if __name__ == "__main__":
+    main()
