@@ -1,15 +1,12 @@
 package integration_test
 
 import (
-	"context"
 	"log/slog"
 	"os"
 	"testing"
-	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -19,20 +16,9 @@ var cluster *zktest.Cluster
 
 func TestMain(m *testing.M) { os.Exit(zktest.RunTests(m, &cluster)) }
 
-func session(t testing.TB) *recipes.Session {
-	t.Helper()
-	s, err := recipes.Connect(ctxFor(t, 30*time.Second), cluster.Servers())
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+func session(t testing.TB) *recipes.Session { return testutil.Session(t, cluster.Servers()) }
 
-func ctxFor(t testing.TB, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+var ctxFor = testutil.Ctx
 
 // quietLogger keeps expected session losses out of the test output.
 var quietLogger = slog.New(slog.DiscardHandler)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
@@ -18,14 +19,10 @@ var cluster *zktest.Cluster
 func TestMain(m *testing.M) { os.Exit(zktest.RunTests(m, &cluster)) }
 
 func session(t testing.TB, servers []string, opts ...recipes.Option) *recipes.Session {
-	t.Helper()
 	if servers == nil {
 		servers = cluster.Servers()
 	}
-	s, err := recipes.Connect(ctxFor(t, 30*time.Second), servers, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	return s
+	return testutil.Session(t, servers, opts...)
 }
 
 func election(t testing.TB, s *recipes.Session, path string) *leader.Election {
@@ -35,25 +32,11 @@ func election(t testing.TB, s *recipes.Session, path string) *leader.Election {
 	return e
 }
 
-func ctxFor(t testing.TB, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+var ctxFor = testutil.Ctx
 
-func testPath(t testing.TB) string { return "/test/" + t.Name() }
+var testPath = testutil.Path
 
-func waitFor(ctx context.Context, cond func() bool) error {
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	return nil
-}
+var waitFor = testutil.WaitFor
 
 // term is the outcome of a Campaign made in a goroutine.
 type term struct {

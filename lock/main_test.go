@@ -4,12 +4,12 @@ import (
 	"context"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -22,37 +22,17 @@ func TestMain(m *testing.M) { os.Exit(zktest.RunTests(m, &cluster)) }
 // session opens a session through servers (the shared cluster's by
 // default) and closes it when the test ends.
 func session(t testing.TB, servers []string, opts ...recipes.Option) *recipes.Session {
-	t.Helper()
 	if servers == nil {
 		servers = cluster.Servers()
 	}
-	s, err := recipes.Connect(ctxFor(t, 30*time.Second), servers, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	return s
+	return testutil.Session(t, servers, opts...)
 }
 
-func ctxFor(t testing.TB, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+var ctxFor = testutil.Ctx
 
-// testPath returns a path no other test uses.
-func testPath(t testing.TB) string { return "/test/" + t.Name() }
+var testPath = testutil.Path
 
-// waitFor polls cond until it holds or ctx ends.
-func waitFor(ctx context.Context, cond func() bool) error {
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	return nil
-}
+var waitFor = testutil.WaitFor
 
 // waitContenders waits until the mutex has n contenders.
 func waitContenders(t *testing.T, ctx context.Context, m interface {

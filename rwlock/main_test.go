@@ -4,11 +4,11 @@ import (
 	"context"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/rwlock"
 )
@@ -18,14 +18,10 @@ var cluster *zktest.Cluster
 func TestMain(m *testing.M) { os.Exit(zktest.RunTests(m, &cluster)) }
 
 func session(t testing.TB, servers []string, opts ...recipes.Option) *recipes.Session {
-	t.Helper()
 	if servers == nil {
 		servers = cluster.Servers()
 	}
-	s, err := recipes.Connect(ctxFor(t, 30*time.Second), servers, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	return s
+	return testutil.Session(t, servers, opts...)
 }
 
 // newRW returns a read-write lock at path on a session of its own.
@@ -36,25 +32,11 @@ func newRW(t testing.TB, path string) *rwlock.RWMutex {
 	return m
 }
 
-func ctxFor(t testing.TB, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+var ctxFor = testutil.Ctx
 
-func testPath(t testing.TB) string { return "/test/" + t.Name() }
+var testPath = testutil.Path
 
-func waitFor(ctx context.Context, cond func() bool) error {
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	return nil
-}
+var waitFor = testutil.WaitFor
 
 func waitContenders(t *testing.T, ctx context.Context, m *rwlock.RWMutex, n int) {
 	t.Helper()

@@ -1,0 +1,46 @@
+// Package testutil holds what the recipe packages' tests share: sessions
+// that close when the test ends, contexts with deadlines, and waiting for
+// a condition instead of for time.
+package testutil
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkrecipes/zkrecipes/recipes"
+)
+
+// Session opens a session to servers and closes it when the test ends.
+func Session(tb testing.TB, servers []string, opts ...recipes.Option) *recipes.Session {
+	tb.Helper()
+	s, err := recipes.Connect(Ctx(tb, 30*time.Second), servers, opts...)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Ctx returns a context that ends after d or when the test ends.
+func Ctx(tb testing.TB, d time.Duration) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// Path returns a recipe path that no other test uses.
+func Path(tb testing.TB) string { return "/test/" + tb.Name() }
+
+// WaitFor polls cond until it holds or ctx ends.
+func WaitFor(ctx context.Context, cond func() bool) error {
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
