@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"testing"
+	"time"
 )
 
 //go:embed kazoo/kazoo_driver.py
@@ -32,4 +34,18 @@ func StartKazooDriver(ctx context.Context, connect string, stderr io.Writer) (*D
 		return nil, err
 	}
 	return start(ctx, "kazoo", exec.Command(KazooPython, script, connect), stderr)
+}
+
+// StartKazoo starts the Kazoo driver for a test (failing it if that is
+// impossible) and stops it when the test ends.
+func StartKazoo(t testing.TB, connect string) *Driver {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, err := StartKazooDriver(ctx, connect, testWriter{t, "kazoo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Stop)
+	return d
 }

@@ -1,6 +1,9 @@
 """kazoo_driver runs Kazoo recipes on command, for interop tests and
 benchmarks: one command per line on stdin, one reply per line on stdout.
 
+  lock PATH      -> "locked PATH" once kazoo's Lock is acquired
+  trylock PATH   -> "locked PATH" or "busy PATH"
+  unlock PATH    -> "unlocked PATH"
   bench mutex PATH CLIENTS MILLIS -> CLIENTS threads, each with a client
       (session) of its own, acquire and release kazoo's Lock for MILLIS ms:
       "result N P50_US P99_US"
@@ -59,19 +62,34 @@ def bench(connect, path, clients, millis):
 
 def main():
     connect = sys.argv[1]
-    probe = KazooClient(hosts=connect, timeout=10.0)
-    probe.start(timeout=30)
-    probe.stop()
-    probe.close()
+    zk = KazooClient(hosts=connect, timeout=10.0)
+    zk.start(timeout=30)
+    locks = {}
+
+    def mutex(path):
+        if path not in locks:
+            locks[path] = zk.Lock(path, extra_lock_patterns=["-lock-"])
+        return locks[path]
+
     say("ready")
     for line in sys.stdin:
         f = line.split()
         if not f:
             continue
         try:
-            if f[0] == "bench" and f[1] == "mutex":
+            if f[0] == "lock":
+                mutex(f[1]).acquire()
+                say("locked " + f[1])
+            elif f[0] == "trylock":
+                say(("locked " if mutex(f[1]).acquire(blocking=False) else "busy ") + f[1])
+            elif f[0] == "unlock":
+                mutex(f[1]).release()
+                say("unlocked " + f[1])
+            elif f[0] == "bench" and f[1] == "mutex":
                 say(bench(connect, f[2], int(f[3]), int(f[4])))
             elif f[0] == "quit":
+                zk.stop()
+                zk.close()
                 return
             else:
                 say("error unknown command " + f[0])
