@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -29,6 +30,11 @@ type Queue struct {
 	markers []Marker
 	rule    BlockRule
 	yields  YieldRule
+
+	// contended is whether the last listing found someone ahead: then the
+	// listing is not sent with the create, since a waiter gains nothing
+	// from it and it is sometimes sent too early and must be repeated.
+	contended atomic.Bool
 }
 
 // YieldRule reports whether other, which blocks me by name, lets me pass
@@ -173,17 +179,20 @@ func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (str
 	}) {
 		return "", nil, s.Err()
 	}
-	// Let the create reach go-zookeeper's send queue before the listing.
-	runtime.Gosched()
-	if !s.spawn(func() {
-		c, st, err := s.Conn().Children(q.path)
-		if err != nil {
-			lc <- nil
-			return
+	if q.contended.Load() {
+		lc <- nil
+	} else {
+		runtime.Gosched() // let the create reach go-zookeeper's send queue first
+		if !s.spawn(func() {
+			c, st, err := s.Conn().Children(q.path)
+			if err != nil {
+				lc <- nil
+				return
+			}
+			lc <- &listing{c, st}
+		}) {
+			return "", nil, s.Err()
 		}
-		lc <- &listing{c, st}
-	}) {
-		return "", nil, s.Err()
 	}
 	select {
 	case r := <-ch:
@@ -310,6 +319,7 @@ func (q *Queue) await(ctx context.Context, own string, wait bool, first *listing
 			return nil, q.gone()
 		}
 		blockers := Blockers(nodes, me, q.rule)
+		q.contended.Store(len(blockers) > 0)
 		if len(blockers) == 0 {
 			return s.newHold(own, mine.stat, mine.watch), nil
 		}
