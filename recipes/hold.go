@@ -45,21 +45,8 @@ func (s *Session) newHold(path string, stat *zk.Stat, own <-chan zk.Event) *Hold
 	return h
 }
 
-// monitor ends the hold on the first sign that it cannot be trusted. A
-// nil own means the node's watch is still to be set: that happens in the
-// background, so that neither the acquisition nor the monitor's reaction to
-// the session waits for it.
+// monitor ends the hold on the first sign that it cannot be trusted.
 func (h *Hold) monitor(own <-chan zk.Event) {
-	var arming chan (<-chan zk.Event)
-	arm := func() {
-		arming = make(chan (<-chan zk.Event), 1)
-		if !h.s.spawn(func() { arming <- h.rearm() }) {
-			arming <- nil
-		}
-	}
-	if own == nil {
-		arm()
-	}
 	for {
 		st, changed := h.s.watch()
 		switch {
@@ -72,10 +59,6 @@ func (h *Hold) monitor(own <-chan zk.Event) {
 		}
 		select {
 		case <-changed:
-		case w := <-arming:
-			if arming, own = nil, w; own == nil {
-				return // the hold ended while the watch was being set
-			}
 		case ev, ok := <-own:
 			switch {
 			case ok && ev.Type == zk.EventNodeDeleted:
@@ -84,8 +67,9 @@ func (h *Hold) monitor(own <-chan zk.Event) {
 			case ok && ev.Type == zk.EventNotWatching:
 				own = nil // the session is ending; its state says how
 			default:
-				own = nil
-				arm() // its data changed (a downgrade): watch again
+				if own = h.rearm(); own == nil {
+					return
+				}
 			}
 		case <-h.stop:
 			return

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -30,11 +28,6 @@ type Queue struct {
 	markers []Marker
 	rule    BlockRule
 	yields  YieldRule
-
-	// contended is whether the last listing found someone ahead: then the
-	// listing is not sent with the create, since a waiter gains nothing
-	// from it and it is sometimes sent too early and must be repeated.
-	contended atomic.Bool
 }
 
 // YieldRule reports whether other, which blocks me by name, lets me pass
@@ -87,11 +80,11 @@ func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool, data []byte) (
 	if data == nil {
 		data = q.s.opts.identity
 	}
-	own, first, err := q.create(ctx, prefix, data)
+	own, err := q.create(ctx, prefix, data)
 	if err != nil {
 		return nil, err
 	}
-	h, err := q.await(ctx, own, wait, first)
+	h, err := q.await(ctx, own, wait)
 	if err != nil {
 		if !errors.Is(err, ErrForeignNode) { // never delete another session's node
 			q.s.abandon(own)
@@ -105,11 +98,7 @@ func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool, data []byte) (
 // happened, so before trying again it looks for our protected name among
 // the children. If ctx ends meanwhile, what the create left is deleted in
 // the background.
-//
-// A node this call created itself comes with the listing made right after
-// the create (nil if there is none); a node found by its protected name
-// does not, and must be checked to belong to this session.
-func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string, *listing, error) {
+func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string, error) {
 	s := q.s
 	base := path.Base(prefix)
 	unknown := false // a create may have happened without our hearing of it
@@ -117,7 +106,7 @@ func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string,
 		if unknown {
 			if err := s.waitConnected(ctx); err != nil {
 				s.cleanup("remove "+prefix, q.removePrefix(prefix))
-				return "", nil, err
+				return "", err
 			}
 			children, err := call(ctx, s, func() ([]string, error) {
 				c, _, err := s.Conn().Children(q.path)
@@ -126,88 +115,52 @@ func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string,
 			switch {
 			case err == nil:
 				if i := slices.IndexFunc(children, func(c string) bool { return strings.HasPrefix(c, base) }); i >= 0 {
-					return q.path + "/" + children[i], nil, nil
+					return q.path + "/" + children[i], nil
 				}
 			case errors.Is(err, zk.ErrNoNode):
 			case retryable(err):
 				continue
 			default:
 				s.cleanup("remove "+prefix, q.removePrefix(prefix))
-				return "", nil, err
+				return "", err
 			}
 			unknown = false
 		}
-		p, l, err := q.createNode(ctx, prefix, data)
+		p, err := q.createNode(ctx, prefix, data)
 		switch {
 		case err == nil:
-			return p, l, nil
+			return p, nil
 		case errors.Is(err, zk.ErrNoNode):
 			if err := q.s.CreateParents(ctx, q.path); err != nil {
-				return "", nil, err
+				return "", err
 			}
 		case retryable(err):
 			unknown = true
 		default:
-			return "", nil, err
+			return "", err
 		}
 	}
 }
 
-// listing is a queue's children with the parent's stat.
-type listing struct {
-	children []string
-	parent   *zk.Stat
-}
-
-// createNode issues the create and, right behind it on the same
-// connection, the listing: a session's requests are served in order, so
-// the listing sees our node, and acquiring costs one round trip less. (If
-// the listing happens to go out first, it lacks our node and is dropped.)
-// If ctx ends first, the create still completes, and whatever it made is
-// then removed in the background.
-func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (string, *listing, error) {
+// createNode issues the create. If ctx ends first, the request still
+// completes, and whatever it made is then removed in the background.
+func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (string, error) {
 	s := q.s
 	type result struct {
 		path string
 		err  error
 	}
 	ch := make(chan result, 1)
-	lc := make(chan *listing, 1)
 	if !s.spawn(func() {
 		p, err := s.Conn().Create(prefix, data, zk.FlagEphemeral|zk.FlagSequence, s.opts.acl)
 		ch <- result{p, err}
 	}) {
-		return "", nil, s.Err()
-	}
-	if q.contended.Load() {
-		lc <- nil
-	} else {
-		runtime.Gosched() // let the create reach go-zookeeper's send queue first
-		if !s.spawn(func() {
-			c, st, err := s.Conn().Children(q.path)
-			if err != nil {
-				lc <- nil
-				return
-			}
-			lc <- &listing{c, st}
-		}) {
-			return "", nil, s.Err()
-		}
+		return "", s.Err()
 	}
 	select {
 	case r := <-ch:
 		s.noteExpired(r.err)
-		if r.err != nil {
-			return "", nil, r.err
-		}
-		select {
-		case l := <-lc:
-			if l != nil && slices.Contains(l.children, path.Base(r.path)) {
-				return r.path, l, nil
-			}
-		case <-ctx.Done():
-		}
-		return r.path, nil, nil
+		return r.path, r.err
 	case <-ctx.Done():
 		s.cleanup("remove "+prefix, func(cctx context.Context) error {
 			r := <-ch // always comes: reply, connection loss or close
@@ -219,20 +172,8 @@ func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (str
 			}
 			return nil
 		})
-		return "", nil, ctx.Err()
+		return "", ctx.Err()
 	}
-}
-
-// tokenFromListing returns our node's creation zxid when the listing
-// proves it: ZooKeeper numbers a sequential node with the parent's cversion
-// and then increments it and sets the parent's pzxid to the create's zxid,
-// so if the cversion is still our number plus one, nothing has changed
-// since, and pzxid is our node's czxid.
-func tokenFromListing(own Node, l *listing) (int64, bool) {
-	if l == nil || l.parent == nil || l.parent.Cversion != int32(uint32(own.Seq)+1) {
-		return 0, false
-	}
-	return l.parent.Pzxid, true
 }
 
 // removePrefix deletes every child whose name starts with prefix's base: a
@@ -270,31 +211,16 @@ type ownStat struct {
 // await waits until nothing ahead of our node blocks it. The first pass
 // lists the children and stats (and watches) our node in one round trip:
 // the stat gives the fencing token and proves the node is this session's.
-func (q *Queue) await(ctx context.Context, own string, wait bool, first *listing) (*Hold, error) {
+func (q *Queue) await(ctx context.Context, own string, wait bool) (*Hold, error) {
 	s := q.s
 	name := path.Base(own)
 	var mine ownStat
 	for {
 		var children []string
 		var err error
-		switch {
-		case first != nil:
-			// Our own fresh node: it is this session's, and the listing
-			// may prove its token; its watch is then set by the hold.
-			children = first.children
-			node, _ := ParseNode(name, q.markers)
-			if token, ok := tokenFromListing(node, first); ok && s.Err() == nil {
-				mine = ownStat{ok: true, stat: &zk.Stat{Czxid: token, EphemeralOwner: s.ID()}}
-			} else {
-				mine, err = call(ctx, s, func() (ownStat, error) {
-					ok, st, ch, err := s.Conn().ExistsW(own)
-					return ownStat{ok, st, ch}, err
-				})
-			}
-			first = nil
-		case mine.stat == nil:
+		if mine.stat == nil {
 			children, mine, err = q.listAndStat(ctx, own)
-		default:
+		} else {
 			children, err = call(ctx, s, func() ([]string, error) {
 				c, _, err := s.Conn().Children(q.path)
 				return c, err
@@ -319,7 +245,6 @@ func (q *Queue) await(ctx context.Context, own string, wait bool, first *listing
 			return nil, q.gone()
 		}
 		blockers := Blockers(nodes, me, q.rule)
-		q.contended.Store(len(blockers) > 0)
 		if len(blockers) == 0 {
 			return s.newHold(own, mine.stat, mine.watch), nil
 		}

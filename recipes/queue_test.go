@@ -2,11 +2,9 @@ package recipes
 
 import (
 	"context"
-	"math"
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,9 +24,9 @@ func TestNodeOfAnotherSessionIsNeverTakenForOurs(t *testing.T) {
 	qb, err := NewQueue(b, path, []Marker{MutexMarker}, AnyBlocks)
 	require.NoError(t, err)
 
-	theirs, _, err := qa.create(ctx, path+"/"+ProtectedName(uuid.NewString(), MutexMarker), nil)
+	theirs, err := qa.create(ctx, path+"/"+ProtectedName(uuid.NewString(), MutexMarker), nil)
 	require.NoError(t, err)
-	_, err = qb.await(ctx, theirs, true, nil) // as if found by its protected name
+	_, err = qb.await(ctx, theirs, true)
 	assert.ErrorIs(t, err, ErrForeignNode)
 	ok, _, err := a.Conn().Exists(theirs)
 	require.NoError(t, err)
@@ -53,32 +51,9 @@ func TestStateTransitionsAreReported(t *testing.T) {
 	assert.ErrorIs(t, s.Err(), ErrLost)
 }
 
-func TestTokenFromListing(t *testing.T) {
-	own := Node{Seq: 41}
-	tests := []struct {
-		name   string
-		l      *listing
-		token  int64
-		proven bool
-	}{
-		{"nothing changed since our create", &listing{parent: &zk.Stat{Cversion: 42, Pzxid: 0x500}}, 0x500, true},
-		{"a child changed since", &listing{parent: &zk.Stat{Cversion: 43, Pzxid: 0x600}}, 0, false},
-		{"no listing", nil, 0, false},
-		{"no parent stat", &listing{}, 0, false},
-	}
-	for _, tt := range tests {
-		token, ok := tokenFromListing(own, tt.l)
-		assert.Equal(t, tt.proven, ok, tt.name)
-		assert.Equal(t, tt.token, token, tt.name)
-	}
-	wrapped, ok := tokenFromListing(Node{Seq: math.MaxInt32}, &listing{parent: &zk.Stat{Cversion: math.MinInt32, Pzxid: 7}})
-	assert.True(t, ok, "the cversion wraps like the sequence")
-	assert.Equal(t, int64(7), wrapped)
-}
-
-// TestTokenIsTheNodesCzxid checks the fencing token against the server:
-// whether it came from the listing or from a stat, it is the creation zxid
-// of the hold's node.
+// TestTokenIsTheNodesCzxid checks the fencing token against the server: it
+// is the creation zxid of the hold's node, for a hold granted at once and
+// for one granted after waiting.
 func TestTokenIsTheNodesCzxid(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
