@@ -82,9 +82,15 @@ func StartCuratorDriver(ctx context.Context, connect string, stderr io.Writer) (
 // impossible) and stops it when the test ends.
 func StartCurator(t testing.TB, connect string) *Driver {
 	t.Helper()
+	return startForTest(t, "curator", connect, StartCuratorDriver)
+}
+
+// startForTest starts a driver for a test and stops it when the test ends.
+func startForTest(t testing.TB, name, connect string, start func(context.Context, string, io.Writer) (*Driver, error)) *Driver {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d, err := StartCuratorDriver(ctx, connect, testWriter{t, "curator"})
+	d, err := start(ctx, connect, testWriter{t, name})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 )
 
 //go:embed kazoo/kazoo_driver.py
@@ -40,12 +39,5 @@ func StartKazooDriver(ctx context.Context, connect string, stderr io.Writer) (*D
 // impossible) and stops it when the test ends.
 func StartKazoo(t testing.TB, connect string) *Driver {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	d, err := StartKazooDriver(ctx, connect, testWriter{t, "kazoo"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Stop)
-	return d
+	return startForTest(t, "kazoo", connect, StartKazooDriver)
 }
