@@ -47,6 +47,10 @@ func (s *Session) newHold(path string, stat *zk.Stat, own <-chan zk.Event) *Hold
 
 // monitor ends the hold on the first sign that it cannot be trusted.
 func (h *Hold) monitor(own <-chan zk.Event) {
+	// A watch being set again after the node's data changed (a downgrade)
+	// arrives here; it is set in the background, so that the monitor keeps
+	// reacting to the session meanwhile.
+	var arming chan (<-chan zk.Event)
 	for {
 		st, changed := h.s.watch()
 		switch {
@@ -59,6 +63,10 @@ func (h *Hold) monitor(own <-chan zk.Event) {
 		}
 		select {
 		case <-changed:
+		case w := <-arming:
+			if arming, own = nil, w; own == nil {
+				return // the hold ended while the watch was being set
+			}
 		case ev, ok := <-own:
 			switch {
 			case ok && ev.Type == zk.EventNodeDeleted:
@@ -67,8 +75,9 @@ func (h *Hold) monitor(own <-chan zk.Event) {
 			case ok && ev.Type == zk.EventNotWatching:
 				own = nil // the session is ending; its state says how
 			default:
-				if own = h.rearm(); own == nil {
-					return
+				own, arming = nil, make(chan (<-chan zk.Event), 1)
+				if !h.s.spawn(func() { arming <- h.rearm() }) {
+					arming <- nil
 				}
 			}
 		case <-h.stop:
@@ -78,20 +87,13 @@ func (h *Hold) monitor(own <-chan zk.Event) {
 }
 
 // rearm sets a new watch on the hold's node after a watch fired for
-// something other than deletion (its data changed). It returns nil once the
-// hold has ended.
+// something other than deletion (its data changed), retrying through
+// connection loss. It returns nil once the hold has ended.
 func (h *Hold) rearm() <-chan zk.Event {
-	type watch struct {
-		ok bool
-		ch <-chan zk.Event
-	}
-	var w watch
+	var w nodeWatch
 	err := h.s.retry(h.ctx, "watch "+h.path, func(ctx context.Context) error {
 		var err error
-		w, err = call(ctx, h.s, func() (watch, error) {
-			ok, _, ch, err := h.s.Conn().ExistsW(h.path)
-			return watch{ok, ch}, err
-		})
+		w, err = h.s.watchNode(ctx, h.path)
 		return err
 	})
 	switch {
@@ -102,7 +104,7 @@ func (h *Hold) rearm() <-chan zk.Event {
 		h.cancel(ErrNodeDeleted)
 		return nil
 	}
-	return w.ch
+	return w.watch
 }
 
 // Done returns a channel closed when the hold is lost or released.

@@ -60,15 +60,9 @@ func (q *Queue) observeHead(ctx context.Context, out chan<- Contender) {
 // means the queue is empty; the watch then fires when it may not be.
 func (q *Queue) watchHead(ctx context.Context) (<-chan zk.Event, *Contender, error) {
 	s := q.s
-	children, err := call(ctx, s, func() ([]string, error) {
-		c, _, err := s.Conn().Children(q.path)
-		return c, err
-	})
+	children, err := q.children(ctx)
 	if errors.Is(err, zk.ErrNoNode) {
-		w, err := call(ctx, s, func() (ownStat, error) {
-			ok, st, ch, err := s.Conn().ExistsW(q.path)
-			return ownStat{ok, st, ch}, err
-		})
+		w, err := s.watchNode(ctx, q.path)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -108,10 +108,7 @@ func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string,
 				s.cleanup("remove "+prefix, q.removePrefix(prefix))
 				return "", err
 			}
-			children, err := call(ctx, s, func() ([]string, error) {
-				c, _, err := s.Conn().Children(q.path)
-				return c, err
-			})
+			children, err := q.children(ctx)
 			switch {
 			case err == nil:
 				if i := slices.IndexFunc(children, func(c string) bool { return strings.HasPrefix(c, base) }); i >= 0 {
@@ -181,10 +178,7 @@ func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (str
 func (q *Queue) removePrefix(prefix string) func(context.Context) error {
 	base := path.Base(prefix)
 	return func(ctx context.Context) error {
-		children, err := call(ctx, q.s, func() ([]string, error) {
-			c, _, err := q.s.Conn().Children(q.path)
-			return c, err
-		})
+		children, err := q.children(ctx)
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil
 		}
@@ -202,10 +196,28 @@ func (q *Queue) removePrefix(prefix string) func(context.Context) error {
 	}
 }
 
-type ownStat struct {
+// children lists the queue's children.
+func (q *Queue) children(ctx context.Context) ([]string, error) {
+	return call(ctx, q.s, func() ([]string, error) {
+		c, _, err := q.s.Conn().Children(q.path)
+		return c, err
+	})
+}
+
+// nodeWatch is what an exists-with-watch call learned of a node.
+type nodeWatch struct {
 	ok    bool
 	stat  *zk.Stat
 	watch <-chan zk.Event
+}
+
+// watchNode stats p and sets a watch on it, which fires when p is created,
+// changed or deleted.
+func (s *Session) watchNode(ctx context.Context, p string) (nodeWatch, error) {
+	return call(ctx, s, func() (nodeWatch, error) {
+		ok, st, ch, err := s.Conn().ExistsW(p)
+		return nodeWatch{ok, st, ch}, err
+	})
 }
 
 // await waits until nothing ahead of our node blocks it. The first pass
@@ -214,17 +226,14 @@ type ownStat struct {
 func (q *Queue) await(ctx context.Context, own string, wait bool) (*Hold, error) {
 	s := q.s
 	name := path.Base(own)
-	var mine ownStat
+	var mine nodeWatch
 	for {
 		var children []string
 		var err error
 		if mine.stat == nil {
 			children, mine, err = q.listAndStat(ctx, own)
 		} else {
-			children, err = call(ctx, s, func() ([]string, error) {
-				c, _, err := s.Conn().Children(q.path)
-				return c, err
-			})
+			children, err = q.children(ctx)
 		}
 		switch {
 		case retryable(err):
@@ -254,13 +263,10 @@ func (q *Queue) await(ctx context.Context, own string, wait bool) (*Hold, error)
 		// Watch the nearest blocker. Once the only one left goes (or yields),
 		// nothing can block us: later nodes queue behind us, so that needs
 		// no new listing.
-		var w ownStat
+		var w nodeWatch
 		for {
 			pred := q.path + "/" + blockers[len(blockers)-1].Name
-			w, err = call(ctx, s, func() (ownStat, error) {
-				ok, st, ch, err := s.Conn().ExistsW(pred)
-				return ownStat{ok, st, ch}, err
-			})
+			w, err = s.watchNode(ctx, pred)
 			if err != nil || !w.ok || !q.yields(nodes[me], blockers[len(blockers)-1], w.stat) {
 				break
 			}
@@ -309,34 +315,21 @@ func (q *Queue) gone() error {
 
 // listAndStat lists the children and stats our node concurrently: two
 // requests in flight on one connection cost one round trip.
-func (q *Queue) listAndStat(ctx context.Context, own string) ([]string, ownStat, error) {
-	s := q.s
-	stat := make(chan ownStat, 1)
-	statErr := make(chan error, 1)
-	if !s.spawn(func() {
-		ok, st, ch, err := s.Conn().ExistsW(own)
-		stat <- ownStat{ok, st, ch}
-		statErr <- err
-	}) {
-		return nil, ownStat{}, s.Err()
+func (q *Queue) listAndStat(ctx context.Context, own string) ([]string, nodeWatch, error) {
+	type stat struct {
+		w   nodeWatch
+		err error
 	}
-	children, err := call(ctx, s, func() ([]string, error) {
-		c, _, err := s.Conn().Children(q.path)
-		return c, err
-	})
-	if err != nil {
-		return nil, ownStat{}, err
+	ch := make(chan stat, 1)
+	if !q.s.spawn(func() { w, err := q.s.watchNode(ctx, own); ch <- stat{w, err} }) {
+		return nil, nodeWatch{}, q.s.Err()
 	}
-	select {
-	case mine := <-stat:
-		if err := <-statErr; err != nil {
-			s.noteExpired(err)
-			return nil, ownStat{}, err
-		}
-		return children, mine, nil
-	case <-ctx.Done():
-		return nil, ownStat{}, ctx.Err()
+	children, err := q.children(ctx)
+	r := <-ch // watchNode returns by ctx's end at the latest
+	if err == nil {
+		err = r.err
 	}
+	return children, r.w, err
 }
 
 // Contender is a node in a queue, as [Queue.Contenders] reports it.
@@ -359,10 +352,7 @@ type getResult struct {
 // one holds. It is a snapshot: it may be stale as soon as it returns.
 func (q *Queue) Contenders(ctx context.Context) ([]Contender, error) {
 	s := q.s
-	children, err := call(ctx, s, func() ([]string, error) {
-		c, _, err := s.Conn().Children(q.path)
-		return c, err
-	})
+	children, err := q.children(ctx)
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil, nil
 	}

@@ -321,3 +321,26 @@ func newRWRead(t *testing.T, path string) func(context.Context) (*rwlock.Hold, e
 func newRWWrite(t *testing.T, path string) func(context.Context) (*rwlock.Hold, error) {
 	return newRW(t, path).Lock
 }
+
+// TestDowngradedHoldEndsWhenCutOff: a downgrade changes the node's data,
+// which makes the hold watch its node again; a suspension meanwhile must
+// still end the hold at once.
+func TestDowngradedHoldEndsWhenCutOff(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	m, err := rwlock.New(session(t, p.Servers(), recipes.WithSessionTimeout(10*time.Second)), testPath(t))
+	require.NoError(t, err)
+	h, err := m.Lock(ctx)
+	require.NoError(t, err)
+	require.NoError(t, h.Downgrade(ctx))
+	p.Cut()
+	select {
+	case <-h.Done():
+	case <-ctx.Done():
+		t.Fatal("a downgraded hold outlived its connection")
+	}
+	assert.ErrorIs(t, h.Err(), recipes.ErrSuspended)
+	p.Heal()
+	assert.ErrorIs(t, h.Unlock(ctx), rwlock.ErrLost)
+}
