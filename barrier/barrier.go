@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 
 	"github.com/go-zookeeper/zk"
 
@@ -31,13 +30,7 @@ func New(s *recipes.Session, path string) (*Barrier, error) {
 // Set raises the barrier (creating its parents as CONTAINER nodes). Setting
 // a barrier that is set is not an error.
 func (b *Barrier) Set(ctx context.Context) error {
-	create := func(conn *zk.Conn) (string, error) { return conn.Create(b.path, nil, 0, b.s.ACL()) }
-	_, err := recipes.Call(ctx, b.s, create)
-	if errors.Is(err, zk.ErrNoNode) {
-		if err = b.s.CreateParents(ctx, path.Dir(b.path)); err == nil {
-			_, err = recipes.Call(ctx, b.s, create)
-		}
-	}
+	_, err := b.s.Create(ctx, b.path, nil, 0)
 	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
 		return fmt.Errorf("barrier %s: set: %w", b.path, err)
 	}

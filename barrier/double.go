@@ -74,13 +74,7 @@ func (d *DoubleBarrier) Enter(ctx context.Context) error {
 // join creates our member node and learns its creation zxid.
 func (d *DoubleBarrier) join(ctx context.Context) error {
 	own := d.path + "/" + uuid.NewString()
-	create := func(conn *zk.Conn) (string, error) { return conn.Create(own, nil, zk.FlagEphemeral, d.s.ACL()) }
-	_, err := recipes.Call(ctx, d.s, create)
-	if errors.Is(err, zk.ErrNoNode) {
-		if err = d.s.CreateParents(ctx, d.path); err == nil {
-			_, err = recipes.Call(ctx, d.s, create)
-		}
-	}
+	_, err := d.s.Create(ctx, own, nil, zk.FlagEphemeral)
 	if err != nil {
 		// A create abandoned by ctx, or whose reply was lost, may still
 		// happen or have happened. The node is named by a fresh UUID, so

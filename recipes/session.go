@@ -459,6 +459,20 @@ func (s *Session) CreateParents(ctx context.Context, p string) error {
 	})
 }
 
+// Create creates p with data and flags (zk.FlagEphemeral, ...) and the
+// session's ACL, creating missing parents as CONTAINER nodes first if
+// need be, and returns the path created.
+func (s *Session) Create(ctx context.Context, p string, data []byte, flags int32) (string, error) {
+	create := func(conn *zk.Conn) (string, error) { return conn.Create(p, data, flags, s.opts.acl) }
+	created, err := Call(ctx, s, create)
+	if errors.Is(err, zk.ErrNoNode) {
+		if err = s.CreateParents(ctx, path.Dir(p)); err == nil {
+			created, err = Call(ctx, s, create)
+		}
+	}
+	return created, err
+}
+
 // ACL returns the ACL the session's recipes give the nodes they create.
 func (s *Session) ACL() []zk.ACL { return s.opts.acl }
 

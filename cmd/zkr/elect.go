@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/zkrecipes/zkrecipes/leader"
-	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
 func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -21,12 +20,9 @@ func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(own); err != nil {
 		return usageError("elect: %v", err)
 	}
-	if fs.NArg() != 1 {
-		return usageError("elect: want one PATH, got %d arguments", fs.NArg())
-	}
-	path := fs.Arg(0)
-	if err := recipes.ValidatePath(path); err != nil {
-		return usageError("elect: %v", err)
+	path, err := onePath("elect", fs)
+	if err != nil {
+		return err
 	}
 	if !*observe && *id == "" {
 		return usageError("elect: --id is required to campaign")

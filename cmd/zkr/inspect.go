@@ -47,12 +47,9 @@ func inspectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := fs.Parse(args); err != nil {
 		return usageError("inspect: %v", err)
 	}
-	if fs.NArg() != 1 {
-		return usageError("inspect: want one PATH, got %d arguments", fs.NArg())
-	}
-	path := fs.Arg(0)
-	if err := recipes.ValidatePath(path); err != nil {
-		return usageError("inspect: %v", err)
+	path, err := onePath("inspect", fs)
+	if err != nil {
+		return err
 	}
 	s, err := connect(ctx, *servers, 10*time.Second)
 	if err != nil {

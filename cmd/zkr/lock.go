@@ -25,15 +25,12 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := fs.Parse(own); err != nil {
 		return usageError("lock: %v", err)
 	}
-	if fs.NArg() != 1 {
-		return usageError("lock: want one PATH, got %d arguments", fs.NArg())
+	path, err := onePath("lock", fs)
+	if err != nil {
+		return err
 	}
 	if *read && *write {
 		return usageError("lock: --read and --write exclude each other")
-	}
-	path := fs.Arg(0)
-	if err := recipes.ValidatePath(path); err != nil {
-		return usageError("lock: %v", err)
 	}
 
 	s, err := connect(ctx, *servers, 10*time.Second)

@@ -20,6 +20,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -123,6 +124,17 @@ func connect(ctx context.Context, servers string, timeout time.Duration) (*recip
 		return nil, fmt.Errorf("cannot reach ZooKeeper at %s within %v", servers, timeout)
 	}
 	return s, nil
+}
+
+// onePath returns the single PATH argument of a subcommand, checked.
+func onePath(cmd string, fs *flag.FlagSet) (string, error) {
+	if fs.NArg() != 1 {
+		return "", usageError("%s: want one PATH, got %d arguments", cmd, fs.NArg())
+	}
+	if err := recipes.ValidatePath(fs.Arg(0)); err != nil {
+		return "", usageError("%s: %v", cmd, err)
+	}
+	return fs.Arg(0), nil
 }
 
 // splitCmd separates flags and arguments from the command after "--".
