@@ -64,14 +64,14 @@ func (e *Election) Campaign(ctx context.Context, value []byte) (*Leadership, err
 // Leader returns the current leader: its value (Data), token and node. It
 // returns ErrNoLeader when nobody campaigns. It is a snapshot.
 func (e *Election) Leader(ctx context.Context) (recipes.Contender, error) {
-	cs, err := e.q.Contenders(ctx)
-	if err != nil {
+	c, ok, err := e.q.Head(ctx)
+	switch {
+	case err != nil:
 		return recipes.Contender{}, fmt.Errorf("leader %s: %w", e.q.Path(), err)
-	}
-	if len(cs) == 0 {
+	case !ok:
 		return recipes.Contender{}, fmt.Errorf("leader %s: %w", e.q.Path(), ErrNoLeader)
 	}
-	return cs[0], nil
+	return c, nil
 }
 
 // Observe returns a channel that receives the leader each time leadership

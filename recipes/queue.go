@@ -342,6 +342,36 @@ type Contender struct {
 	Token   int64     // the zxid that created it: the fencing token of its hold
 }
 
+// Head returns the first contender in the queue (for an election, the
+// leader), reading only its node; ok is false when the queue is empty.
+func (q *Queue) Head(ctx context.Context) (c Contender, ok bool, err error) {
+	for {
+		children, err := q.children(ctx)
+		if errors.Is(err, zk.ErrNoNode) {
+			return Contender{}, false, nil
+		}
+		if err != nil {
+			return Contender{}, false, fmt.Errorf("head of %s: %w", q.path, err)
+		}
+		nodes := ParseChildren(children, q.markers)
+		if len(nodes) == 0 {
+			return Contender{}, false, nil
+		}
+		p := q.path + "/" + nodes[0].Name
+		r, err := call(ctx, q.s, func() (getResult, error) {
+			d, st, err := q.s.Conn().Get(p)
+			return getResult{d, st}, err
+		})
+		switch {
+		case errors.Is(err, zk.ErrNoNode):
+			continue // gone since the listing: read again
+		case err != nil:
+			return Contender{}, false, fmt.Errorf("head of %s: %w", q.path, err)
+		}
+		return *contender(nodes[0], p, r.data, r.stat), true, nil
+	}
+}
+
 type getResult struct {
 	data []byte
 	stat *zk.Stat
