@@ -233,6 +233,10 @@ func TestLockSafetyUnderFaults(t *testing.T) {
 // passed, and returns how many of each it injected.
 func nemesis(ctx context.Context, t *testing.T, c *zktest.Cluster, workers []*worker, duration time.Duration) map[string]int {
 	faults := map[string]int{}
+	note := func(kind string) { // the log says when, to match with a violation
+		faults[kind]++
+		t.Logf("%s %s", time.Now().Format("15:04:05.000"), kind)
+	}
 	end := time.Now().Add(duration)
 	holder := func() *worker {
 		for range 200 {
@@ -253,43 +257,42 @@ func nemesis(ctx context.Context, t *testing.T, c *zktest.Cluster, workers []*wo
 		switch i % 6 {
 		case 0:
 			if m, err := c.Leader(ctx); err == nil {
-				faults["kill ensemble leader"]++
+				note("kill ensemble leader")
 				m.Kill(ctx)
 				hold(time.Second)
 				m.Start(ctx)
 				c.WaitServing(ctx)
 			}
 		case 1:
-			faults["pause member"]++
+			note("pause member")
 			m := c.Members()[i%3]
 			m.Pause(ctx)
 			hold(2 * time.Second)
 			m.Unpause(ctx)
 		case 2:
-			faults["isolate member"]++
+			note("isolate member")
 			m := c.Members()[(i+1)%3]
 			m.Disconnect(ctx)
 			hold(2 * time.Second)
 			m.Reconnect(ctx)
 			c.WaitServing(ctx)
 		case 3:
-			faults["black-hole client"]++
+			note("black-hole client")
 			w := holder()
 			w.proxy.Blackhole()
 			hold(2 * safetySessionTimeout)
 			w.proxy.Heal()
 		case 4:
-			faults["pause client in its hold"]++
 			w := holder()
 			resume := make(chan struct{})
 			select {
 			case w.freeze <- resume:
+				note("pause client in its hold")
 				w.proxy.Blackhole() // a stopped process sends nothing
 				hold(2 * safetySessionTimeout)
 				w.proxy.Heal()
 				close(resume)
 			case <-time.After(time.Second):
-				faults["pause client in its hold"]--
 			}
 		case 5:
 			w := holder()
@@ -297,7 +300,7 @@ func nemesis(ctx context.Context, t *testing.T, c *zktest.Cluster, workers []*wo
 			s := w.session
 			w.mu.Unlock()
 			if s != nil && c.ExpireSession(ctx, s.ID()) == nil {
-				faults["expire session"]++
+				note("expire session")
 			}
 		}
 		hold(300 * time.Millisecond)

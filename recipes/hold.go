@@ -23,34 +23,54 @@ import (
 type Hold struct {
 	s      *Session
 	path   string
-	stat   zk.Stat
+	token  int64
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	stop   chan struct{}
 
 	mu       sync.Mutex
+	version  int32 // of the node's data, for the guard
 	released bool
 }
 
-// newHold starts the hold's monitor. own is the watch on the hold's node.
-func (s *Session) newHold(path string, stat *zk.Stat, own <-chan zk.Event) *Hold {
+// pendingHold prepares the hold of the node at path while its contender
+// waits: its context stops the background work on the node (the watch
+// being set) if the contender gives up. token is 0 until known.
+func (s *Session) pendingHold(path string, token int64) *Hold {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	h := &Hold{s: s, path: path, stat: *stat, ctx: ctx, cancel: cancel, stop: make(chan struct{})}
+	return &Hold{s: s, path: path, token: token, ctx: ctx, cancel: cancel, stop: make(chan struct{})}
+}
+
+// arm sets the watch on the hold's node in the background; the channel
+// gets the watch, or nil once the hold has ended (the node is gone, or the
+// session is).
+func (h *Hold) arm() chan (<-chan zk.Event) {
+	arming := make(chan (<-chan zk.Event), 1)
+	if !h.s.spawn(func() { arming <- h.rearm() }) {
+		h.cancel(h.s.Err())
+		arming <- nil
+	}
+	return arming
+}
+
+// grant makes the hold trusted and starts its monitor, which takes over
+// the node's watch: own once set, or arming while being set.
+func (h *Hold) grant(own <-chan zk.Event, arming chan (<-chan zk.Event)) *Hold {
+	s := h.s
 	s.mu.Lock()
 	s.holds[h] = struct{}{}
 	s.mu.Unlock()
-	if !s.spawn(func() { h.monitor(own) }) {
-		cancel(s.Err())
+	if !s.spawn(func() { h.monitor(own, arming) }) {
+		h.cancel(s.Err())
 	}
 	return h
 }
 
 // monitor ends the hold on the first sign that it cannot be trusted.
-func (h *Hold) monitor(own <-chan zk.Event) {
-	// A watch being set again after the node's data changed (a downgrade)
-	// arrives here; it is set in the background, so that the monitor keeps
-	// reacting to the session meanwhile.
-	var arming chan (<-chan zk.Event)
+func (h *Hold) monitor(own <-chan zk.Event, arming chan (<-chan zk.Event)) {
+	// A watch being set (at first, or again after the node's data changed
+	// in a downgrade) arrives on arming; it is set in the background, so
+	// that the monitor keeps reacting to the session meanwhile.
 	for {
 		st, changed := h.s.watch()
 		switch {
@@ -75,10 +95,7 @@ func (h *Hold) monitor(own <-chan zk.Event) {
 			case ok && ev.Type == zk.EventNotWatching:
 				own = nil // the session is ending; its state says how
 			default:
-				own, arming = nil, make(chan (<-chan zk.Event), 1)
-				if !h.s.spawn(func() { arming <- h.rearm() }) {
-					arming <- nil
-				}
+				own, arming = nil, h.arm()
 			}
 		case <-h.stop:
 			return
@@ -86,9 +103,10 @@ func (h *Hold) monitor(own <-chan zk.Event) {
 	}
 }
 
-// rearm sets a new watch on the hold's node after a watch fired for
-// something other than deletion (its data changed), retrying through
-// connection loss. It returns nil once the hold has ended.
+// rearm sets a watch on the hold's node (at first, or again after a watch
+// fired because its data changed), retrying through connection loss. It
+// returns nil once the hold has ended: it ends it itself if the node is
+// gone.
 func (h *Hold) rearm() <-chan zk.Event {
 	var w nodeWatch
 	err := h.s.retry(h.ctx, "watch "+h.path, func(ctx context.Context) error {
@@ -126,7 +144,7 @@ func (h *Hold) Path() string { return h.path }
 // Zxids grow across the whole ensemble, so a later hold on the same recipe
 // always has a larger token. Hand it to every system the hold protects and
 // have them reject writes with a token smaller than one they have seen.
-func (h *Hold) Token() int64 { return h.stat.Czxid }
+func (h *Hold) Token() int64 { return h.token }
 
 // Session returns the session the hold belongs to.
 func (h *Hold) Session() *Session { return h.s }
@@ -137,7 +155,7 @@ func (h *Hold) Session() *Session { return h.s }
 func (h *Hold) Guard() *zk.CheckVersionRequest {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return &zk.CheckVersionRequest{Path: h.path, Version: h.stat.Version}
+	return &zk.CheckVersionRequest{Path: h.path, Version: h.version}
 }
 
 // SetData replaces the data of the hold's node, only if the node is still
@@ -158,7 +176,7 @@ func (h *Hold) SetData(ctx context.Context, data []byte) error {
 		return fmt.Errorf("set data of %s: %w", h.path, err)
 	}
 	h.mu.Lock()
-	h.stat.Version = st.Version
+	h.version = st.Version
 	h.mu.Unlock()
 	return nil
 }

@@ -80,11 +80,11 @@ func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool, data []byte) (
 	if data == nil {
 		data = q.s.opts.identity
 	}
-	own, err := q.create(ctx, prefix, data)
+	own, first, err := q.create(ctx, prefix, data)
 	if err != nil {
 		return nil, err
 	}
-	h, err := q.await(ctx, own, wait)
+	h, err := q.await(ctx, own, first, wait)
 	if err != nil {
 		if !errors.Is(err, ErrForeignNode) { // never delete another session's node
 			q.s.abandon(own)
@@ -94,11 +94,24 @@ func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool, data []byte) (
 	return h, nil
 }
 
+// created is what the create of our node already told: the node's Czxid
+// (0 if unknown) and the listing sent right behind the create (nil if
+// none). See [createTap].
+type created struct {
+	token   int64
+	listing <-chan listing
+}
+
+type listing struct {
+	children []string
+	err      error
+}
+
 // create makes our node. A create whose reply was lost may still have
 // happened, so before trying again it looks for our protected name among
 // the children. If ctx ends meanwhile, what the create left is deleted in
 // the background.
-func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string, error) {
+func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string, created, error) {
 	s := q.s
 	base := path.Base(prefix)
 	unknown := false // a create may have happened without our hearing of it
@@ -106,43 +119,50 @@ func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string,
 		if unknown {
 			if err := s.waitConnected(ctx); err != nil {
 				s.cleanup("remove "+prefix, q.removePrefix(prefix))
-				return "", err
+				return "", created{}, err
 			}
 			children, err := q.children(ctx)
 			switch {
 			case err == nil:
 				if i := slices.IndexFunc(children, func(c string) bool { return strings.HasPrefix(c, base) }); i >= 0 {
-					return q.path + "/" + children[i], nil
+					return q.path + "/" + children[i], created{}, nil
 				}
 			case errors.Is(err, zk.ErrNoNode):
 			case retryable(err):
 				continue
 			default:
 				s.cleanup("remove "+prefix, q.removePrefix(prefix))
-				return "", err
+				return "", created{}, err
 			}
 			unknown = false
 		}
-		p, err := q.createNode(ctx, prefix, data)
+		p, c, err := q.createNode(ctx, prefix, data)
 		switch {
 		case err == nil:
-			return p, nil
+			return p, c, nil
 		case errors.Is(err, zk.ErrNoNode):
 			if err := q.s.CreateParents(ctx, q.path); err != nil {
-				return "", err
+				return "", created{}, err
 			}
 		case retryable(err):
 			unknown = true
 		default:
-			return "", err
+			return "", created{}, err
 		}
 	}
 }
 
 // createNode issues the create. If ctx ends first, the request still
-// completes, and whatever it made is then removed in the background.
-func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (string, error) {
+// completes, and whatever it made is then removed in the background. On a
+// tapped connection the listing goes out right behind the create, and the
+// reply gives the token.
+func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (string, created, error) {
 	s := q.s
+	var tapped *tapCreate
+	if s.tap != nil {
+		tapped = s.tap.expect(prefix)
+		defer s.tap.forget(prefix)
+	}
 	type result struct {
 		path string
 		err  error
@@ -152,12 +172,31 @@ func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (str
 		p, err := s.Conn().Create(prefix, data, zk.FlagEphemeral|zk.FlagSequence, s.opts.acl)
 		ch <- result{p, err}
 	}) {
-		return "", s.Err()
+		return "", created{}, s.Err()
+	}
+	var c created
+	if tapped != nil {
+		select {
+		case <-tapped.sent:
+			list := make(chan listing, 1)
+			if s.spawn(func() { cs, err := q.children(ctx); list <- listing{cs, err} }) {
+				c.listing = list
+			}
+		case r := <-ch: // never sent: an error, handled below
+			ch <- r
+		case <-ctx.Done():
+		}
 	}
 	select {
 	case r := <-ch:
 		s.noteExpired(r.err)
-		return r.path, r.err
+		if tapped != nil && r.err == nil {
+			c.token = tapped.zxid.Load()
+		}
+		if c.token == 0 {
+			c.listing = nil // the first pass must stat our node anyway
+		}
+		return r.path, c, r.err
 	case <-ctx.Done():
 		s.cleanup("remove "+prefix, func(cctx context.Context) error {
 			r := <-ch // always comes: reply, connection loss or close
@@ -169,7 +208,7 @@ func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (str
 			}
 			return nil
 		})
-		return "", ctx.Err()
+		return "", created{}, ctx.Err()
 	}
 }
 
@@ -220,19 +259,50 @@ func (s *Session) watchNode(ctx context.Context, p string) (nodeWatch, error) {
 	})
 }
 
-// await waits until nothing ahead of our node blocks it. The first pass
-// lists the children and stats (and watches) our node in one round trip:
-// the stat gives the fencing token and proves the node is this session's.
-func (q *Queue) await(ctx context.Context, own string, wait bool) (*Hold, error) {
+// await waits until nothing ahead of our node blocks it. When the create
+// told the token, the first pass uses the listing sent with it, and the
+// watch on our node is set in the background; otherwise the first pass
+// lists the children and stats (and watches) our node in one round trip,
+// which gives the token and proves that the node is this session's.
+func (q *Queue) await(ctx context.Context, own string, first created, wait bool) (_ *Hold, err error) {
 	s := q.s
 	name := path.Base(own)
-	var mine nodeWatch
+	h := s.pendingHold(own, first.token)
+	defer func() {
+		if err != nil {
+			h.cancel(err) // stops the watch being set
+		}
+	}()
+	var mine <-chan zk.Event          // the watch on our node, once set
+	var arming chan (<-chan zk.Event) // the watch on our node, being set
+	if h.token != 0 {
+		arming = h.arm()
+	}
 	for {
 		var children []string
 		var err error
-		if mine.stat == nil {
-			children, mine, err = q.listAndStat(ctx, own)
-		} else {
+		switch {
+		case first.listing != nil:
+			select {
+			case l := <-first.listing:
+				children, err = l.children, l.err
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			first.listing = nil
+		case h.token == 0:
+			var w nodeWatch
+			children, w, err = q.listAndStat(ctx, own)
+			switch {
+			case err != nil:
+			case !w.ok:
+				return nil, q.gone()
+			case w.stat.EphemeralOwner != s.ID():
+				return nil, fmt.Errorf("acquire %s: %s: %w", q.path, name, ErrForeignNode)
+			default:
+				h.token, h.version, mine = w.stat.Czxid, w.stat.Version, w.watch
+			}
+		default:
 			children, err = q.children(ctx)
 		}
 		switch {
@@ -243,10 +313,6 @@ func (q *Queue) await(ctx context.Context, own string, wait bool) (*Hold, error)
 			continue
 		case err != nil:
 			return nil, fmt.Errorf("acquire %s: %w", q.path, err)
-		case !mine.ok:
-			return nil, q.gone()
-		case mine.stat.EphemeralOwner != s.ID():
-			return nil, fmt.Errorf("acquire %s: %s: %w", q.path, name, ErrForeignNode)
 		}
 		nodes := ParseChildren(children, q.markers)
 		me := slices.IndexFunc(nodes, func(n Node) bool { return n.Name == name })
@@ -255,7 +321,7 @@ func (q *Queue) await(ctx context.Context, own string, wait bool) (*Hold, error)
 		}
 		blockers := Blockers(nodes, me, q.rule)
 		if len(blockers) == 0 {
-			return s.newHold(own, mine.stat, mine.watch), nil
+			return h.grant(mine, arming), nil
 		}
 		if !wait {
 			return nil, ErrWouldBlock
@@ -272,7 +338,7 @@ func (q *Queue) await(ctx context.Context, own string, wait bool) (*Hold, error)
 			}
 			blockers = blockers[:len(blockers)-1]
 			if len(blockers) == 0 {
-				return s.newHold(own, mine.stat, mine.watch), nil
+				return h.grant(mine, arming), nil
 			}
 		}
 		only := len(blockers) == 1
@@ -283,24 +349,31 @@ func (q *Queue) await(ctx context.Context, own string, wait bool) (*Hold, error)
 			return nil, fmt.Errorf("acquire %s: %w", q.path, err)
 		case !w.ok:
 			if only {
-				return s.newHold(own, mine.stat, mine.watch), nil
+				return h.grant(mine, arming), nil
 			}
 			continue
 		}
-		select {
-		case ev := <-w.watch:
-			if only && ev.Type == zk.EventNodeDeleted {
-				return s.newHold(own, mine.stat, mine.watch), nil
+		for waiting := true; waiting; {
+			select {
+			case ev := <-w.watch:
+				if only && ev.Type == zk.EventNodeDeleted {
+					return h.grant(mine, arming), nil
+				}
+				waiting = false
+			case set := <-arming:
+				if arming, mine = nil, set; mine == nil {
+					return nil, q.gone()
+				}
+			case ev := <-mine:
+				if ev.Type == zk.EventNodeDeleted {
+					return nil, q.gone()
+				}
+				mine, arming = nil, h.arm()
+			case <-s.Done():
+				return nil, s.Err()
+			case <-ctx.Done():
+				return nil, ctx.Err()
 			}
-		case ev := <-mine.watch:
-			if ev.Type == zk.EventNodeDeleted {
-				return nil, q.gone()
-			}
-			mine.stat = nil // re-stat and re-watch on the next pass
-		case <-s.Done():
-			return nil, s.Err()
-		case <-ctx.Done():
-			return nil, ctx.Err()
 		}
 	}
 }

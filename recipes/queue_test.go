@@ -2,6 +2,7 @@ package recipes
 
 import (
 	"context"
+	"path"
 	"testing"
 	"time"
 
@@ -24,9 +25,9 @@ func TestNodeOfAnotherSessionIsNeverTakenForOurs(t *testing.T) {
 	qb, err := NewQueue(b, path, []Marker{MutexMarker}, AnyBlocks)
 	require.NoError(t, err)
 
-	theirs, err := qa.create(ctx, path+"/"+ProtectedName(uuid.NewString(), MutexMarker), nil)
+	theirs, _, err := qa.create(ctx, path+"/"+ProtectedName(uuid.NewString(), MutexMarker), nil)
 	require.NoError(t, err)
-	_, err = qb.await(ctx, theirs, true)
+	_, err = qb.await(ctx, theirs, created{}, true)
 	assert.ErrorIs(t, err, ErrForeignNode)
 	ok, _, err := a.Conn().Exists(theirs)
 	require.NoError(t, err)
@@ -53,18 +54,35 @@ func TestStateTransitionsAreReported(t *testing.T) {
 
 // TestTokenIsTheNodesCzxid checks the fencing token against the server: it
 // is the creation zxid of the hold's node, for a hold granted at once and
-// for one granted after waiting.
+// for one granted after waiting; and a create on a Session made by Connect
+// learns it from the reply, with the listing sent behind it showing the
+// new node.
 func TestTokenIsTheNodesCzxid(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s := testSession(t)
 	q, err := NewQueue(s, "/test/token", []Marker{MutexMarker}, AnyBlocks)
 	require.NoError(t, err)
+	czxid := func(p string) int64 {
+		t.Helper()
+		_, st, err := s.Conn().Exists(p)
+		require.NoError(t, err)
+		return st.Czxid
+	}
 	check := func(h *Hold) {
 		t.Helper()
-		_, st, err := s.Conn().Exists(h.Path())
+		assert.Equal(t, czxid(h.Path()), h.Token())
+	}
+
+	for range 3 { // the first create also creates the parent
+		own, c, err := q.create(ctx, "/test/token/"+ProtectedName(uuid.NewString(), MutexMarker), nil)
 		require.NoError(t, err)
-		assert.Equal(t, st.Czxid, h.Token())
+		assert.Equal(t, czxid(own), c.token, "token from the create's reply")
+		require.NotNil(t, c.listing, "no listing sent with the create")
+		l := <-c.listing
+		require.NoError(t, l.err)
+		assert.Contains(t, l.children, path.Base(own), "the listing went out before the create")
+		require.NoError(t, s.Delete(ctx, own))
 	}
 	first, err := q.Acquire(ctx, MutexMarker, true, nil)
 	require.NoError(t, err)

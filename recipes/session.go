@@ -56,6 +56,7 @@ func (s State) String() string {
 type Session struct {
 	conn  atomic.Pointer[zk.Conn]
 	owned bool
+	tap   *createTap // nil for a connection we did not dial
 	opts  sessionOptions
 	log   *slog.Logger
 
@@ -95,9 +96,10 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Session, e
 		return nil, err
 	}
 	s := newSession(opts)
+	s.tap = &createTap{}
 	conn, _, err := zk.Connect(servers, s.opts.timeout,
 		zk.WithLogger(zkLogger{s.log}), zk.WithLogInfo(false),
-		zk.WithEventCallback(s.onEvent))
+		zk.WithEventCallback(s.onEvent), zk.WithDialer(s.tap.dial))
 	if err != nil {
 		return nil, fmt.Errorf("zkrecipes: connect %v: %w", servers, err)
 	}

@@ -92,8 +92,8 @@ func Check(events []Event) Report {
 	for i := 1; i < len(holds); i++ {
 		prev, cur := holds[i-1], holds[i]
 		if cur.From.Before(prev.To) {
-			r.Overlaps = append(r.Overlaps, fmt.Sprintf("client %d token %d and client %d token %d overlap by %v",
-				prev.Client, prev.Token, cur.Client, cur.Token, prev.To.Sub(cur.From)))
+			r.Overlaps = append(r.Overlaps, fmt.Sprintf("client %d token %d and client %d token %d overlap by %v from %s",
+				prev.Client, prev.Token, cur.Client, cur.Token, prev.To.Sub(cur.From), cur.From.Format("15:04:05.000")))
 		}
 		if cur.Token <= prev.Token {
 			r.TokenOrder = append(r.TokenOrder, fmt.Sprintf("token %d granted after token %d", cur.Token, prev.Token))

@@ -1,0 +1,212 @@
+package recipes
+
+import (
+	"encoding/binary"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The create tap learns the zxid of our own creates from the wire.
+//
+// A create's reply header carries the zxid of the transaction that made the
+// node, which is the node's Czxid: the fencing token. go-zookeeper's Create
+// drops the header, and v1.0.4 has no create2 (which would return the
+// stat), so without the tap a hold costs one more request, a stat of its
+// own node, before it can be granted. A Session made by [Connect] dials
+// through the tap; one wrapping an application's connection does without.
+//
+// The tap also says when a create request has been written to the socket,
+// so that the queue can send its listing right behind it: ZooKeeper serves
+// one session's requests in order, so the listing sees the new node and
+// create plus listing cost one round trip.
+//
+// Frames on the wire (after the connect handshake, one frame each way):
+//
+//	request: len int32 | xid int32 | opcode int32 | body (create: path string, ...)
+//	reply:   len int32 | xid int32 | zxid int64 | err int32 | body
+type createTap struct {
+	mu   sync.Mutex
+	want map[string]*tapCreate // by request path
+}
+
+// tapCreate is one create request the queue wants to hear about.
+type tapCreate struct {
+	sent chan struct{} // closed once the request is on the wire
+	once sync.Once
+	zxid atomic.Int64 // the reply's zxid, once a reply without error came
+}
+
+const opCreate = 1
+
+// expect registers a create of path (the request path, before any
+// sequence suffix); forget must follow once the create has returned.
+func (t *createTap) expect(path string) *tapCreate {
+	c := &tapCreate{sent: make(chan struct{})}
+	t.mu.Lock()
+	if t.want == nil {
+		t.want = make(map[string]*tapCreate)
+	}
+	t.want[path] = c
+	t.mu.Unlock()
+	return c
+}
+
+func (t *createTap) forget(path string) {
+	t.mu.Lock()
+	delete(t.want, path)
+	t.mu.Unlock()
+}
+
+func (t *createTap) lookup(path string) *tapCreate {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.want[path]
+}
+
+// dial is a go-zookeeper Dialer whose connections report to the tap.
+func (t *createTap) dial(network, address string, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout(network, address, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return t.wrap(c), nil
+}
+
+func (t *createTap) wrap(c net.Conn) net.Conn {
+	return &tapConn{Conn: c, tap: t,
+		out:     frames{max: 8 + 4 + maxTappedPath, skip: true},
+		in:      frames{max: 16, skip: true},
+		pending: make(map[int32]*tapCreate)}
+}
+
+// maxTappedPath bounds the request paths the tap can match; a longer one
+// only means the queue falls back to a stat.
+const maxTappedPath = 1024
+
+// tapConn is one connection through the tap. go-zookeeper writes from one
+// goroutine and reads from another.
+type tapConn struct {
+	net.Conn
+	tap     *createTap
+	out, in frames // each used by one goroutine only
+
+	mu      sync.Mutex
+	pending map[int32]*tapCreate // by xid: written, reply not seen yet
+}
+
+// Write registers a tapped create before it can reach the server (so its
+// reply cannot overtake the registration) and reports it sent after.
+func (c *tapConn) Write(b []byte) (int, error) {
+	var sent []*tapCreate
+	c.out.feed(b, func(head []byte) {
+		xid, op, path, ok := parseRequest(head)
+		if !ok || op != opCreate {
+			return
+		}
+		if tc := c.tap.lookup(path); tc != nil {
+			c.mu.Lock()
+			c.pending[xid] = tc
+			c.mu.Unlock()
+			sent = append(sent, tc)
+		}
+	})
+	n, err := c.Conn.Write(b)
+	for _, tc := range sent {
+		tc.once.Do(func() { close(tc.sent) })
+	}
+	return n, err
+}
+
+// Read notes the zxid of replies to tapped creates.
+func (c *tapConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.in.feed(b[:n], func(head []byte) {
+		xid, zxid, code, ok := parseReply(head)
+		if !ok {
+			return
+		}
+		c.mu.Lock()
+		tc := c.pending[xid]
+		delete(c.pending, xid)
+		c.mu.Unlock()
+		if tc != nil && code == 0 {
+			tc.zxid.Store(zxid)
+		}
+	})
+	return n, err
+}
+
+// frames splits a byte stream into length-prefixed frames and hands the
+// first max bytes of each frame's body to emit once the whole frame has
+// gone by. With skip set, the first frame (the connect handshake) is
+// passed over.
+type frames struct {
+	max  int
+	skip bool
+
+	lenBuf [4]byte
+	nLen   int    // bytes of lenBuf filled
+	left   int    // body bytes still to come; valid when nLen == 4
+	head   []byte // the body's first bytes, up to max
+}
+
+func (f *frames) feed(b []byte, emit func(head []byte)) {
+	for len(b) > 0 {
+		if f.nLen < 4 {
+			k := copy(f.lenBuf[f.nLen:], b)
+			f.nLen += k
+			b = b[k:]
+			if f.nLen < 4 {
+				return
+			}
+			f.left = int(binary.BigEndian.Uint32(f.lenBuf[:]) & 0x7fffffff)
+			f.head = f.head[:0]
+		}
+		k := min(f.left, len(b))
+		if room := f.max - len(f.head); room > 0 {
+			f.head = append(f.head, b[:min(k, room)]...)
+		}
+		f.left -= k
+		b = b[k:]
+		if f.left == 0 {
+			f.nLen = 0
+			if f.skip {
+				f.skip = false
+			} else {
+				emit(f.head)
+			}
+		}
+	}
+}
+
+// parseRequest reads a request's xid and opcode and, for a create, its
+// path; ok is false for a frame too short to hold what it claims.
+func parseRequest(head []byte) (xid, op int32, path string, ok bool) {
+	if len(head) < 8 {
+		return 0, 0, "", false
+	}
+	xid = int32(binary.BigEndian.Uint32(head))
+	op = int32(binary.BigEndian.Uint32(head[4:]))
+	if op != opCreate {
+		return xid, op, "", true
+	}
+	if len(head) < 12 {
+		return 0, 0, "", false
+	}
+	n := int32(binary.BigEndian.Uint32(head[8:]))
+	if n < 0 || int(n) > len(head)-12 {
+		return 0, 0, "", false
+	}
+	return xid, op, string(head[12 : 12+n]), true
+}
+
+// parseReply reads a reply header.
+func parseReply(head []byte) (xid int32, zxid int64, code int32, ok bool) {
+	if len(head) < 16 {
+		return 0, 0, 0, false
+	}
+	return int32(binary.BigEndian.Uint32(head)), int64(binary.BigEndian.Uint64(head[4:])),
+		int32(binary.BigEndian.Uint32(head[12:])), true
+}
