@@ -80,3 +80,38 @@ func mntr(t *testing.T, ctx context.Context, key string) int {
 
 func packets(t *testing.T, ctx context.Context) int    { return mntr(t, ctx, "zk_packets_received") }
 func ephemerals(t *testing.T, ctx context.Context) int { return mntr(t, ctx, "zk_ephemerals_count") }
+
+// TestNoWatchOutlivesItsAcquisition counts the server's watches while
+// sessions stay open: after many quick acquisitions (the watch on a hold's
+// own node is set in the background and may come after the release) and
+// contended ones (a waiter's predecessor may be gone before it is
+// watched), none may be left. A watch for the creation of a deleted
+// contender node would never fire and stay until the session ends.
+func TestNoWatchOutlivesItsAcquisition(t *testing.T) {
+	ctx := ctxFor(t, 2*time.Minute)
+	path := testPath(t)
+	var mutexes []*lock.Mutex
+	for range 4 {
+		m, err := lock.New(session(t, nil), path)
+		require.NoError(t, err)
+		mutexes = append(mutexes, m)
+	}
+	base := mntr(t, ctx, "zk_watch_count")
+	var wg sync.WaitGroup
+	for _, m := range mutexes {
+		wg.Go(func() {
+			for range 100 {
+				h, err := m.Lock(ctx)
+				if !assert.NoError(t, err) {
+					return
+				}
+				assert.NoError(t, h.Unlock(ctx))
+			}
+		})
+	}
+	wg.Wait()
+	// Watches whose node went are removed as their events are sent; give
+	// the server the moment that takes.
+	require.NoError(t, waitFor(ctx, func() bool { return mntr(t, ctx, "zk_watch_count") <= base }),
+		"watches left: %d, before: %d", mntr(t, ctx, "zk_watch_count"), base)
+}

@@ -111,7 +111,7 @@ func (h *Hold) rearm() <-chan zk.Event {
 	var w nodeWatch
 	err := h.s.retry(h.ctx, "watch "+h.path, func(ctx context.Context) error {
 		var err error
-		w, err = h.s.watchNode(ctx, h.path)
+		w, err = h.s.watchExisting(ctx, h.path)
 		return err
 	})
 	switch {

@@ -259,6 +259,21 @@ func (s *Session) watchNode(ctx context.Context, p string) (nodeWatch, error) {
 	})
 }
 
+// watchExisting reads p with a watch on it, which fires when p changes or
+// is deleted. Unlike watchNode it leaves no watch behind when p is already
+// gone: a contender's node, once deleted, is never created again, and a
+// watch for its creation would stay on the server and in go-zookeeper
+// until the session ends.
+func (s *Session) watchExisting(ctx context.Context, p string) (nodeWatch, error) {
+	return call(ctx, s, func() (nodeWatch, error) {
+		_, st, ch, err := s.Conn().GetW(p)
+		if errors.Is(err, zk.ErrNoNode) {
+			return nodeWatch{}, nil
+		}
+		return nodeWatch{err == nil, st, ch}, err
+	})
+}
+
 // await waits until nothing ahead of our node blocks it. When the create
 // told the token, the first pass uses the listing sent with it, and the
 // watch on our node is set in the background; otherwise the first pass
@@ -332,7 +347,7 @@ func (q *Queue) await(ctx context.Context, own string, first created, wait bool)
 		var w nodeWatch
 		for {
 			pred := q.path + "/" + blockers[len(blockers)-1].Name
-			w, err = s.watchNode(ctx, pred)
+			w, err = s.watchExisting(ctx, pred)
 			if err != nil || !w.ok || !q.yields(nodes[me], blockers[len(blockers)-1], w.stat) {
 				break
 			}
@@ -394,11 +409,11 @@ func (q *Queue) listAndStat(ctx context.Context, own string) ([]string, nodeWatc
 		err error
 	}
 	ch := make(chan stat, 1)
-	if !q.s.spawn(func() { w, err := q.s.watchNode(ctx, own); ch <- stat{w, err} }) {
+	if !q.s.spawn(func() { w, err := q.s.watchExisting(ctx, own); ch <- stat{w, err} }) {
 		return nil, nodeWatch{}, q.s.Err()
 	}
 	children, err := q.children(ctx)
-	r := <-ch // watchNode returns by ctx's end at the latest
+	r := <-ch // watchExisting returns by ctx's end at the latest
 	if err == nil {
 		err = r.err
 	}
