@@ -261,10 +261,12 @@ func (d *DoubleBarrier) Leave(ctx context.Context) error {
 		if i == 0 {
 			watch = members[len(members)-1]
 		}
+		// getData, not exists: a member node never comes back, and an
+		// exists watch on a gone one would wait for it until the session ends.
 		w, err := recipes.Call(ctx, d.s, func(conn *zk.Conn) (listing, error) {
-			ok, _, ch, err := conn.ExistsW(d.path + "/" + watch)
-			if !ok {
-				ch = nil
+			_, _, ch, err := conn.GetW(d.path + "/" + watch)
+			if errors.Is(err, zk.ErrNoNode) {
+				return listing{}, nil
 			}
 			return listing{watch: ch}, err
 		})
