@@ -26,10 +26,10 @@ func TestRequestsPerAcquisitionStayConstantAsWaitersGrow(t *testing.T) {
 		per[n] = requestsPerAcquisition(t, n)
 		t.Logf("%d waiters: %.2f requests per acquisition", n, per[n])
 	}
-	// create; list + stat own node (one round trip); watch predecessor;
-	// re-list once it goes (it may have given up with others still ahead;
-	// skipped when it was the only one ahead); delete: 6, plus pings.
-	assert.LessOrEqual(t, per[200], 6.5)
+	// create + list (one round trip); watch own node; watch predecessor
+	// and the one before it; re-list when that one goes (the predecessor
+	// then leads, so its going needs no listing); delete: 7, plus pings.
+	assert.LessOrEqual(t, per[200], 7.5)
 	assert.InDelta(t, per[20], per[200], 0.5, "requests per acquisition grow with waiters")
 }
 

@@ -288,6 +288,7 @@ func (q *Queue) await(ctx context.Context, own string, first created, wait bool)
 			h.cancel(err) // stops the watch being set
 		}
 	}()
+	var pred, second watched          // the nearest blocker, and the one before it
 	var mine <-chan zk.Event          // the watch on our node, once set
 	var arming chan (<-chan zk.Event) // the watch on our node, being set
 	if h.token != 0 {
@@ -341,40 +342,61 @@ func (q *Queue) await(ctx context.Context, own string, first created, wait bool)
 		if !wait {
 			return nil, ErrWouldBlock
 		}
-		// Watch the nearest blocker. Once the only one left goes (or yields),
-		// nothing can block us: later nodes queue behind us, so that needs
-		// no new listing.
-		var w nodeWatch
-		for {
-			pred := q.path + "/" + blockers[len(blockers)-1].Name
-			w, err = s.watchExisting(ctx, pred)
-			if err != nil || !w.ok || !q.yields(nodes[me], blockers[len(blockers)-1], w.stat) {
-				break
+		// Watch the nearest blocker (pred). Once the only one left goes (or
+		// yields), nothing can block us: later nodes queue behind us, so
+		// that needs no new listing. To make that the common case, the one
+		// before it (second) is watched too, and its going makes us list
+		// again while pred is still there, off the hand-over's path: each
+		// node is watched by at most two waiters, so there is still no herd.
+		if blockers[len(blockers)-1].Name != pred.name {
+			var w nodeWatch
+			for {
+				b := blockers[len(blockers)-1]
+				w, err = s.watchExisting(ctx, q.path+"/"+b.Name)
+				if err != nil || !w.ok || !q.yields(nodes[me], b, w.stat) {
+					break
+				}
+				blockers = blockers[:len(blockers)-1]
+				if len(blockers) == 0 {
+					return h.grant(mine, arming), nil
+				}
 			}
-			blockers = blockers[:len(blockers)-1]
-			if len(blockers) == 0 {
+			switch {
+			case retryable(err):
+				continue
+			case err != nil:
+				return nil, fmt.Errorf("acquire %s: %w", q.path, err)
+			case !w.ok && len(blockers) == 1:
 				return h.grant(mine, arming), nil
+			case !w.ok:
+				continue
 			}
+			pred = watched{blockers[len(blockers)-1].Name, w.watch}
 		}
 		only := len(blockers) == 1
-		switch {
-		case retryable(err):
-			continue
-		case err != nil:
-			return nil, fmt.Errorf("acquire %s: %w", q.path, err)
-		case !w.ok:
-			if only {
-				return h.grant(mine, arming), nil
+		if only {
+			second = watched{}
+		} else if b := blockers[len(blockers)-2]; b.Name != second.name {
+			w, err := s.watchExisting(ctx, q.path+"/"+b.Name)
+			switch {
+			case retryable(err):
+				continue
+			case err != nil:
+				return nil, fmt.Errorf("acquire %s: %w", q.path, err)
+			case !w.ok:
+				continue // gone already: pred may lead now
 			}
-			continue
+			second = watched{b.Name, w.watch}
 		}
 		for waiting := true; waiting; {
 			select {
-			case ev := <-w.watch:
+			case ev := <-pred.watch:
 				if only && ev.Type == zk.EventNodeDeleted {
 					return h.grant(mine, arming), nil
 				}
-				waiting = false
+				pred, waiting = watched{}, false // list again, watch anew
+			case <-second.watch:
+				second, waiting = watched{}, false
 			case set := <-arming:
 				if arming, mine = nil, set; mine == nil {
 					return nil, q.gone()
@@ -391,6 +413,12 @@ func (q *Queue) await(ctx context.Context, own string, first created, wait bool)
 			}
 		}
 	}
+}
+
+// watched is a node ahead of ours that we watch.
+type watched struct {
+	name  string
+	watch <-chan zk.Event
 }
 
 // gone explains why our node vanished while we waited.
