@@ -19,15 +19,17 @@ example: image
 	$(GO) run ./examples/inventory -kill
 
 # Side-by-side benchmark against go-zookeeper, Curator and Kazoo (needs a JDK,
-# libcurator-recipes-java and python3-kazoo, which .ci/run installs).
+# libcurator-recipes-java and python3-kazoo, which .ci/run installs). It is a
+# module of its own, so that its plotting library is no dependency of ours.
 bench: image
-	$(GO) run ./bench
+	cd bench && $(GO) run . -out results
 
 image:
 	bash scripts/zkimage/build.sh "$(ZKTEST_IMAGE)"
 
 vet:
 	$(GO) vet ./...
+	cd bench && $(GO) vet ./...
 
 fmt-check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi

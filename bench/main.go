@@ -1,15 +1,18 @@
-// Command bench measures the zkrecipes mutex side by side with its peers on
-// the same ZooKeeper server, in one run: go-zookeeper's zk.Lock, Apache
-// Curator's InterProcessMutex (a Java process), Kazoo's Lock (a Python
-// process) and the raw request floor (create, list, delete). Each
-// measurement has every contender on a session of its own; implementations
-// take turns, in a different order each round, and the report gives medians
-// over the rounds and the ratios the project's targets are stated in.
+// Command bench measures zkrecipes side by side with its peers on the same
+// ZooKeeper server, in one run: the mutex against go-zookeeper's zk.Lock,
+// Apache Curator's InterProcessMutex (a Java process), Kazoo's Lock (a
+// Python process) and the raw request floor (create, list, delete); the
+// read-write lock against Curator's InterProcessReadWriteLock and Kazoo's
+// ReadLock/WriteLock; and the election's hand-over times. Each measurement
+// has every contender on a session of its own; implementations take turns,
+// in a different order each round, and the report gives medians over the
+// rounds and the ratios the project's targets are stated in.
 //
-//	go run ./bench [-duration 2s] [-rounds 3] [-sessions 1,8,32,128] [-fsync on,off] [-out bench/results]
+//	go run . [-duration 2s] [-rounds 3] [-sessions 1,8,32,128] [-readers 1,8,32] [-mix 8,32] [-fsync on,off] [-out results]
 //
 // It starts its own ZooKeeper (the test harness image) once with fsync on
-// and once with forceSync=no, and writes results.md and results.csv.
+// and once with forceSync=no, and writes results.md, results.csv and a
+// plot per fsync mode (mutex-fsync-on.png, ...).
 package main
 
 import (
@@ -17,6 +20,7 @@ import (
 	"encoding/csv"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"path/filepath"
@@ -32,6 +36,7 @@ import (
 // row is one measurement.
 type row struct {
 	fsync        string
+	kind         string // mutexKind, readKind, mixKind
 	impl         string
 	sessions     int
 	round        int
@@ -41,29 +46,53 @@ type row struct {
 	requests     float64 // server requests per acquisition
 }
 
+type scenario struct {
+	kind     string
+	sessions int
+}
+
 func main() {
 	duration := flag.Duration("duration", 2*time.Second, "length of one measurement")
 	rounds := flag.Int("rounds", 3, "rounds (medians are reported)")
-	sessionsFlag := flag.String("sessions", "1,8,32,128", "contending sessions to measure")
+	mutexFlag := flag.String("sessions", "1,8,32,128", "contending sessions for the mutex")
+	readFlag := flag.String("readers", "1,8,32", "sessions taking read locks only")
+	mixFlag := flag.String("mix", "8,32", "sessions taking read locks, and write locks one time in ten")
+	handovers := flag.Int("handovers", 40, "election hand-overs measured per kind")
 	fsyncFlag := flag.String("fsync", "on,off", "server fsync modes to run")
-	out := flag.String("out", "bench/results", "directory for results.md and results.csv")
+	out := flag.String("out", "results", "directory for the results")
+	replot := flag.Bool("replot", false, "only redraw the plots from the results.csv in -out")
 	flag.Parse()
 	log.SetFlags(0)
-	var sessions []int
-	for _, f := range strings.Split(*sessionsFlag, ",") {
-		n, err := strconv.Atoi(f)
-		if err != nil || n < 1 {
-			log.Fatalf("bad -sessions %q", *sessionsFlag)
-		}
-		sessions = append(sessions, n)
-	}
-	var rows []row
-	for _, mode := range strings.Split(*fsyncFlag, ",") {
-		r, err := measure(mode == "on", mode, sessions, *rounds, *duration)
+	if *replot {
+		rows, err := readCSV(filepath.Join(*out, "results.csv"))
 		if err != nil {
 			log.Fatal(err)
 		}
-		rows = append(rows, r...)
+		s := summarise(rows, *duration)
+		for _, mode := range s.modes {
+			if err := plotMutex(filepath.Join(*out, "mutex-fsync-"+mode+".png"), s, mode); err != nil {
+				log.Fatal(err)
+			}
+		}
+		return
+	}
+	var scenarios []scenario
+	for kind, f := range map[string]string{mutexKind: *mutexFlag, readKind: *readFlag, mixKind: *mixFlag} {
+		for _, n := range ints(f) {
+			scenarios = append(scenarios, scenario{kind, n})
+		}
+	}
+	slices.SortFunc(scenarios, func(a, b scenario) int {
+		return cmpKinds(a.kind, b.kind)*1000 + (a.sessions - b.sessions)
+	})
+	var rows []row
+	var elections []handover
+	for _, mode := range strings.Split(*fsyncFlag, ",") {
+		r, e, err := measure(mode, scenarios, *rounds, *duration, *handovers)
+		if err != nil {
+			log.Fatal(err)
+		}
+		rows, elections = append(rows, r...), append(elections, e...)
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		log.Fatal(err)
@@ -71,40 +100,62 @@ func main() {
 	if err := writeCSV(filepath.Join(*out, "results.csv"), rows); err != nil {
 		log.Fatal(err)
 	}
-	report := markdown(rows, *duration, *rounds)
+	s := summarise(rows, *duration)
+	for _, mode := range s.modes {
+		if err := plotMutex(filepath.Join(*out, "mutex-fsync-"+mode+".png"), s, mode); err != nil {
+			log.Fatal(err)
+		}
+	}
+	report := markdown(s, elections, *duration, *rounds)
 	if err := os.WriteFile(filepath.Join(*out, "results.md"), []byte(report), 0o644); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Print(report)
 }
 
-// measure runs every implementation on one fresh server.
-func measure(fsync bool, mode string, sessions []int, rounds int, d time.Duration) ([]row, error) {
+func ints(list string) []int {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			log.Fatalf("bad session count %q", f)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func cmpKinds(a, b string) int {
+	order := []string{mutexKind, readKind, mixKind}
+	return slices.Index(order, a) - slices.Index(order, b)
+}
+
+// measure runs every scenario for every implementation on one fresh
+// server, then the election hand-overs.
+func measure(mode string, scenarios []scenario, rounds int, d time.Duration, handovers int) ([]row, []handover, error) {
 	ctx := context.Background()
 	log.Printf("starting ZooKeeper (fsync %s)...", mode)
-	c, err := zktest.Run(ctx, zktest.Image(), zktest.WithForceSync(fsync), zktest.Quiet())
+	c, err := zktest.Run(ctx, zktest.Image(), zktest.WithForceSync(mode == "on"), zktest.Quiet())
 	if c != nil {
 		defer c.Terminate(context.Background())
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	servers, err := c.DirectServers(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	impls := goImpls(servers)
-	for _, start := range []func(context.Context, string, *os.File) (*interop.Driver, error){
-		func(ctx context.Context, connect string, w *os.File) (*interop.Driver, error) {
-			return interop.StartCuratorDriver(ctx, connect, w)
-		},
-		func(ctx context.Context, connect string, w *os.File) (*interop.Driver, error) {
-			return interop.StartKazooDriver(ctx, connect, w)
-		},
+	for _, start := range []func(context.Context, string, io.Writer) (*interop.Driver, error){
+		interop.StartCuratorDriver, interop.StartKazooDriver,
 	} {
 		d, err := start(ctx, strings.Join(servers, ","), os.Stderr)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		defer d.Stop()
 		impls = append(impls, driverImpl{d})
@@ -121,34 +172,41 @@ func measure(fsync bool, mode string, sessions []int, rounds int, d time.Duratio
 
 	log.Printf("warming up...")
 	for _, im := range impls {
-		if _, err := im.run(ctx, "/bench/warm-up/"+im.name(), 1, time.Second); err != nil {
-			return nil, fmt.Errorf("%s: %w", im.name(), err)
+		for _, kind := range []string{mutexKind, readKind} {
+			if im.supports(kind) {
+				if _, err := im.run(ctx, kind, "/bench/warm-up/"+kind+"/"+im.name(), 2, time.Second, func() {}); err != nil {
+					return nil, nil, fmt.Errorf("%s: %w", im.name(), err)
+				}
+			}
 		}
 	}
 	var rows []row
 	for round := range rounds {
-		for _, n := range sessions {
+		for _, sc := range scenarios {
 			order := slices.Clone(impls)
 			k := round % len(order)
 			order = append(order[k:], order[:k]...) // nobody always goes first
 			for _, im := range order {
-				if im.name() == "raw-floor" && n > 1 {
-					continue // not a lock: only its uncontended cost means anything
+				if !im.supports(sc.kind) || (im.name() == "raw-floor" && sc.sessions > 1) {
+					continue // the floor is not a lock: only its uncontended cost means anything
 				}
-				path := fmt.Sprintf("/bench/%s/%d/%d", im.name(), n, round)
-				before := packets()
-				res, err := im.run(ctx, path, n, d)
+				path := fmt.Sprintf("/bench/%s/%s/%d/%d", sc.kind, im.name(), sc.sessions, round)
+				var counts []int
+				res, err := im.run(ctx, sc.kind, path, sc.sessions, d, func() { counts = append(counts, packets()) })
 				if err != nil {
-					return nil, fmt.Errorf("%s with %d sessions: %w", im.name(), n, err)
+					return nil, nil, fmt.Errorf("%s %s with %d sessions: %w", im.name(), sc.kind, sc.sessions, err)
 				}
-				reqs := float64(packets()-before) / float64(max(res.n, 1))
-				rows = append(rows, row{mode, im.name(), n, round, res.n, float64(res.n) / d.Seconds(), res.p50, res.p99, reqs})
-				log.Printf("fsync %s round %d: %-12s %3d sessions: %6.0f acq/s, p50 %v, p99 %v, %.2f requests/acq",
-					mode, round, im.name(), n, float64(res.n)/d.Seconds(), res.p50, res.p99, reqs)
+				reqs := float64(counts[1]-counts[0]) / float64(max(res.n, 1))
+				r := row{mode, sc.kind, im.name(), sc.sessions, round, res.n, float64(res.n) / d.Seconds(), res.p50, res.p99, reqs}
+				rows = append(rows, r)
+				log.Printf("fsync %s round %d: %-5s %-12s %3d sessions: %6.0f acq/s, p50 %v, p99 %v, %.2f requests/acq",
+					mode, round, sc.kind, im.name(), sc.sessions, r.perSecond, res.p50, res.p99, reqs)
 			}
 		}
 	}
-	return rows, nil
+	log.Printf("election hand-overs...")
+	e, err := elections(ctx, mode, servers, handovers)
+	return rows, e, err
 }
 
 func writeCSV(path string, rows []row) error {
@@ -158,12 +216,38 @@ func writeCSV(path string, rows []row) error {
 	}
 	defer f.Close()
 	w := csv.NewWriter(f)
-	w.Write([]string{"fsync", "impl", "sessions", "round", "acquisitions", "acq_per_s", "p50_wait_us", "p99_wait_us", "requests_per_acq"})
+	w.Write([]string{"fsync", "kind", "impl", "sessions", "round", "acquisitions", "acq_per_s", "p50_wait_us", "p99_wait_us", "requests_per_acq"})
 	for _, r := range rows {
-		w.Write([]string{r.fsync, r.impl, strconv.Itoa(r.sessions), strconv.Itoa(r.round), strconv.Itoa(r.acquisitions),
+		w.Write([]string{r.fsync, r.kind, r.impl, strconv.Itoa(r.sessions), strconv.Itoa(r.round), strconv.Itoa(r.acquisitions),
 			strconv.FormatFloat(r.perSecond, 'f', 1, 64), strconv.FormatInt(r.p50.Microseconds(), 10),
 			strconv.FormatInt(r.p99.Microseconds(), 10), strconv.FormatFloat(r.requests, 'f', 2, 64)})
 	}
 	w.Flush()
 	return w.Error()
+}
+
+// readCSV reads what writeCSV wrote.
+func readCSV(path string) ([]row, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	var rows []row
+	for _, r := range recs[1:] {
+		n, _ := strconv.Atoi(r[3])
+		round, _ := strconv.Atoi(r[4])
+		acq, _ := strconv.Atoi(r[5])
+		per, _ := strconv.ParseFloat(r[6], 64)
+		p50, _ := strconv.ParseInt(r[7], 10, 64)
+		p99, _ := strconv.ParseInt(r[8], 10, 64)
+		reqs, _ := strconv.ParseFloat(r[9], 64)
+		rows = append(rows, row{r[0], r[1], r[2], n, round, acq, per,
+			time.Duration(p50) * time.Microsecond, time.Duration(p99) * time.Microsecond, reqs})
+	}
+	return rows, nil
 }

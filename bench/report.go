@@ -10,6 +10,7 @@ import (
 // key names the rows whose rounds are folded into one median.
 type key struct {
 	fsync    string
+	kind     string
 	impl     string
 	sessions int
 }
@@ -18,6 +19,19 @@ type summary struct {
 	perSecond, requests float64
 	p50, p99            time.Duration
 	cycle               time.Duration // one acquire+release, for one session
+}
+
+// summaries holds the medians, and what was measured, in order.
+type summaries struct {
+	by       map[key]summary
+	modes    []string
+	impls    []string
+	sessions map[string][]int // by kind
+}
+
+func (s summaries) get(mode, kind, impl string, n int) (summary, bool) {
+	v, ok := s.by[key{mode, kind, impl, n}]
+	return v, ok
 }
 
 func median[T float64 | time.Duration](xs []T) T {
@@ -29,25 +43,25 @@ func median[T float64 | time.Duration](xs []T) T {
 	return xs[len(xs)/2]
 }
 
-func summarise(rows []row, d time.Duration) (map[key]summary, []string, []string, []int) {
-	groups := map[key][]row{}
-	var modes, impls []string
-	var sessions []int
-	for _, r := range rows {
-		k := key{r.fsync, r.impl, r.sessions}
-		groups[k] = append(groups[k], r)
-		if !slices.Contains(modes, r.fsync) {
-			modes = append(modes, r.fsync)
-		}
-		if !slices.Contains(impls, r.impl) {
-			impls = append(impls, r.impl)
-		}
-		if !slices.Contains(sessions, r.sessions) {
-			sessions = append(sessions, r.sessions)
-		}
+func add[T comparable](list []T, v T) []T {
+	if !slices.Contains(list, v) {
+		list = append(list, v)
 	}
-	slices.Sort(sessions)
-	out := map[key]summary{}
+	return list
+}
+
+func summarise(rows []row, d time.Duration) summaries {
+	groups := map[key][]row{}
+	s := summaries{by: map[key]summary{}, sessions: map[string][]int{}}
+	for _, r := range rows {
+		k := key{r.fsync, r.kind, r.impl, r.sessions}
+		groups[k] = append(groups[k], r)
+		s.modes, s.impls = add(s.modes, r.fsync), add(s.impls, r.impl)
+		s.sessions[r.kind] = add(s.sessions[r.kind], r.sessions)
+	}
+	for _, ns := range s.sessions {
+		slices.Sort(ns)
+	}
 	for k, rs := range groups {
 		var per, reqs []float64
 		var p50s, p99s, cycles []time.Duration
@@ -58,79 +72,118 @@ func summarise(rows []row, d time.Duration) (map[key]summary, []string, []string
 				cycles = append(cycles, d/time.Duration(r.acquisitions))
 			}
 		}
-		out[k] = summary{median(per), median(reqs), median(p50s), median(p99s), median(cycles)}
+		s.by[k] = summary{median(per), median(reqs), median(p50s), median(p99s), median(cycles)}
 	}
-	return out, modes, impls, sessions
+	return s
 }
 
-func markdown(rows []row, d time.Duration, rounds int) string {
-	s, modes, impls, sessions := summarise(rows, d)
-	var b strings.Builder
-	fmt.Fprintf(&b, "# zkrecipes mutex against its peers\n\nOne ZooKeeper server per fsync mode; every contender on a session of its own; "+
-		"%v per measurement; medians of %d rounds taken in rotating order. Reproduce: `make bench`.\n\n", d, rounds)
-	for _, mode := range modes {
-		fmt.Fprintf(&b, "## Server fsync %s\n\nAcquisitions per second (p50 / p99 wait):\n\n| sessions |", mode)
+// table writes one table of kind's measurements: a row per session count,
+// a column per implementation that has any.
+func (s summaries) table(b *strings.Builder, mode, kind string, cell func(summary) string) {
+	var impls []string
+	for _, im := range s.impls {
+		for _, n := range s.sessions[kind] {
+			if _, ok := s.get(mode, kind, im, n); ok {
+				impls = add(impls, im)
+			}
+		}
+	}
+	b.WriteString("| sessions |")
+	for _, im := range impls {
+		fmt.Fprintf(b, " %s |", im)
+	}
+	b.WriteString("\n| --- |" + strings.Repeat(" --- |", len(impls)) + "\n")
+	for _, n := range s.sessions[kind] {
+		fmt.Fprintf(b, "| %d |", n)
 		for _, im := range impls {
-			fmt.Fprintf(&b, " %s |", im)
-		}
-		b.WriteString("\n| --- |" + strings.Repeat(" --- |", len(impls)) + "\n")
-		for _, n := range sessions {
-			fmt.Fprintf(&b, "| %d |", n)
-			for _, im := range impls {
-				if v, ok := s[key{mode, im, n}]; ok {
-					fmt.Fprintf(&b, " %.0f (%s / %s) |", v.perSecond, ms(v.p50), ms(v.p99))
-				} else {
-					b.WriteString(" |")
-				}
+			if v, ok := s.get(mode, kind, im, n); ok {
+				fmt.Fprintf(b, " %s |", cell(v))
+			} else {
+				b.WriteString(" |")
 			}
-			b.WriteString("\n")
-		}
-		b.WriteString("\nServer requests per acquisition (`mntr` zk_packets_received):\n\n| sessions |")
-		for _, im := range impls {
-			fmt.Fprintf(&b, " %s |", im)
-		}
-		b.WriteString("\n| --- |" + strings.Repeat(" --- |", len(impls)) + "\n")
-		for _, n := range sessions {
-			fmt.Fprintf(&b, "| %d |", n)
-			for _, im := range impls {
-				if v, ok := s[key{mode, im, n}]; ok {
-					fmt.Fprintf(&b, " %.2f |", v.requests)
-				} else {
-					b.WriteString(" |")
-				}
-			}
-			b.WriteString("\n")
-		}
-		b.WriteString("\nTargets:\n\n")
-		ours := func(n int) summary { return s[key{mode, "zkrecipes", n}] }
-		other := func(im string, n int) summary { return s[key{mode, im, n}] }
-		target := func(what string, ratio, want float64, atMost bool) {
-			ok := ratio <= want
-			if !atMost {
-				ok = ratio >= want
-			}
-			mark := map[bool]string{true: "met", false: "NOT met"}[ok]
-			rel := map[bool]string{true: "<=", false: ">="}[atMost]
-			fmt.Fprintf(&b, "- %s: %.2fx (target %s %.2fx): %s\n", what, ratio, rel, want, mark)
-		}
-		if raw := other("raw-floor", 1).cycle; raw > 0 && ours(1).cycle > 0 {
-			target("uncontended acquire+release, zkrecipes / raw floor (time)", float64(ours(1).cycle)/float64(raw), 1.10, true)
-		}
-		if cur := other("curator", 1).cycle; cur > 0 {
-			target("uncontended acquire+release, zkrecipes / Curator (time)", float64(ours(1).cycle)/float64(cur), 0.90, true)
-		}
-		if cur := other("curator", 32).perSecond; cur > 0 {
-			target("32 sessions, zkrecipes / Curator (acquisitions/s)", ours(32).perSecond/cur, 2.0, false)
-		}
-		if gz := other("go-zookeeper", 32).perSecond; gz > 0 {
-			target("32 sessions, zkrecipes / go-zookeeper (acquisitions/s)", ours(32).perSecond/gz, 1.3, false)
-		}
-		if r8 := ours(8).requests; r8 > 0 && ours(128).requests > 0 {
-			target("requests per acquisition, 128 / 8 sessions", ours(128).requests/r8, 1.10, true)
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString("\n")
+}
+
+func throughput(v summary) string {
+	return fmt.Sprintf("%.0f (%s / %s)", v.perSecond, ms(v.p50), ms(v.p99))
+}
+
+func requests(v summary) string { return fmt.Sprintf("%.2f", v.requests) }
+
+func markdown(s summaries, elections []handover, d time.Duration, rounds int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# zkrecipes against its peers\n\nOne ZooKeeper server per fsync mode; every contender on a session of its own; "+
+		"%v per measurement; medians of %d rounds taken in rotating order. Reproduce: `make bench`.\n\n", d, rounds)
+	for _, mode := range s.modes {
+		fmt.Fprintf(&b, "## Server fsync %s\n\n", mode)
+		fmt.Fprintf(&b, "### Mutex\n\nAcquisitions per second (p50 / p99 wait):\n\n")
+		s.table(&b, mode, mutexKind, throughput)
+		b.WriteString("Server requests per acquisition (`mntr` zk_packets_received while the contenders run):\n\n")
+		s.table(&b, mode, mutexKind, requests)
+		fmt.Fprintf(&b, "![mutex acquisitions per second, fsync %s](mutex-fsync-%s.png)\n\n", mode, mode)
+		if len(s.sessions[readKind]) > 0 {
+			b.WriteString("### Read-write lock, read locks only\n\nAcquisitions per second (p50 / p99 wait):\n\n")
+			s.table(&b, mode, readKind, throughput)
+		}
+		if len(s.sessions[mixKind]) > 0 {
+			b.WriteString("### Read-write lock, 90% reads / 10% writes\n\nAcquisitions per second (p50 / p99 wait):\n\n")
+			s.table(&b, mode, mixKind, throughput)
+		}
+		var byHow = map[string][]time.Duration{}
+		var hows []string
+		for _, h := range elections {
+			if h.fsync == mode {
+				byHow[h.how] = append(byHow[h.how], h.took)
+				hows = add(hows, h.how)
+			}
+		}
+		if len(hows) > 0 {
+			b.WriteString("### Election (zkrecipes)\n\nFrom the leader giving up to the next candidate's Campaign returning:\n\n")
+			b.WriteString("| leader | hand-overs | p50 | p99 |\n| --- | --- | --- | --- |\n")
+			for _, how := range hows {
+				ts := byHow[how]
+				slices.Sort(ts)
+				fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", how, len(ts), ms(ts[len(ts)/2]), ms(ts[min(len(ts)-1, len(ts)*99/100)]))
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("### Targets\n\n")
+		targets(&b, s, mode)
+		b.WriteString("\n")
+	}
 	return b.String()
+}
+
+func targets(b *strings.Builder, s summaries, mode string) {
+	get := func(im string, n int) summary { v, _ := s.get(mode, mutexKind, im, n); return v }
+	ours := func(n int) summary { return get("zkrecipes", n) }
+	target := func(what string, ratio, want float64, atMost bool) {
+		ok := ratio <= want
+		if !atMost {
+			ok = ratio >= want
+		}
+		mark := map[bool]string{true: "met", false: "NOT met"}[ok]
+		rel := map[bool]string{true: "<=", false: ">="}[atMost]
+		fmt.Fprintf(b, "- %s: %.2fx (target %s %.2fx): %s\n", what, ratio, rel, want, mark)
+	}
+	if raw := get("raw-floor", 1).cycle; raw > 0 && ours(1).cycle > 0 {
+		target("uncontended acquire+release, zkrecipes / raw floor (time)", float64(ours(1).cycle)/float64(raw), 1.10, true)
+	}
+	if cur := get("curator", 1).cycle; cur > 0 {
+		target("uncontended acquire+release, zkrecipes / Curator (time)", float64(ours(1).cycle)/float64(cur), 0.90, true)
+	}
+	if cur := get("curator", 32).perSecond; cur > 0 {
+		target("32 sessions, zkrecipes / Curator (acquisitions/s)", ours(32).perSecond/cur, 2.0, false)
+	}
+	if gz := get("go-zookeeper", 32).perSecond; gz > 0 {
+		target("32 sessions, zkrecipes / go-zookeeper (acquisitions/s)", ours(32).perSecond/gz, 1.3, false)
+	}
+	if r8 := ours(8).requests; r8 > 0 && ours(128).requests > 0 {
+		target("requests per acquisition, 128 / 8 sessions", ours(128).requests/r8, 1.10, true)
+	}
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }

@@ -14,10 +14,15 @@
 //   unlatch PATH   -> closes the latch: "unlatched PATH"
 //   dbenter PATH N -> DistributedDoubleBarrier(PATH, N).enter(): "dbentered PATH"
 //   dbleave PATH   -> leave(): "dbleft PATH"
-//   bench mutex PATH CLIENTS MILLIS -> CLIENTS threads, each with a client
-//                     (session) of its own, acquire and release
-//                     InterProcessMutex for MILLIS ms: "result N P50_US P99_US"
-//                     (N acquisitions, wait percentiles in microseconds)
+//   bench KIND PATH CLIENTS MILLIS -> CLIENTS threads, each with a client
+//                     (session) of its own, acquire and release for MILLIS ms
+//                     InterProcessMutex (KIND mutex), the read lock of
+//                     InterProcessReadWriteLock (read) or, one time in ten,
+//                     its write lock (mix). Says "started" once connected
+//                     and waits for a line, then "finished" and waits for a
+//                     line (the caller reads the server's counters), then
+//                     "result N P50_US P99_US" (N acquisitions, wait
+//                     percentiles in microseconds)
 //   quit           -> closes the client and exits
 //
 // Commands run one at a time, in order; "ready" is printed once connected.
@@ -137,7 +142,7 @@ public class CuratorDriver {
                         say("dbleft " + f[1]);
                         break;
                     case "bench":
-                        say(bench(args[0], f[2], Integer.parseInt(f[3]), Long.parseLong(f[4])));
+                        say(bench(in, args[0], f[1], f[2], Integer.parseInt(f[3]), Long.parseLong(f[4])));
                         break;
                     case "quit":
                         client.close();
@@ -152,7 +157,7 @@ public class CuratorDriver {
         client.close();
     }
 
-    static String bench(String connect, String path, int clients, long millis) throws Exception {
+    static String bench(BufferedReader in, String connect, String kind, String path, int clients, long millis) throws Exception {
         java.util.List<CuratorFramework> cs = new java.util.ArrayList<>();
         for (int i = 0; i < clients; i++) {
             CuratorFramework c = CuratorFrameworkFactory.newClient(connect, 10000, 10000, new RetryNTimes(5, 200));
@@ -161,13 +166,19 @@ public class CuratorDriver {
             cs.add(c);
         }
         java.util.List<Long> waits = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        say("started");
+        in.readLine(); // "go": the caller has read the server's counters
         long end = System.nanoTime() + millis * 1_000_000L;
         java.util.List<Thread> threads = new java.util.ArrayList<>();
         for (CuratorFramework c : cs) {
             Thread t = new Thread(() -> {
-                InterProcessMutex m = new InterProcessMutex(c, path);
+                InterProcessMutex mutex = new InterProcessMutex(c, path);
+                InterProcessReadWriteLock rw = new InterProcessReadWriteLock(c, path);
+                java.util.Random rnd = new java.util.Random();
                 try {
                     while (System.nanoTime() < end) {
+                        InterProcessMutex m = kind.equals("mutex") ? mutex
+                                : kind.equals("mix") && rnd.nextInt(10) == 0 ? rw.writeLock() : rw.readLock();
                         long t0 = System.nanoTime();
                         m.acquire();
                         waits.add((System.nanoTime() - t0) / 1000);
@@ -181,6 +192,8 @@ public class CuratorDriver {
             threads.add(t);
         }
         for (Thread t : threads) t.join();
+        say("finished");
+        in.readLine(); // "close"
         for (CuratorFramework c : cs) c.close();
         java.util.List<Long> sorted = new java.util.ArrayList<>(waits);
         java.util.Collections.sort(sorted);

@@ -4,14 +4,18 @@ benchmarks: one command per line on stdin, one reply per line on stdout.
   lock PATH      -> "locked PATH" once kazoo's Lock is acquired
   trylock PATH   -> "locked PATH" or "busy PATH"
   unlock PATH    -> "unlocked PATH"
-  bench mutex PATH CLIENTS MILLIS -> CLIENTS threads, each with a client
-      (session) of its own, acquire and release kazoo's Lock for MILLIS ms:
-      "result N P50_US P99_US"
+  bench KIND PATH CLIENTS MILLIS -> CLIENTS threads, each with a client
+      (session) of its own, acquire and release for MILLIS ms kazoo's Lock
+      (KIND mutex), ReadLock (read) or, one time in ten, WriteLock (mix).
+      It says "started" once connected and waits for a line; then
+      "finished" and waits for a line (the caller reads the server's
+      counters meanwhile); then "result N P50_US P99_US"
   quit                            -> exits
 
 It prints "ready" once connected. Nodes of zkrecipes and Curator mutexes
 count as contenders (extra_lock_patterns).
 """
+import random
 import sys
 import threading
 import time
@@ -24,7 +28,7 @@ def say(line):
     sys.stdout.flush()
 
 
-def bench(connect, path, clients, millis):
+def bench(connect, kind, path, clients, millis):
     zks = []
     for _ in range(clients):
         zk = KazooClient(hosts=connect, timeout=10.0)
@@ -32,12 +36,20 @@ def bench(connect, path, clients, millis):
         zks.append(zk)
     waits = []
     lock = threading.Lock()
+    say("started")
+    sys.stdin.readline()  # "go": the caller has read the server's counters
     end = time.monotonic() + millis / 1000.0
 
     def run(zk):
-        m = zk.Lock(path, extra_lock_patterns=["-lock-"])
+        if kind == "mutex":
+            m = zk.Lock(path, extra_lock_patterns=["-lock-"])
+            pick = lambda: m
+        else:
+            r, w = zk.ReadLock(path), zk.WriteLock(path)
+            pick = lambda: w if kind == "mix" and random.random() < 0.1 else r
         mine = []
         while time.monotonic() < end:
+            m = pick()
             t0 = time.monotonic()
             m.acquire()
             mine.append(int((time.monotonic() - t0) * 1e6))
@@ -50,6 +62,8 @@ def bench(connect, path, clients, millis):
         t.start()
     for t in threads:
         t.join()
+    say("finished")
+    sys.stdin.readline()  # "close"
     for zk in zks:
         zk.stop()
         zk.close()
@@ -85,8 +99,8 @@ def main():
             elif f[0] == "unlock":
                 mutex(f[1]).release()
                 say("unlocked " + f[1])
-            elif f[0] == "bench" and f[1] == "mutex":
-                say(bench(connect, f[2], int(f[3]), int(f[4])))
+            elif f[0] == "bench":
+                say(bench(connect, f[1], f[2], int(f[3]), int(f[4])))
             elif f[0] == "quit":
                 zk.stop()
                 zk.close()
