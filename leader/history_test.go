@@ -202,6 +202,13 @@ func runHistory(t *testing.T, opts []recipes.Option) history {
 			<-l.Done() // with suspension tolerated, only now
 		}
 	}
+	if opts == nil { // the term after the last fault, too, lasts until reported
+		require.NoError(t, waitFor(ctx, func() bool {
+			obsMu.Lock()
+			defer obsMu.Unlock()
+			return len(observed) > 0 && observed[len(observed)-1] > lastToken
+		}), "the observer never reported the last leader")
+	}
 	stop()
 	wg.Wait()
 	// Give the observer its chance to report the last leader; a leader it
