@@ -37,7 +37,8 @@ type worker struct {
 	session  *recipes.Session
 	holding  bool
 	grants   int
-	returned time.Time // last return from Lock, for liveness after heal
+	returned time.Time           // last return from Lock, for liveness after heal
+	expired  map[int64]time.Time // sessions the nemesis expired, and when
 }
 
 func (w *worker) run(ctx context.Context, t *testing.T, c *zktest.Cluster, path, register string, stop <-chan struct{}) {
@@ -118,6 +119,12 @@ func (w *worker) hold(ctx context.Context, s *recipes.Session, h *lock.Hold, reg
 	trustEnds(time.Now())
 	w.mu.Lock()
 	w.holding = false
+	if at, ok := w.expired[s.ID()]; ok {
+		// Expired by an operator: the server deletes the node and tells
+		// the next waiter at once, before this client can hear of it, as
+		// with a pause; no hold is trusted past that (fencing covers it).
+		trustEnds(at)
+	}
 	w.mu.Unlock()
 	h.Unlock(context.WithoutCancel(ctx))
 	mu.Lock()
@@ -298,6 +305,12 @@ func nemesis(ctx context.Context, t *testing.T, c *zktest.Cluster, workers []*wo
 			w := holder()
 			w.mu.Lock()
 			s := w.session
+			if s != nil {
+				if w.expired == nil {
+					w.expired = map[int64]time.Time{}
+				}
+				w.expired[s.ID()] = time.Now()
+			}
 			w.mu.Unlock()
 			if s != nil && c.ExpireSession(ctx, s.ID()) == nil {
 				note("expire session")
