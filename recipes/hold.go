@@ -54,8 +54,12 @@ func (h *Hold) arm() chan (<-chan zk.Event) {
 }
 
 // grant makes the hold trusted and starts its monitor, which takes over
-// the node's watch: own once set, or arming while being set.
+// the node's watch: own once set, or arming while being set; with neither,
+// it is set now, in the background.
 func (h *Hold) grant(own <-chan zk.Event, arming chan (<-chan zk.Event)) *Hold {
+	if own == nil && arming == nil {
+		arming = h.arm()
+	}
 	s := h.s
 	s.mu.Lock()
 	s.holds[h] = struct{}{}

@@ -179,8 +179,8 @@ func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (str
 		select {
 		case <-tapped.sent:
 			list := make(chan listing, 1)
-			if s.spawn(func() { cs, err := q.children(ctx); list <- listing{cs, err} }) {
-				c.listing = list
+			if s.spawn(func() { cs, _, err := s.Conn().Children(q.path); list <- listing{cs, err} }) {
+				c.listing = list // await reads it, or gives up on ctx
 			}
 		case r := <-ch: // never sent: an error, handled below
 			ch <- r
@@ -276,7 +276,8 @@ func (s *Session) watchExisting(ctx context.Context, p string) (nodeWatch, error
 
 // await waits until nothing ahead of our node blocks it. When the create
 // told the token, the first pass uses the listing sent with it, and the
-// watch on our node is set in the background; otherwise the first pass
+// watch on our node is set in the background once it is needed (to wait,
+// or to hold); otherwise the first pass
 // lists the children and stats (and watches) our node in one round trip,
 // which gives the token and proves that the node is this session's.
 func (q *Queue) await(ctx context.Context, own string, first created, wait bool) (_ *Hold, err error) {
@@ -291,9 +292,6 @@ func (q *Queue) await(ctx context.Context, own string, first created, wait bool)
 	var pred, second watched          // the nearest blocker, and the one before it
 	var mine <-chan zk.Event          // the watch on our node, once set
 	var arming chan (<-chan zk.Event) // the watch on our node, being set
-	if h.token != 0 {
-		arming = h.arm()
-	}
 	for {
 		var children []string
 		var err error
@@ -302,6 +300,7 @@ func (q *Queue) await(ctx context.Context, own string, first created, wait bool)
 			select {
 			case l := <-first.listing:
 				children, err = l.children, l.err
+				s.noteExpired(err)
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
@@ -341,6 +340,9 @@ func (q *Queue) await(ctx context.Context, own string, first created, wait bool)
 		}
 		if !wait {
 			return nil, ErrWouldBlock
+		}
+		if mine == nil && arming == nil { // a waiter learns if its node goes
+			arming = h.arm()
 		}
 		// Watch the nearest blocker (pred). Once the only one left goes (or
 		// yields), nothing can block us: later nodes queue behind us, so
