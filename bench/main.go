@@ -68,11 +68,8 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		s := summarise(rows, *duration)
-		for _, mode := range s.modes {
-			if err := plotMutex(filepath.Join(*out, "mutex-fsync-"+mode+".png"), s, mode); err != nil {
-				log.Fatal(err)
-			}
+		if err := plotAll(*out, summarise(rows, *duration)); err != nil {
+			log.Fatal(err)
 		}
 		return
 	}
@@ -101,10 +98,8 @@ func main() {
 		log.Fatal(err)
 	}
 	s := summarise(rows, *duration)
-	for _, mode := range s.modes {
-		if err := plotMutex(filepath.Join(*out, "mutex-fsync-"+mode+".png"), s, mode); err != nil {
-			log.Fatal(err)
-		}
+	if err := plotAll(*out, s); err != nil {
+		log.Fatal(err)
 	}
 	report := markdown(s, elections, *duration, *rounds)
 	if err := os.WriteFile(filepath.Join(*out, "results.md"), []byte(report), 0o644); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 
 	"gonum.org/v1/plot"
@@ -9,6 +10,16 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 )
+
+// plotAll draws the mutex plot of every fsync mode into dir.
+func plotAll(dir string, s summaries) error {
+	for _, mode := range s.modes {
+		if err := plotMutex(filepath.Join(dir, "mutex-fsync-"+mode+".png"), s, mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // plotMutex draws the mutex's acquisitions per second by session count,
 // one bar per lock implementation (the raw floor is not a lock and is
