@@ -245,19 +245,21 @@ func nemesis(ctx context.Context, t *testing.T, c *zktest.Cluster, workers []*wo
 		t.Logf("%s %s", time.Now().Format("15:04:05.000"), kind)
 	}
 	end := time.Now().Add(duration)
-	holder := func() *worker {
-		for range 200 {
+	holder := func() *worker { // whoever holds, or after 2 s anyone
+		found := workers[0]
+		waitForCtx(ctx, 2*time.Second, func() bool {
 			for _, w := range workers {
 				w.mu.Lock()
 				h := w.holding
 				w.mu.Unlock()
 				if h {
-					return w
+					found = w
+					return true
 				}
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		return workers[0]
+			return false
+		})
+		return found
 	}
 	hold := func(d time.Duration) { time.Sleep(d) } // a fault lasts this long
 	for i := 0; time.Now().Before(end); i++ {
