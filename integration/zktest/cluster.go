@@ -213,13 +213,19 @@ func (c *Cluster) Servers() []string { return c.front.Servers() }
 // Kazoo and the zkCli want it.
 func (c *Cluster) ConnectString() string { return strings.Join(c.Servers(), ",") }
 
-// DirectServers returns the members' published addresses without the proxy:
-// the fastest path, for benchmarks. They change when a member restarts, and
-// sessions made through them cannot be expired with [Cluster.ExpireSession].
+// DirectServers returns the members' addresses without the proxy: the
+// fastest path, for benchmarks. Where the containers' own addresses on
+// their Docker network are reachable from here (a Linux engine), those are
+// used, so no port-forwarding process sits in between; otherwise the
+// published ports. They change when a member restarts, and sessions made
+// through them cannot be expired with [Cluster.ExpireSession].
 func (c *Cluster) DirectServers(ctx context.Context) ([]string, error) {
 	out := make([]string, len(c.members))
 	for i, m := range c.members {
-		addr, err := m.Addr(ctx)
+		addr, err := m.networkAddr(ctx)
+		if err != nil {
+			addr, err = m.Addr(ctx)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,6 +76,25 @@ func (m *Member) Addr(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("zktest: member %d: %w", m.id, err)
 	}
 	return net.JoinHostPort(host, port.Port()), nil
+}
+
+// networkAddr returns the member's client address on its Docker network,
+// if a connection to it can be made from here.
+func (m *Member) networkAddr(ctx context.Context) (string, error) {
+	ip, err := m.ctr.ContainerIP(ctx)
+	if err != nil {
+		return "", err
+	}
+	if ip == "" {
+		return "", fmt.Errorf("zktest: member %d has no network address", m.id)
+	}
+	addr := net.JoinHostPort(ip, strings.TrimSuffix(clientPort, "/tcp"))
+	conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	conn.Close()
+	return addr, nil
 }
 
 // Stop stops the member gracefully (SIGTERM, then SIGKILL after 10s).
