@@ -92,6 +92,11 @@ type tapConn struct {
 	tap     *createTap
 	out, in frames // each used by one goroutine only
 
+	// read side, used by go-zookeeper's reading goroutine only
+	buf     []byte
+	ahead   []byte // read from the socket, not yet handed out
+	readErr error  // came with the last bytes read; returned next
+
 	mu      sync.Mutex
 	pending map[int32]*tapCreate // by xid: written, reply not seen yet
 }
@@ -119,23 +124,46 @@ func (c *tapConn) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// Read notes the zxid of replies to tapped creates.
+// Read hands go-zookeeper what the socket gave, reading ahead: it reads
+// each frame's length and then its body, so taking in all that has arrived
+// in one call saves a system call per frame. What comes in is parsed as it
+// arrives, noting the zxid of replies to tapped creates.
 func (c *tapConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	c.in.feed(b[:n], func(head []byte) {
-		xid, zxid, code, ok := parseReply(head)
-		if !ok {
-			return
+	if len(c.ahead) == 0 {
+		if err := c.readErr; err != nil {
+			c.readErr = nil
+			return 0, err
 		}
-		c.mu.Lock()
-		tc := c.pending[xid]
-		delete(c.pending, xid)
-		c.mu.Unlock()
-		if tc != nil && code == 0 {
-			tc.zxid.Store(zxid)
+		if c.buf == nil {
+			c.buf = make([]byte, readAhead)
 		}
-	})
-	return n, err
+		n, err := c.Conn.Read(c.buf)
+		c.in.feed(c.buf[:n], c.noteReply)
+		if n == 0 {
+			return 0, err
+		}
+		c.ahead, c.readErr = c.buf[:n], err
+	}
+	n := copy(b, c.ahead)
+	c.ahead = c.ahead[n:]
+	return n, nil
+}
+
+// readAhead is how much one read from the socket may take in.
+const readAhead = 16 << 10
+
+func (c *tapConn) noteReply(head []byte) {
+	xid, zxid, code, ok := parseReply(head)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	tc := c.pending[xid]
+	delete(c.pending, xid)
+	c.mu.Unlock()
+	if tc != nil && code == 0 {
+		tc.zxid.Store(zxid)
+	}
 }
 
 // frames splits a byte stream into length-prefixed frames and hands the

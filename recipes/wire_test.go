@@ -2,6 +2,7 @@ package recipes
 
 import (
 	"encoding/binary"
+	"io"
 	"net"
 	"slices"
 	"testing"
@@ -130,8 +131,39 @@ func TestTapLearnsTheZxidOfOnlyItsOwnCreates(t *testing.T) {
 		require.NoError(t, err)
 		n += k
 	}
+	assert.Equal(t, replies, buf)
 	assert.Equal(t, int64(501), mine.zxid.Load())
 	assert.Zero(t, failed.zxid.Load(), "an error reply gave a token")
+}
+
+// TestTapReadsAheadWithoutChangingTheStream reads a stream longer than
+// the read-ahead buffer through the tap in reads of every size: the bytes
+// come out unchanged and in order, and the connection's end is reported
+// after the last of them.
+func TestTapReadsAheadWithoutChangingTheStream(t *testing.T) {
+	stream := make([]byte, 3*readAhead+17)
+	for i := range stream {
+		stream[i] = byte(i * 7)
+	}
+	for _, size := range []int{1, 4, 7, 4096, readAhead, 2 * readAhead} {
+		client, server := net.Pipe()
+		conn := (&createTap{}).wrap(client)
+		go func() {
+			server.Write(stream)
+			server.Close()
+		}()
+		var got []byte
+		buf := make([]byte, size)
+		var err error
+		for err == nil {
+			var n int
+			n, err = conn.Read(buf)
+			got = append(got, buf[:n]...)
+		}
+		assert.ErrorIs(t, err, io.EOF, "read size %d", size)
+		assert.Equal(t, stream, got, "read size %d", size)
+		conn.Close()
+	}
 }
 
 // FuzzFrames feeds arbitrary bytes, in arbitrary chunks, to the frame
@@ -149,4 +181,38 @@ func FuzzFrames(f *testing.F) {
 			parseReply(whole[i])
 		}
 	})
+}
+
+// TestTapTakesInAllThatArrivedInOneRead reads 100 replies that arrived
+// together the way go-zookeeper does (length, then body): the socket is
+// read once, not twice per reply.
+func TestTapTakesInAllThatArrivedInOneRead(t *testing.T) {
+	var replies []byte
+	for i := range 101 { // the handshake, then 100 replies
+		replies = append(replies, frame(i32(int32(i)), i64(0), i32(0))...)
+	}
+	client, server := net.Pipe()
+	counted := &countingConn{Conn: client}
+	conn := (&createTap{}).wrap(counted)
+	defer conn.Close()
+	go server.Write(replies)
+	for range 101 {
+		var head [4]byte
+		_, err := io.ReadFull(conn, head[:])
+		require.NoError(t, err)
+		body := make([]byte, binary.BigEndian.Uint32(head[:]))
+		_, err = io.ReadFull(conn, body)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 1, counted.reads)
+}
+
+type countingConn struct {
+	net.Conn
+	reads int
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	c.reads++
+	return c.Conn.Read(b)
 }
