@@ -8,7 +8,7 @@
 // in a different order each round, and the report gives medians over the
 // rounds and the ratios the project's targets are stated in.
 //
-//	go run . [-duration 2s] [-rounds 3] [-sessions 1,8,32,128] [-readers 1,8,32] [-mix 8,32] [-fsync on,off] [-out results]
+//	go run . [-duration 2s] [-rounds 3] [-sessions 1,8,32,128] [-readers 1,8,32] [-mix 8,32] [-fsync on,off] [-impls zkrecipes,curator] [-out results]
 //
 // It starts its own ZooKeeper (the test harness image) once with fsync on
 // and once with forceSync=no, and writes results.md, results.csv and a
@@ -61,6 +61,7 @@ func main() {
 	fsyncFlag := flag.String("fsync", "on,off", "server fsync modes to run")
 	out := flag.String("out", "results", "directory for the results")
 	replot := flag.Bool("replot", false, "only redraw the plots from the results.csv in -out")
+	only := flag.String("impls", "", "measure only these implementations (comma-separated names; default all)")
 	flag.Parse()
 	log.SetFlags(0)
 	if *replot {
@@ -85,7 +86,7 @@ func main() {
 	var rows []row
 	var elections []handover
 	for _, mode := range strings.Split(*fsyncFlag, ",") {
-		r, e, err := measure(mode, scenarios, *rounds, *duration, *handovers)
+		r, e, err := measure(mode, scenarios, *rounds, *duration, *handovers, *only)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -130,7 +131,7 @@ func cmpKinds(a, b string) int {
 
 // measure runs every scenario for every implementation on one fresh
 // server, then the election hand-overs.
-func measure(mode string, scenarios []scenario, rounds int, d time.Duration, handovers int) ([]row, []handover, error) {
+func measure(mode string, scenarios []scenario, rounds int, d time.Duration, handovers int, only string) ([]row, []handover, error) {
 	ctx := context.Background()
 	log.Printf("starting ZooKeeper (fsync %s)...", mode)
 	c, err := zktest.Run(ctx, zktest.Image(), zktest.WithForceSync(mode == "on"), zktest.Quiet())
@@ -155,6 +156,10 @@ func measure(mode string, scenarios []scenario, rounds int, d time.Duration, han
 		defer d.Stop()
 		impls = append(impls, driverImpl{d})
 	}
+	if only != "" {
+		names := strings.Split(only, ",")
+		impls = slices.DeleteFunc(impls, func(im impl) bool { return !slices.Contains(names, im.name()) })
+	}
 	member := c.Members()[0]
 	packets := func() int {
 		stats, err := member.Mntr(ctx)
@@ -165,11 +170,14 @@ func measure(mode string, scenarios []scenario, rounds int, d time.Duration, han
 		return n
 	}
 
+	// The server (and Curator's JVM) compile their hot paths in the first
+	// seconds: warm up with some contention, or whoever goes first in
+	// round 0 measures the compiler.
 	log.Printf("warming up...")
 	for _, im := range impls {
 		for _, kind := range []string{mutexKind, readKind} {
 			if im.supports(kind) {
-				if _, err := im.run(ctx, kind, "/bench/warm-up/"+kind+"/"+im.name(), 2, time.Second, func() {}); err != nil {
+				if _, err := im.run(ctx, kind, "/bench/warm-up/"+kind+"/"+im.name(), 8, 2*time.Second, func() {}); err != nil {
 					return nil, nil, fmt.Errorf("%s: %w", im.name(), err)
 				}
 			}
