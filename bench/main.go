@@ -158,6 +158,11 @@ func measure(mode string, scenarios []scenario, rounds int, d time.Duration, han
 	}
 	if only != "" {
 		names := strings.Split(only, ",")
+		for _, n := range names {
+			if !slices.ContainsFunc(impls, func(im impl) bool { return im.name() == n }) {
+				return nil, nil, fmt.Errorf("-impls: no implementation named %q", n)
+			}
+		}
 		impls = slices.DeleteFunc(impls, func(im impl) bool { return !slices.Contains(names, im.name()) })
 	}
 	member := c.Members()[0]

@@ -32,11 +32,20 @@ func TestSingleServerServesThroughStableAddresses(t *testing.T) {
 	_, err = cl.Create("/kept", []byte("v1"), 0, zk.WorldACL(zk.PermAll))
 	require.NoError(t, err)
 
+	// The direct addresses, without the proxy, reach the same server.
+	direct, err := c.DirectServers(ctx)
+	require.NoError(t, err)
+	dcl := connect(t, direct, 2*time.Second)
+	data, _, err := dcl.Get("/kept")
+	require.NoError(t, err)
+	assert.Equal(t, "v1", string(data))
+	dcl.Close()
+
 	// A restart publishes the member on a new host port; the client keeps
 	// the addresses it was given and finds the data (and its session) again.
 	require.NoError(t, c.Members()[0].Restart(ctx))
 	require.NoError(t, c.WaitServing(ctx))
-	data, _, err := cl.Get("/kept")
+	data, _, err = cl.Get("/kept")
 	require.NoError(t, err)
 	assert.Equal(t, "v1", string(data))
 }
