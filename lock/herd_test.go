@@ -97,19 +97,7 @@ func TestNoWatchOutlivesItsAcquisition(t *testing.T) {
 		mutexes = append(mutexes, m)
 	}
 	base := mntr(t, ctx, "zk_watch_count")
-	var wg sync.WaitGroup
-	for _, m := range mutexes {
-		wg.Go(func() {
-			for range 100 {
-				h, err := m.Lock(ctx)
-				if !assert.NoError(t, err) {
-					return
-				}
-				assert.NoError(t, h.Unlock(ctx))
-			}
-		})
-	}
-	wg.Wait()
+	churn(t, ctx, mutexes, 100)
 	// Watches whose node went are removed as their events are sent; give
 	// the server the moment that takes.
 	require.NoError(t, waitFor(ctx, func() bool { return mntr(t, ctx, "zk_watch_count") <= base }),

@@ -3,13 +3,16 @@ package lock_test
 import (
 	"context"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
 	"github.com/zkrecipes/zkrecipes/internal/testutil"
+	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -54,4 +57,23 @@ func plainNode(t *testing.T, s *recipes.Session, path string, data []byte) {
 	_, err := s.Conn().Create(path, data, 0, zk.WorldACL(zk.PermAll))
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Conn().Delete(path, -1) })
+}
+
+// churn has every mutex lock and unlock n times, all at once, and returns
+// when they are done.
+func churn(t *testing.T, ctx context.Context, mutexes []*lock.Mutex, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, m := range mutexes {
+		wg.Go(func() {
+			for range n {
+				h, err := m.Lock(ctx)
+				if !assert.NoError(t, err) {
+					return
+				}
+				assert.NoError(t, h.Unlock(ctx))
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -286,19 +286,7 @@ func TestNoChildrenRemainAndServerDeletesContainerAfterClientsClose(t *testing.T
 		require.NoError(t, err)
 		mutexes = append(mutexes, m)
 	}
-	var wg sync.WaitGroup
-	for _, m := range mutexes {
-		wg.Go(func() {
-			for range 5 {
-				h, err := m.Lock(ctx)
-				if !assert.NoError(t, err) {
-					return
-				}
-				assert.NoError(t, h.Unlock(ctx))
-			}
-		})
-	}
-	wg.Wait()
+	churn(t, ctx, mutexes, 5)
 
 	// Close with one lock still held and one contender still waiting.
 	_, err := mutexes[0].Lock(ctx)
