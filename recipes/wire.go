@@ -78,6 +78,7 @@ func (t *createTap) wrap(c net.Conn) net.Conn {
 	return &tapConn{Conn: c, tap: t,
 		out:     frames{max: 8 + 4 + maxTappedPath, skip: true},
 		in:      frames{max: 16, skip: true},
+		buf:     make([]byte, readAhead),
 		pending: make(map[int32]*tapCreate)}
 }
 
@@ -133,9 +134,6 @@ func (c *tapConn) Read(b []byte) (int, error) {
 		if err := c.readErr; err != nil {
 			c.readErr = nil
 			return 0, err
-		}
-		if c.buf == nil {
-			c.buf = make([]byte, readAhead)
 		}
 		n, err := c.Conn.Read(c.buf)
 		c.in.feed(c.buf[:n], c.noteReply)
