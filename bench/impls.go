@@ -186,13 +186,44 @@ func goImpls(servers []string) []impl {
 					if err != nil {
 						return nil, err
 					}
-					_, _, err = c.Children(path)
+					children, _, err := c.Children(path)
+					if err != nil {
+						return nil, err
+					}
+					if pred := predecessor(children, node[len(path)+1:]); pred != "" {
+						err = awaitDeletion(c, path+"/"+pred)
+					}
 					return func() error { return c.Delete(node, -1) }, err
 				},
 				close: c.Close,
 			}, nil
 		}},
 	}
+}
+
+// predecessor returns the child just ahead of node (names of one prefix
+// and a sequence number sort by it), or "" if node is first.
+func predecessor(children []string, node string) string {
+	slices.Sort(children)
+	if i := slices.Index(children, node); i > 0 {
+		return children[i-1]
+	}
+	return ""
+}
+
+// awaitDeletion waits until the node at path is gone.
+func awaitDeletion(c *zk.Conn, path string) error {
+	_, _, w, err := c.GetW(path)
+	switch {
+	case errors.Is(err, zk.ErrNoNode):
+		return nil
+	case err != nil:
+		return err
+	}
+	if ev := <-w; ev.Type != zk.EventNodeDeleted {
+		return fmt.Errorf("watch on %s: %v", path, ev.Type)
+	}
+	return nil
 }
 
 // createAll creates path and its parents as persistent nodes.

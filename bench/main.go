@@ -1,7 +1,8 @@
 // Command bench measures zkrecipes side by side with its peers on the same
 // ZooKeeper server, in one run: the mutex against go-zookeeper's zk.Lock,
 // Apache Curator's InterProcessMutex (a Java process), Kazoo's Lock (a
-// Python process) and the raw request floor (create, list, delete); the
+// Python process) and the raw request floor (create, list, wait for the
+// node just ahead to go, delete: the least any queue lock sends); the
 // read-write lock against Curator's InterProcessReadWriteLock and Kazoo's
 // ReadLock/WriteLock; and the election's hand-over times. Each measurement
 // has every contender on a session of its own; implementations take turns,
@@ -195,8 +196,8 @@ func measure(mode string, scenarios []scenario, rounds int, d time.Duration, han
 			k := round % len(order)
 			order = append(order[k:], order[:k]...) // nobody always goes first
 			for _, im := range order {
-				if !im.supports(sc.kind) || (im.name() == "raw-floor" && sc.sessions > 1) {
-					continue // the floor is not a lock: only its uncontended cost means anything
+				if !im.supports(sc.kind) {
+					continue
 				}
 				path := fmt.Sprintf("/bench/%s/%s/%d/%d", sc.kind, im.name(), sc.sessions, round)
 				var counts []int

@@ -22,8 +22,8 @@ func plotAll(dir string, s summaries) error {
 }
 
 // plotMutex draws the mutex's acquisitions per second by session count,
-// one bar per lock implementation (the raw floor is not a lock and is
-// left out).
+// one bar per implementation measured at the largest count (the raw floor
+// among them: no lock can be faster).
 func plotMutex(path string, s summaries, mode string) error {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Mutex, one ZooKeeper server, fsync %s", mode)
