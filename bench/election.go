@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zkrecipes/zkrecipes/leader"
@@ -10,12 +12,19 @@ import (
 )
 
 // handover is one election hand-over: how long from the leader resigning
-// (or closing its session) until the next candidate's Campaign returned.
+// (or closing its session) until the next candidate was told it leads.
 type handover struct {
 	fsync string
-	how   string // "resign" or "session closed"
+	impl  string
+	how   string // resign or sessionClosed
 	took  time.Duration
 }
+
+// How a leader gives up.
+const (
+	resign        = "resign"
+	sessionClosed = "session closed"
+)
 
 // elections measures n hand-overs of each kind between candidates on
 // sessions of their own, the next candidate always queued behind the
@@ -55,9 +64,9 @@ func elections(ctx context.Context, mode string, servers []string, n int) ([]han
 	}()
 	var out []handover
 	for i := range 2 * n {
-		how := "resign"
+		how := resign
 		if i >= n {
-			how = "session closed"
+			how = sessionClosed
 		}
 		// The next candidate: any session other than the leader's.
 		var ns *recipes.Session
@@ -94,7 +103,7 @@ func elections(ctx context.Context, mode string, servers []string, n int) ([]han
 			time.Sleep(time.Millisecond)
 		}
 		t0 := time.Now()
-		if how == "resign" {
+		if how == resign {
 			err = cur.l.Resign(ctx)
 		} else {
 			err = cur.s.Close()
@@ -110,7 +119,38 @@ func elections(ctx context.Context, mode string, servers []string, n int) ([]han
 		case <-time.After(time.Minute):
 			return nil, fmt.Errorf("no new leader a minute after %s", how)
 		}
-		out = append(out, handover{mode, how, cur.at.Sub(t0)})
+		out = append(out, handover{mode, "zkrecipes", how, cur.at.Sub(t0)})
+	}
+	return out, nil
+}
+
+// elections has the driver measure n hand-overs of each kind between
+// candidates of its peer's election recipe (Curator's LeaderLatch, Kazoo's
+// Election), each on a session of its own, the next one queued beforehand.
+func (di driverImpl) elections(ctx context.Context, mode string, n int) ([]handover, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if err := di.d.Send(fmt.Sprintf("benchelect /bench/election/%s/%s %d", mode, di.name(), n)); err != nil {
+		return nil, err
+	}
+	line, err := di.d.Expect(ctx, "elected ")
+	if err != nil {
+		return nil, err
+	}
+	// elected resign US,US,... closed US,US,...
+	f := strings.Fields(line)
+	if len(f) != 5 || f[1] != "resign" || f[3] != "closed" {
+		return nil, fmt.Errorf("%s: bad election result %q", di.name(), line)
+	}
+	var out []handover
+	for _, kind := range []struct{ how, list string }{{resign, f[2]}, {sessionClosed, f[4]}} {
+		for _, us := range strings.Split(kind.list, ",") {
+			v, err := strconv.ParseInt(us, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s: bad election result %q", di.name(), line)
+			}
+			out = append(out, handover{mode, di.name(), kind.how, time.Duration(v) * time.Microsecond})
+		}
 	}
 	return out, nil
 }

@@ -215,7 +215,19 @@ func measure(mode string, scenarios []scenario, rounds int, d time.Duration, han
 	}
 	log.Printf("election hand-overs...")
 	e, err := elections(ctx, mode, servers, handovers)
-	return rows, e, err
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, im := range impls {
+		if di, ok := im.(driverImpl); ok {
+			de, err := di.elections(ctx, mode, handovers)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s election: %w", di.name(), err)
+			}
+			e = append(e, de...)
+		}
+	}
+	return rows, e, nil
 }
 
 func writeCSV(path string, rows []row) error {

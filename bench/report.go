@@ -132,29 +132,39 @@ func markdown(s summaries, elections []handover, d time.Duration, rounds int) st
 			b.WriteString("### Read-write lock, 90% reads / 10% writes\n\nAcquisitions per second (p50 / p99 wait):\n\n")
 			s.table(&b, mode, mixKind, throughput)
 		}
-		var byHow = map[string][]time.Duration{}
-		var hows []string
-		for _, h := range elections {
-			if h.fsync == mode {
-				byHow[h.how] = append(byHow[h.how], h.took)
-				hows = add(hows, h.how)
-			}
-		}
-		if len(hows) > 0 {
-			b.WriteString("### Election (zkrecipes)\n\nFrom the leader giving up to the next candidate's Campaign returning:\n\n")
-			b.WriteString("| leader | hand-overs | p50 | p99 |\n| --- | --- | --- | --- |\n")
-			for _, how := range hows {
-				ts := byHow[how]
-				slices.Sort(ts)
-				fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", how, len(ts), ms(ts[len(ts)/2]), ms(ts[min(len(ts)-1, len(ts)*99/100)]))
-			}
-			b.WriteString("\n")
-		}
+		electionTable(&b, elections, mode)
 		b.WriteString("### Targets\n\n")
 		targets(&b, s, mode)
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// electionTable writes the hand-over times of mode's elections: a row per
+// way of giving up and implementation.
+func electionTable(b *strings.Builder, elections []handover, mode string) {
+	type row struct{ how, impl string }
+	took := map[row][]time.Duration{}
+	var rows []row
+	for _, h := range elections {
+		if h.fsync == mode {
+			r := row{h.how, h.impl}
+			took[r] = append(took[r], h.took)
+			rows = add(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	slices.SortStableFunc(rows, func(a, b row) int { return strings.Compare(a.how, b.how) }) // resign first
+	b.WriteString("### Election\n\nFrom the leader giving up to the next candidate, queued beforehand, being told it leads:\n\n")
+	b.WriteString("| leader | implementation | hand-overs | p50 | p99 |\n| --- | --- | --- | --- | --- |\n")
+	for _, r := range rows {
+		ts := took[r]
+		slices.Sort(ts)
+		fmt.Fprintf(b, "| %s | %s | %d | %s | %s |\n", r.how, r.impl, len(ts), ms(ts[len(ts)/2]), ms(ts[min(len(ts)-1, len(ts)*99/100)]))
+	}
+	b.WriteString("\n")
 }
 
 func targets(b *strings.Builder, s summaries, mode string) {

@@ -14,6 +14,11 @@
 //   unlatch PATH   -> closes the latch: "unlatched PATH"
 //   dbenter PATH N -> DistributedDoubleBarrier(PATH, N).enter(): "dbentered PATH"
 //   dbleave PATH   -> leave(): "dbleft PATH"
+//   benchelect PATH N -> N hand-overs of each kind between LeaderLatches on
+//                     clients (sessions) of their own, from the leader
+//                     closing its latch (resign) or its client (closed)
+//                     until the next latch, queued beforehand, is told it
+//                     leads: "elected resign US,US,... closed US,US,..."
 //   bench KIND PATH CLIENTS MILLIS -> CLIENTS threads, each with a client
 //                     (session) of its own, acquire and release for MILLIS ms
 //                     InterProcessMutex (KIND mutex), the read lock of
@@ -47,10 +52,8 @@ public class CuratorDriver {
 
     public static void main(String[] argv) throws Exception {
         args = argv;
-        CuratorFramework client = CuratorFrameworkFactory.newClient(
-                args[0], 10000, 10000, new RetryNTimes(5, 200));
-        client.start();
-        if (!client.blockUntilConnected(30, TimeUnit.SECONDS)) {
+        CuratorFramework client = connect(args[0]);
+        if (client == null) {
             System.out.println("error not connected");
             System.exit(1);
         }
@@ -144,6 +147,9 @@ public class CuratorDriver {
                     case "bench":
                         say(bench(in, args[0], f[1], f[2], Integer.parseInt(f[3]), Long.parseLong(f[4])));
                         break;
+                    case "benchelect":
+                        say(benchElect(args[0], f[1], Integer.parseInt(f[2])));
+                        break;
                     case "quit":
                         client.close();
                         return;
@@ -160,10 +166,7 @@ public class CuratorDriver {
     static String bench(BufferedReader in, String connect, String kind, String path, int clients, long millis) throws Exception {
         java.util.List<CuratorFramework> cs = new java.util.ArrayList<>();
         for (int i = 0; i < clients; i++) {
-            CuratorFramework c = CuratorFrameworkFactory.newClient(connect, 10000, 10000, new RetryNTimes(5, 200));
-            c.start();
-            c.blockUntilConnected(30, TimeUnit.SECONDS);
-            cs.add(c);
+            cs.add(connect(connect));
         }
         java.util.List<Long> waits = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
         say("started");
@@ -200,6 +203,57 @@ public class CuratorDriver {
         int n = sorted.size();
         long p50 = n == 0 ? 0 : sorted.get(n / 2), p99 = n == 0 ? 0 : sorted.get(Math.min(n - 1, n * 99 / 100));
         return "result " + n + " " + p50 + " " + p99;
+    }
+
+    static String benchElect(String connect, String path, int n) throws Exception {
+        java.util.List<CuratorFramework> spare = new java.util.ArrayList<>();
+        CuratorFramework leaderClient = connect(connect);
+        LeaderLatch leader = new LeaderLatch(leaderClient, path);
+        leader.start();
+        leader.await();
+        StringBuilder out = new StringBuilder("elected");
+        for (String how : new String[] {"resign", "closed"}) {
+            out.append(" ").append(how);
+            for (int i = 0; i < n; i++) {
+                CuratorFramework nextClient = spare.isEmpty() ? connect(connect) : spare.remove(0);
+                LeaderLatch next = new LeaderLatch(nextClient, path);
+                java.util.concurrent.CountDownLatch led = new java.util.concurrent.CountDownLatch(1);
+                long[] at = new long[1];
+                next.addListener(new LeaderLatchListener() {
+                    public void isLeader() { at[0] = System.nanoTime(); led.countDown(); }
+                    public void notLeader() {}
+                });
+                next.start();
+                while (nextClient.getChildren().forPath(path).size() < 2) { // setup, not measured
+                    Thread.sleep(1);
+                }
+                long t0 = System.nanoTime();
+                if (how.equals("resign")) {
+                    leader.close();
+                    spare.add(leaderClient);
+                } else {
+                    leaderClient.close();
+                }
+                if (!led.await(1, TimeUnit.MINUTES)) {
+                    throw new Exception("no new leader a minute after " + how);
+                }
+                out.append(i == 0 ? " " : ",").append((at[0] - t0) / 1000);
+                leader = next;
+                leaderClient = nextClient;
+            }
+        }
+        leader.close();
+        leaderClient.close();
+        for (CuratorFramework c : spare) c.close();
+        return out.toString();
+    }
+
+    // connect starts a client (a session of its own); null if it did not
+    // connect within 30 s.
+    static CuratorFramework connect(String servers) throws InterruptedException {
+        CuratorFramework c = CuratorFrameworkFactory.newClient(servers, 10000, 10000, new RetryNTimes(5, 200));
+        c.start();
+        return c.blockUntilConnected(30, TimeUnit.SECONDS) ? c : null;
     }
 
     // token is the czxid of the lock node the mutex holds: our fencing token.

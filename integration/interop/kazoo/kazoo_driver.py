@@ -10,6 +10,11 @@ benchmarks: one command per line on stdin, one reply per line on stdout.
       It says "started" once connected and waits for a line; then
       "finished" and waits for a line (the caller reads the server's
       counters meanwhile); then "result N P50_US P99_US"
+  benchelect PATH N -> N hand-overs of each kind between kazoo Elections
+      on clients (sessions) of their own, from the leader's function
+      returning (resign) or its client stopping (closed) until the next
+      candidate, queued beforehand, runs its function:
+      "elected resign US,US,... closed US,US,..."
   quit                            -> exits
 
 It prints "ready" once connected. Nodes of zkrecipes and Curator mutexes
@@ -28,12 +33,15 @@ def say(line):
     sys.stdout.flush()
 
 
+def client(connect):
+    """A started client: a session of its own."""
+    zk = KazooClient(hosts=connect, timeout=10.0)
+    zk.start(timeout=30)
+    return zk
+
+
 def bench(connect, kind, path, clients, millis):
-    zks = []
-    for _ in range(clients):
-        zk = KazooClient(hosts=connect, timeout=10.0)
-        zk.start(timeout=30)
-        zks.append(zk)
+    zks = [client(connect) for _ in range(clients)]
     waits = []
     lock = threading.Lock()
     say("started")
@@ -74,10 +82,62 @@ def bench(connect, kind, path, clients, millis):
     return "result %d %d %d" % (n, p50, p99)
 
 
+class Candidate:
+    """An Election on zk, run in a thread, that leads until told to resign."""
+
+    def __init__(self, zk, path):
+        self.zk = zk
+        self.led = threading.Event()
+        self.resign = threading.Event()
+        self.at = None
+        election = zk.Election(path)
+        threading.Thread(target=self._run, args=(election,), daemon=True).start()
+
+    def _run(self, election):
+        def lead():
+            self.at = time.monotonic()
+            self.led.set()
+            self.resign.wait()
+        try:
+            election.run(lead)
+        except Exception:  # a stopped client cannot delete its node: the server has
+            pass
+
+
+def bench_elect(connect, path, n):
+    spare = []
+    leader = Candidate(client(connect), path)
+    leader.led.wait()
+    out = ["elected"]
+    for how in ("resign", "closed"):
+        took = []
+        for _ in range(n):
+            nxt = Candidate(spare.pop() if spare else client(connect), path)
+            while len(nxt.zk.get_children(path)) < 2:  # setup, not measured
+                time.sleep(0.001)
+            t0 = time.monotonic()
+            if how == "resign":
+                leader.resign.set()
+                spare.append(leader.zk)
+            else:
+                leader.zk.stop()
+                leader.zk.close()
+                leader.resign.set()
+            if not nxt.led.wait(60):
+                raise Exception("no new leader a minute after " + how)
+            took.append(str(int((nxt.at - t0) * 1e6)))
+            leader = nxt
+        out += [how, ",".join(took)]
+    leader.resign.set()
+    for zk in spare + [leader.zk]:
+        zk.stop()
+        zk.close()
+    return " ".join(out)
+
+
 def main():
     connect = sys.argv[1]
-    zk = KazooClient(hosts=connect, timeout=10.0)
-    zk.start(timeout=30)
+    zk = client(connect)
     locks = {}
 
     def mutex(path):
@@ -101,6 +161,8 @@ def main():
                 say("unlocked " + f[1])
             elif f[0] == "bench":
                 say(bench(connect, f[1], f[2], int(f[3]), int(f[4])))
+            elif f[0] == "benchelect":
+                say(bench_elect(connect, f[1], int(f[2])))
             elif f[0] == "quit":
                 zk.stop()
                 zk.close()
