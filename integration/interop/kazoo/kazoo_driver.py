@@ -100,7 +100,7 @@ class Candidate:
             self.resign.wait()
         try:
             election.run(lead)
-        except Exception:  # a stopped client cannot delete its node: the server has
+        except Exception:  # a stopped client cannot release: the server deletes its node
             pass
 
 
