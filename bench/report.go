@@ -160,9 +160,8 @@ func electionTable(b *strings.Builder, elections []handover, mode string) {
 	b.WriteString("### Election\n\nFrom the leader giving up to the next candidate, queued beforehand, being told it leads:\n\n")
 	b.WriteString("| leader | implementation | hand-overs | p50 | p99 |\n| --- | --- | --- | --- | --- |\n")
 	for _, r := range rows {
-		ts := took[r]
-		slices.Sort(ts)
-		fmt.Fprintf(b, "| %s | %s | %d | %s | %s |\n", r.how, r.impl, len(ts), ms(ts[len(ts)/2]), ms(ts[min(len(ts)-1, len(ts)*99/100)]))
+		p := percentiles(took[r])
+		fmt.Fprintf(b, "| %s | %s | %d | %s | %s |\n", r.how, r.impl, p.n, ms(p.p50), ms(p.p99))
 	}
 	b.WriteString("\n")
 }
