@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/go-zookeeper/zk"
 
@@ -28,37 +29,93 @@ func New(s *recipes.Session, path string) (*Barrier, error) {
 }
 
 // Set raises the barrier (creating its parents as CONTAINER nodes). Setting
-// a barrier that is set is not an error.
+// a barrier that is set is not an error. It retries through connection
+// loss until ctx ends: a create whose reply was lost may have been applied,
+// and the retry then finds the node standing, which is success too, so
+// Set never makes two barriers for one call. If ctx ends first it returns
+// ctx.Err(), and the barrier may or may not be set.
 func (b *Barrier) Set(ctx context.Context) error {
-	_, err := b.s.Create(ctx, b.path, nil, 0)
-	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
-		return fmt.Errorf("barrier %s: set: %w", b.path, err)
+	for {
+		_, err := b.s.Create(ctx, b.path, nil, 0)
+		switch {
+		case err == nil, errors.Is(err, zk.ErrNodeExists):
+			return nil
+		case recipes.Retryable(err):
+			if err := b.s.WaitConnected(ctx); err != nil {
+				return b.fail(ctx, "set", err)
+			}
+		default:
+			return b.fail(ctx, "set", err)
+		}
 	}
-	return nil
 }
 
 // Remove lowers the barrier, releasing every waiter. Removing a barrier
-// that is not set is not an error.
+// that is not set is not an error. It retries through connection loss
+// until ctx ends; a retry leaves alone a barrier set again (a new node)
+// since the one it removed. If ctx ends first it returns ctx.Err(), and
+// the barrier may or may not have been removed.
 func (b *Barrier) Remove(ctx context.Context) error {
-	_, err := recipes.Call(ctx, b.s, func(conn *zk.Conn) (struct{}, error) { return struct{}{}, conn.Delete(b.path, -1) })
-	if err != nil && !errors.Is(err, zk.ErrNoNode) {
-		return fmt.Errorf("barrier %s: remove: %w", b.path, err)
+	var czxid int64 // of the barrier we remove, once read
+	for {
+		st, err := recipes.Call(ctx, b.s, func(conn *zk.Conn) (*zk.Stat, error) {
+			ok, st, err := conn.Exists(b.path)
+			if err == nil && !ok {
+				return nil, nil
+			}
+			return st, err
+		})
+		if err == nil {
+			switch {
+			case st == nil:
+				return nil
+			case czxid != 0 && st.Czxid != czxid:
+				return nil // ours is gone; this is the next one
+			}
+			czxid = st.Czxid
+			_, err = recipes.Call(ctx, b.s, func(conn *zk.Conn) (struct{}, error) {
+				return struct{}{}, conn.Delete(b.path, st.Version)
+			})
+			switch {
+			case err == nil, errors.Is(err, zk.ErrNoNode):
+				return nil
+			case errors.Is(err, zk.ErrBadVersion):
+				continue // changed since we read it: read again
+			}
+		}
+		if !recipes.Retryable(err) {
+			return b.fail(ctx, "remove", err)
+		}
+		if err := b.s.WaitConnected(ctx); err != nil {
+			return b.fail(ctx, "remove", err)
+		}
 	}
-	return nil
 }
 
-// Wait blocks until the barrier is removed, and returns at once if it is
-// not set. If ctx ends first it returns ctx.Err(); if the session is lost,
-// an error matching recipes.ErrLost.
+// Wait blocks until the barrier it finds set is removed, and returns at
+// once if it is not set. The barrier waited on is the node Wait first
+// sees: once that node is gone, Wait returns, even if the barrier has been
+// set again since (a new node, told apart by its creation zxid), so a quick
+// Remove and Set of the next phase releases every waiter of this one. It
+// retries through connection loss. While the barrier stands, each waiter
+// has a data watch on its node (the server keeps one per connection), and
+// none is set on a missing node. If ctx ends first it returns ctx.Err();
+// if the session is lost, an error matching recipes.ErrLost.
 func (b *Barrier) Wait(ctx context.Context) error {
 	type exists struct {
-		ok    bool
+		stat  *zk.Stat // nil if the node does not exist
 		watch <-chan zk.Event
 	}
+	var czxid int64 // of the barrier we wait on, once seen
 	for {
+		// getData, not exists: it leaves no watch behind when the node
+		// is missing.
 		e, err := recipes.Call(ctx, b.s, func(conn *zk.Conn) (exists, error) {
-			ok, _, ch, err := conn.ExistsW(b.path)
-			return exists{ok, ch}, err
+			_, st, ch, err := conn.GetW(b.path)
+			if errors.Is(err, zk.ErrNoNode) {
+				return exists{}, nil
+			}
+			return exists{st, ch}, err
 		})
 		if recipes.Retryable(err) {
 			err = b.s.WaitConnected(ctx)
@@ -67,17 +124,39 @@ func (b *Barrier) Wait(ctx context.Context) error {
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("barrier %s: wait: %w", b.path, err)
+			return b.fail(ctx, "wait", err)
 		}
-		if !e.ok {
+		if e.stat == nil || (czxid != 0 && e.stat.Czxid != czxid) {
 			return nil
 		}
+		czxid = e.stat.Czxid
+		if f := waiting.Load(); f != nil {
+			(*f)()
+		}
 		select {
-		case <-e.watch:
+		case ev := <-e.watch:
+			if ev.Type == zk.EventNodeDeleted {
+				return nil
+			}
+			// Its data changed, or the watch was reset across a reconnect
+			// (a node deleted and set again meanwhile shows as changed):
+			// read it again.
 		case <-b.s.Done():
 			return fmt.Errorf("barrier %s: wait: %w", b.path, b.s.Err())
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+}
+
+// waiting, when set by a test, is called each time Wait has set its watch
+// on a standing barrier.
+var waiting atomic.Pointer[func()]
+
+// fail returns ctx.Err() if ctx has ended, else err wrapped with the path.
+func (b *Barrier) fail(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("barrier %s: %s: %w", b.path, op, err)
 }

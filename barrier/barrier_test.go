@@ -2,6 +2,7 @@ package barrier_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/barrier"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 )
 
 func TestBarrierHoldsWaitersUntilRemoved(t *testing.T) {
@@ -43,4 +45,91 @@ func TestBarrierRejectsBadPath(t *testing.T) {
 	assert.Error(t, err)
 	_, err = barrier.NewDouble(nil, "/ok", 0)
 	assert.Error(t, err)
+}
+
+// TestRemoveAndSetAgainReleasesEveryWaiter: waiters on one shared Session
+// and on sessions of their own wait on a barrier; it is removed and set
+// again at once (the next phase), round after round. Every waiter of the
+// removed barrier returns, although a barrier stands again.
+func TestRemoveAndSetAgainReleasesEveryWaiter(t *testing.T) {
+	const sharing, alone, rounds = 10, 3, 5
+	ctx := ctxFor(t, 2*time.Minute)
+	path := testPath(t)
+	var waiting atomic.Int32
+	t.Cleanup(barrier.OnWaiting(func() { waiting.Add(1) }))
+
+	setter, err := barrier.New(session(t), path)
+	require.NoError(t, err)
+	var waiters []*barrier.Barrier
+	shared := session(t)
+	for i := range sharing + alone {
+		s := shared
+		if i >= sharing {
+			s = session(t)
+		}
+		w, err := barrier.New(s, path)
+		require.NoError(t, err)
+		waiters = append(waiters, w)
+	}
+	require.NoError(t, setter.Set(ctx))
+	for r := range rounds {
+		waiting.Store(0)
+		done := make(chan error, len(waiters))
+		for _, w := range waiters {
+			go func() { done <- w.Wait(ctx) }()
+		}
+		require.NoError(t, waitFor(ctx, func() bool { return waiting.Load() == int32(len(waiters)) }),
+			"round %d: the waiters never waited", r)
+		require.NoError(t, setter.Remove(ctx))
+		require.NoError(t, setter.Set(ctx))
+		bound, cancel := context.WithTimeout(ctx, 10*time.Second)
+		for i := range waiters {
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+			case <-bound.Done():
+				cancel()
+				t.Fatalf("round %d: %d of %d waiters still blocked on a barrier removed 10 s ago",
+					r, len(waiters)-i, len(waiters))
+			}
+		}
+		cancel()
+	}
+	require.NoError(t, setter.Remove(ctx))
+}
+
+// TestSetWhoseReplyIsLostSucceedsOnce: the create of the barrier reaches
+// the server, its reply is lost and the connection drops. Set retries once
+// connected again, finds the barrier it made, and succeeds; the node is
+// the one made by the first create.
+func TestSetWhoseReplyIsLostSucceedsOnce(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t) + "/barrier"
+	observer := session(t)
+	// The parent exists, so that the first create is the barrier's own.
+	require.NoError(t, observer.CreateParents(ctx, testPath(t)))
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	b, err := barrier.New(testutil.Session(t, p.Servers()), path)
+	require.NoError(t, err)
+
+	p.BlackholeReplies()
+	done := make(chan error, 1)
+	go func() { done <- b.Set(ctx) }()
+	var czxid int64
+	require.NoError(t, waitFor(ctx, func() bool {
+		ok, st, err := observer.Conn().Exists(path)
+		if err == nil && ok {
+			czxid = st.Czxid
+		}
+		return czxid != 0
+	}))
+	p.Cut()
+	p.Heal()
+	require.NoError(t, <-done, "Set whose reply was lost")
+	ok, st, err := observer.Conn().Exists(path)
+	require.NoError(t, err)
+	require.True(t, ok, "the barrier is not set")
+	assert.Equal(t, czxid, st.Czxid, "the barrier was made again")
+	require.NoError(t, b.Remove(ctx))
 }
