@@ -9,17 +9,27 @@ import (
 	"github.com/anishathalye/porcupine"
 )
 
+// Guarded counts the guarded writes made on one resource.
+type Guarded struct {
+	Acks    int // acknowledged by the server
+	Unknown int // outcome lost with the connection (or the process): may have been applied
+}
+
 // Report is what Check found.
 type Report struct {
-	Holds, StoreWrites, GuardedAcks int
-	GuardedUnknown                  int      // guarded writes whose outcome was lost with the connection
-	Overlaps                        []string // pairs of trusted holds that overlapped
-	TokenOrder                      []string // holds granted later with a smaller token
-	StoreLinearizable               bool     // the store's history fits a fenced register
-	StaleAccepted                   int      // stale writes the store accepted
-	StaleGuardedAcked               int      // stale guarded writes the server acknowledged
+	Holds, StoreWrites int
+	GuardedAcks        int                // over every resource
+	GuardedUnknown     int                // guarded writes whose outcome was lost with the connection
+	Guarded            map[string]Guarded // per resource
+	Overlaps           []string           // trusted holds that overlapped against their recipe's rule
+	TokenOrder         []string           // holds granted after another ended, with a smaller token
+	StoreLinearizable  bool               // every resource's store history fits a fenced register
+	StaleAccepted      int                // stale writes the store accepted (no newer token had been written)
+	StaleRefused       int                // stale writes the store fenced out
+	StaleGuardedAcked  int                // stale guarded writes the server acknowledged
 
-	storeInfo porcupine.LinearizationInfo
+	storeInfo map[string]porcupine.LinearizationInfo
+	failing   []string // resources whose store history is not linearizable
 }
 
 // Violations counts everything that must not happen.
@@ -51,62 +61,166 @@ var StoreModel = porcupine.Model{
 	DescribeState: func(state any) string { return "max token " + strconv.FormatInt(state.(int64), 10) },
 }
 
-// Check examines a history.
+// Check examines a history. Holds whose trust ended where it began (To not
+// after From) were never trusted: they take part in no check.
 func Check(events []Event) Report {
-	var r Report
-	var holds []Event
-	var ops []porcupine.Operation
+	r := Report{Guarded: map[string]Guarded{}, StoreLinearizable: true, storeInfo: map[string]porcupine.LinearizationInfo{}}
+	holds := map[string][]Event{}
+	ops := map[string][]porcupine.Operation{}
 	var origin time.Time
 	for _, e := range events {
 		if origin.IsZero() || e.From.Before(origin) {
 			origin = e.From
 		}
 	}
+	var resources []string
 	for _, e := range events {
+		if _, ok := holds[e.Resource]; !ok {
+			holds[e.Resource] = nil
+			resources = append(resources, e.Resource)
+		}
 		switch e.Kind {
 		case Hold:
-			holds = append(holds, e)
+			r.Holds++
+			if e.To.After(e.From) {
+				holds[e.Resource] = append(holds[e.Resource], e)
+			}
 		case StoreWrite:
 			r.StoreWrites++
 			if e.Stale && e.OK {
 				r.StaleAccepted++
 			}
-			ops = append(ops, porcupine.Operation{
+			if e.Stale && !e.OK {
+				r.StaleRefused++
+			}
+			ops[e.Resource] = append(ops[e.Resource], porcupine.Operation{
 				ClientId: e.Client, Input: e.Token, Output: e.OK,
 				Call: e.From.Sub(origin).Nanoseconds(), Return: e.To.Sub(origin).Nanoseconds(),
 			})
 		case GuardedWrite:
+			g := r.Guarded[e.Resource]
 			if e.Unknown {
+				g.Unknown++
 				r.GuardedUnknown++
 			}
 			if e.OK {
+				g.Acks++
 				r.GuardedAcks++
 				if e.Stale {
 					r.StaleGuardedAcked++
 				}
 			}
+			r.Guarded[e.Resource] = g
 		}
 	}
-	r.Holds = len(holds)
-	slices.SortFunc(holds, func(a, b Event) int { return a.From.Compare(b.From) })
-	for i := 1; i < len(holds); i++ {
-		prev, cur := holds[i-1], holds[i]
-		if cur.From.Before(prev.To) {
-			r.Overlaps = append(r.Overlaps, fmt.Sprintf("client %d token %d and client %d token %d overlap by %v from %s",
-				prev.Client, prev.Token, cur.Client, cur.Token, prev.To.Sub(cur.From), cur.From.Format("15:04:05.000")))
+	slices.Sort(resources)
+	for _, res := range resources {
+		r.Overlaps = append(r.Overlaps, overlaps(res, holds[res])...)
+		r.TokenOrder = append(r.TokenOrder, tokenOrder(res, holds[res])...)
+		if len(ops[res]) == 0 {
+			continue
 		}
-		if cur.Token <= prev.Token {
-			r.TokenOrder = append(r.TokenOrder, fmt.Sprintf("token %d granted after token %d", cur.Token, prev.Token))
+		result, info := porcupine.CheckOperationsVerbose(StoreModel, ops[res], time.Minute)
+		r.storeInfo[res] = info
+		if result != porcupine.Ok {
+			r.StoreLinearizable = false
+			r.failing = append(r.failing, res)
 		}
 	}
-	result, info := porcupine.CheckOperationsVerbose(StoreModel, ops, time.Minute)
-	r.StoreLinearizable = result == porcupine.Ok
-	r.storeInfo = info
 	return r
 }
 
-// VisualizeStore writes porcupine's HTML view of the store's history, for
-// a failing run to keep as an artifact.
+func describe(e Event) string {
+	role := "exclusive"
+	if e.Shared {
+		role = "shared"
+	}
+	return fmt.Sprintf("client %d %s token %d [%s, %s]", e.Client, role, e.Token,
+		e.From.Format("15:04:05.000000"), e.To.Format("15:04:05.000000"))
+}
+
+// sameHold tells the stretches of one hold (a write stretch and the read
+// stretch after its downgrade) from two holds.
+func sameHold(a, b Event) bool { return a.Client == b.Client && a.Token == b.Token }
+
+// overlaps finds pairs of trusted holds on one resource that overlapped
+// although one of them was exclusive.
+func overlaps(res string, holds []Event) []string {
+	holds = slices.Clone(holds)
+	slices.SortStableFunc(holds, func(a, b Event) int { return a.From.Compare(b.From) })
+	var found []string
+	var active []Event // holds still trusted when the current one began
+	for _, cur := range holds {
+		kept := active[:0]
+		for _, a := range active {
+			if a.To.After(cur.From) {
+				kept = append(kept, a)
+			}
+		}
+		active = kept
+		for _, a := range active {
+			if (!a.Shared || !cur.Shared) && !sameHold(a, cur) {
+				end := a.To
+				if cur.To.Before(end) {
+					end = cur.To
+				}
+				found = append(found, fmt.Sprintf("%s: %s and %s overlap by %v", res, describe(a), describe(cur), end.Sub(cur.From)))
+			}
+		}
+		active = append(active, cur)
+	}
+	return found
+}
+
+// tokenOrder finds holds granted after another hold on the resource had
+// ended, with a smaller token than that one, where one of the two was
+// exclusive: a node created later queues behind, so it cannot hold first.
+// (Two readers may be granted in either order: neither waits for the other.)
+func tokenOrder(res string, holds []Event) []string {
+	byFrom := slices.Clone(holds)
+	slices.SortStableFunc(byFrom, func(a, b Event) int { return a.From.Compare(b.From) })
+	byTo := slices.Clone(holds)
+	slices.SortStableFunc(byTo, func(a, b Event) int { return a.To.Compare(b.To) })
+	var found []string
+	var maxAll, maxExcl *Event // the ended holds with the largest tokens
+	i := 0
+	for _, cur := range byFrom {
+		for ; i < len(byTo) && !byTo[i].To.After(cur.From); i++ {
+			e := &byTo[i]
+			if maxAll == nil || e.Token > maxAll.Token {
+				maxAll = e
+			}
+			if !e.Shared && (maxExcl == nil || e.Token > maxExcl.Token) {
+				maxExcl = e
+			}
+		}
+		ref := maxExcl
+		if !cur.Shared {
+			ref = maxAll
+		}
+		if ref != nil && cur.Token < ref.Token {
+			found = append(found, fmt.Sprintf("%s: %s granted after %s had ended", res, describe(cur), describe(*ref)))
+		}
+	}
+	return found
+}
+
+// VisualizeStore writes porcupine's HTML view of the store's history (of
+// the first resource whose history is not linearizable, if any), for a
+// failing run to keep as an artifact.
 func (r Report) VisualizeStore(path string) error {
-	return porcupine.VisualizePath(StoreModel, r.storeInfo, path)
+	res := ""
+	if len(r.failing) > 0 {
+		res = r.failing[0]
+	} else {
+		for k := range r.storeInfo {
+			res = k
+			break
+		}
+	}
+	info, ok := r.storeInfo[res]
+	if !ok {
+		return fmt.Errorf("safety: no store history to show")
+	}
+	return porcupine.VisualizePath(StoreModel, info, path)
 }

@@ -9,13 +9,14 @@ import (
 type Kind int
 
 const (
-	// Hold is a trusted hold: From is when the acquire returned, To when
-	// the holder stopped trusting it (loss seen, release called, or the
-	// process paused).
+	// Hold is a trusted hold, or one stretch of it: From is when the
+	// acquire returned (or the hold changed role), To when the holder
+	// stopped trusting it (loss seen, release called, the process paused
+	// or killed, its session expired by the nemesis).
 	Hold Kind = iota
 	// StoreWrite is a write to the fenced store with the holder's token.
 	StoreWrite
-	// GuardedWrite is an increment of the ZooKeeper register under the
+	// GuardedWrite is an increment of a ZooKeeper register under the
 	// hold's guard; OK says whether the server acknowledged it.
 	GuardedWrite
 )
@@ -23,7 +24,9 @@ const (
 // Event is one recorded operation.
 type Event struct {
 	Client   int
+	Resource string // the recipe path the event belongs to: holds on different resources never conflict
 	Kind     Kind
+	Shared   bool // Hold: a read hold, which may overlap other shared holds; otherwise exclusive
 	Token    int64
 	From, To time.Time // call and return (for Hold: trust began and ended)
 	OK       bool      // StoreWrite: accepted; GuardedWrite: acknowledged
