@@ -168,3 +168,61 @@ func TestObserversSeeEveryChangeInOrder(t *testing.T) {
 	for range seen { // closed once its ctx ends
 	}
 }
+
+// TestRunWithReelectCampaignsAgainHoweverFnReturns: fn returns its
+// context's error when its term ends, as the README's pattern does. A term
+// lost to an operator deleting the leader's node is followed by a second
+// one, and a session expiry ends Run with an error naming the expiry, not
+// the suspension that came before it.
+func TestRunWithReelectCampaignsAgainHoweverFnReturns(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	s := session(t, nil)
+	e := election(t, s, path)
+	terms := make(chan int64, 2)
+	ran := make(chan error, 1)
+	go func() {
+		ran <- e.Run(ctx, []byte("runner"), func(ctx context.Context) error {
+			cur, err := e.Leader(ctx)
+			if err != nil {
+				return err
+			}
+			terms <- cur.Token
+			<-ctx.Done()
+			return ctx.Err()
+		}, leader.Reelect())
+	}()
+	nextTerm := func() int64 {
+		t.Helper()
+		select {
+		case tok := <-terms:
+			return tok
+		case err := <-ran:
+			t.Fatalf("Run returned while its session and ctx are fine: %v", err)
+		case <-ctx.Done():
+			t.Fatal("no term")
+		}
+		return 0
+	}
+	first := nextTerm()
+
+	op := session(t, nil)
+	cur, err := election(t, op, path).Leader(ctx)
+	require.NoError(t, err)
+	require.Equal(t, first, cur.Token)
+	require.NoError(t, op.Conn().Delete(cur.Path, -1), "the operator deletes the leader's node")
+	second := nextTerm()
+	assert.Greater(t, second, first)
+
+	require.NoError(t, cluster.ExpireSession(ctx, s.ID()))
+	select {
+	case err = <-ran:
+	case <-ctx.Done():
+		t.Fatal("Run did not return after its session expired")
+	}
+	assert.ErrorIs(t, err, recipes.ErrSessionLost)
+	assert.NotErrorIs(t, err, recipes.ErrSuspended)
+	assert.Len(t, terms, 0, "a term on an expired session")
+	_, err = election(t, op, path).Leader(ctx)
+	assert.ErrorIs(t, err, leader.ErrNoLeader, "a node is left behind")
+}

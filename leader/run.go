@@ -3,6 +3,7 @@ package leader
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -13,32 +14,59 @@ type runOptions struct {
 	reelect bool
 }
 
-// Reelect makes Run campaign again after each term that ended by losing
-// leadership or by fn returning nil, until ctx ends or the session is
-// lost. By default Run returns after one term.
+// Reelect makes Run campaign again after each term that was lost (however
+// fn returned then) or that fn ended by returning nil, and after a
+// campaign whose node was deleted, until ctx ends, fn returns an error
+// while still leading, or the session is lost or closed. By default Run
+// returns after one term.
 func Reelect() RunOption { return func(o *runOptions) { o.reelect = true } }
 
 // Run campaigns with value and, once elected, calls fn with a context that
 // is cancelled the moment leadership is lost (or ctx ends). When fn
-// returns, Run resigns. It returns fn's error; if fn returns nil after
-// leadership was lost, it returns the cause of the loss (matching ErrLost).
-// If ctx ends first, it returns ctx.Err() and leaves no node.
+// returns, Run resigns: it deletes its node, retrying through connection
+// loss for at most a second, then in the background.
+//
+// A term is lost when leadership ended before fn returned; fn may then
+// return anything (nil, its context's error, an error of its own). For a
+// lost term Run's error matches the cause of the loss (and ErrLost) and
+// also fn's error, if fn returned one other than its context's. If the
+// session was lost or closed, the error matches recipes.ErrSessionLost or
+// recipes.ErrSessionClosed: an expired session is not reported as a
+// suspended connection, although the term ended when the connection was
+// suspended. If fn returns while still leading, Run returns fn's error. If
+// ctx ends first, it returns ctx.Err() (or fn's error, if fn returned one)
+// and its node is deleted (in the background if the connection is down).
 func (e *Election) Run(ctx context.Context, value []byte, fn func(ctx context.Context) error, opts ...RunOption) error {
 	var o runOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
+	s := e.q.Session()
 	for {
 		err := e.term(ctx, value, fn)
 		switch {
-		case !o.reelect, ctx.Err() != nil, e.q.Session().Err() != nil:
+		case err == nil && !o.reelect:
+			return nil
+		case ctx.Err() != nil:
+			if err == nil {
+				return ctx.Err()
+			}
 			return err
-		case err != nil && !errors.Is(err, ErrLost):
+		case s.Err() != nil:
+			// The real cause, whatever the term or campaign saw first.
+			if !errors.Is(err, s.Err()) {
+				return fmt.Errorf("leader %s: run: %w", e.Path(), errors.Join(s.Err(), err))
+			}
 			return err
+		case err == nil, o.reelect && errors.Is(err, ErrLost):
+			continue
 		}
+		return err
 	}
 }
 
+// term campaigns once and, once elected, runs fn. Its error is fn's, or,
+// if leadership was lost before fn returned, one that matches the cause.
 func (e *Election) term(ctx context.Context, value []byte, fn func(ctx context.Context) error) error {
 	l, err := e.Campaign(ctx, value)
 	if err != nil {
@@ -50,11 +78,14 @@ func (e *Election) term(ctx context.Context, value []byte, fn func(ctx context.C
 	stop()
 	lost := l.Err()
 	cancel(nil)
-	resignCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	resignCtx, done := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer done()
 	_ = l.Resign(resignCtx)
-	if err == nil && lost != nil {
-		return lost
+	switch {
+	case lost == nil:
+		return err
+	case err == nil, errors.Is(err, context.Canceled) && ctx.Err() == nil:
+		return fmt.Errorf("leader %s: term lost: %w", e.Path(), lost)
 	}
-	return err
+	return fmt.Errorf("leader %s: term lost: %w (fn: %w)", e.Path(), lost, err)
 }
