@@ -3,10 +3,14 @@ package integration_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
-	"sync"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,173 +19,88 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/integration/safety"
+	"github.com/zkrecipes/zkrecipes/integration/safety/worker"
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
+	"github.com/zkrecipes/zkrecipes/rwlock"
 )
 
 // safetySessionTimeout is the workers' session timeout: faults that cut a
 // client off last longer than this, so that its session expires.
 const safetySessionTimeout = 1500 * time.Millisecond
 
-// worker contends for the lock through a proxy of its own, and does a
-// guarded increment and a fenced store write in each hold.
-type worker struct {
-	id      int
-	proxy   *zktest.Proxy
-	freeze  chan chan struct{} // the nemesis pauses the worker inside its hold
-	history *safety.History
-	store   *safety.Store
+// The workload: safetyWorkers processes at once, each with one Session
+// shared by goroutines on the mutex, the rwlock (readers, writers that
+// downgrade half the time) and the election, each hold's work short.
+const safetyWorkers = 3
 
-	mu       sync.Mutex
-	session  *recipes.Session
-	holding  bool
-	grants   int
-	returned time.Time           // last return from Lock, for liveness after heal
-	expired  map[int64]time.Time // sessions the nemesis expired, and when
+var safetyWorkload = worker.Config{
+	SessionTimeout: safetySessionTimeout,
+	Paths: map[string]string{
+		worker.Mutex: "/safety/mutex", worker.RWLock: "/safety/rwlock", worker.Election: "/safety/election",
+	},
+	Registers: map[string]string{
+		worker.Mutex: "/safety-register-mutex", worker.RWLock: "/safety-register-rwlock", worker.Election: "/safety-register-election",
+	},
+	Mutexes: 2, Readers: 2, Writers: 2, Candidates: 2,
+	HoldMin: 2 * time.Millisecond, HoldMax: 10 * time.Millisecond,
 }
 
-func (w *worker) run(ctx context.Context, t *testing.T, c *zktest.Cluster, path, register string, stop <-chan struct{}) {
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		s, err := recipes.Connect(cctx, w.proxy.Servers(), recipes.WithSessionTimeout(safetySessionTimeout),
-			recipes.WithLogger(quietLogger))
-		cancel()
-		if err != nil {
-			continue // cut off: try again
-		}
-		w.mu.Lock()
-		w.session = s
-		w.mu.Unlock()
-		m, err := lock.New(s, path)
-		require.NoError(t, err)
-		for s.Err() == nil {
-			h, err := m.Lock(ctx)
-			w.mu.Lock()
-			w.returned = time.Now()
-			w.mu.Unlock()
-			if err != nil {
-				break
-			}
-			w.hold(ctx, s, h, register)
-			select {
-			case <-stop:
-				s.Close()
-				return
-			default:
-			}
-		}
-		s.Close()
-	}
-}
-
-func (w *worker) hold(ctx context.Context, s *recipes.Session, h *lock.Hold, register string) {
-	start := time.Now()
-	var mu sync.Mutex
-	end := time.Time{}
-	trustEnds := func(at time.Time) {
-		mu.Lock()
-		defer mu.Unlock()
-		if end.IsZero() || at.Before(end) {
-			end = at
-		}
-	}
-	stopWatch := context.AfterFunc(h.Context(), func() { trustEnds(time.Now()) })
-	defer stopWatch()
-	w.mu.Lock()
-	w.holding, w.grants = true, w.grants+1
-	w.mu.Unlock()
-
-	stale := false
-	act := func() {
-		if !stale && h.Err() != nil {
-			return // a careful holder stops at once; a paused one cannot
-		}
-		w.guardedIncrement(ctx, s, h, register, stale)
-		from := time.Now()
-		ok := w.store.Write(h.Token())
-		w.history.Add(safety.Event{Client: w.id, Kind: safety.StoreWrite, Token: h.Token(), From: from, To: time.Now(), OK: ok, Stale: stale})
-	}
-	act()
-	select {
-	case resume := <-w.freeze: // paused like a process under SIGSTOP
-		trustEnds(time.Now())
-		<-resume
-		stale = true
-		act() // on waking, it writes as if it still held the lock
-	case <-time.After(20 * time.Millisecond): // the hold's work
-	}
-	trustEnds(time.Now())
-	w.mu.Lock()
-	w.holding = false
-	if at, ok := w.expired[s.ID()]; ok {
-		// Expired by an operator: the server deletes the node and tells
-		// the next waiter at once, before this client can hear of it, as
-		// with a pause; no hold is trusted past that (fencing covers it).
-		trustEnds(at)
-	}
-	w.mu.Unlock()
-	h.Unlock(context.WithoutCancel(ctx))
-	mu.Lock()
-	w.history.Add(safety.Event{Client: w.id, Kind: safety.Hold, Token: h.Token(), From: start, To: end})
-	mu.Unlock()
-}
-
-func (w *worker) guardedIncrement(ctx context.Context, s *recipes.Session, h *lock.Hold, register string, stale bool) {
-	from := time.Now()
-	data, st, err := s.Conn().Get(register)
-	ok, unknown := false, false
-	if err == nil {
-		n, _ := strconv.Atoi(string(data))
-		_, err = h.Multi(ctx, &zk.SetDataRequest{Path: register, Data: []byte(strconv.Itoa(n + 1)), Version: st.Version})
-		ok = err == nil
-		unknown = recipes.Retryable(err) // the connection dropped with the write in flight
-	}
-	w.history.Add(safety.Event{Client: w.id, Kind: safety.GuardedWrite, Token: h.Token(), From: from, To: time.Now(),
-		OK: ok, Unknown: unknown, Stale: stale})
-}
-
-// TestLockSafetyUnderFaults runs the workload on a 3-node ensemble while a
-// nemesis kills the ensemble leader, pauses and isolates members,
-// black-holes and pauses clients and expires sessions; then checks the
-// history. ZKR_SAFETY_DURATION sets how long the faults go on (default 40s).
-func TestLockSafetyUnderFaults(t *testing.T) {
-	duration := 40 * time.Second
+// TestSafetyUnderFaults runs worker processes, each one Session shared by
+// goroutines on a mutex, an rwlock and an election, on a 3-node ensemble
+// while a nemesis kills the ensemble leader, pauses and isolates members,
+// black-holes, cuts and slows clients, expires sessions (also with
+// requests queued behind a cut-off link), stops worker processes past
+// their session timeout and kills them mid-hold; then checks the history
+// per recipe's rule, and that no node is left or owned by a session no
+// worker follows. ZKR_SAFETY_DURATION sets how long the faults go on
+// (default 45s).
+func TestSafetyUnderFaults(t *testing.T) {
+	duration := 45 * time.Second
 	if d, err := time.ParseDuration(os.Getenv("ZKR_SAFETY_DURATION")); err == nil {
 		duration = d
 	}
 	c := zktest.Start(t, zktest.WithEnsemble(3))
 	ctx := ctxFor(t, duration+5*time.Minute)
-	const path, register = "/safety/lock", "/safety-register"
-	admin, err := recipes.Connect(ctx, c.Servers())
+	admin, err := recipes.Connect(ctx, c.Servers(), recipes.WithLogger(quietLogger))
 	require.NoError(t, err)
 	defer admin.Close()
-	_, err = admin.Conn().Create(register, []byte("0"), 0, zk.WorldACL(zk.PermAll))
-	require.NoError(t, err)
-
-	history, store := &safety.History{}, safety.NewStore(true)
-	var workers []*worker
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range 4 {
-		p, err := c.NewProxy()
+	for _, reg := range safetyWorkload.Registers {
+		_, err = admin.Conn().Create(reg, []byte("0"), 0, zk.WorldACL(zk.PermAll))
 		require.NoError(t, err)
-		w := &worker{id: i, proxy: p, freeze: make(chan chan struct{}), history: history, store: store}
-		workers = append(workers, w)
-		wg.Go(func() { w.run(ctx, t, c, path, register, stop) })
 	}
+	store, err := safety.NewStoreServer(true)
+	require.NoError(t, err)
+	defer store.Close()
 
-	faults := nemesis(ctx, t, c, workers, duration)
+	rec := newRecorder()
+	base := safetyWorkload
+	base.Store = store.Addr()
+	f := &fleet{t: t, base: base, rec: rec}
+	proxies := make([]*zktest.Proxy, safetyWorkers)
+	for i := range proxies {
+		proxies[i], err = c.NewProxy()
+		require.NoError(t, err)
+		_, err = f.start(i, proxies[i])
+		require.NoError(t, err)
+	}
+	defer func() { // whatever happens, no worker outlives the test
+		for _, p := range f.all() {
+			p.signal(syscall.SIGCONT)
+			p.signal(syscall.SIGKILL)
+			<-p.exited
+		}
+	}()
 
-	// Heal everything, then every worker must get back out of Lock.
+	audit := startAudit(ctx, admin, rec)
+	faults := nemesis(ctx, t, c, f, duration)
+
+	// Heal everything; then every worker must be granted something again.
 	healed := time.Now()
-	for _, w := range workers {
-		w.proxy.Heal()
+	for _, p := range proxies {
+		p.Heal()
+		p.Delay(0)
 	}
 	for _, m := range c.Members() {
 		m.Unpause(ctx)
@@ -190,70 +109,186 @@ func TestLockSafetyUnderFaults(t *testing.T) {
 	}
 	require.NoError(t, c.WaitServing(ctx))
 	var longest time.Duration
-	for _, w := range workers {
-		require.NoError(t, waitForCtx(ctx, 30*time.Second, func() bool {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			return w.returned.After(healed)
-		}), "worker %d still blocked 30s after the faults healed", w.id)
-		w.mu.Lock()
-		longest = max(longest, w.returned.Sub(healed))
-		w.mu.Unlock()
+	for _, p := range f.current() {
+		require.NoError(t, waitForCtx(ctx, 30*time.Second, func() bool { return rec.grantedSince(p.id, healed) }),
+			"worker %d granted nothing within 30s after the faults healed", p.id)
+		rec.mu.Lock()
+		longest = max(longest, rec.lastGrant[p.id].Sub(healed))
+		rec.mu.Unlock()
 	}
-	close(stop)
-	wg.Wait()
 
-	// No node left once every client has closed.
-	require.NoError(t, waitForCtx(ctx, 30*time.Second, func() bool {
-		cs, _, err := admin.Conn().Children(path)
-		return errors.Is(err, zk.ErrNoNode) || (err == nil && len(cs) == 0)
-	}), "lock nodes leaked")
-
-	report := safety.Check(history.Events())
-	data, _, err := admin.Conn().Get(register)
-	require.NoError(t, err)
-	grants := 0
-	for _, w := range workers {
-		grants += w.grants
+	// Stop every worker: it releases, closes its session and exits.
+	for _, p := range f.current() {
+		p.send("stop")
+		p.closeInput()
 	}
-	t.Logf("grants %d, faults %v, violations %d (overlaps %d, token order %d, store linearizable %v, stale guarded acks %d), "+
-		"stale store writes accepted %d, guarded acks %d (+%d unknown) vs register %s, leaked nodes 0, longest wake-up after heal %v",
-		grants, faults, report.Violations(), len(report.Overlaps), len(report.TokenOrder), report.StoreLinearizable,
-		report.StaleGuardedAcked, report.StaleAccepted, report.GuardedAcks, report.GuardedUnknown, data, longest)
-	if report.Violations() > 0 {
+	for _, p := range f.all() {
+		select {
+		case <-p.exited:
+		case <-time.After(30 * time.Second):
+			t.Errorf("worker %d did not exit within 30s of stop", p.id)
+			p.signal(syscall.SIGKILL)
+			<-p.exited
+		}
+		rec.mu.Lock()
+		killed := rec.killed[p.id]
+		rec.mu.Unlock()
+		if !killed && p.err != nil {
+			t.Errorf("worker %d: %v\n%s", p.id, p.err, p.stderr.String())
+		}
+	}
+
+	// Every node is gone once every process has exited (a killed one's
+	// session expires), and none was ever owned by a session no worker
+	// followed.
+	leaks := audit.stop()
+	var left []string
+	err = waitForCtx(ctx, 30*time.Second, func() bool {
+		left = left[:0]
+		for _, path := range safetyWorkload.Paths {
+			cs, _, err := admin.Conn().Children(path)
+			if err != nil && !errors.Is(err, zk.ErrNoNode) {
+				left = append(left, path+": "+err.Error())
+			}
+			for _, ch := range cs {
+				_, st, _ := admin.Conn().Get(path + "/" + ch)
+				owner := int64(0)
+				if st != nil {
+					owner = st.EphemeralOwner
+				}
+				left = append(left, fmt.Sprintf("%s/%s owned by session 0x%x", path, ch, owner))
+			}
+		}
+		return len(left) == 0
+	})
+	if err != nil {
+		leaks = append(leaks, left...)
+	}
+
+	events, odd := rec.events(store.Events())
+	report := safety.Check(events)
+	applied := map[string]int{}
+	for r, reg := range safetyWorkload.Registers {
+		data, _, err := admin.Conn().Get(reg)
+		require.NoError(t, err)
+		applied[r], err = strconv.Atoi(string(data))
+		require.NoError(t, err)
+	}
+	grants, total, downgrades, refused := rec.summary()
+	kinds := make([]string, 0, len(faults))
+	nfaults := 0
+	for k, n := range faults {
+		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
+		nfaults += n
+	}
+	slices.Sort(kinds)
+	t.Logf("safety summary: %d worker processes (%d started), %v of faults; grants %d (mutex %d, rwlock write %d, rwlock read %d, election %d), "+
+		"downgrades %s; faults %d of %d kinds (%s); violations %d (overlaps %d, token order %d, store linearizable %v, stale guarded writes applied %d); "+
+		"stale store writes fenced out %d, accepted %d (no newer token yet); guarded acks %v vs registers %v; leaked nodes %d; "+
+		"longest wait for a grant after heal %v; acquires refused %s",
+		safetyWorkers, len(f.all()), duration, total, grants[worker.Mutex], grants["rwlock write"], grants["rwlock read"], grants[worker.Election],
+		downgrades, nfaults, len(faults), strings.Join(kinds, ", "), report.Violations(), len(report.Overlaps), len(report.TokenOrder),
+		report.StoreLinearizable, report.StaleGuardedAcked, report.StaleRefused, report.StaleAccepted, report.Guarded, applied,
+		len(leaks), longest.Round(time.Millisecond), refused)
+	if report.Violations() > 0 && !report.StoreLinearizable {
 		keepArtifact(t, report, "safety-store.html")
 	}
-	assert.Empty(t, report.Overlaps)
-	assert.Empty(t, report.TokenOrder)
-	assert.True(t, report.StoreLinearizable, "the fenced store accepted a stale token")
+	assert.Empty(t, report.Overlaps, joinLines(report.Overlaps, 20))
+	assert.Empty(t, report.TokenOrder, joinLines(report.TokenOrder, 20))
+	assert.True(t, report.StoreLinearizable, "the fenced store's history is not linearizable")
 	assert.Zero(t, report.StaleGuardedAcked, "a stale holder's guarded write was applied")
-	// Every acknowledged guarded write is in the register, and nothing
-	// else is but writes whose reply was lost.
-	applied, err := strconv.Atoi(string(data))
-	require.NoError(t, err)
-	assert.GreaterOrEqual(t, applied, report.GuardedAcks, "an acknowledged guarded write is missing")
-	assert.LessOrEqual(t, applied, report.GuardedAcks+report.GuardedUnknown, "a guarded write nobody may have made was applied")
-	assert.Positive(t, grants)
+	assert.Empty(t, leaks, joinLines(leaks, 20))
+	assert.Empty(t, odd, joinLines(odd, 20))
+	for r := range safetyWorkload.Registers {
+		// Every acknowledged guarded write is in the register, and nothing
+		// else is but writes whose outcome was lost.
+		g := report.Guarded[r]
+		assert.GreaterOrEqual(t, applied[r], g.Acks, "%s: an acknowledged guarded write is missing", r)
+		assert.LessOrEqual(t, applied[r], g.Acks+g.Unknown, "%s: a guarded write nobody may have made was applied", r)
+	}
+	for _, r := range []string{worker.Mutex, "rwlock write", "rwlock read", worker.Election} {
+		assert.Positive(t, grants[r], "no %s grant", r)
+	}
+}
+
+// audit watches the recipe paths while the faults go on: a node owned by
+// a session that no worker follows (go-zookeeper's replacement session
+// after an expiry) or by one its worker gave up is a leak.
+type audit struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	leaks  []string
+}
+
+func startAudit(ctx context.Context, admin *recipes.Session, rec *recorder) *audit {
+	ctx, cancel := context.WithCancel(ctx)
+	a := &audit{cancel: cancel, done: make(chan struct{})}
+	const grace = 10 * safetySessionTimeout // past it, a dead session's nodes are gone
+	firstSeen := map[string]time.Time{}
+	leaked := map[string]bool{}
+	go func() {
+		defer close(a.done)
+		for ctx.Err() == nil {
+			now := time.Now()
+			for _, path := range safetyWorkload.Paths {
+				cs, _, err := admin.Conn().Children(path)
+				if err != nil {
+					continue
+				}
+				for _, ch := range cs {
+					node := path + "/" + ch
+					ok, st, err := admin.Conn().Exists(node)
+					if err != nil || !ok || leaked[node] {
+						continue
+					}
+					if _, seen := firstSeen[node]; !seen {
+						firstSeen[node] = now
+					}
+					// A session's first nodes may be listed before its
+					// worker's report of it is read: give it a moment.
+					if why := rec.owner(st.EphemeralOwner, now, grace); why != "" && now.Sub(firstSeen[node]) > 3*time.Second {
+						leaked[node] = true
+						a.leaks = append(a.leaks, fmt.Sprintf("%s %s (seen %s)", node, why, now.Format("15:04:05.000")))
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond): // the audit's pace
+			}
+		}
+	}()
+	return a
+}
+
+func (a *audit) stop() []string {
+	a.cancel()
+	<-a.done
+	return a.leaks
 }
 
 // nemesis injects faults, one kind after another, until duration has
 // passed, and returns how many of each it injected.
-func nemesis(ctx context.Context, t *testing.T, c *zktest.Cluster, workers []*worker, duration time.Duration) map[string]int {
+func nemesis(ctx context.Context, t *testing.T, c *zktest.Cluster, f *fleet, duration time.Duration) map[string]int {
 	faults := map[string]int{}
-	note := func(kind string) { // the log says when, to match with a violation
+	note := func(kind string, p *proc) { // the log says when, to match with a violation
 		faults[kind]++
-		t.Logf("%s %s", time.Now().Format("15:04:05.000"), kind)
+		who := ""
+		if p != nil {
+			who = fmt.Sprintf(" (worker %d)", p.id)
+		}
+		t.Logf("%s %s%s", time.Now().Format("15:04:05.000"), kind, who)
 	}
 	end := time.Now().Add(duration)
-	holder := func() *worker { // whoever holds, or after 2 s anyone
-		found := workers[0]
+	// target is a worker process in the middle of a hold, or after 2 s
+	// any worker process.
+	target := func() *proc {
+		procs := f.current()
+		found := procs[rand.N(len(procs))]
 		waitForCtx(ctx, 2*time.Second, func() bool {
-			for _, w := range workers {
-				w.mu.Lock()
-				h := w.holding
-				w.mu.Unlock()
-				if h {
-					found = w
+			for _, i := range rand.Perm(len(procs)) {
+				if f.rec.holding(procs[i].id) {
+					found = procs[i]
 					return true
 				}
 			}
@@ -261,64 +296,116 @@ func nemesis(ctx context.Context, t *testing.T, c *zktest.Cluster, workers []*wo
 		})
 		return found
 	}
-	hold := func(d time.Duration) { time.Sleep(d) } // a fault lasts this long
-	for i := 0; time.Now().Before(end); i++ {
-		switch i % 6 {
-		case 0:
+	lasts := func(d time.Duration) { time.Sleep(d) } // a fault lasts this long
+	kinds := []func(i int){
+		func(int) {
 			if m, err := c.Leader(ctx); err == nil {
-				note("kill ensemble leader")
+				note("kill ensemble leader", nil)
 				m.Kill(ctx)
-				hold(time.Second)
+				lasts(time.Second)
 				m.Start(ctx)
 				c.WaitServing(ctx)
 			}
-		case 1:
-			note("pause member")
+		},
+		func(int) { // SIGSTOP past the session timeout, then SIGCONT: its late writes must be fenced out
+			p := target()
+			from := time.Now()
+			var m worker.Msg
+			err := p.send("freeze")
+			if err == nil {
+				m, err = p.await("frozen", 5*time.Second)
+			}
+			if err == nil {
+				err = p.signal(syscall.SIGSTOP)
+			}
+			if err == nil {
+				note("SIGSTOP worker past its session timeout", p)
+				lasts(2 * safetySessionTimeout)
+			}
+			p.signal(syscall.SIGCONT)
+			f.rec.cut(cut{kind: "stop", proc: p.id, sid: m.SID, from: from, to: time.Now()})
+			p.send("wake")
+			p.await("woke", 5*time.Second)
+		},
+		func(i int) {
+			note("pause member", nil)
 			m := c.Members()[i%3]
 			m.Pause(ctx)
-			hold(2 * time.Second)
+			lasts(2 * time.Second)
 			m.Unpause(ctx)
-		case 2:
-			note("isolate member")
+		},
+		func(int) { // SIGKILL mid-hold; a new process takes the slot
+			p := target()
+			at := time.Now()
+			if p.signal(syscall.SIGKILL) != nil {
+				return
+			}
+			f.rec.cut(cut{kind: "kill", proc: p.id, from: at})
+			note("SIGKILL worker mid-hold", p)
+			<-p.exited
+			if _, err := f.start(p.slot, p.proxy); err != nil {
+				t.Errorf("restart worker in slot %d: %v", p.slot, err)
+			}
+		},
+		func(int) {
+			p := target()
+			note("black-hole client", p)
+			p.proxy.Blackhole()
+			lasts(2 * safetySessionTimeout)
+			p.proxy.Heal()
+		},
+		func(int) { // cut off with requests in flight, expired server-side, then healed
+			p := target()
+			sid := f.rec.session(p.id)
+			if sid == 0 {
+				return
+			}
+			p.proxy.Blackhole()
+			lasts(300 * time.Millisecond) // its goroutines go on sending: releases, new acquires
+			f.rec.cut(cut{kind: "expire", sid: sid, from: time.Now()})
+			if err := c.ExpireSession(ctx, sid); err == nil {
+				note("session loss with requests queued", p)
+			}
+			lasts(2 * safetySessionTimeout)
+			p.proxy.Heal()
+		},
+		func(i int) {
+			note("isolate member", nil)
 			m := c.Members()[(i+1)%3]
 			m.Disconnect(ctx)
-			hold(2 * time.Second)
+			lasts(2 * time.Second)
 			m.Reconnect(ctx)
 			c.WaitServing(ctx)
-		case 3:
-			note("black-hole client")
-			w := holder()
-			w.proxy.Blackhole()
-			hold(2 * safetySessionTimeout)
-			w.proxy.Heal()
-		case 4:
-			w := holder()
-			resume := make(chan struct{})
-			select {
-			case w.freeze <- resume:
-				note("pause client in its hold")
-				w.proxy.Blackhole() // a stopped process sends nothing
-				hold(2 * safetySessionTimeout)
-				w.proxy.Heal()
-				close(resume)
-			case <-time.After(time.Second):
+		},
+		func(int) {
+			p := target()
+			sid := f.rec.session(p.id)
+			if sid == 0 {
+				return
 			}
-		case 5:
-			w := holder()
-			w.mu.Lock()
-			s := w.session
-			if s != nil {
-				if w.expired == nil {
-					w.expired = map[int64]time.Time{}
-				}
-				w.expired[s.ID()] = time.Now()
+			f.rec.cut(cut{kind: "expire", sid: sid, from: time.Now()})
+			if c.ExpireSession(ctx, sid) == nil {
+				note("expire session", p)
 			}
-			w.mu.Unlock()
-			if s != nil && c.ExpireSession(ctx, s.ID()) == nil {
-				note("expire session")
-			}
-		}
-		hold(300 * time.Millisecond)
+		},
+		func(int) { // shorter than the session timeout: the session survives, holds end
+			p := target()
+			note("cut client connections", p)
+			p.proxy.Cut()
+			lasts(safetySessionTimeout / 3)
+			p.proxy.Heal()
+		},
+		func(int) {
+			p := target()
+			note("slow client link", p)
+			p.proxy.Delay(150 * time.Millisecond)
+			lasts(2 * time.Second)
+			p.proxy.Delay(0)
+		},
+	}
+	for i := 0; time.Now().Before(end) && ctx.Err() == nil; i++ {
+		kinds[i%len(kinds)](i / len(kinds))
+		lasts(300 * time.Millisecond)
 	}
 	return faults
 }
@@ -366,6 +453,43 @@ func TestCheckerCatchesAnUnfencedWriterAfterAPause(t *testing.T) {
 	assert.True(t, fenced.Write(old.Token()))
 	assert.True(t, fenced.Write(next.Token()))
 	assert.False(t, fenced.Write(old.Token()), "a fenced store accepted a stale token")
+}
+
+// TestCheckerCatchesAWriterThatIgnoresReaders is the rwlock's negative
+// control: a "writer" that takes a mutex on another path instead of the
+// rwlock's write lock writes while a reader holds; the checker must flag
+// it, while the real write lock waits.
+func TestCheckerCatchesAWriterThatIgnoresReaders(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	const path = "/safety/negative-control-rw"
+	history := &safety.History{}
+	rw, err := rwlock.New(session(t), path)
+	require.NoError(t, err)
+	rogue, err := lock.New(session(t), path+"-elsewhere")
+	require.NoError(t, err)
+	record := func(client int, shared bool, token int64, from time.Time) {
+		history.Add(safety.Event{Client: client, Resource: worker.RWLock, Kind: safety.Hold, Shared: shared, Token: token,
+			From: from, To: time.Now()})
+	}
+
+	r, err := rw.RLock(ctx)
+	require.NoError(t, err)
+	readFrom := time.Now()
+	w, err := rogue.Lock(ctx) // ignores the reader
+	require.NoError(t, err)
+	writeFrom := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = rw.Lock(wctx) // the real write lock waits for the reader
+	cancel()
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	record(2, false, w.Token(), writeFrom)
+	require.NoError(t, w.Unlock(ctx))
+	record(1, true, r.Token(), readFrom)
+	require.NoError(t, r.Unlock(ctx))
+
+	report := safety.Check(history.Events())
+	assert.Len(t, report.Overlaps, 1, "the checker missed a writer beside a reader")
+	t.Log(report.Overlaps)
 }
 
 // keepArtifact writes porcupine's view of a failing history under
