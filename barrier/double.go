@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/google/uuid"
@@ -23,16 +24,19 @@ const readyNode = "ready"
 // DoubleBarrier is a double barrier for N members at one ZooKeeper path.
 // Each DoubleBarrier value is one member: it enters once and leaves once
 // per round, and may then enter the next round. It is safe for concurrent
-// use, but Enter and Leave of one member are meant to alternate.
+// use, but Enter and Leave of one member are meant to alternate: a call
+// waits (or gives up with ctx) while another of the same member runs.
 type DoubleBarrier struct {
 	s    *recipes.Session
 	path string
 	n    int
 
-	mu         sync.Mutex // serialises Enter and Leave
-	own        string     // our member node, while entered
+	turn       chan struct{} // a token per call: serialises Enter and Leave
+	own        string        // our member node, from Enter until Leave returns nil
 	ownCzxid   int64
-	readyCzxid int64 // the ready node we made this round, if any
+	left       bool     // our member node is deleted (or being deleted) by a Leave
+	round      []string // the members when we started to leave
+	readyCzxid int64    // the ready node we made this round, if any
 }
 
 // NewDouble returns a member of the double barrier for n members at path
@@ -44,57 +48,172 @@ func NewDouble(s *recipes.Session, path string, n int) (*DoubleBarrier, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("barrier %s: %d members: want at least 1", path, n)
 	}
-	return &DoubleBarrier{s: s, path: path, n: n}, nil
+	return &DoubleBarrier{s: s, path: path, n: n, turn: make(chan struct{}, 1)}, nil
 }
 
+// lock waits for this member's turn, or for ctx to end. A turn that is
+// free is taken even if ctx has ended, so that a Leave whose ctx has ended
+// still removes our node.
+func (d *DoubleBarrier) lock(ctx context.Context) error {
+	select {
+	case d.turn <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case d.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (d *DoubleBarrier) unlock() { <-d.turn }
+
 // Enter joins the barrier and blocks until N members have entered (a
-// member whose session died no longer counts). If the barrier already has
-// N members, it returns ErrTooManyMembers. If ctx ends first, it removes
-// its member node and returns ctx.Err(); so does every other error.
+// member whose session died no longer counts). It creates our member node
+// (retrying through connection loss), then waits on the children watch of
+// the barrier's path. If the barrier already has N members, it returns
+// ErrTooManyMembers.
+//
+// If ctx ends first, Enter returns ctx.Err() at once, even if the
+// connection is down. On that and on every other error, it removes our
+// member node: it tries for at most a second (none once ctx has ended),
+// then leaves the deletion to the session's background cleanup, which goes
+// on through connection loss until it succeeds or the session ends (when
+// the server deletes the node itself). A create still in flight when ctx
+// ends is answered first, then whatever it made is deleted.
 func (d *DoubleBarrier) Enter(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	if err := d.lock(ctx); err != nil {
+		return err
+	}
+	defer d.unlock()
 	if d.own != "" {
 		return fmt.Errorf("barrier %s: enter: already entered", d.path)
 	}
-	if err := d.join(ctx); err != nil {
-		return fmt.Errorf("barrier %s: enter: %w", d.path, err)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	if err := d.awaitFull(ctx); err != nil {
-		d.s.Delete(context.WithoutCancel(ctx), d.own)
-		d.own = ""
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return err
+	own := d.path + "/" + uuid.NewString()
+	err := d.join(ctx, own)
+	if err == nil {
+		d.own, d.left = own, false
+		if err = d.awaitFull(ctx); err != nil {
+			d.own = ""
+		}
+	}
+	if err != nil {
+		d.abandon(ctx, own)
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 		return fmt.Errorf("barrier %s: enter: %w", d.path, err)
 	}
 	return nil
 }
 
-// join creates our member node and learns its creation zxid.
-func (d *DoubleBarrier) join(ctx context.Context) error {
-	own := d.path + "/" + uuid.NewString()
-	_, err := d.s.Create(ctx, own, nil, zk.FlagEphemeral)
-	if err != nil {
-		// A create abandoned by ctx, or whose reply was lost, may still
-		// happen or have happened. The node is named by a fresh UUID, so
-		// deleting it by name is safe, and requests on one connection are
-		// served in order, so the delete comes after the create.
-		if recipes.Retryable(err) || ctx.Err() != nil {
-			d.s.Delete(context.WithoutCancel(ctx), own)
+// abandon deletes our member node after a failure: for at most a second,
+// and not at all once ctx has ended, then in the background.
+func (d *DoubleBarrier) abandon(ctx context.Context, own string) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	d.s.Delete(ctx, own)
+}
+
+// join creates our member node, retrying through connection loss, and
+// learns its creation zxid. The node's name is a fresh UUID, so a node
+// of that name is ours: a create whose reply was lost and that the retry
+// finds done (ErrNodeExists) is success, and deleting it by name is safe.
+func (d *DoubleBarrier) join(ctx context.Context, own string) error {
+	for retry := false; ; {
+		err := d.create(ctx, own)
+		switch {
+		case err == nil, retry && errors.Is(err, zk.ErrNodeExists):
+		case errors.Is(err, zk.ErrNoNode):
+			if err := d.s.CreateParents(ctx, d.path); err != nil {
+				return err
+			}
+			continue
+		case recipes.Retryable(err):
+			if err := d.s.WaitConnected(ctx); err != nil {
+				return err
+			}
+			retry = true
+			continue
+		default:
+			return err
 		}
-		return err
+		st, err := recipes.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
+			_, st, err := conn.Exists(own)
+			return st, err
+		})
+		switch {
+		case recipes.Retryable(err):
+			if err := d.s.WaitConnected(ctx); err != nil {
+				return err
+			}
+			retry = true
+			continue
+		case err != nil:
+			return err
+		case st == nil:
+			// Deleted since: by an operator, or with our session.
+			if err := d.s.Err(); err != nil {
+				return err
+			}
+			return recipes.ErrNodeDeleted
+		case st.EphemeralOwner != d.s.ID():
+			return fmt.Errorf("%s: %w", own, recipes.ErrForeignNode)
+		}
+		d.ownCzxid = st.Czxid
+		return nil
 	}
-	st, err := recipes.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
-		_, st, err := conn.Exists(own)
-		return st, err
+}
+
+// create sends the create of our member node. Call returns when ctx ends,
+// but the request is answered all the same (reply, connection loss or
+// close): whichever comes second, the answer or our giving up, hands the
+// node to the session's background cleanup, so that its delete is sent
+// after the create has been answered, never before it.
+func (d *DoubleBarrier) create(ctx context.Context, own string) error {
+	var mu sync.Mutex
+	var answered, gaveUp bool
+	var answer error
+	dropIf := func(err error) {
+		if err == nil || recipes.Retryable(err) {
+			deleteLater(d.s, own)
+		}
+	}
+	_, err := recipes.Call(ctx, d.s, func(conn *zk.Conn) (string, error) {
+		p, err := conn.Create(own, nil, zk.FlagEphemeral, d.s.ACL())
+		mu.Lock()
+		answered, answer = true, err
+		late := gaveUp
+		mu.Unlock()
+		if late {
+			dropIf(err)
+		}
+		return p, err
 	})
-	if err != nil {
-		d.s.Delete(context.WithoutCancel(ctx), own)
-		return err
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		mu.Lock()
+		gaveUp = true
+		done, answer := answered, answer
+		mu.Unlock()
+		if done {
+			dropIf(answer)
+		}
 	}
-	d.own, d.ownCzxid = own, st.Czxid
-	return nil
+	return err
+}
+
+// deleteLater hands the deletion of p to the session's background cleanup
+// and returns at once: [recipes.Session.Delete] with a context that has
+// ended does exactly that.
+func deleteLater(s *recipes.Session, p string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.Delete(ctx, p)
 }
 
 // awaitFull counts the members until there are N, or until a ready node
@@ -201,21 +320,44 @@ func (d *DoubleBarrier) readyIsOurs(ctx context.Context) bool {
 }
 
 // Leave leaves the barrier and blocks until every member has left (a
-// member whose session died has left). If ctx ends first it returns
-// ctx.Err(); the member may or may not have left then, and must not enter
-// again until a later Leave has returned nil.
-func (d *DoubleBarrier) Leave(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+// member whose session died has left): the lowest member watches the
+// highest; every other member deletes its node and watches the lowest.
+//
+// If ctx ends first, Leave returns ctx.Err() at once, even if the
+// connection is down. On that and on every other error, our member node is
+// removed as Enter removes it on failure (for at most a second, none once
+// ctx has ended, then in the background), so that the other members do
+// not wait for us for ever. We have not seen them all leave, though: the
+// member must not enter again until a later Leave has returned nil, which
+// waits only for the rest of the members this round had when we first
+// started to leave.
+func (d *DoubleBarrier) Leave(ctx context.Context) (err error) {
+	if err := d.lock(ctx); err != nil {
+		return err
+	}
+	defer d.unlock()
 	if d.own == "" {
 		return fmt.Errorf("barrier %s: leave: not entered", d.path)
 	}
+	if err := d.leave(ctx); err != nil {
+		if !d.left {
+			d.left = true
+			d.abandon(ctx, d.own)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("barrier %s: leave: %w", d.path, err)
+	}
+	d.own, d.left, d.round = "", false, nil
+	d.dropReady(ctx)
+	return nil
+}
+
+// leave deletes our node when it is our turn (d.left says it is done) and
+// waits until the members of this round are gone.
+func (d *DoubleBarrier) leave(ctx context.Context) error {
 	name := d.own[len(d.path)+1:]
-	mine := true // our node should still exist
-	// Only the members present when we start leaving are this round's: a
-	// node that appears later is a fast member already entering the next
-	// round, which none can do before all of these are gone.
-	var round []string
 	for {
 		children, err := recipes.Call(ctx, d.s, func(conn *zk.Conn) ([]string, error) {
 			c, _, err := conn.Children(d.path)
@@ -223,37 +365,41 @@ func (d *DoubleBarrier) Leave(ctx context.Context) error {
 		})
 		if recipes.Retryable(err) {
 			if err := d.s.WaitConnected(ctx); err != nil {
-				return fmt.Errorf("barrier %s: leave: %w", d.path, err)
+				return err
 			}
 			continue
 		}
 		if errors.Is(err, zk.ErrNoNode) {
-			break
+			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("barrier %s: leave: %w", d.path, err)
+			return err
 		}
 		members := slices.DeleteFunc(children, func(c string) bool { return c == readyNode })
-		if round == nil {
-			round = members
+		// Only the members present when we start leaving are this round's:
+		// a node that appears later is a fast member already entering the
+		// next round, which none can do before all of these are gone.
+		if d.round == nil {
+			d.round = members
 		}
-		members = slices.DeleteFunc(members, func(c string) bool { return !slices.Contains(round, c) })
+		members = slices.DeleteFunc(members, func(c string) bool { return !slices.Contains(d.round, c) })
 		slices.Sort(members) // as Curator sorts: every member must pick the same lowest
 		if len(members) == 0 {
-			break
+			return nil
 		}
 		i := slices.Index(members, name)
-		if i < 0 && mine {
+		if i < 0 && !d.left {
 			if err := d.s.Err(); err != nil {
-				return fmt.Errorf("barrier %s: leave: %w", d.path, err)
+				return err
 			}
-			return fmt.Errorf("barrier %s: leave: our node is gone: %w", d.path, recipes.ErrNodeDeleted)
+			return fmt.Errorf("our node is gone: %w", recipes.ErrNodeDeleted)
 		}
 		if len(members) == 1 && i == 0 {
 			if err := d.s.Delete(ctx, d.own); err != nil {
-				return fmt.Errorf("barrier %s: leave: %w", d.path, err)
+				return err
 			}
-			break
+			d.left = true
+			return nil
 		}
 		// The lowest waits for the highest; everyone else goes, then waits
 		// for the lowest, which goes last.
@@ -271,13 +417,13 @@ func (d *DoubleBarrier) Leave(ctx context.Context) error {
 			return listing{watch: ch}, err
 		})
 		if err != nil && !recipes.Retryable(err) {
-			return fmt.Errorf("barrier %s: leave: %w", d.path, err)
+			return err
 		}
-		if i != 0 && mine {
+		if i != 0 && !d.left {
 			if err := d.s.Delete(ctx, d.own); err != nil {
-				return fmt.Errorf("barrier %s: leave: %w", d.path, err)
+				return err
 			}
-			mine = false
+			d.left = true
 		}
 		if w.watch == nil {
 			continue
@@ -285,14 +431,11 @@ func (d *DoubleBarrier) Leave(ctx context.Context) error {
 		select {
 		case <-w.watch:
 		case <-d.s.Done():
-			return fmt.Errorf("barrier %s: leave: %w", d.path, d.s.Err())
+			return d.s.Err()
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	d.own = ""
-	d.dropReady(ctx)
-	return nil
 }
 
 // dropReady deletes the ready node if we made it this round. Every member

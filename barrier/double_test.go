@@ -2,15 +2,19 @@ package barrier_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/barrier"
+	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -159,4 +163,143 @@ func TestTooManyMembersIsAnError(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Empty(t, children(t, session(t), path))
+}
+
+// memberBehind returns a double barrier member for n at path whose session
+// goes through a proxy of its own, and the proxy.
+func memberBehind(t *testing.T, path string, n int, opts ...recipes.Option) (*barrier.DoubleBarrier, *recipes.Session, *zktest.Proxy) {
+	t.Helper()
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	s := testutil.Session(t, p.Servers(), opts...)
+	d, err := barrier.NewDouble(s, path, n)
+	require.NoError(t, err)
+	return d, s, p
+}
+
+// roundTrip sends a request on s's connection and waits for its answer,
+// retrying through connection loss: what s sent before it has then been
+// answered too.
+func roundTrip(t *testing.T, ctx context.Context, s *recipes.Session, path string) {
+	t.Helper()
+	for {
+		require.NoError(t, s.WaitConnected(ctx))
+		_, err := recipes.Call(ctx, s, func(conn *zk.Conn) (string, error) { return conn.Sync(path) })
+		if !recipes.Retryable(err) {
+			require.NoError(t, err)
+			return
+		}
+	}
+}
+
+// TestEnterCancelledWhileCutOffReturnsAtOnce is defect 6 of issue 15: a
+// member cut off (its connection black-holed) while it waits in Enter, or
+// while its create awaits its reply, is cancelled. Enter returns ctx.Err()
+// at once, bounded by nothing but ctx, and once the link heals no member
+// node is left.
+func TestEnterCancelledWhileCutOffReturnsAtOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		waiting bool // cut off while waiting, not while creating
+	}{{"waiting", true}, {"creating", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := ctxFor(t, time.Minute)
+			path := testPath(t)
+			observer := session(t)
+			d, s, p := memberBehind(t, path, 2)
+			ectx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			done := make(chan error, 1)
+			if tt.waiting {
+				go func() { done <- d.Enter(ectx) }()
+				require.NoError(t, waitFor(ctx, func() bool { return len(children(t, observer, path)) == 1 }))
+				p.Blackhole()
+			} else {
+				// The create reaches the server; its reply does not.
+				require.NoError(t, observer.CreateParents(ctx, path))
+				p.BlackholeReplies()
+				go func() { done <- d.Enter(ectx) }()
+				require.NoError(t, waitFor(ctx, func() bool { return len(children(t, observer, path)) == 1 }))
+			}
+			cancel()
+			cancelled := time.Now()
+			select {
+			case err := <-done:
+				assert.ErrorIs(t, err, context.Canceled)
+				t.Logf("Enter returned %v after cancel", time.Since(cancelled))
+			case <-time.After(time.Second):
+				p.Heal()
+				t.Fatalf("Enter still blocked 1 s after its ctx was cancelled: %v", <-done)
+			}
+			p.Heal()
+			roundTrip(t, ctx, s, path)
+			require.NoError(t, waitFor(ctx, func() bool { return len(children(t, observer, path)) == 0 }),
+				"the cancelled member's node is left: %v", children(t, observer, path))
+		})
+	}
+}
+
+// TestLeaveCancelledWhileCutOffReturnsAtOnceAndLetsTheOthersGo: of three
+// members, the lowest (which leaves last) is cut off and cancelled in
+// Leave. Leave returns at once; once the link heals its node is removed,
+// so the others' Leave returns; and a later Leave of its own returns nil.
+func TestLeaveCancelledWhileCutOffReturnsAtOnceAndLetsTheOthersGo(t *testing.T) {
+	const n = 3
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	observer := session(t)
+	type member struct {
+		d *barrier.DoubleBarrier
+		s *recipes.Session
+		p *zktest.Proxy
+	}
+	var ms []member
+	var wg sync.WaitGroup
+	for range n {
+		d, s, p := memberBehind(t, path, n)
+		ms = append(ms, member{d, s, p})
+		wg.Go(func() { assert.NoError(t, d.Enter(ctx)) })
+	}
+	wg.Wait()
+	members := func() []string {
+		return slices.DeleteFunc(children(t, observer, path), func(c string) bool { return c == "ready" })
+	}
+	// The lowest member node (as Curator sorts) leaves last.
+	_, st, err := observer.Conn().Exists(path + "/" + slices.Min(members()))
+	require.NoError(t, err)
+	i := slices.IndexFunc(ms, func(m member) bool { return m.s.ID() == st.EphemeralOwner })
+	require.GreaterOrEqual(t, i, 0)
+	lowest := ms[i]
+	ms = slices.Delete(ms, i, i+1)
+
+	leaving := make(chan error, len(ms))
+	go func() { leaving <- ms[0].d.Leave(ctx) }()
+	require.NoError(t, waitFor(ctx, func() bool { return len(members()) == n-1 }))
+	lctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- lowest.d.Leave(lctx) }()
+	lowest.p.Blackhole()
+	cancel()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(time.Second):
+		lowest.p.Heal()
+		t.Fatalf("Leave still blocked 1 s after its ctx was cancelled: %v", <-done)
+	}
+	lowest.p.Heal()
+	go func() { leaving <- ms[1].d.Leave(ctx) }()
+	bound, stop := context.WithTimeout(ctx, 20*time.Second)
+	defer stop()
+	for range ms {
+		select {
+		case err := <-leaving:
+			require.NoError(t, err)
+		case <-bound.Done():
+			t.Fatalf("the others still wait 20 s later for a member that gave up: %v", members())
+		}
+	}
+	require.NoError(t, lowest.d.Leave(ctx), "a later Leave of the member that gave up")
+	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, observer, path)) == 0 }))
 }
