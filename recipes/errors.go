@@ -11,7 +11,8 @@ var (
 	ErrInvalidPath = errors.New("zkrecipes: invalid path")
 
 	// ErrLost reports that a hold can no longer be trusted. Every cause of
-	// loss (ErrSessionLost, ErrSessionClosed, ErrSuspended, ErrNodeDeleted)
+	// loss (ErrSessionLost, ErrSessionClosed, ErrSuspended, ErrNodeDeleted,
+	// ErrNodeMismatch)
 	// matches it with errors.Is.
 	ErrLost = errors.New("zkrecipes: hold lost")
 
@@ -29,6 +30,11 @@ var (
 
 	// ErrNodeDeleted reports that a hold's node was deleted by someone else.
 	ErrNodeDeleted = lossError("node deleted")
+
+	// ErrNodeMismatch reports that a hold's node, read back, does not carry
+	// the hold's fencing token or is not owned by the hold's session: the
+	// token the hold was handed cannot be trusted.
+	ErrNodeMismatch = lossError("node does not match the hold")
 
 	// ErrNotHeld reports a release of a hold that was already released.
 	ErrNotHeld = errors.New("zkrecipes: not held")

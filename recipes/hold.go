@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -75,8 +76,19 @@ func (h *Hold) monitor(own <-chan zk.Event, arming chan (<-chan zk.Event)) {
 	// A watch being set (at first, or again after the node's data changed
 	// in a downgrade) arrives on arming; it is set in the background, so
 	// that the monitor keeps reacting to the session meanwhile.
+	//
+	// A tolerated suspension ends the hold once it has lasted the session
+	// timeout: by then the server may well have expired the session and
+	// granted the node's place to the next contender.
+	var limit *time.Timer
+	defer func() {
+		if limit != nil {
+			limit.Stop()
+		}
+	}()
 	for {
 		st, changed := h.s.watch()
+		var tooLong <-chan time.Time
 		switch {
 		case st == StateLost, st == StateClosed:
 			h.cancel(h.s.Err())
@@ -84,8 +96,23 @@ func (h *Hold) monitor(own <-chan zk.Event, arming chan (<-chan zk.Event)) {
 		case st == StateSuspended && !h.s.opts.tolerateSusp:
 			h.cancel(ErrSuspended)
 			return
+		case st == StateSuspended:
+			d := h.s.sessionTimeout()
+			left := time.Until(h.s.suspendedAt().Add(d))
+			if left <= 0 {
+				h.cancel(fmt.Errorf("%w for the session timeout (%v)", ErrSuspended, d))
+				return
+			}
+			if limit == nil {
+				limit = time.NewTimer(left)
+			} else {
+				limit.Reset(left)
+			}
+			tooLong = limit.C
 		}
 		select {
+		case <-tooLong:
+			continue // the state says what to do
 		case <-changed:
 		case w := <-arming:
 			if arming, own = nil, w; own == nil {
@@ -124,6 +151,12 @@ func (h *Hold) rearm() <-chan zk.Event {
 		return nil
 	case !w.ok:
 		h.cancel(ErrNodeDeleted)
+		return nil
+	case w.stat.Czxid != h.token || w.stat.EphemeralOwner != h.s.ID():
+		// The token came from the wire or from an earlier read: a node
+		// that does not match is not the one the hold was granted on.
+		h.cancel(fmt.Errorf("%w: token %d, owner 0x%x; the node says %d, 0x%x",
+			ErrNodeMismatch, h.token, h.s.ID(), w.stat.Czxid, w.stat.EphemeralOwner))
 		return nil
 	}
 	return w.watch
@@ -261,7 +294,10 @@ func (s *Session) removeNode(p string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		_, err := call(ctx, s, func() (struct{}, error) { return struct{}{}, s.Conn().Delete(p, -1) })
 		if errors.Is(err, zk.ErrNoNode) {
-			return nil
+			err = nil
+		}
+		if err == nil {
+			s.untrackNode(p)
 		}
 		return err
 	}

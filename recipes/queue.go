@@ -43,13 +43,19 @@ type QueueOption func(*Queue)
 func WithYieldRule(r YieldRule) QueueOption { return func(q *Queue) { q.yields = r } }
 
 // NewQueue returns the queue at path, where children named with any of
-// markers are contenders and rule says who blocks whom. It validates path
-// and makes no call to the server.
+// markers, or of [KnownMarkers], are contenders and rule says who blocks
+// whom. It validates path and makes no call to the server.
 func NewQueue(s *Session, path string, markers []Marker, rule BlockRule, opts ...QueueOption) (*Queue, error) {
 	if err := ValidatePath(path); err != nil {
 		return nil, err
 	}
-	q := &Queue{s: s, path: path, markers: markers, rule: rule,
+	all := slices.Clone(KnownMarkers)
+	for _, m := range markers {
+		if !slices.Contains(all, m) {
+			all = append(all, m)
+		}
+	}
+	q := &Queue{s: s, path: path, markers: all, rule: rule,
 		yields: func(Node, Node, *zk.Stat) bool { return false }}
 	for _, opt := range opts {
 		opt(q)
@@ -80,15 +86,16 @@ func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool, data []byte) (
 	if data == nil {
 		data = q.s.opts.identity
 	}
+	q.s.track(prefix)
 	own, first, err := q.create(ctx, prefix, data)
 	if err != nil {
+		q.s.untrack(prefix) // unless a create is in flight, whose cleanup untracks it
 		return nil, err
 	}
 	h, err := q.await(ctx, own, first, wait)
 	if err != nil {
-		if !errors.Is(err, ErrForeignNode) { // never delete another session's node
-			q.s.abandon(own)
-		}
+		// Ours by its protected id, even when another session owns it.
+		q.s.abandon(own)
 		return nil, err
 	}
 	return h, nil
@@ -168,10 +175,21 @@ func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (str
 		err  error
 	}
 	ch := make(chan result, 1)
+	s.creating(prefix, 1)
 	if !s.spawn(func() {
-		p, err := s.Conn().Create(prefix, data, zk.FlagEphemeral|zk.FlagSequence, s.opts.acl)
+		defer s.creating(prefix, -1)
+		conn := s.Conn()
+		if !s.owned && conn.SessionID() != s.ID() {
+			// The application's connection has another session now: ours
+			// is lost, and nothing is created under the new one.
+			s.observe(conn.State(), conn.SessionID())
+			ch <- result{"", s.Err()}
+			return
+		}
+		p, err := conn.Create(prefix, data, zk.FlagEphemeral|zk.FlagSequence, s.opts.acl)
 		ch <- result{p, err}
 	}) {
+		s.creating(prefix, -1)
 		return "", created{}, s.Err()
 	}
 	var c created
@@ -190,6 +208,7 @@ func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (str
 	select {
 	case r := <-ch:
 		s.noteExpired(r.err)
+		r.err = s.explain(r.err)
 		if tapped != nil && r.err == nil {
 			c.token = tapped.zxid.Load()
 		}
@@ -219,6 +238,7 @@ func (q *Queue) removePrefix(prefix string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		children, err := q.children(ctx)
 		if errors.Is(err, zk.ErrNoNode) {
+			q.s.untrack(prefix)
 			return nil
 		}
 		if err != nil {
@@ -231,6 +251,7 @@ func (q *Queue) removePrefix(prefix string) func(context.Context) error {
 				}
 			}
 		}
+		q.s.untrack(prefix)
 		return nil
 	}
 }

@@ -67,11 +67,18 @@ type Session struct {
 	clean  sync.WaitGroup // background cleanups, a subset of wg
 	once   sync.Once
 
-	mu      sync.Mutex
-	id      int64
-	state   State
-	changed chan struct{} // closed and replaced on every change of state
-	holds   map[*Hold]struct{}
+	mu        sync.Mutex
+	id        int64
+	state     State
+	suspended time.Time     // when the current suspension began
+	changed   chan struct{} // closed and replaced on every change of state
+	holds     map[*Hold]struct{}
+	// Our nodes that may exist, by protected prefix (parent path + name up
+	// to the sequence): from just before the create is sent until the node
+	// is known to be gone. A node carrying our protected id is ours to
+	// delete whatever session owns it, and a connection we did not make
+	// may have made one under a session we no longer follow.
+	mine map[string]*ours
 }
 
 func newSession(opts []Option) *Session {
@@ -83,7 +90,7 @@ func newSession(opts []Option) *Session {
 	return &Session{
 		opts: o, log: o.logger, ctx: ctx, cancel: cancel,
 		stop: make(chan struct{}), changed: make(chan struct{}),
-		holds: make(map[*Hold]struct{}),
+		holds: make(map[*Hold]struct{}), mine: make(map[string]*ours),
 	}
 }
 
@@ -91,6 +98,12 @@ func newSession(opts []Option) *Session {
 // blocks until it is established. If ctx ends first, it closes the
 // connection and returns ctx.Err(). Close the Session when done: that ends
 // the ZooKeeper session and so releases everything it holds.
+//
+// The Session owns its connection and follows one ZooKeeper session only.
+// The moment that session is lost, the connection is closed: requests
+// queued across the loss fail (go-zookeeper would otherwise send them
+// under a new session of its own), and the connection never opens another
+// session. Make a new Session to go on.
 func Connect(ctx context.Context, servers []string, opts ...Option) (*Session, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -118,9 +131,13 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Session, e
 // until the connection has a session (or returns ctx.Err()), then follows
 // that one session by reading the connection's state every poll interval
 // ([WithPollInterval]), so it notices loss up to one interval late. Close
-// releases what the Session still holds but leaves conn open; once conn's
-// session is lost, the Session is lost too even though conn goes on with a
-// new one. Acquisitions on it cost one round trip more than on a Session
+// releases what the Session still holds, deletes the nodes of contenders
+// still waiting, and leaves conn open; once conn's session is lost, the
+// Session is lost too even though conn goes on with a new one. Requests
+// the Session had queued across the loss may then run under conn's new
+// session: every node they made carries a protected id of ours, and the
+// Session deletes such nodes through conn in the background, and at Close
+// (waiting at most the session timeout for that). Acquisitions on it cost one round trip more than on a Session
 // made by [Connect], which reads the fencing token from the create's reply
 // on the wire; here each new node is read back instead.
 func NewSession(ctx context.Context, conn *zk.Conn, opts ...Option) (*Session, error) {
@@ -190,9 +207,17 @@ func (s *Session) Close() error {
 		s.mu.Lock()
 		s.terminate(StateClosed, ErrSessionClosed)
 		s.mu.Unlock()
+		if !s.owned {
+			// Waiting contenders have given up (the session is closed);
+			// delete what they and any cleanup left, whatever session now
+			// owns it.
+			ctx, cancel := context.WithTimeout(context.Background(), s.opts.timeout)
+			s.sweep(ctx)
+			cancel()
+		}
 		close(s.stop)
 		if s.owned {
-			s.Conn().Close()
+			s.closeConn()
 		}
 		s.wg.Wait()
 	})
@@ -299,6 +324,9 @@ func (s *Session) setState(st State) {
 		return
 	}
 	s.log.Debug("zkrecipes: session state", "session", fmt.Sprintf("0x%x", s.id), "from", s.state, "to", st)
+	if st == StateSuspended {
+		s.suspended = time.Now()
+	}
 	s.state = st
 	close(s.changed)
 	s.changed = make(chan struct{})
@@ -313,6 +341,44 @@ func (s *Session) terminate(st State, cause error) {
 	}
 	s.setState(st)
 	s.cancel(cause)
+	switch {
+	case st == StateLost && s.owned:
+		s.tap.kill() // before go-zookeeper's next dial
+		// A lost session is dead: close the connection now, so that
+		// nothing queued runs under a session go-zookeeper would open in
+		// its place. Close blocks, and this may run on go-zookeeper's
+		// event goroutine, so it runs on its own.
+		s.wg.Go(s.closeConn)
+	case st == StateLost:
+		// The application's connection goes on under another session, and
+		// requests queued across the loss may have made nodes under it.
+		s.wg.Go(func() { s.sweepUntil(s.stop) })
+	}
+}
+
+// closeConn closes a connection the Session made; the tap refuses any
+// handshake from then on, even one already under way.
+func (s *Session) closeConn() {
+	s.tap.kill()
+	s.Conn().Close()
+}
+
+// sessionTimeout returns the session timeout the server granted, or, where
+// the Session cannot see the handshake, the one it asked for.
+func (s *Session) sessionTimeout() time.Duration {
+	if s.tap != nil {
+		if d := s.tap.negotiated(); d > 0 {
+			return d
+		}
+	}
+	return s.opts.timeout
+}
+
+// suspendedAt returns when the current (or last) suspension began.
+func (s *Session) suspendedAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.suspended
 }
 
 // watch returns the current state and a channel closed at the next change.
@@ -412,10 +478,23 @@ func call[T any](ctx context.Context, s *Session, f func() (T, error)) (T, error
 	select {
 	case r := <-ch:
 		s.noteExpired(r.err)
-		return r.v, r.err
+		return r.v, s.explain(r.err)
 	case <-ctx.Done():
 		return zero, ctx.Err()
 	}
+}
+
+// explain adds the session's end to a request's error once the session has
+// ended: a request failed by the closing of a lost session's connection
+// then matches ErrLost.
+func (s *Session) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	if lost := s.Err(); lost != nil && !errors.Is(err, ErrLost) {
+		return fmt.Errorf("%w: %w", lost, err)
+	}
+	return err
 }
 
 // zkLogger sends go-zookeeper's log lines to slog at debug level.

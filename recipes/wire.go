@@ -2,6 +2,7 @@ package recipes
 
 import (
 	"encoding/binary"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,48 @@ import (
 type createTap struct {
 	mu   sync.Mutex
 	want map[string]*tapCreate // by request path
+
+	// The session the connection follows. go-zookeeper opens a new session
+	// without a word once the old one has expired, and sends whatever was
+	// queued under it. The tap refuses that: it learns the session from the
+	// first connect reply, and fails any later handshake that asks for
+	// another (a new session asks with id 0), and every dial once the
+	// session is dead. Nothing is then ever sent under a session we do not
+	// follow.
+	sid     atomic.Int64
+	timeout atomic.Int64 // negotiated session timeout, in ms
+	dead    atomic.Bool
+}
+
+// errOtherSession fails a handshake for a session the tap does not follow.
+var errOtherSession = errors.New("zkrecipes: the followed session is lost; not opening another")
+
+// kill makes the tap refuse every later dial and handshake.
+func (t *createTap) kill() { t.dead.Store(true) }
+
+// negotiated returns the session timeout the server granted (0: not yet known).
+func (t *createTap) negotiated() time.Duration {
+	return time.Duration(t.timeout.Load()) * time.Millisecond
+}
+
+// allow reports whether a handshake asking for session sid may go out.
+func (t *createTap) allow(sid int64) bool {
+	if t.dead.Load() {
+		return false
+	}
+	followed := t.sid.Load()
+	return followed == 0 || sid == followed
+}
+
+// connected notes the server's reply to a handshake: the session id (0 if
+// it has expired) and the negotiated timeout.
+func (t *createTap) connected(sid int64, timeoutMs int32) {
+	if sid == 0 {
+		return
+	}
+	if t.sid.CompareAndSwap(0, sid) || t.sid.Load() == sid {
+		t.timeout.Store(int64(timeoutMs))
+	}
 }
 
 // tapCreate is one create request the queue wants to hear about.
@@ -67,6 +110,9 @@ func (t *createTap) lookup(path string) *tapCreate {
 
 // dial is a go-zookeeper Dialer whose connections report to the tap.
 func (t *createTap) dial(network, address string, timeout time.Duration) (net.Conn, error) {
+	if t.dead.Load() {
+		return nil, errOtherSession
+	}
 	c, err := net.DialTimeout(network, address, timeout)
 	if err != nil {
 		return nil, err
@@ -75,11 +121,14 @@ func (t *createTap) dial(network, address string, timeout time.Duration) (net.Co
 }
 
 func (t *createTap) wrap(c net.Conn) net.Conn {
-	return &tapConn{Conn: c, tap: t,
-		out:     frames{max: 8 + 4 + maxTappedPath, skip: true},
-		in:      frames{max: 16, skip: true},
+	tc := &tapConn{Conn: c, tap: t,
+		out:     frames{max: 8 + 4 + maxTappedPath, handshake: true},
+		in:      frames{max: 16, handshake: true},
 		buf:     make([]byte, readAhead),
 		pending: make(map[int32]*tapCreate)}
+	tc.out.first = tc.noteConnect
+	tc.in.first = tc.noteConnected
+	return tc
 }
 
 // maxTappedPath bounds the request paths the tap can match; a longer one
@@ -98,8 +147,26 @@ type tapConn struct {
 	ahead   []byte // read from the socket, not yet handed out
 	readErr error  // came with the last bytes read; returned next
 
+	refused bool // the handshake asked for a session we do not follow; writer only
+
 	mu      sync.Mutex
 	pending map[int32]*tapCreate // by xid: written, reply not seen yet
+}
+
+// noteConnect checks the handshake go-zookeeper is about to send:
+// protocolVersion int32 | lastZxidSeen int64 | timeOut int32 | sessionId int64 | passwd.
+func (c *tapConn) noteConnect(head []byte) {
+	if len(head) < 24 || !c.tap.allow(int64(binary.BigEndian.Uint64(head[16:]))) {
+		c.refused = true
+	}
+}
+
+// noteConnected reads the server's handshake reply:
+// protocolVersion int32 | timeOut int32 | sessionId int64 | passwd.
+func (c *tapConn) noteConnected(head []byte) {
+	if len(head) >= 16 {
+		c.tap.connected(int64(binary.BigEndian.Uint64(head[8:])), int32(binary.BigEndian.Uint32(head[4:])))
+	}
 }
 
 // Write registers a tapped create before it can reach the server (so its
@@ -118,6 +185,10 @@ func (c *tapConn) Write(b []byte) (int, error) {
 			sent = append(sent, tc)
 		}
 	})
+	if c.refused {
+		c.Conn.Close()
+		return 0, errOtherSession
+	}
 	n, err := c.Conn.Write(b)
 	for _, tc := range sent {
 		tc.once.Do(func() { close(tc.sent) })
@@ -166,11 +237,12 @@ func (c *tapConn) noteReply(head []byte) {
 
 // frames splits a byte stream into length-prefixed frames and hands the
 // first max bytes of each frame's body to emit once the whole frame has
-// gone by. With skip set, the first frame (the connect handshake) is
-// passed over.
+// gone by. With handshake set, the first frame (the connect handshake) goes
+// to first instead, if set.
 type frames struct {
-	max  int
-	skip bool
+	max       int
+	handshake bool
+	first     func(head []byte)
 
 	lenBuf [4]byte
 	nLen   int    // bytes of lenBuf filled
@@ -198,8 +270,11 @@ func (f *frames) feed(b []byte, emit func(head []byte)) {
 		b = b[k:]
 		if f.left == 0 {
 			f.nLen = 0
-			if f.skip {
-				f.skip = false
+			if f.handshake {
+				f.handshake = false
+				if f.first != nil {
+					f.first(f.head)
+				}
 			} else {
 				emit(f.head)
 			}

@@ -23,7 +23,7 @@ func str(s string) []byte { return append(i32(int32(len(s))), s...) }
 // heads feeds stream to a frame splitter in chunks of the given size and
 // returns the heads it emitted.
 func heads(stream []byte, max, chunk int) [][]byte {
-	f := frames{max: max, skip: true}
+	f := frames{max: max, handshake: true}
 	var out [][]byte
 	for len(stream) > 0 {
 		k := min(chunk, len(stream))

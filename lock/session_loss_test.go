@@ -1,0 +1,228 @@
+package lock_test
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/recipes"
+)
+
+var quiet = recipes.WithLogger(slog.New(slog.DiscardHandler))
+
+// queueAcrossExpiry cuts p's clients off, starts n Lock calls on m (one
+// goroutine each: one Session shared as services share it), expires the
+// session server-side while its creates are queued, and heals. It returns
+// the Lock calls' errors.
+func queueAcrossExpiry(t *testing.T, ctx context.Context, p *zktest.Proxy, s *recipes.Session, m *lock.Mutex, n int) []error {
+	t.Helper()
+	sid := s.ID()
+	p.Blackhole()
+	require.NoError(t, waitFor(ctx, func() bool { return s.State() != recipes.StateConnected }))
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	started := make(chan struct{}, n)
+	for i := range n {
+		wg.Go(func() {
+			started <- struct{}{}
+			h, err := m.Lock(ctx)
+			if err == nil {
+				h.Unlock(ctx)
+			}
+			errs[i] = err
+		})
+	}
+	for range n {
+		<-started
+	}
+	require.NoError(t, cluster.ExpireSession(ctx, sid))
+	p.Heal()
+	wg.Wait()
+	return errs
+}
+
+// TestQueuedAcquisitionsDieWithTheirSession is defect 1 of issue 15: a Lock
+// queued while the connection is down, whose session expires meanwhile,
+// must not run under the session go-zookeeper opens in its place. Before
+// the fix the create went out under the new session on the lost Session's
+// connection, and its node blocked the path for good.
+func TestQueuedAcquisitionsDieWithTheirSession(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	s := session(t, p.Servers(), recipes.WithSessionTimeout(2*time.Second), quiet)
+	m, err := lock.New(s, path)
+	require.NoError(t, err)
+
+	for _, err := range queueAcrossExpiry(t, ctx, p, s, m, 4) {
+		assert.ErrorIs(t, err, recipes.ErrSessionLost)
+	}
+	assert.ErrorIs(t, s.Err(), recipes.ErrSessionLost)
+	// The connection is closed for good: it opens no other session.
+	require.NoError(t, waitFor(ctx, func() bool { return s.Conn().State() == zk.StateDisconnected }))
+	assert.Zero(t, s.Conn().SessionID())
+
+	other, err := lock.New(session(t, nil), path)
+	require.NoError(t, err)
+	cs, err := other.Contenders(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, cs, "a node outlived the session that queued it")
+	tryCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	h, err := other.Lock(tryCtx)
+	require.NoError(t, err, "the path is blocked")
+	require.NoError(t, h.Unlock(ctx))
+}
+
+// wrapped returns a Session over a connection the test makes through p, as
+// an application with its own *zk.Conn would, and that connection.
+func wrapped(t *testing.T, ctx context.Context, p *zktest.Proxy, opts ...recipes.Option) (*recipes.Session, *zk.Conn) {
+	t.Helper()
+	conn, _, err := zk.Connect(p.Servers(), 2*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkQuiet{}))
+	require.NoError(t, err)
+	t.Cleanup(conn.Close)
+	s, err := recipes.NewSession(ctx, conn, append(opts, quiet)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s, conn
+}
+
+type zkQuiet struct{}
+
+func (zkQuiet) Printf(string, ...any) {}
+
+// TestWrappedSessionLeavesNoNodeAfterAnExpiry is defect 2 of issue 15: on a
+// connection the application made, go-zookeeper opens a new session once
+// the old one expired, and the Session learns of it only at its next poll.
+// A Lock in that window must not leave a node under the new session (before
+// the fix it was called foreign and left for as long as the connection
+// lived), nor must Locks queued across the expiry.
+func TestWrappedSessionLeavesNoNodeAfterAnExpiry(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	queued, _ := wrapped(t, ctx, p)
+	m, err := lock.New(queued, path)
+	require.NoError(t, err)
+	for _, err := range queueAcrossExpiry(t, ctx, p, queued, m, 4) {
+		assert.ErrorIs(t, err, recipes.ErrLost)
+	}
+
+	s, conn := wrapped(t, ctx, p, recipes.WithPollInterval(5*time.Second))
+	sid := s.ID()
+	m, err = lock.New(s, path)
+	require.NoError(t, err)
+	p.Blackhole()
+	require.NoError(t, cluster.ExpireSession(ctx, sid))
+	p.Heal()
+	require.NoError(t, waitFor(ctx, func() bool {
+		return conn.State() == zk.StateHasSession && conn.SessionID() != sid
+	}), "the application's connection did not get a new session")
+	// The poll may not have seen the new session yet.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			_, err := m.Lock(ctx)
+			assert.ErrorIs(t, err, recipes.ErrLost)
+		})
+	}
+	wg.Wait()
+	assert.ErrorIs(t, s.Err(), recipes.ErrSessionLost)
+
+	other, err := lock.New(session(t, nil), path)
+	require.NoError(t, err)
+	var last []recipes.Contender
+	require.NoError(t, waitFor(ctx, func() bool {
+		last, err = other.Contenders(ctx)
+		return err == nil && len(last) == 0
+	}), "nodes left: %v", last)
+	h, err := other.TryLock(ctx)
+	require.NoError(t, err)
+	require.NoError(t, h.Unlock(ctx))
+}
+
+// TestWrappedSessionCloseRemovesWaitingContenders: Close of a Session on
+// the application's connection leaves no node of its own, not even those
+// of contenders still waiting.
+func TestWrappedSessionCloseRemovesWaitingContenders(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	s, conn := wrapped(t, ctx, p)
+
+	holder, err := lock.New(session(t, nil), path)
+	require.NoError(t, err)
+	h, err := holder.Lock(ctx)
+	require.NoError(t, err)
+	m, err := lock.New(s, path)
+	require.NoError(t, err)
+	const waiters = 4
+	var wg sync.WaitGroup
+	for range waiters {
+		wg.Go(func() {
+			_, err := m.Lock(ctx)
+			assert.ErrorIs(t, err, recipes.ErrSessionClosed)
+		})
+	}
+	waitContenders(t, ctx, holder, 1+waiters)
+	require.NoError(t, s.Close())
+	cs, err := holder.Contenders(ctx)
+	require.NoError(t, err)
+	require.Len(t, cs, 1, "waiting contenders' nodes outlived Close")
+	assert.Equal(t, h.Path(), cs[0].Path)
+	wg.Wait()
+	assert.Equal(t, zk.StateHasSession, conn.State(), "Close closed the application's connection")
+	require.NoError(t, h.Unlock(ctx))
+}
+
+// TestToleratedSuspensionEndsAfterTheSessionTimeout is defect 9 of issue
+// 15: WithTolerateSuspension keeps a hold through a short cut, but not
+// through one as long as the session timeout, after which the server may
+// have handed the lock on.
+func TestToleratedSuspensionEndsAfterTheSessionTimeout(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	const timeout = 4 * time.Second
+	// The server expires nothing here: only the client's side is cut.
+	s := session(t, p.Servers(), recipes.WithSessionTimeout(timeout), recipes.WithTolerateSuspension(), quiet)
+	m, err := lock.New(s, path)
+	require.NoError(t, err)
+	h, err := m.Lock(ctx)
+	require.NoError(t, err)
+
+	p.BlackholeReplies()
+	require.NoError(t, waitFor(ctx, func() bool { return s.State() == recipes.StateSuspended }))
+	suspended := time.Now()
+	assert.NoError(t, h.Err(), "a tolerated suspension ended the hold at once")
+	select {
+	case <-h.Done():
+	case <-ctx.Done():
+		t.Fatal("a suspension past the session timeout did not end the hold")
+	}
+	ended := time.Since(suspended)
+	assert.ErrorIs(t, h.Err(), recipes.ErrSuspended)
+	assert.ErrorIs(t, h.Err(), lock.ErrLost)
+	// The suspension began up to two thirds of the timeout after the cut,
+	// when go-zookeeper gave up on replies.
+	assert.Less(t, ended, timeout+time.Second, "the hold outlived the session timeout")
+	assert.Greater(t, ended, timeout/2, "the hold did not tolerate the suspension")
+	p.Heal()
+	assert.ErrorIs(t, h.Unlock(ctx), lock.ErrLost)
+}

@@ -1,0 +1,37 @@
+package recipes
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestHoldWhoseNodeDoesNotMatchItsTokenEnds is defect 10 of issue 15: the
+// token a hold was handed (from the wire, or an earlier read) is compared
+// with the node's stat when the hold's watch reads it; a hold whose token
+// or owner does not match is ended, never trusted with a wrong token.
+func TestHoldWhoseNodeDoesNotMatchItsTokenEnds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := testSession(t)
+	q, err := NewQueue(s, "/test/mismatch", []Marker{MutexMarker}, AnyBlocks)
+	require.NoError(t, err)
+	h, err := q.Acquire(ctx, MutexMarker, true, nil)
+	require.NoError(t, err)
+
+	// A hold on the same node that believes a wrong token, as one would
+	// if a reply were misread.
+	wrong := s.pendingHold(h.Path(), h.Token()+1).grant(nil, nil)
+	select {
+	case <-wrong.Done():
+	case <-ctx.Done():
+		t.Fatal("a hold with a wrong token stayed trusted")
+	}
+	assert.ErrorIs(t, wrong.Err(), ErrNodeMismatch)
+	assert.ErrorIs(t, wrong.Err(), ErrLost)
+	assert.NoError(t, h.Err(), "the right hold was ended too")
+	require.NoError(t, h.Release(ctx))
+}
