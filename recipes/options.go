@@ -73,11 +73,14 @@ func WithACL(acl ...zk.ACL) Option { return func(o *sessionOptions) { o.acl = ac
 func WithIdentity(data []byte) Option { return func(o *sessionOptions) { o.identity = data } }
 
 // WithTolerateSuspension keeps holds trusted while the connection is
-// suspended (dropped, session maybe alive) and ends them only when the
-// session is known to be lost. By default a suspension ends every hold,
-// because the server may expire the session before the client hears of it:
-// tolerating it trades that safety margin for fewer lost holds on a flaky
-// network.
+// suspended (dropped, session maybe alive), up to the session timeout: a
+// hold ends when the session is known to be lost, or once the suspension
+// has lasted the negotiated session timeout (the requested one for a
+// [NewSession]), by when the server may have expired the session and let
+// the next contender in (Curator's simulated expiry does the same). By
+// default a suspension ends every hold at once, because the server may
+// expire the session before the client hears of it: tolerating it trades
+// that safety margin for fewer lost holds on a flaky network.
 func WithTolerateSuspension() Option { return func(o *sessionOptions) { o.tolerateSusp = true } }
 
 // WithPollInterval sets how often a session made by [NewSession] reads its

@@ -49,10 +49,16 @@ func (s State) String() string {
 // made through it learns when it can no longer be trusted.
 //
 // go-zookeeper's Conn silently opens a new session after the old one
-// expires, and drops events when its channel is full. A Session relies on
-// neither: it follows the connection's state itself and, once its session
-// expires or is replaced, is lost for good; make a new Session to go on.
-// A Session is safe for concurrent use.
+// expires, sends what was queued under it, and drops events when its
+// channel is full. A Session relies on none of that: it follows the
+// connection's state itself and, once its session expires or is replaced,
+// is lost for good, and so is everything held through it; make a new
+// Session to go on. A lost session is dead: see [Connect] and [NewSession]
+// for what that means for the connection.
+//
+// A Session is safe for concurrent use, and meant to be shared: one per
+// process, used by many goroutines and recipes at once. Goroutines
+// exclude each other through it exactly as processes do.
 type Session struct {
 	conn  atomic.Pointer[zk.Conn]
 	owned bool
