@@ -42,6 +42,17 @@ func TestInventorySellsEverythingAndOversellsNothingWhenAWorkerIsKilled(t *testi
 	assert.Contains(t, out, "items oversold:  0")
 }
 
+// The seller of the first item loses the reply, then its session: the sale
+// was made, and it must be counted (it was not: "stock record says 0 left
+// after 19 sales of 20").
+func TestInventoryCountsASaleWhoseReplyWasLostWithTheSession(t *testing.T) {
+	out := runExample(t, "inventory", "-workers", "3", "-items", "20", "-expire")
+	assert.Contains(t, out, "lost the reply to a sale; its receipt shows the sale was made")
+	assert.Contains(t, out, "lost its session and started a new one")
+	assert.Contains(t, out, "items sold:      20 of 20 (0 left)")
+	assert.Contains(t, out, "items oversold:  0")
+}
+
 func TestSharedFileReadersNeverSeeATornFile(t *testing.T) {
 	assert.Contains(t, runExample(t, "sharedfile"), "torn reads: 0")
 }
