@@ -1,19 +1,19 @@
 package main
 
-// The -expire fault, kept apart from the story: each worker run with
-// -expire reaches ZooKeeper through a relay in its own process. Just
-// before the first item's sale is sent, the seller's relay stops passing
-// replies: the sale reaches ZooKeeper and is made, but the worker never
-// hears so. Its client gives up
-// on the silent connection, and the relay keeps new connections out until
-// ZooKeeper expires the session, which it sees as ZooKeeper closing the old
-// connection; from then on it relays as before.
+// The -expire fault, kept apart from the story. Each worker run with
+// -expire reaches ZooKeeper (its first server) through a relay in its own
+// process. Just before the first item's sale is sent, the seller's relay
+// stops passing replies: the sale reaches ZooKeeper and is made, but the
+// worker never hears so. Its client gives up on the silent connection, and
+// the relay keeps new connections out until ZooKeeper expires the session,
+// which it sees as ZooKeeper closing the old connection; from then on it
+// relays as before.
 
 import (
 	"io"
 	"log"
 	"net"
-	"sync"
+	"sync/atomic"
 )
 
 // beforeSale is called just before each sale is sent; first tells whether
@@ -27,10 +27,10 @@ func loseFirstSaleReply(servers []string) []string {
 	if err != nil {
 		log.Fatal(err)
 	}
-	r := &relay{server: servers[0]}
+	var muted atomic.Bool // replies are dropped and new connections refused
 	beforeSale = func(first bool) {
 		if first {
-			r.setMuted(true)
+			muted.Store(true)
 		}
 	}
 	go func() {
@@ -39,46 +39,37 @@ func loseFirstSaleReply(servers []string) []string {
 			if err != nil {
 				return
 			}
-			if r.isMuted() {
+			if muted.Load() {
 				client.Close() // the session must expire first
 				continue
 			}
-			go r.serve(client)
+			go relay(client, servers[0], &muted)
 		}
 	}()
 	return []string{ln.Addr().String()}
 }
 
-type relay struct {
-	server string
-	mu     sync.Mutex
-	muted  bool // replies are dropped and new connections refused
-}
-
-func (r *relay) setMuted(m bool) { r.mu.Lock(); r.muted = m; r.mu.Unlock() }
-func (r *relay) isMuted() bool   { r.mu.Lock(); defer r.mu.Unlock(); return r.muted }
-
-func (r *relay) serve(client net.Conn) {
+func relay(client net.Conn, addr string, muted *atomic.Bool) {
 	defer client.Close()
-	server, err := net.Dial("tcp", r.server)
+	server, err := net.Dial("tcp", addr)
 	if err != nil {
 		return
 	}
 	defer server.Close()
 	go func() {
 		io.Copy(server, client) // requests always pass
-		if !r.isMuted() {
+		if !muted.Load() {
 			server.Close()
-		} // else leave it open for ZooKeeper to close when the session expires
+		} // else ZooKeeper closes it when the session expires
 	}()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := server.Read(buf)
 		if err != nil {
-			r.setMuted(false) // ZooKeeper closed it: the session is over
+			muted.Store(false) // ZooKeeper closed it: the session is over
 			return
 		}
-		if !r.isMuted() {
+		if !muted.Load() {
 			client.Write(buf[:n])
 		}
 	}
