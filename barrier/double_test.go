@@ -2,6 +2,7 @@ package barrier_test
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -302,4 +303,70 @@ func TestLeaveCancelledWhileCutOffReturnsAtOnceAndLetsTheOthersGo(t *testing.T) 
 	}
 	require.NoError(t, lowest.d.Leave(ctx), "a later Leave of the member that gave up")
 	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, observer, path)) == 0 }))
+}
+
+// TestEnterQueuedAcrossExpiryLeavesNoMember is defect 1 of issue 15 for the
+// double barrier: two members sharing one Session start Enter while its
+// connection is down, and the session expires before it comes back. Their
+// Enter fails with the session, and no member node of theirs is left (under
+// any session) for the barrier to count: a waiting member does not pass,
+// and two fresh members complete the round with it. On a 3-node ensemble,
+// where go-zookeeper keeps the queued creates while it tries every member.
+func TestEnterQueuedAcrossExpiryLeavesNoMember(t *testing.T) {
+	const n = 3
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	c := zktest.Start(t, zktest.WithEnsemble(3))
+	sessionOn := func() *recipes.Session { return testutil.Session(t, c.Servers()) }
+	observer := sessionOn()
+	members := func() []string {
+		return slices.DeleteFunc(children(t, observer, path), func(c string) bool { return c == "ready" })
+	}
+	waiter, err := barrier.NewDouble(sessionOn(), path, n)
+	require.NoError(t, err)
+	waiting := make(chan error, 1)
+	go func() { waiting <- waiter.Enter(ctx) }()
+	require.NoError(t, waitFor(ctx, func() bool { return len(members()) == 1 }))
+
+	p, err := c.NewProxy()
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	s := testutil.Session(t, p.Servers(), recipes.WithSessionTimeout(2*time.Second),
+		recipes.WithLogger(slog.New(slog.DiscardHandler)))
+	sid := s.ID()
+	p.Blackhole()
+	require.NoError(t, waitFor(ctx, func() bool { return s.State() != recipes.StateConnected }))
+	doomed := make(chan error, 2)
+	for range 2 {
+		d, err := barrier.NewDouble(s, path, n)
+		require.NoError(t, err)
+		go func() { doomed <- d.Enter(ctx) }()
+	}
+	require.NoError(t, c.ExpireSession(ctx, sid))
+	p.Heal()
+	for range 2 {
+		assert.ErrorIs(t, <-doomed, recipes.ErrSessionLost)
+	}
+	require.NoError(t, waitFor(ctx, func() bool { return len(members()) == 1 }),
+		"members of an expired session are left: %v", members())
+	assert.Len(t, waiting, 0, "the barrier passed with members whose Enter failed")
+
+	var wg sync.WaitGroup
+	fresh := []*barrier.DoubleBarrier{waiter}
+	for range n - 1 {
+		d, err := barrier.NewDouble(sessionOn(), path, n)
+		require.NoError(t, err)
+		fresh = append(fresh, d)
+		wg.Go(func() { assert.NoError(t, d.Enter(ctx)) })
+	}
+	wg.Wait()
+	require.NoError(t, <-waiting)
+	for _, d := range fresh {
+		wg.Go(func() { assert.NoError(t, d.Leave(ctx)) })
+	}
+	wg.Wait()
+	// The observer's server may lag behind the members' (reads are not
+	// synced): wait for it to catch up.
+	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, observer, path)) == 0 }),
+		"nodes left: %v", children(t, observer, path))
 }
