@@ -237,12 +237,16 @@ type recorder struct {
 	grants     map[string]int
 	downgrades map[string]int
 	refused    map[string]int
-	open       map[int]int // holds granted and not yet ended, per process
+	open       map[int]int // exclusive holds granted and not yet ended, per process
 	lastGrant  map[int]time.Time
 	curSID     map[int]int64
 	exitedAt   map[int]time.Time
 	killed     map[int]bool
-	malformedN int
+	odd        []string       // lines that make no sense
+	cutHolds   map[string]int // holds whose trust a fault of the nemesis ended, per kind
+	// exclusive holders stopped in their hold by SIGSTOP (they write once
+	// more on waking)
+	stoppedHolders int
 }
 
 func newRecorder() *recorder {
@@ -250,13 +254,14 @@ func newRecorder() *recorder {
 		holds: map[[2]int64]*holdRec{}, guarded: map[[2]int64]*guardedRec{}, sessions: map[int64]*sessionRec{},
 		grants: map[string]int{}, downgrades: map[string]int{}, refused: map[string]int{}, open: map[int]int{},
 		lastGrant: map[int]time.Time{}, curSID: map[int]int64{}, exitedAt: map[int]time.Time{}, killed: map[int]bool{},
+		cutHolds: map[string]int{},
 	}
 }
 
 func (r *recorder) malformed(id int, line string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.malformedN++
+	r.odd = append(r.odd, fmt.Sprintf("worker %d wrote %q", id, line))
 }
 
 func (r *recorder) add(id int, m worker.Msg) {
@@ -285,7 +290,9 @@ func (r *recorder) add(id int, m worker.Msg) {
 			}
 		}
 		r.grants[name]++
-		r.open[id]++
+		if !m.Shared {
+			r.open[id]++
+		}
 		r.lastGrant[id] = at
 	case "downgrade":
 		if h, ok := r.holds[key]; ok {
@@ -302,7 +309,9 @@ func (r *recorder) add(id int, m worker.Msg) {
 	case "end":
 		if h, ok := r.holds[key]; ok {
 			h.end = at
-			r.open[id]--
+			if !h.shared {
+				r.open[id]--
+			}
 		}
 	case "gw":
 		r.guarded[[2]int64{int64(id), m.W}] = &guardedRec{proc: id, recipe: m.R, token: m.Token, stale: m.Stale, from: at}
@@ -340,6 +349,7 @@ func (r *recorder) cut(c cut) {
 	}
 }
 
+// holding reports whether process id is in the middle of an exclusive hold.
 func (r *recorder) holding(id int) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -396,7 +406,8 @@ func (r *recorder) events(store []safety.Event) ([]safety.Event, []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var evs []safety.Event
-	var odd []string
+	odd := slices.Clone(r.odd)
+	clear(r.cutHolds)
 	for _, h := range r.holds {
 		to := h.end
 		if to.IsZero() {
@@ -406,6 +417,7 @@ func (r *recorder) events(store []safety.Event) ([]safety.Event, []string) {
 			}
 		}
 		for _, c := range r.cuts {
+			before := to
 			switch c.kind {
 			case "kill":
 				if h.proc == c.proc {
@@ -424,6 +436,9 @@ func (r *recorder) events(store []safety.Event) ([]safety.Event, []string) {
 				if h.sid == c.sid {
 					to = minTime(to, maxTime(h.from, c.from))
 				}
+			}
+			if to.Before(before) {
+				r.cutHolds[c.kind]++
 			}
 		}
 		client := worker.Client(h.proc, h.g)
@@ -454,8 +469,8 @@ func (r *recorder) events(store []safety.Event) ([]safety.Event, []string) {
 	return append(evs, store...), odd
 }
 
-// summary describes the counts for the log line.
-func (r *recorder) summary() (grants map[string]int, total int, downgrades, refused string) {
+// summary describes the counts for the log line (after events).
+func (r *recorder) summary() (grants map[string]int, total int, downgrades, refused, cuts string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	grants = map[string]int{}
@@ -463,7 +478,7 @@ func (r *recorder) summary() (grants map[string]int, total int, downgrades, refu
 		grants[k] = v
 		total += v
 	}
-	return grants, total, fmt.Sprint(r.downgrades), fmt.Sprint(r.refused)
+	return grants, total, fmt.Sprint(r.downgrades), fmt.Sprint(r.refused), fmt.Sprint(r.cutHolds)
 }
 
 func joinLines(lines []string, limit int) string {

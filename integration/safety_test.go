@@ -43,8 +43,8 @@ var safetyWorkload = worker.Config{
 	Registers: map[string]string{
 		worker.Mutex: "/safety-register-mutex", worker.RWLock: "/safety-register-rwlock", worker.Election: "/safety-register-election",
 	},
-	Mutexes: 2, Readers: 2, Writers: 2, Candidates: 2,
-	HoldMin: 2 * time.Millisecond, HoldMax: 10 * time.Millisecond,
+	Mutexes: 2, Readers: 3, Writers: 1, Candidates: 2,
+	HoldMin: time.Millisecond, HoldMax: 5 * time.Millisecond,
 }
 
 // TestSafetyUnderFaults runs worker processes, each one Session shared by
@@ -174,7 +174,7 @@ func TestSafetyUnderFaults(t *testing.T) {
 		applied[r], err = strconv.Atoi(string(data))
 		require.NoError(t, err)
 	}
-	grants, total, downgrades, refused := rec.summary()
+	grants, total, downgrades, refused, cuts := rec.summary()
 	kinds := make([]string, 0, len(faults))
 	nfaults := 0
 	for k, n := range faults {
@@ -183,11 +183,11 @@ func TestSafetyUnderFaults(t *testing.T) {
 	}
 	slices.Sort(kinds)
 	t.Logf("safety summary: %d worker processes (%d started), %v of faults; grants %d (mutex %d, rwlock write %d, rwlock read %d, election %d), "+
-		"downgrades %s; faults %d of %d kinds (%s); violations %d (overlaps %d, token order %d, store linearizable %v, stale guarded writes applied %d); "+
+		"downgrades %s; faults %d of %d kinds (%s); holds whose trust the nemesis ended %s (exclusive holders stopped in their hold %d); violations %d (overlaps %d, token order %d, store linearizable %v, stale guarded writes applied %d); "+
 		"stale store writes fenced out %d, accepted %d (no newer token yet); guarded acks %v vs registers %v; leaked nodes %d; "+
 		"longest wait for a grant after heal %v; acquires refused %s",
 		safetyWorkers, len(f.all()), duration, total, grants[worker.Mutex], grants["rwlock write"], grants["rwlock read"], grants[worker.Election],
-		downgrades, nfaults, len(faults), strings.Join(kinds, ", "), report.Violations(), len(report.Overlaps), len(report.TokenOrder),
+		downgrades, nfaults, len(faults), strings.Join(kinds, ", "), cuts, rec.stoppedHolders, report.Violations(), len(report.Overlaps), len(report.TokenOrder),
 		report.StoreLinearizable, report.StaleGuardedAcked, report.StaleRefused, report.StaleAccepted, report.Guarded, applied,
 		len(leaks), longest.Round(time.Millisecond), refused)
 	if report.Violations() > 0 && !report.StoreLinearizable {
@@ -280,8 +280,8 @@ func nemesis(ctx context.Context, t *testing.T, c *zktest.Cluster, f *fleet, dur
 		t.Logf("%s %s%s", time.Now().Format("15:04:05.000"), kind, who)
 	}
 	end := time.Now().Add(duration)
-	// target is a worker process in the middle of a hold, or after 2 s
-	// any worker process.
+	// target is a worker process in the middle of an exclusive hold, or
+	// after 2 s any worker process.
 	target := func() *proc {
 		procs := f.current()
 		found := procs[rand.N(len(procs))]
@@ -319,6 +319,9 @@ func nemesis(ctx context.Context, t *testing.T, c *zktest.Cluster, f *fleet, dur
 				err = p.signal(syscall.SIGSTOP)
 			}
 			if err == nil {
+				f.rec.mu.Lock()
+				f.rec.stoppedHolders += m.N
+				f.rec.mu.Unlock()
 				note("SIGSTOP worker past its session timeout", p)
 				lasts(2 * safetySessionTimeout)
 			}
@@ -404,8 +407,12 @@ func nemesis(ctx context.Context, t *testing.T, c *zktest.Cluster, f *fleet, dur
 		},
 	}
 	for i := 0; time.Now().Before(end) && ctx.Err() == nil; i++ {
+		// Each fault starts on a serving ensemble: a leader change would
+		// give sessions a new timeout, and a paused process's session
+		// must expire while it is stopped.
+		c.WaitServing(ctx)
 		kinds[i%len(kinds)](i / len(kinds))
-		lasts(300 * time.Millisecond)
+		lasts(500 * time.Millisecond) // the workload runs unhindered for a moment
 	}
 	return faults
 }

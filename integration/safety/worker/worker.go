@@ -5,8 +5,9 @@
 // The suite starts it by running its own test binary with Env set.
 //
 // Commands arrive on stdin, one per line: "freeze" (the process is about
-// to be stopped: holders stop where they are, and the worker answers with
-// a "frozen" line naming its session), "wake" (it was continued: each
+// to be stopped: holders stop where they are, and once an exclusive holder
+// has stopped in its hold, or after a while, the worker answers with a
+// "frozen" line naming its session), "wake" (it was continued: each
 // frozen exclusive holder writes once more as if it still held, marked
 // stale, then goes on), "stop" (release everything, close the session and
 // exit). End of input is "stop".
@@ -70,7 +71,7 @@ type Config struct {
 //	gw       guarded write W under hold H begins (R, Token, Stale)
 //	gwr      guarded write W returned at At: OK, Unknown (may have been applied), Err
 //	refused  an acquire failed at once: R, Err (for example rwlock.ErrUpgrade)
-//	frozen   answer to freeze: SID of the Session in use (0 if none)
+//	frozen   answer to freeze: SID of the Session in use (0 if none), N exclusive holders stopped so far
 //	woke     answer to wake
 //	exit     the worker is done
 type Msg struct {
@@ -89,6 +90,7 @@ type Msg struct {
 	Unknown bool   `json:"unknown,omitempty"`
 	Stale   bool   `json:"stale,omitempty"`
 	Err     string `json:"err,omitempty"`
+	N       int    `json:"n,omitempty"`
 }
 
 // Client returns the store client id of goroutine g of process id.
@@ -105,6 +107,17 @@ type worker struct {
 	session *recipes.Session
 	freezeC chan struct{} // closed when a freeze begins
 	wakeC   chan struct{} // closed when it ends
+	caught  chan struct{} // told when an exclusive holder stops for the freeze
+	frozenN atomic.Int64  // exclusive holders stopped for the current freeze
+}
+
+// stopped notes an exclusive holder stopped in its hold for a freeze.
+func (w *worker) stopped() {
+	w.frozenN.Add(1)
+	select {
+	case w.caught <- struct{}{}:
+	default:
+	}
 }
 
 func (w *worker) emit(m Msg) {
@@ -127,15 +140,39 @@ func (w *worker) pauses() (<-chan struct{}, <-chan struct{}) {
 // Main runs a worker until "stop" or the end of in, writing its lines to
 // out.
 func Main(cfg Config, in io.Reader, out io.Writer) error {
-	w := &worker{cfg: cfg, out: json.NewEncoder(out), freezeC: make(chan struct{}), wakeC: make(chan struct{})}
+	w := &worker{cfg: cfg, out: json.NewEncoder(out), freezeC: make(chan struct{}), wakeC: make(chan struct{}),
+		caught: make(chan struct{}, 1)}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go func() { // commands
 		defer stop()
+		defer func() { // no holder stays frozen once the suite is gone
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			select {
+			case <-w.freezeC:
+				close(w.wakeC)
+				w.freezeC, w.wakeC = make(chan struct{}), make(chan struct{})
+			default:
+			}
+		}()
 		sc := bufio.NewScanner(in)
 		for sc.Scan() {
 			switch sc.Text() {
 			case "freeze":
+				w.mu.Lock()
+				select {
+				case <-w.freezeC: // frozen already
+					w.mu.Unlock()
+					continue
+				default:
+				}
+				w.mu.Unlock()
+				select { // a holder of the last freeze may have told
+				case <-w.caught:
+				default:
+				}
+				w.frozenN.Store(0)
 				w.mu.Lock()
 				close(w.freezeC)
 				var sid int64
@@ -143,9 +180,24 @@ func Main(cfg Config, in io.Reader, out io.Writer) error {
 					sid = w.session.ID()
 				}
 				w.mu.Unlock()
-				w.emit(Msg{T: "frozen", SID: sid})
+				go func() { // answer once a holder has stopped in its hold
+					t := time.NewTimer(2 * time.Second)
+					defer t.Stop()
+					select {
+					case <-w.caught:
+					case <-t.C:
+					}
+					w.emit(Msg{T: "frozen", SID: sid, N: int(w.frozenN.Load())})
+				}()
 			case "wake":
 				w.mu.Lock()
+				select {
+				case <-w.freezeC:
+				default: // not frozen: nothing to wake
+					w.mu.Unlock()
+					w.emit(Msg{T: "woke"})
+					continue
+				}
 				close(w.wakeC)
 				w.freezeC, w.wakeC = make(chan struct{}), make(chan struct{})
 				w.mu.Unlock()
@@ -302,13 +354,15 @@ func (w *worker) hold(ctx context.Context, s *recipes.Session, store *safety.Sto
 	})
 	defer stopWatch()
 	freeze, wake := w.pauses()
+	var seen []byte // the register as this holder last read it
 	act := func(stale bool) {
 		if !stale && h.Err() != nil {
 			return // a careful holder stops at once; a paused one cannot
 		}
-		w.guarded(ctx, s, store, g, r, n, h, stale)
+		seen = w.guarded(ctx, s, g, r, n, h, stale, seen)
 		store.Write(r, Client(w.cfg.ID, g), h.Token(), stale) // the store records the outcome
 	}
+	exclusive := !shared
 	// work holds for a while, unless the hold is lost first; it reports
 	// whether the process was frozen meanwhile (and has been woken).
 	work := func() bool {
@@ -319,24 +373,28 @@ func (w *worker) hold(ctx context.Context, s *recipes.Session, store *safety.Sto
 		case <-t.C:
 		case <-h.Done():
 		case <-freeze:
+			if exclusive {
+				w.stopped()
+			}
 			<-wake
 			return true
 		}
 		return false
 	}
-	frozen := func() bool {
-		select {
-		case <-freeze:
-			return true
-		default:
-			return false
+	var woken bool
+	select {
+	case <-freeze: // granted while frozen: it does nothing until woken
+		if exclusive {
+			w.stopped()
 		}
+		<-wake
+		woken = true
+	default:
+		if exclusive {
+			act(false)
+		}
+		woken = work()
 	}
-	exclusive := !shared
-	if exclusive && !frozen() {
-		act(false)
-	}
-	woken := work()
 	if woken && exclusive {
 		act(true) // on waking, it writes as if it still held
 	}
@@ -367,21 +425,30 @@ func (w *worker) hold(ctx context.Context, s *recipes.Session, store *safety.Sto
 	w.emit(m)
 }
 
-// guarded increments the recipe's register under the hold's guard.
-func (w *worker) guarded(ctx context.Context, s *recipes.Session, store *safety.StoreClient, g int, r string, n int64,
-	h *recipes.Hold, stale bool) {
+// guarded increments the recipe's register under the hold's guard: it
+// reads the register and writes it back plus one if its version is
+// unchanged. A stale holder (woken from a pause) writes as a paused process
+// would, without reading again: what it read before the pause plus one, and
+// unconditionally, so that only the hold's guard can fence it out. It
+// returns the register's value as read.
+func (w *worker) guarded(ctx context.Context, s *recipes.Session, g int, r string, n int64,
+	h *recipes.Hold, stale bool, seen []byte) []byte {
 	id := w.gws.Add(1)
 	reg := w.cfg.Registers[r]
 	w.emit(Msg{T: "gw", W: id, H: n, G: g, R: r, Token: h.Token(), Stale: stale})
-	data, st, err := s.Conn().Get(reg)
-	if err != nil {
-		w.emit(Msg{T: "gwr", W: id, Err: "read: " + err.Error()}) // nothing was written
-		return
+	version := int32(-1)
+	if !stale || seen == nil {
+		data, st, err := s.Conn().Get(reg)
+		if err != nil {
+			w.emit(Msg{T: "gwr", W: id, Err: "read: " + err.Error()}) // nothing was written
+			return seen
+		}
+		seen, version = data, st.Version
 	}
-	v, _ := strconv.Atoi(string(data))
+	v, _ := strconv.Atoi(string(seen))
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	_, err = h.Multi(wctx, &zk.SetDataRequest{Path: reg, Data: []byte(strconv.Itoa(v + 1)), Version: st.Version})
+	_, err := h.Multi(wctx, &zk.SetDataRequest{Path: reg, Data: []byte(strconv.Itoa(v + 1)), Version: version})
 	m := Msg{T: "gwr", W: id, OK: err == nil}
 	if err != nil {
 		m.Err = err.Error()
@@ -390,4 +457,5 @@ func (w *worker) guarded(ctx context.Context, s *recipes.Session, store *safety.
 		m.Unknown = !errors.Is(err, zk.ErrBadVersion) && !errors.Is(err, zk.ErrNoNode) && !errors.Is(err, recipes.ErrNodeDeleted)
 	}
 	w.emit(m)
+	return seen
 }
