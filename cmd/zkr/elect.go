@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	servers := fs.String("servers", "", "ZooKeeper servers, host:port,... (default $ZK_SERVERS)")
 	id := fs.String("id", "", "this candidate's value, e.g. its address")
 	observe := fs.Bool("observe", false, "print leadership changes instead of campaigning")
+	grace := fs.Duration("grace", gracePeriod, "time CMD's process group has between SIGTERM and SIGKILL")
 	if err := fs.Parse(own); err != nil {
 		return usageError("elect: %v", err)
 	}
@@ -26,6 +28,9 @@ func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if !*observe && *id == "" {
 		return usageError("elect: --id is required to campaign")
+	}
+	if *grace < 0 {
+		return usageError("elect: --grace must not be negative")
 	}
 	s, err := connect(ctx, *servers, 10*time.Second)
 	if err != nil {
@@ -40,12 +45,20 @@ func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		for l := range e.Observe(ctx) {
 			fmt.Fprintf(stdout, "%s leader %q token %d node %s\n", time.Now().Format(time.RFC3339Nano), l.Data, l.Token, l.Name)
 		}
-		return nil
+		// The channel closes when ctx ends or the session is lost.
+		if ctx.Err() != nil {
+			return exitErr{exitInterrupted, errQuiet}
+		}
+		cause := s.Err()
+		if cause == nil {
+			cause = errors.New("observation ended")
+		}
+		return exitErr{exitLost, fmt.Errorf("stopped observing %s: %v", path, cause)}
 	}
 	l, err := e.Campaign(ctx, []byte(*id))
 	if err != nil {
 		return acquireErr(ctx, err, 0)
 	}
 	defer release(l.Resign)
-	return runUnder(ctx, l, cmd, stdout, stderr)
+	return runUnder(ctx, l, cmd, *grace)
 }

@@ -2,17 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"syscall"
 	"time"
 )
 
-// gracePeriod is how long CMD has between SIGTERM and SIGKILL.
+// gracePeriod is how long CMD's process group has between the signal and
+// SIGKILL, unless --grace says otherwise.
 const gracePeriod = 5 * time.Second
 
 // held is what zkr needs of a lock or leadership hold.
@@ -23,65 +21,59 @@ type held interface {
 	Token() int64
 }
 
-// runUnder runs cmd while h is held and returns CMD's exit code as an
-// exitErr (nil for 0). If the hold is lost first, CMD is terminated and
-// the result has code exitLost; if ctx ends (a signal), CMD is terminated
-// and the result has code exitInterrupted. With no cmd, it waits until the
-// hold is lost or ctx ends.
-func runUnder(ctx context.Context, h held, cmd []string, stdout, stderr io.Writer) error {
+// runUnder runs cmd in a process group of its own while h is held, and
+// returns once every process of the group has exited: CMD's exit code as
+// an exitErr (nil for 0). If the hold is lost first, the group gets
+// SIGTERM, then SIGKILL after grace, and the result has code exitLost; if
+// ctx ends (a signal), the same, with code exitInterrupted. With no cmd,
+// it waits until the hold is lost or ctx ends. The caller releases h only
+// after runUnder returns, so no process of the group outlives the hold.
+func runUnder(ctx context.Context, h held, cmd []string, grace time.Duration) error {
 	if len(cmd) == 0 {
 		select {
 		case <-h.Done():
 			return exitErr{exitLost, fmt.Errorf("lost %s: %w", h.Path(), h.Err())}
 		case <-ctx.Done():
-			return nil // interrupted while holding: release and exit 0
+			return exitErr{exitInterrupted, errQuiet} // release and exit
 		}
 	}
-	c := exec.Command(cmd[0], cmd[1:]...)
-	c.Stdin, c.Stdout, c.Stderr = os.Stdin, stdout, stderr
-	c.Env = append(os.Environ(),
+	g, err := startGroup(cmd, append(os.Environ(),
 		"ZKR_LOCK_PATH="+h.Path(),
-		"ZKR_FENCING_TOKEN="+strconv.FormatInt(h.Token(), 10))
-	if err := c.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", cmd[0], err)
+		"ZKR_FENCING_TOKEN="+strconv.FormatInt(h.Token(), 10)))
+	if err != nil {
+		return err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- c.Wait() }()
 	select {
-	case err := <-exited:
-		return exitCode(err)
+	case <-g.empty:
+		return exitCode(g.status)
 	case <-h.Done():
-		terminate(c, exited)
-		return exitErr{exitLost, fmt.Errorf("lost %s while %s ran (%v): terminated it", h.Path(), cmd[0], h.Err())}
-	case <-ctx.Done():
-		terminate(c, exited)
-		return exitErr{exitInterrupted, errors.New("interrupted: terminated " + cmd[0])}
-	}
-}
-
-// terminate sends SIGTERM, then SIGKILL after the grace period.
-func terminate(c *exec.Cmd, exited <-chan error) {
-	c.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(gracePeriod):
-		c.Process.Kill()
-		<-exited
-	}
-}
-
-func exitCode(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if code := ee.ExitCode(); code >= 0 {
-			return exitErr{code, errQuiet}
+		err := fmt.Errorf("lost %s while %s ran (%v): terminated its process group", h.Path(), cmd[0], h.Err())
+		if serr := g.stop(syscall.SIGTERM, grace); serr != nil {
+			err = fmt.Errorf("%w; %w", err, serr)
 		}
-		return exitErr{exitError, fmt.Errorf("command killed: %v", ee)}
+		return exitErr{exitLost, err}
+	case <-ctx.Done():
+		// SIGTERM whatever zkr got: a non-interactive shell's background
+		// jobs ignore SIGINT.
+		err := fmt.Errorf("interrupted: terminated the process group of %s", cmd[0])
+		if serr := g.stop(syscall.SIGTERM, grace); serr != nil {
+			err = fmt.Errorf("%w; %w", err, serr)
+		}
+		return exitErr{exitInterrupted, err}
 	}
-	return err
+}
+
+// exitCode turns CMD's wait status into zkr's result.
+func exitCode(ws syscall.WaitStatus) error {
+	switch {
+	case ws.Exited() && ws.ExitStatus() == 0:
+		return nil
+	case ws.Exited():
+		return exitErr{ws.ExitStatus(), errQuiet}
+	case ws.Signaled():
+		return exitErr{exitError, fmt.Errorf("command killed: %v", ws.Signal())}
+	}
+	return exitErr{exitError, fmt.Errorf("command ended with wait status %#x", uint32(ws))}
 }
 
 // release gives the hold up with a bounded wait.

@@ -22,6 +22,7 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	try := fs.Bool("try", false, "exit at once with code 3 if the lock is held")
 	read := fs.Bool("read", false, "take the read lock of a read-write lock")
 	write := fs.Bool("write", false, "take the write lock of a read-write lock")
+	grace := fs.Duration("grace", gracePeriod, "time CMD's process group has between SIGTERM and SIGKILL")
 	if err := fs.Parse(own); err != nil {
 		return usageError("lock: %v", err)
 	}
@@ -31,6 +32,9 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *read && *write {
 		return usageError("lock: --read and --write exclude each other")
+	}
+	if *grace < 0 {
+		return usageError("lock: --grace must not be negative")
 	}
 
 	s, err := connect(ctx, *servers, 10*time.Second)
@@ -77,7 +81,7 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		h, unlock = lh, lh.Unlock
 	}
 	defer release(unlock)
-	return runUnder(ctx, h, cmd, stdout, stderr)
+	return runUnder(ctx, h, cmd, *grace)
 }
 
 func acquireErr(ctx context.Context, err error, timeout time.Duration) error {

@@ -1,20 +1,33 @@
 // Command zkr runs a command under a ZooKeeper lock or while leader, and
 // shows who holds what.
 //
-//	zkr lock [--servers S] [--timeout D] [--try] [--read|--write] PATH [-- CMD [ARGS...]]
-//	zkr elect [--servers S] --id ID PATH -- CMD [ARGS...]
+//	zkr lock [--servers S] [--timeout D] [--try] [--read|--write] [--grace D] PATH [-- CMD [ARGS...]]
+//	zkr elect [--servers S] [--grace D] --id ID PATH -- CMD [ARGS...]
 //	zkr elect [--servers S] --observe PATH
 //	zkr inspect [--servers S] [--json] PATH
 //
 // Servers come from --servers or the ZK_SERVERS environment variable
-// ("host:port,host:port"). CMD gets ZKR_LOCK_PATH (its node) and
-// ZKR_FENCING_TOKEN in its environment. If the lock or leadership is lost
-// while CMD runs, CMD gets SIGTERM, then SIGKILL after a grace period, and
-// zkr exits with code 4. Without CMD, zkr lock holds until interrupted.
-// Ctrl-C releases what is held and exits.
+// ("host:port,host:port").
 //
-// Exit codes: CMD's own when it ran to the end; 1 error; 2 bad usage;
-// 3 --try found the lock held; 4 lost while CMD ran; 130/143 interrupted.
+// CMD runs in a process group of its own, with ZKR_LOCK_PATH (its node)
+// and ZKR_FENCING_TOKEN in its environment. zkr releases the lock or
+// leadership, and exits, only once every process of that group has exited:
+// a script's background children stay under the hold, as with flock(1).
+// If the hold is lost while the group runs, or zkr gets SIGINT, SIGTERM or
+// SIGHUP, the group gets SIGTERM, then SIGKILL after the grace period
+// (--grace, 5s); zkr exits with code 4 for a lost hold, else with 128 +
+// the signal's number. The group is not the terminal's foreground group:
+// CMD gets signals from zkr, not from the terminal, and cannot read the
+// terminal. A process that leaves the group (setsid) is not followed.
+// Without CMD, zkr lock holds until interrupted or the lock is lost.
+//
+// zkr elect --observe prints a line for each new leader until interrupted;
+// if its session is lost, it says so in one line and exits with code 4.
+//
+// Exit codes: CMD's own when it ran to the end; 1 error (one line); 2 bad
+// usage; 3 --try found the lock held; 4 the hold was lost while CMD ran,
+// or --observe's session was lost; 130, 143, 129 interrupted by SIGINT,
+// SIGTERM, SIGHUP.
 package main
 
 import (
@@ -39,7 +52,7 @@ const (
 	exitUsage       = 2
 	exitBusy        = 3
 	exitLost        = 4
-	exitInterrupted = 130
+	exitInterrupted = 130 // run makes it 128 + the signal's number
 )
 
 // exitErr carries an exit code out of a subcommand.
@@ -59,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, usage)
 		return exitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	var err error
 	switch args[0] {
@@ -82,8 +95,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if !errors.As(err, &e) {
 		e = exitErr{exitError, err}
 	}
-	if ctx.Err() != nil && e.code == exitError {
-		e.code = exitInterrupted
+	if sig, ok := signalOf(ctx); ok && (e.code == exitError || e.code == exitInterrupted) {
+		e.code = 128 + int(sig)
 	}
 	if e.err != nil && e.code != 0 && !errors.Is(e.err, errQuiet) {
 		fmt.Fprintln(stderr, "zkr:", e.err)
@@ -91,14 +104,55 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return e.code
 }
 
+// interrupt is the cause of run's context once zkr gets a signal.
+type interrupt struct{ sig syscall.Signal }
+
+func (i interrupt) Error() string { return "interrupted by " + i.sig.String() }
+
+// signalContext returns a context that ends, with an interrupt as its
+// cause, when zkr gets SIGINT, SIGTERM or SIGHUP.
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	stopped := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel(interrupt{s.(syscall.Signal)})
+		case <-stopped:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(stopped)
+		cancel(nil)
+	}
+}
+
+// signalOf returns the signal that ended ctx, if one did.
+func signalOf(ctx context.Context) (syscall.Signal, bool) {
+	var i interrupt
+	if errors.As(context.Cause(ctx), &i) {
+		return i.sig, true
+	}
+	return 0, false
+}
+
 // errQuiet marks an exit whose reason was already reported (CMD's exit).
 var errQuiet = errors.New("")
 
 const usage = `usage:
-  zkr lock [--servers S] [--timeout D] [--try] [--read|--write] PATH [-- CMD [ARGS...]]
-  zkr elect [--servers S] --id ID PATH -- CMD [ARGS...]
+  zkr lock [--servers S] [--timeout D] [--try] [--read|--write] [--grace D] PATH [-- CMD [ARGS...]]
+  zkr elect [--servers S] [--grace D] --id ID PATH -- CMD [ARGS...]
   zkr elect [--servers S] --observe PATH
   zkr inspect [--servers S] [--json] PATH
+CMD runs in a process group of its own; zkr releases and exits once the
+whole group has exited. If the hold is lost, or zkr gets SIGINT, SIGTERM or
+SIGHUP, the group gets SIGTERM, then SIGKILL after --grace (default 5s).
+exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held;
+4 lost the hold while CMD ran, or --observe's session; 130/143/129
+interrupted by SIGINT/SIGTERM/SIGHUP.
 servers default to $ZK_SERVERS`
 
 func usageError(format string, args ...any) error {

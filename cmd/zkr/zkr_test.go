@@ -50,19 +50,49 @@ type result struct {
 // run runs zkr with args against the test cluster.
 func run(t *testing.T, ctx context.Context, args ...string) result {
 	t.Helper()
+	return start(t, ctx, args...).wait()
+}
+
+// started is a zkr process started by the test.
+type started struct {
+	cmd  *exec.Cmd
+	done chan result
+}
+
+// start starts zkr with args against the test cluster. Its output goes to
+// files, not pipes, so that its exit is seen when it exits, even if
+// processes it leaves behind hold its output open.
+func start(t *testing.T, ctx context.Context, args ...string) started {
+	t.Helper()
 	cmd := exec.CommandContext(ctx, zkr, args...)
 	cmd.Env = append(os.Environ(), "ZK_SERVERS="+cluster.ConnectString())
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return result{code, stdout.String(), stderr.String()}
+	stdout, err := os.CreateTemp(t.TempDir(), "stdout")
+	require.NoError(t, err)
+	stderr, err := os.CreateTemp(t.TempDir(), "stderr")
+	require.NoError(t, err)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	require.NoError(t, cmd.Start())
+	done := make(chan result, 1)
+	go func() {
+		defer stdout.Close()
+		defer stderr.Close()
+		err := cmd.Wait()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			code = -1
+		}
+		out, _ := os.ReadFile(stdout.Name())
+		errOut, _ := os.ReadFile(stderr.Name())
+		done <- result{code, string(out), string(errOut)}
+	}()
+	return started{cmd, done}
 }
+
+// wait returns zkr's result. When the ctx zkr was started with ends, zkr
+// is killed and its result has code -1.
+func (s started) wait() result { return <-s.done }
 
 func ctxFor(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)

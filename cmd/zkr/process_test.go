@@ -1,0 +1,198 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// backgroundChild is a script for sh -c: it starts a background subshell
+// that writes a heartbeat file until killed (ignoring SIGTERM if stubborn),
+// writes the subshell's pid into a file, and waits for it.
+type backgroundChild struct {
+	dir       string
+	heartbeat string
+	pidFile   string
+}
+
+func newBackgroundChild(t *testing.T) backgroundChild {
+	dir := t.TempDir()
+	return backgroundChild{dir, filepath.Join(dir, "heartbeat"), filepath.Join(dir, "pid")}
+}
+
+func (b backgroundChild) script(stubborn bool) string {
+	trap := ""
+	if stubborn {
+		trap = "trap '' TERM; "
+	}
+	return fmt.Sprintf(`(%swhile :; do date > %s; sleep 0.05; done) & echo $! > %s.tmp && mv %s.tmp %s; wait`,
+		trap, b.heartbeat, b.pidFile, b.pidFile, b.pidFile)
+}
+
+// pid waits for the background subshell to run and returns its pid. A
+// subshell left running (by a zkr that failed the test) is killed at the
+// end of the test.
+func (b backgroundChild) pid(t *testing.T, ctx context.Context) int {
+	t.Helper()
+	var pid int
+	require.NoError(t, waitFor(ctx, func() bool {
+		data, err := os.ReadFile(b.pidFile)
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(data)))
+		return err == nil
+	}), "the command did not start its background child")
+	t.Cleanup(func() {
+		// Only the subshell itself, known by the heartbeat path in its
+		// command line: never a process that reused the pid.
+		if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && bytes.Contains(cmdline, []byte(b.heartbeat)) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return pid
+}
+
+// alive reports whether a process with pid exists, zombies included.
+func alive(pid int) bool {
+	return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+func TestSigtermEndsTheWholeProcessGroupBeforeExiting143(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	b := newBackgroundChild(t)
+	z := start(t, ctx, "lock", "/zkr/sigterm", "--", "sh", "-c", b.script(false))
+	pid := b.pid(t, ctx)
+	require.NoError(t, z.cmd.Process.Signal(syscall.SIGTERM))
+	r := z.wait()
+	assert.False(t, alive(pid), "the command's background child outlived zkr")
+	assert.Equal(t, 143, r.code, r.stderr)
+	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+	assert.Equal(t, 0, run(t, ctx, "lock", "--try", "/zkr/sigterm", "--", "true").code, "zkr released the lock")
+}
+
+func TestLostLockEndsTheWholeProcessGroupBeforeExiting4(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	b := newBackgroundChild(t)
+	z := start(t, ctx, "lock", "/zkr/lost-group", "--", "sh", "-c", b.script(false))
+	pid := b.pid(t, ctx)
+	cs, err := mutex(t, "/zkr/lost-group").Contenders(ctx)
+	require.NoError(t, err)
+	require.Len(t, cs, 1)
+	require.NoError(t, cluster.ExpireSession(ctx, cs[0].Session))
+	r := z.wait()
+	assert.False(t, alive(pid), "the command's background child outlived zkr")
+	assert.Equal(t, 4, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "lost /zkr/lost-group")
+}
+
+// TestStubbornChildIsKilledAfterTheGraceAndOnlyThenReleased: a background
+// child that ignores SIGTERM is killed after the grace period, and the next
+// contender gets the lock only once it is gone.
+func TestStubbornChildIsKilledAfterTheGraceAndOnlyThenReleased(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	const grace = time.Second
+	b := newBackgroundChild(t)
+	z := start(t, ctx, "lock", "--grace", grace.String(), "/zkr/stubborn", "--", "sh", "-c", b.script(true))
+	pid := b.pid(t, ctx)
+
+	next := mutex(t, "/zkr/stubborn")
+	aliveAtGrant := make(chan bool, 1)
+	go func() {
+		h, err := next.Lock(ctx)
+		if err != nil {
+			t.Errorf("next contender: %v", err)
+			aliveAtGrant <- true
+			return
+		}
+		aliveAtGrant <- alive(pid)
+		h.Unlock(ctx)
+	}()
+	require.NoError(t, waitFor(ctx, func() bool { cs, _ := next.Contenders(ctx); return len(cs) == 2 }))
+
+	signalled := time.Now()
+	require.NoError(t, z.cmd.Process.Signal(syscall.SIGTERM))
+	r := z.wait()
+	assert.False(t, alive(pid), "the stubborn child outlived zkr")
+	assert.GreaterOrEqual(t, time.Since(signalled), grace, "killed before the grace period ended")
+	assert.Equal(t, 143, r.code, r.stderr)
+	assert.False(t, <-aliveAtGrant, "the next contender got the lock while the stubborn child ran")
+}
+
+func TestElectSigintEndsTheWholeProcessGroupBeforeExiting130(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	b := newBackgroundChild(t)
+	z := start(t, ctx, "elect", "--id", "a", "/zkr/elect-sigint", "--", "sh", "-c", b.script(false))
+	pid := b.pid(t, ctx)
+	require.NoError(t, z.cmd.Process.Signal(syscall.SIGINT))
+	r := z.wait()
+	assert.False(t, alive(pid), "the command's background child outlived zkr")
+	assert.Equal(t, 130, r.code, r.stderr)
+}
+
+// TestHoldLastsUntilBackgroundChildrenExit: CMD's exit leaves its
+// background child running; zkr holds (and waits) until it is done, as
+// flock(1) does.
+func TestHoldLastsUntilBackgroundChildrenExit(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	dir := t.TempDir()
+	finished := filepath.Join(dir, "finished")
+	r := run(t, ctx, "lock", "/zkr/background", "--", "sh", "-c",
+		fmt.Sprintf(`(sleep 0.3; touch %s) & exit 5`, finished))
+	assert.Equal(t, 5, r.code, r.stderr)
+	assert.FileExists(t, finished, "zkr exited before the command's background child finished")
+}
+
+// TestObserverSaysSoWhenItsSessionIsLost: an observer whose session
+// expires exits non-zero with one line.
+func TestObserverSaysSoWhenItsSessionIsLost(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	const path = "/zkr/observe-lost"
+	z := start(t, ctx, "elect", "--observe", path)
+	var session int64
+	require.NoError(t, waitFor(ctx, func() bool {
+		session = watcherOf(ctx, path)
+		return session != 0
+	}), "the observer does not watch %s", path)
+	require.NoError(t, cluster.ExpireSession(ctx, session))
+	r := z.wait()
+	assert.Equal(t, 4, r.code, r.stderr)
+	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+	assert.Contains(t, r.stderr, "stopped observing "+path)
+}
+
+// watcherOf returns the session watching path (or its existence), from
+// the servers' wchp, or 0.
+func watcherOf(ctx context.Context, path string) int64 {
+	for _, m := range cluster.Members() {
+		out, err := m.FourLetterWord(ctx, "wchp")
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(strings.NewReader(out))
+		in := false
+		for sc.Scan() {
+			line := sc.Text()
+			if !strings.HasPrefix(line, "\t") {
+				in = line == path
+				continue
+			}
+			if id, err := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(line), "0x"), 16, 64); in && err == nil {
+				return id
+			}
+		}
+	}
+	return 0
+}
