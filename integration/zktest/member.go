@@ -26,8 +26,15 @@ type Member struct {
 
 	mu           sync.Mutex
 	running      bool
+	starting     bool // in Start, until the container runs
 	paused       bool
 	disconnected bool
+	// gen counts the member's server processes: Start begins a new one.
+	// served is closed once the current process has answered srvr with a
+	// mode (see serving).
+	gen     uint64
+	served  chan struct{}
+	probing bool
 }
 
 // ID returns the member's ZooKeeper server id (myid), from 1.
@@ -50,6 +57,7 @@ func (m *Member) create(ctx context.Context, img string, custom []testcontainers
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ctr = ctr
+	m.gen, m.served = 1, make(chan struct{})
 	if err != nil {
 		return fmt.Errorf("zktest: start member %d: %w", m.id, err)
 	}
@@ -116,12 +124,24 @@ func (m *Member) Kill(ctx context.Context) error {
 }
 
 // Start starts a stopped or killed member. It does not wait for the member
-// to serve: use [Cluster.WaitServing] for that.
+// to serve: use [Cluster.WaitServing] for that (testcontainers' "Container
+// is ready" means only that the container runs). Meanwhile the proxies of
+// a single server hold the connections of its clients, and forward them
+// once it serves.
 func (m *Member) Start(ctx context.Context) error {
-	if err := m.ctr.Start(ctx); err != nil {
+	m.set(func() {
+		if !m.running {
+			// A new process, before its container starts: no srvr answer
+			// from the process that ran before can count for it.
+			m.gen, m.served = m.gen+1, make(chan struct{})
+		}
+		m.starting = true
+	})
+	err := m.ctr.Start(ctx)
+	m.set(func() { m.starting, m.running = false, m.running || err == nil })
+	if err != nil {
 		return fmt.Errorf("zktest: start member %d: %w", m.id, err)
 	}
-	m.set(func() { m.running = true })
 	return nil
 }
 
@@ -170,6 +190,107 @@ func (m *Member) Reconnect(ctx context.Context) error {
 		})
 		return err
 	}, func() { m.disconnected = false })
+}
+
+// A TCP accept is no sign that a member serves. Docker's port forwarder
+// accepts before the server listens, and ZooKeeper accepts before it can
+// serve. Worse, a standalone ZooKeeper 3.8 that reads a request (a
+// ConnectRequest or a four-letter word) after it binds its client port but
+// before it loads its database fails to close the connection (an NPE in
+// ZooKeeperServer.removeCnxn, ZOOKEEPER-5051): the client hears nothing
+// more, and go-zookeeper waits ten times its read timeout (13s with a 2s
+// session, over a minute with 10s) before it tries again. So the proxies
+// of a single server give it a client only once its current process has
+// answered srvr with a mode; until then they hold the client's connection,
+// as a listen backlog would: the client has no other server to try.
+//
+// An ensemble member is not held: a quorum peer loads its database before
+// it accepts, and closes the connections it cannot serve yet, so its
+// clients move on to another member at once, as from a real server.
+
+// serving returns the generation of the member's current server process
+// and whether that process has answered srvr with a mode.
+func (m *Member) serving() (uint64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	select {
+	case <-m.served:
+		return m.gen, true
+	default:
+		return m.gen, false
+	}
+}
+
+// sawServing records that the process of generation gen answered srvr
+// with a mode.
+func (m *Member) sawServing(gen uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.gen != gen {
+		return
+	}
+	select {
+	case <-m.served:
+	default:
+		close(m.served)
+	}
+}
+
+// sameProcess reports whether the member's server process is still the one
+// of generation gen.
+func (m *Member) sameProcess(gen uint64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.gen == gen
+}
+
+// awaitServing waits until the member's current server process serves and
+// returns its generation. It returns false at once if the member is down
+// (neither running nor starting), which a client sees as a server that
+// refuses it, and false when ctx or done ends first. Only one srvr is in
+// flight per member however many clients wait. An ensemble member is not
+// waited for.
+func (m *Member) awaitServing(ctx context.Context, done <-chan struct{}) (uint64, bool) {
+	if len(m.cluster.members) > 1 {
+		gen, _ := m.serving()
+		return gen, true
+	}
+	for {
+		m.mu.Lock()
+		gen, served, down := m.gen, m.served, !m.running && !m.starting
+		probe := !m.probing
+		m.probing = true
+		m.mu.Unlock()
+		select {
+		case <-served:
+			if probe {
+				m.set(func() { m.probing = false })
+			}
+			return gen, true
+		default:
+		}
+		if probe {
+			if !down {
+				m.Mode(ctx) // closes served if it serves
+			}
+			m.set(func() { m.probing = false })
+		}
+		if down {
+			return gen, false
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-served:
+		case <-t.C:
+		case <-done:
+			t.Stop()
+			return gen, false
+		case <-ctx.Done():
+			t.Stop()
+			return gen, false
+		}
+		t.Stop()
+	}
 }
 
 func (m *Member) set(f func()) {

@@ -8,6 +8,11 @@ import (
 	"time"
 )
 
+// serveHold bounds how long a client's connection waits for a starting
+// member to serve. Clients give up sooner (go-zookeeper after ten read
+// timeouts), closing the connection.
+const serveHold = time.Minute
+
 type proxyMode int
 
 const (
@@ -244,9 +249,24 @@ func (l *link) run() {
 	wg.Go(func() { l.read(l.client, up, nil) })
 
 	// Like a SYN behind a dead router, the upstream connection is made only
-	// once traffic may flow.
-	if !l.p.wait(l, time.Now(), false) {
-		return
+	// once traffic may flow, and to a single server only once it serves
+	// (see Member.serving): the client waits meanwhile.
+	at := time.Now()
+	var gen uint64
+	for {
+		if !l.p.wait(l, at, false) {
+			return
+		}
+		hold, cancel := context.WithTimeout(context.Background(), serveHold)
+		var ok bool
+		gen, ok = l.member.awaitServing(hold, l.done)
+		cancel()
+		if !ok || !l.p.wait(l, at, false) { // traffic may have stopped meanwhile
+			return
+		}
+		if l.member.sameProcess(gen) {
+			break
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -267,6 +287,12 @@ func (l *link) run() {
 		server.Close()
 		return
 	default:
+	}
+	if !l.member.sameProcess(gen) {
+		// Restarted since it served: the dial may have reached the new
+		// process before it serves. Nothing has been forwarded yet, and
+		// the client tries again.
+		return
 	}
 
 	down := newQueue()

@@ -32,6 +32,14 @@ func (c *Cluster) ExpireSession(ctx context.Context, sessionID int64) error {
 		if !m.up() {
 			continue
 		}
+		// A member that has not served since it started may leave our
+		// connection hanging (see Member.serving).
+		if _, ok := m.serving(); !ok {
+			if _, err := m.Mode(ctx); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
 		err := closeSession(ctx, m, sessionID, cred)
 		if err == nil {
 			return nil
