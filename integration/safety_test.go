@@ -85,13 +85,7 @@ func TestSafetyUnderFaults(t *testing.T) {
 		_, err = f.start(i, proxies[i])
 		require.NoError(t, err)
 	}
-	defer func() { // whatever happens, no worker outlives the test
-		for _, p := range f.all() {
-			p.signal(syscall.SIGCONT)
-			p.signal(syscall.SIGKILL)
-			<-p.exited
-		}
-	}()
+	defer f.killAll()
 
 	audit := startAudit(ctx, admin, rec)
 	faults := nemesis(ctx, t, c, f, duration)
@@ -118,25 +112,7 @@ func TestSafetyUnderFaults(t *testing.T) {
 	}
 
 	// Stop every worker: it releases, closes its session and exits.
-	for _, p := range f.current() {
-		p.send("stop")
-		p.closeInput()
-	}
-	for _, p := range f.all() {
-		select {
-		case <-p.exited:
-		case <-time.After(30 * time.Second):
-			t.Errorf("worker %d did not exit within 30s of stop", p.id)
-			p.signal(syscall.SIGKILL)
-			<-p.exited
-		}
-		rec.mu.Lock()
-		killed := rec.killed[p.id]
-		rec.mu.Unlock()
-		if !killed && p.err != nil {
-			t.Errorf("worker %d: %v\n%s", p.id, p.err, p.stderr.String())
-		}
-	}
+	f.stopAll()
 
 	// Every node is gone once every process has exited (a killed one's
 	// session expires), and none was ever owned by a session no worker
@@ -208,6 +184,41 @@ func TestSafetyUnderFaults(t *testing.T) {
 	}
 	for _, r := range []string{worker.Mutex, "rwlock write", "rwlock read", worker.Election} {
 		assert.Positive(t, grants[r], "no %s grant", r)
+	}
+}
+
+// stopAll tells every worker to stop, and waits for them to exit: each
+// releases what it holds, closes its session and exits 0.
+func (f *fleet) stopAll() {
+	t := f.t
+	for _, p := range f.current() {
+		p.send("stop")
+		p.closeInput()
+	}
+	for _, p := range f.all() {
+		select {
+		case <-p.exited:
+		case <-time.After(30 * time.Second):
+			t.Errorf("worker %d did not exit within 30s of stop", p.id)
+			p.signal(syscall.SIGKILL)
+			<-p.exited
+		}
+		f.rec.mu.Lock()
+		killed := f.rec.killed[p.id]
+		f.rec.mu.Unlock()
+		if !killed && p.err != nil {
+			t.Errorf("worker %d: %v\n%s", p.id, p.err, p.stderr.String())
+		}
+	}
+}
+
+// killAll is the deferred cleanup: whatever happens, no worker outlives
+// the test.
+func (f *fleet) killAll() {
+	for _, p := range f.all() {
+		p.signal(syscall.SIGCONT)
+		p.signal(syscall.SIGKILL)
+		<-p.exited
 	}
 }
 
@@ -497,6 +508,53 @@ func TestCheckerCatchesAWriterThatIgnoresReaders(t *testing.T) {
 	report := safety.Check(history.Events())
 	assert.Len(t, report.Overlaps, 1, "the checker missed a writer beside a reader")
 	t.Log(report.Overlaps)
+}
+
+// TestCheckerCatchesARogueWriterAmongWorkers is the rwlock's negative
+// control end to end: worker processes run the suite's workload, but their
+// writers take a mutex on another path instead of the rwlock's write lock;
+// the history they report must show writers beside readers.
+func TestCheckerCatchesARogueWriterAmongWorkers(t *testing.T) {
+	ctx := ctxFor(t, 2*time.Minute)
+	cfg := safetyWorkload
+	cfg.Paths, cfg.Registers = map[string]string{}, map[string]string{}
+	for r := range safetyWorkload.Paths {
+		cfg.Paths[r] = "/safety-rogue/" + r
+		cfg.Registers[r] = "/safety-rogue-register-" + r
+		_, err := session(t).Conn().Create(cfg.Registers[r], []byte("0"), 0, zk.WorldACL(zk.PermAll))
+		require.NoError(t, err)
+	}
+	cfg.RogueWriters = true
+	store, err := safety.NewStoreServer(true)
+	require.NoError(t, err)
+	defer store.Close()
+	cfg.Store = store.Addr()
+	rec := newRecorder()
+	f := &fleet{t: t, base: cfg, rec: rec}
+	defer f.killAll()
+	for i := range 2 {
+		p, err := cluster.NewProxy()
+		require.NoError(t, err)
+		_, err = f.start(i, p)
+		require.NoError(t, err)
+	}
+	require.NoError(t, waitForCtx(ctx, time.Minute, func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.grants["rwlock write"] >= 20 && rec.grants["rwlock read"] >= 20
+	}), "the workers were granted too little")
+	f.stopAll()
+
+	events, odd := rec.events(store.Events())
+	report := safety.Check(events)
+	assert.Empty(t, odd)
+	assert.NotEmpty(t, report.Overlaps, "the checker missed writers beside readers")
+	// Their tokens come from another path, so they break the token order
+	// too; the mutex and the election stay clean.
+	for _, o := range append(report.Overlaps, report.TokenOrder...) {
+		assert.True(t, strings.HasPrefix(o, worker.RWLock+":"), "not the rogue writers: %s", o)
+	}
+	t.Logf("%d overlaps, the first: %s", len(report.Overlaps), report.Overlaps[0])
 }
 
 // keepArtifact writes porcupine's view of a failing history under

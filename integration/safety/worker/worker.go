@@ -59,6 +59,10 @@ type Config struct {
 	Candidates     int               `json:"candidates"`
 	HoldMin        time.Duration     `json:"holdMin"` // each hold's work lasts between these
 	HoldMax        time.Duration     `json:"holdMax"`
+	// RogueWriters makes the writers ignore readers, for the suite's
+	// negative control: they take a mutex on another path instead of the
+	// rwlock's write lock, and report their holds as write holds.
+	RogueWriters bool `json:"rogueWriters,omitempty"`
 }
 
 // Msg is one line a worker writes. T says what it is:
@@ -284,7 +288,19 @@ func (w *worker) run(ctx context.Context, s *recipes.Session) error {
 		w.hold(ctx, s, store, g, RWLock, h.Hold, h, h.Unlock)
 		return nil
 	})
+	rogue, err := lock.New(s, w.cfg.Paths[RWLock]+"-rogue")
+	if err != nil {
+		return err
+	}
 	start(w.cfg.Writers, RWLock, func(ctx context.Context, store *safety.StoreClient, g int) error {
+		if w.cfg.RogueWriters {
+			h, err := rogue.Lock(ctx)
+			if err != nil {
+				return ignoreLoss(err)
+			}
+			w.hold(ctx, s, store, g, RWLock, h.Hold, nil, h.Unlock)
+			return nil
+		}
 		h, err := rw.Lock(ctx)
 		if err != nil {
 			return ignoreLoss(err)
