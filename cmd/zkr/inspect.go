@@ -7,12 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-zookeeper/zk"
 
@@ -25,10 +28,28 @@ var allMarkers = []recipes.Marker{
 	recipes.WriteMarker, recipes.ReadMarker, recipes.LatchMarker,
 }
 
-// entry is one node as inspect reports it.
+// readers bounds the node reads inspect has in flight at once: they are
+// pipelined on the session's one connection.
+const readers = 64
+
+// report is what inspect prints with --json: the node at PATH, and its
+// children in queue order (contenders), then the others.
+type report struct {
+	Path     string  `json:"path"`
+	Exists   bool    `json:"exists"`
+	Kind     string  `json:"kind,omitempty"` // persistent, container, ephemeral, ttl
+	Session  string  `json:"session,omitempty"`
+	Created  string  `json:"created,omitempty"`
+	Data     []byte  `json:"data,omitempty"` // base64; left out when empty
+	Text     *string `json:"text,omitempty"` // Data, when it is valid UTF-8
+	Children int     `json:"children"`
+	Nodes    []entry `json:"nodes"`
+}
+
+// entry is one child as inspect reports it.
 type entry struct {
 	Name     string    `json:"name"`
-	State    string    `json:"state"` // holder, waiting, barrier member, ready, other
+	State    string    `json:"state"` // holder, waiting, barrier member, barrier ready, other
 	Role     string    `json:"role,omitempty"`
 	Client   string    `json:"client"`
 	Session  string    `json:"session,omitempty"`
@@ -36,7 +57,8 @@ type entry struct {
 	Age      string    `json:"age"`
 	Token    int64     `json:"token"`
 	Sequence *int32    `json:"sequence,omitempty"`
-	Data     string    `json:"data"`
+	Data     []byte    `json:"data,omitempty"`
+	Text     *string   `json:"text,omitempty"`
 }
 
 func inspectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -56,22 +78,32 @@ func inspectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer s.Close()
-	entries, err := inspect(ctx, s, path)
+	r, err := inspect(ctx, s, path)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(entries)
+		return enc.Encode(r)
 	}
-	if len(entries) == 0 {
-		fmt.Fprintf(stdout, "%s: nothing held, nobody waiting\n", path)
+	if !r.Exists {
+		fmt.Fprintf(stdout, "%s: missing (no such node)\n", path)
 		return nil
 	}
+	head := fmt.Sprintf("%s: %s node", path, r.Kind)
+	if r.Session != "" {
+		head += " of session " + r.Session
+	}
+	head += fmt.Sprintf(", data %q (%d bytes), %d children", r.Data, len(r.Data), r.Children)
+	if len(r.Nodes) == 0 {
+		fmt.Fprintf(stdout, "%s: nothing held, nobody waiting\n", head)
+		return nil
+	}
+	fmt.Fprintln(stdout, head)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STATE\tROLE\tCLIENT\tSESSION\tAGE\tTOKEN\tNODE\tDATA")
-	for _, e := range entries {
+	for _, e := range r.Nodes {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%q\n", e.State, e.Role, e.Client, e.Session, e.Age, e.Token, e.Name, e.Data)
 	}
 	return tw.Flush()
@@ -83,52 +115,70 @@ type child struct {
 	stat *zk.Stat
 }
 
-func inspect(ctx context.Context, s *recipes.Session, path string) ([]entry, error) {
+type got struct {
+	data []byte
+	stat *zk.Stat
+}
+
+// read gets a node's data and stat.
+func read(ctx context.Context, s *recipes.Session, p string) (got, error) {
+	return recipes.Call(ctx, s, func(c *zk.Conn) (got, error) {
+		d, st, err := c.Get(p)
+		return got{d, st}, err
+	})
+}
+
+func inspect(ctx context.Context, s *recipes.Session, path string) (report, error) {
+	r := report{Path: path, Nodes: []entry{}}
+	// The node and its children in one round trip.
+	type node struct {
+		g   got
+		err error
+	}
+	nc := make(chan node, 1)
+	go func() { g, err := read(ctx, s, path); nc <- node{g, err} }()
 	names, err := recipes.Call(ctx, s, func(c *zk.Conn) ([]string, error) {
 		n, _, err := c.Children(path)
 		return n, err
 	})
-	if errors.Is(err, zk.ErrNoNode) {
-		return nil, nil
+	n := <-nc
+	switch {
+	case errors.Is(n.err, zk.ErrNoNode):
+		return r, nil
+	case n.err != nil:
+		return r, n.err
+	case errors.Is(err, zk.ErrNoNode): // deleted between the two reads
+		return r, nil
+	case err != nil:
+		return r, err
 	}
-	if err != nil {
-		return nil, err
-	}
-	byName := map[string]child{}
-	for _, n := range names {
-		type got struct {
-			data []byte
-			stat *zk.Stat
-		}
-		g, err := recipes.Call(ctx, s, func(c *zk.Conn) (got, error) {
-			d, st, err := c.Get(path + "/" + n)
-			return got{d, st}, err
-		})
-		if err == nil {
-			byName[n] = child{n, g.data, g.stat}
-		}
-	}
+	r.Exists, r.Children = true, len(names)
+	r.Kind, r.Session = kindOf(n.g.stat.EphemeralOwner)
+	r.Created = time.UnixMilli(n.g.stat.Ctime).Format(time.RFC3339Nano)
+	r.Data, r.Text = n.g.data, text(n.g.data)
 
-	var out []entry
+	// Every child's data and stat, pipelined with a bound.
+	byName, err := readAll(ctx, s, path, names)
+	if err != nil {
+		return r, err
+	}
 	queue := recipes.ParseChildren(names, allMarkers)
-	rw := slices.ContainsFunc(queue, func(n recipes.Node) bool { return n.Role == recipes.Shared || n.Marker == recipes.WriteMarker.Name })
 	for i, n := range queue {
 		c, ok := byName[n.Name]
 		if !ok {
-			continue
-		}
-		rule := recipes.AnyBlocks
-		if rw {
-			rule = recipes.ReadWriteBlocks
+			continue // gone since the listing
 		}
 		state := "waiting"
-		if len(blockers(queue, i, rule, byName)) == 0 {
+		if len(blockers(queue, i, byName)) == 0 {
 			state = "holder"
 		}
 		seq := n.Seq
 		e := describe(c, state, clientOf(n, c.data))
 		e.Role, e.Sequence = n.Role.String(), &seq
-		out = append(out, e)
+		if downgraded(n, c.stat) {
+			e.Role = "shared (downgraded writer)"
+		}
+		r.Nodes = append(r.Nodes, e)
 	}
 	for _, n := range names {
 		c, ok := byName[n]
@@ -137,23 +187,99 @@ func inspect(ctx context.Context, s *recipes.Session, path string) ([]entry, err
 		}
 		switch {
 		case n == "ready":
-			out = append(out, describe(c, "barrier ready", "curator layout"))
+			r.Nodes = append(r.Nodes, describe(c, "barrier ready", "curator layout"))
 		case uuidName.MatchString(n):
-			out = append(out, describe(c, "barrier member", "curator layout"))
+			r.Nodes = append(r.Nodes, describe(c, "barrier member", "curator layout"))
 		default:
-			out = append(out, describe(c, "other", "unknown"))
+			r.Nodes = append(r.Nodes, describe(c, "other", "unknown"))
 		}
 	}
-	return out, nil
+	return r, nil
 }
 
-// blockers applies the queue rule; a writer node whose data changed is a
-// downgraded hold, which blocks readers no more.
-func blockers(queue []recipes.Node, i int, rule recipes.BlockRule, byName map[string]child) []recipes.Node {
-	return slices.DeleteFunc(recipes.Blockers(queue, i, rule), func(b recipes.Node) bool {
-		c := byName[b.Name]
-		return queue[i].Role == recipes.Shared && c.stat != nil && c.stat.Version > 0
+// readAll reads the children of path named, at most readers at a time, and
+// leaves out those gone since the listing.
+func readAll(ctx context.Context, s *recipes.Session, path string, names []string) (map[string]child, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu     sync.Mutex
+		byName = make(map[string]child, len(names))
+		first  error
+		wg     sync.WaitGroup
+		slots  = make(chan struct{}, readers)
+	)
+	for _, n := range names {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			g, err := read(ctx, s, path+"/"+n)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, zk.ErrNoNode):
+			case err != nil:
+				if first == nil {
+					first = fmt.Errorf("read %s/%s: %w", path, n, err)
+					cancel()
+				}
+			default:
+				byName[n] = child{n, g.data, g.stat}
+			}
+		})
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return byName, first
+}
+
+// blockers returns the nodes ahead of queue[i] that keep it from holding.
+// All known recipes and clients on one path form one queue: a writer's,
+// mutex's or leader's node blocks every node behind it, a reader's node
+// blocks the exclusive ones, and a writer that downgraded blocks readers
+// no more.
+func blockers(queue []recipes.Node, i int, byName map[string]child) []recipes.Node {
+	return slices.DeleteFunc(recipes.Blockers(queue, i, recipes.ReadWriteBlocks), func(b recipes.Node) bool {
+		return queue[i].Role == recipes.Shared && downgraded(b, byName[b.Name].stat)
 	})
+}
+
+// downgraded reports whether n is a write hold downgraded to read, as the
+// read-write lock marks it: an exclusive node whose data changed. (Curator
+// and Kazoo never change a lock node's data.)
+func downgraded(n recipes.Node, st *zk.Stat) bool {
+	return n.Role == recipes.Exclusive && st != nil && st.Version > 0
+}
+
+// kindOf names a node's kind from its stat's ephemeral owner, as ZooKeeper
+// encodes it, and gives the owning session of an ephemeral node.
+func kindOf(owner int64) (kind, session string) {
+	switch {
+	case owner == 0:
+		return "persistent", ""
+	case owner == math.MinInt64:
+		return "container", ""
+	case uint64(owner)>>56 == 0xff:
+		return "ttl", ""
+	}
+	return "ephemeral", fmt.Sprintf("0x%x", owner)
+}
+
+// text returns data as a string if it is valid UTF-8 and not empty.
+func text(data []byte) *string {
+	if len(data) == 0 || !utf8.Valid(data) {
+		return nil
+	}
+	t := string(data)
+	return &t
 }
 
 var (
@@ -181,10 +307,8 @@ func clientOf(n recipes.Node, data []byte) string {
 
 func describe(c child, state, client string) entry {
 	created := time.UnixMilli(c.stat.Ctime)
-	e := entry{Name: c.name, State: state, Client: client, Created: created,
-		Age: time.Since(created).Round(time.Second).String(), Token: c.stat.Czxid, Data: string(c.data)}
-	if c.stat.EphemeralOwner != 0 {
-		e.Session = fmt.Sprintf("0x%x", c.stat.EphemeralOwner)
-	}
-	return e
+	_, session := kindOf(c.stat.EphemeralOwner)
+	return entry{Name: c.name, State: state, Client: client, Session: session, Created: created,
+		Age: time.Since(created).Round(time.Second).String(), Token: c.stat.Czxid,
+		Data: c.data, Text: text(c.data)}
 }

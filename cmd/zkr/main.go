@@ -24,6 +24,13 @@
 // zkr elect --observe prints a line for each new leader until interrupted;
 // if its session is lost, it says so in one line and exits with code 4.
 //
+// zkr inspect prints the node at PATH (kind, data, number of children),
+// then its children: contenders in queue order with their state (holder
+// or waiting), then the others. For a missing PATH it prints
+// "PATH: missing (no such node)" and exits 0; with --json, "exists" is
+// false. JSON gives node data losslessly: base64 in "data" (left out when
+// empty), and as a string in "text" too when it is valid UTF-8.
+//
 // Exit codes: CMD's own when it ran to the end; 1 error (one line); 2 bad
 // usage; 3 --try found the lock held; 4 the hold was lost while CMD ran,
 // or --observe's session was lost; 130, 143, 129 interrupted by SIGINT,
@@ -150,6 +157,8 @@ const usage = `usage:
 CMD runs in a process group of its own; zkr releases and exits once the
 whole group has exited. If the hold is lost, or zkr gets SIGINT, SIGTERM or
 SIGHUP, the group gets SIGTERM, then SIGKILL after --grace (default 5s).
+inspect says "missing" for a missing PATH; --json gives data as base64
+("data") and, when it is valid UTF-8, as "text".
 exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held;
 4 lost the hold while CMD ran, or --observe's session; 130/143/129
 interrupted by SIGINT/SIGTERM/SIGHUP.

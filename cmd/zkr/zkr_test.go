@@ -3,7 +3,6 @@ package main_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -212,12 +211,8 @@ func TestInspectShowsHolderAndWaiterInOrder(t *testing.T) {
 	go waiter.Lock(wctx)
 	require.NoError(t, waitFor(ctx, func() bool { cs, _ := waiter.Contenders(ctx); return len(cs) == 2 }))
 
-	r := run(t, ctx, "inspect", "--json", "/zkr/inspect")
-	require.Equal(t, 0, r.code, r.stderr)
-	var entries []struct {
-		State, Client, Session, Name string
-	}
-	require.NoError(t, json.Unmarshal([]byte(r.stdout), &entries))
+	j := inspectJSON(t, ctx, "/zkr/inspect")
+	entries := j.Nodes
 	require.Len(t, entries, 2)
 	assert.Equal(t, "holder", entries[0].State)
 	assert.Equal(t, "waiting", entries[1].State)
@@ -225,7 +220,7 @@ func TestInspectShowsHolderAndWaiterInOrder(t *testing.T) {
 	assert.Equal(t, h.Path(), "/zkr/inspect/"+entries[0].Name)
 	assert.Equal(t, fmt.Sprintf("0x%x", h.Session().ID()), entries[0].Session)
 
-	r = run(t, ctx, "inspect", "/zkr/inspect")
+	r := run(t, ctx, "inspect", "/zkr/inspect")
 	assert.Equal(t, 0, r.code)
 	assert.Contains(t, r.stdout, "holder")
 }
