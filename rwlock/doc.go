@@ -6,14 +6,27 @@
 //
 // Fairness: contenders are served in the order they queued. A reader that
 // queued behind a waiting writer waits for that writer, so a stream of
-// readers cannot starve writers. Each waiter watches only the nearest node
-// ahead that blocks it (a reader: the nearest writer; a writer: the node
-// just ahead), so a release wakes only those it unblocks.
+// readers cannot starve writers. Each waiter watches its own node, the
+// nearest node ahead that blocks it (a reader: the nearest writer; a
+// writer: the node just ahead) and the blocker before that one. A release
+// wakes the waiters it unblocks, and those for which it was the second
+// nearest blocker, which list the queue again while their nearest blocker
+// still holds, so that the hand-over itself needs no listing.
+//
+// Holds belong to lock calls, not to goroutines or sessions: goroutines
+// that share a Session (or an RWMutex) exclude each other exactly as
+// processes do. As with sync.RWMutex, there is no upgrade and no recursive
+// read locking: a goroutine that holds the read lock and calls Lock waits
+// for its own read hold until its ctx ends (and readers queued behind its
+// writer wait with it), and a second RLock waits for any writer queued in
+// between. Unlock the read hold first.
 //
 // A write hold can be downgraded to a read hold in place ([Hold.Downgrade]):
 // its node stays where it is, so no writer queued behind can get in between.
-// Upgrading is refused: a session that holds the read lock on a path gets
-// [ErrUpgrade] from Lock instead of waiting for itself forever.
+// Our readers recognise the downgrade by the version of the writer's node,
+// which Downgrade raises by writing its data (Curator and Kazoo never write
+// a lock node's data). Curator's readers do not, and wait for the
+// downgraded hold to be released: safe, only less concurrent.
 //
 // Holds are lost, and carry fencing tokens, exactly as the mutex's do: see
 // package lock and recipes.Hold.

@@ -236,21 +236,6 @@ func TestDowngradeLeavesNoGapForAQueuedWriter(t *testing.T) {
 	require.NoError(t, <-writer)
 }
 
-func TestUpgradeIsRefusedNotDeadlocked(t *testing.T) {
-	ctx := ctxFor(t, time.Minute)
-	m := newRW(t, testPath(t))
-	r, err := m.RLock(ctx)
-	require.NoError(t, err)
-	_, err = m.Lock(ctx)
-	assert.ErrorIs(t, err, rwlock.ErrUpgrade)
-	assert.Error(t, r.Downgrade(ctx), "a read hold cannot be downgraded")
-	require.NoError(t, r.Unlock(ctx))
-	w, err := m.Lock(ctx)
-	require.NoError(t, err, "after the read hold is released, Lock works")
-	require.NoError(t, w.Unlock(ctx))
-	assert.ErrorIs(t, w.Unlock(ctx), rwlock.ErrNotHeld)
-}
-
 func TestTryFormsAndCancelLeaveNoNode(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)

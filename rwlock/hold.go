@@ -1,0 +1,222 @@
+package rwlock
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkrecipes/zkrecipes/recipes"
+)
+
+// downgradeData is what Downgrade writes into the node. Readers go by the
+// node's version, which any write raises (see downgraded); the data tells
+// a read back that the write was ours.
+var downgradeData = []byte("downgraded to read")
+
+// resolveTimeout bounds each of the two phases in which Downgrade learns
+// the outcome of its write past the end of its ctx: waiting for the
+// answer, then reading the node back.
+var resolveTimeout = recipes.DefaultSessionTimeout
+
+// Hold is a held read or write lock. See [recipes.Hold] for Done, Context,
+// Token, Guard and Multi.
+type Hold struct {
+	*recipes.Hold
+
+	mu    sync.Mutex // held through Downgrade
+	write bool
+
+	emu      sync.Mutex
+	ended    error // why Downgrade ended the hold, if it did
+	unlocked bool  // Unlock was called
+}
+
+// Write reports whether the hold is a write hold (not downgraded). While
+// a Downgrade is in progress, Write waits for its outcome.
+func (h *Hold) Write() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.write
+}
+
+// Err returns nil while the hold is trusted; after a loss, the cause (it
+// matches ErrLost), also once unlocked; after Unlock of a trusted hold,
+// ErrNotHeld. A hold that Downgrade ended, because it could not learn
+// whether the downgrade was applied, counts as lost.
+func (h *Hold) Err() error {
+	h.emu.Lock()
+	ended := h.ended
+	h.emu.Unlock()
+	if ended != nil {
+		return ended
+	}
+	return h.Hold.Err()
+}
+
+// Downgrade turns a write hold into a read hold in place: other readers
+// may then hold with it, while writers queued behind keep waiting, with no
+// moment in which one of them could get in. The hold keeps its node and
+// fencing token. Downgrading a read hold, or a hold that is no longer
+// trusted, is an error.
+//
+// Downgrade is one version-checked write to the hold's node. If ctx has
+// ended already, Downgrade sends nothing and returns ctx.Err(). Once the
+// write is sent, the server may apply it, and admit readers, whether or
+// not its answer arrives, so Downgrade does not return before it knows:
+// if ctx ends first, it waits for the answer up to
+// [recipes.DefaultSessionTimeout] longer; if the answer is lost (the
+// connection dropped, or none came in time), it reads the node back
+// through reconnections, and sends the write again if the node is
+// unchanged, for up to as long again. If the write was applied, the hold
+// is a read hold and Downgrade returns nil, even if ctx has ended; if the
+// server refused it, the hold is still a write hold (or lost) and
+// Downgrade returns the error. If the outcome cannot be learned, Downgrade
+// ends the hold (Done closes, Err matches ErrLost, the node is deleted, in
+// the background if need be) and returns an error matching ErrLost. So a
+// hold whose Write is true and whose Err is nil never stands beside
+// readers that the server admits.
+//
+// After a downgrade learned by reading the node back, the guard of the
+// embedded [recipes.Hold] still names the node's old version: an op
+// guarded by Guard fails, and Multi fails and ends the hold.
+func (h *Hold) Downgrade(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.write {
+		return fmt.Errorf("rwlock %s: downgrade: not a write hold", h.Path())
+	}
+	if err := h.Err(); err != nil {
+		return fmt.Errorf("rwlock %s: downgrade: %w", h.Path(), err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := h.setData(ctx)
+	switch {
+	case err == nil:
+		h.write = false
+		return nil
+	case recipes.Retryable(err), errors.Is(err, context.Canceled):
+		return h.resolve(err)
+	}
+	return fmt.Errorf("rwlock: downgrade: %w", err)
+}
+
+// setData writes downgradeData with the core hold's SetData, which checks
+// the node's version and makes the guard follow it. A request abandoned
+// when its ctx ends still runs (go-zookeeper's requests take no context),
+// so the request runs under a context of its own: when ctx ends, its
+// answer is awaited for resolveTimeout more; only then is it abandoned,
+// and setData returns context.Canceled.
+func (h *Hold) setData(ctx context.Context) error {
+	rctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- h.SetData(rctx, downgradeData) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(resolveTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		cancel()
+		return <-done // at once: SetData returns when rctx ends
+	}
+}
+
+// resolve learns whether a downgrade whose answer was lost was applied.
+// A read back that finds the node changed is final: its version only
+// grows. One that finds it unchanged is not (the lost request may still
+// be on its way), so the same version-checked write is sent again: once
+// either of the two is applied, the other fails on the version, so the
+// answer to the second is final too. If the outcome cannot be learned
+// within resolveTimeout, the hold ends.
+func (h *Hold) resolve(cause error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	defer cancel()
+	s := h.Session()
+	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+		if err := s.WaitConnected(ctx); err != nil && !errors.Is(err, recipes.ErrLost) {
+			return h.end(ctx, cause, err)
+		}
+		if err := h.Hold.Err(); err != nil { // lost meanwhile: not trusted anyway
+			return fmt.Errorf("rwlock %s: downgrade: %w", h.Path(), err)
+		}
+		n, err := recipes.Call(ctx, s, func(c *zk.Conn) (node, error) {
+			data, st, err := c.Get(h.Path())
+			return node{data, st}, err
+		})
+		if err == nil && n.stat.Version == h.Guard().Version {
+			err = h.SetData(ctx, downgradeData) // the node as it was: write again
+			if err == nil {
+				h.write = false
+				return nil
+			}
+			if errors.Is(err, recipes.ErrLost) { // the core ended the hold
+				return fmt.Errorf("rwlock: downgrade: %w", err)
+			}
+		}
+		switch {
+		case err == nil && bytes.Equal(n.data, downgradeData):
+			h.write = false
+			return nil
+		case err == nil: // changed by another client; readers go by the version
+			return h.end(ctx, cause, fmt.Errorf("node changed by another client (version %d)", n.stat.Version))
+		case errors.Is(err, zk.ErrNoNode):
+			return h.end(ctx, cause, fmt.Errorf("%w (%w)", recipes.ErrNodeDeleted, err))
+		case !recipes.Retryable(err): // ctx ended, or a final error
+			return h.end(ctx, cause, err)
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return h.end(ctx, cause, ctx.Err())
+		}
+	}
+}
+
+type node struct {
+	data []byte
+	stat *zk.Stat
+}
+
+// end gives up a hold whose downgrade could not be resolved: it is lost
+// from now on, and its node is deleted (in the background once ctx ends).
+func (h *Hold) end(ctx context.Context, cause, why error) error {
+	err := fmt.Errorf("rwlock %s: downgrade not resolved, hold ended: %w (answer: %v; read back: %v)",
+		h.Path(), recipes.ErrLost, cause, why)
+	h.emu.Lock()
+	if h.unlocked {
+		h.emu.Unlock()
+		return err
+	}
+	h.ended = err
+	h.emu.Unlock()
+	h.Release(ctx)
+	return err
+}
+
+// Unlock releases the hold by deleting its node, retrying through
+// connection loss until ctx ends (then in the background). Unlocking twice
+// returns ErrNotHeld; unlocking a lost hold returns the cause, matching
+// ErrLost.
+func (h *Hold) Unlock(ctx context.Context) error {
+	h.emu.Lock()
+	ended, first := h.ended, !h.unlocked
+	h.unlocked = true
+	h.emu.Unlock()
+	if ended != nil && first {
+		return ended // Downgrade has released it
+	}
+	return h.Release(ctx)
+}
