@@ -325,6 +325,7 @@ func (r *recorder) add(id int, m worker.Msg) {
 }
 
 func (r *recorder) exited(id int, at time.Time) {
+	at = at.Round(0) // the workers' times are wall clock: compare with that
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.exitedAt[id] = at
@@ -336,6 +337,7 @@ func (r *recorder) exited(id int, at time.Time) {
 }
 
 func (r *recorder) cut(c cut) {
+	c.from, c.to = c.from.Round(0), c.to.Round(0) // the workers' times are wall clock: compare with that
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cuts = append(r.cuts, c)

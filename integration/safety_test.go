@@ -63,7 +63,8 @@ func TestSafetyUnderFaults(t *testing.T) {
 	}
 	c := zktest.Start(t, zktest.WithEnsemble(3))
 	ctx := ctxFor(t, duration+5*time.Minute)
-	admin, err := recipes.Connect(ctx, c.Servers(), recipes.WithLogger(quietLogger))
+	// The admin's session outlives any fault the nemesis injects.
+	admin, err := recipes.Connect(ctx, c.Servers(), recipes.WithLogger(quietLogger), recipes.WithSessionTimeout(30*time.Second))
 	require.NoError(t, err)
 	defer admin.Close()
 	for _, reg := range safetyWorkload.Registers {
