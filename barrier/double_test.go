@@ -370,3 +370,27 @@ func TestEnterQueuedAcrossExpiryLeavesNoMember(t *testing.T) {
 	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, observer, path)) == 0 }),
 		"nodes left: %v", children(t, observer, path))
 }
+
+// TestEnterWhoseCreateReplyIsLostEntersOnce: the create of the member node
+// reaches the server, its reply is lost and the connection drops. Enter
+// retries once connected again, takes the node it finds by its UUID for
+// its own, and enters with that one node.
+func TestEnterWhoseCreateReplyIsLostEntersOnce(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	observer := session(t)
+	require.NoError(t, observer.CreateParents(ctx, path))
+	d, _, p := memberBehind(t, path, 1)
+	p.BlackholeReplies()
+	done := make(chan error, 1)
+	go func() { done <- d.Enter(ctx) }()
+	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, observer, path)) == 1 }))
+	made := children(t, observer, path)
+	p.Cut()
+	p.Heal()
+	require.NoError(t, <-done, "Enter whose create reply was lost")
+	members := slices.DeleteFunc(children(t, observer, path), func(c string) bool { return c == "ready" })
+	assert.Equal(t, made, members, "not the one node the first create made")
+	require.NoError(t, d.Leave(ctx))
+	assert.Empty(t, children(t, observer, path))
+}
