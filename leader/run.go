@@ -30,12 +30,16 @@ func Reelect() RunOption { return func(o *runOptions) { o.reelect = true } }
 // return anything (nil, its context's error, an error of its own). For a
 // lost term Run's error matches the cause of the loss (and ErrLost) and
 // also fn's error, if fn returned one other than its context's. If the
-// session was lost or closed, the error matches recipes.ErrSessionLost or
-// recipes.ErrSessionClosed: an expired session is not reported as a
-// suspended connection, although the term ended when the connection was
-// suspended. If fn returns while still leading, Run returns fn's error. If
-// ctx ends first, it returns ctx.Err() (or fn's error, if fn returned one)
-// and its node is deleted (in the background if the connection is down).
+// session is known to be lost or closed when Run returns, the error
+// matches recipes.ErrSessionLost or recipes.ErrSessionClosed, whatever
+// ended the term first. A term usually ends when the connection is
+// suspended, before anyone can tell whether the session expired: with
+// Reelect, Run then campaigns again, which waits for the connection to
+// come back or for the session to be known lost, so an expiry is reported
+// as one; without it, Run returns at once, with recipes.ErrSuspended.
+// If fn returns while still leading, Run returns fn's error. If ctx ends
+// first, it returns ctx.Err() (or fn's error, if fn returned one) and its
+// node is deleted (in the background if the connection is down).
 func (e *Election) Run(ctx context.Context, value []byte, fn func(ctx context.Context) error, opts ...RunOption) error {
 	var o runOptions
 	for _, opt := range opts {
