@@ -64,15 +64,18 @@ func (h *Hold) grant(own <-chan zk.Event, arming chan (<-chan zk.Event)) *Hold {
 	s := h.s
 	s.mu.Lock()
 	s.holds[h] = struct{}{}
+	suspensions := s.suspensions
 	s.mu.Unlock()
-	if !s.spawn(func() { h.monitor(own, arming) }) {
+	if !s.spawn(func() { h.monitor(own, arming, suspensions) }) {
 		h.cancel(s.Err())
 	}
 	return h
 }
 
 // monitor ends the hold on the first sign that it cannot be trusted.
-func (h *Hold) monitor(own <-chan zk.Event, arming chan (<-chan zk.Event)) {
+// suspensions is the Session's count of them at the grant: one that came
+// and went before the monitor looked still ends the hold.
+func (h *Hold) monitor(own <-chan zk.Event, arming chan (<-chan zk.Event), suspensions int) {
 	// A watch being set (at first, or again after the node's data changed
 	// in a downgrade) arrives on arming; it is set in the background, so
 	// that the monitor keeps reacting to the session meanwhile.
@@ -93,7 +96,7 @@ func (h *Hold) monitor(own <-chan zk.Event, arming chan (<-chan zk.Event)) {
 		case st == StateLost, st == StateClosed:
 			h.cancel(h.s.Err())
 			return
-		case st == StateSuspended && !h.s.opts.tolerateSusp:
+		case !h.s.opts.tolerateSusp && (st == StateSuspended || h.s.suspensionCount() != suspensions):
 			h.cancel(ErrSuspended)
 			return
 		case st == StateSuspended:

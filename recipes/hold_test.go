@@ -35,3 +35,28 @@ func TestHoldWhoseNodeDoesNotMatchItsTokenEnds(t *testing.T) {
 	assert.NoError(t, h.Err(), "the right hold was ended too")
 	require.NoError(t, h.Release(ctx))
 }
+
+// TestSuspensionBetweenTwoLooksEndsTheHold: a suspension that came and
+// went before the hold's monitor looked at the state still ends the hold
+// (by default a suspension ends every hold: the server may have expired
+// the session meanwhile).
+func TestSuspensionBetweenTwoLooksEndsTheHold(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := testSession(t)
+	q, err := NewQueue(s, "/test/blink", []Marker{MutexMarker}, AnyBlocks)
+	require.NoError(t, err)
+	h, err := q.Acquire(ctx, MutexMarker, true, nil)
+	require.NoError(t, err)
+	s.mu.Lock() // both changes before anyone can look
+	s.setState(StateSuspended)
+	s.setState(StateConnected)
+	s.mu.Unlock()
+	select {
+	case <-h.Done():
+	case <-ctx.Done():
+		t.Fatal("a suspension that came and went left the hold trusted")
+	}
+	assert.ErrorIs(t, h.Err(), ErrSuspended)
+	h.Release(ctx)
+}

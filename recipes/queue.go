@@ -55,8 +55,7 @@ func NewQueue(s *Session, path string, markers []Marker, rule BlockRule, opts ..
 			all = append(all, m)
 		}
 	}
-	q := &Queue{s: s, path: path, markers: all, rule: rule,
-		yields: func(Node, Node, *zk.Stat) bool { return false }}
+	q := &Queue{s: s, path: path, markers: all, rule: rule}
 	for _, opt := range opts {
 		opt(q)
 	}
@@ -360,6 +359,13 @@ func (q *Queue) await(ctx context.Context, own string, first created, wait bool)
 			return h.grant(mine, arming), nil
 		}
 		if !wait {
+			pass, err := q.allYield(ctx, nodes[me], blockers)
+			switch {
+			case err != nil:
+				return nil, fmt.Errorf("acquire %s: %w", q.path, err)
+			case pass:
+				return h.grant(mine, arming), nil
+			}
 			return nil, ErrWouldBlock
 		}
 		if mine == nil && arming == nil { // a waiter learns if its node goes
@@ -376,7 +382,7 @@ func (q *Queue) await(ctx context.Context, own string, first created, wait bool)
 			for {
 				b := blockers[len(blockers)-1]
 				w, err = s.watchExisting(ctx, q.path+"/"+b.Name)
-				if err != nil || !w.ok || !q.yields(nodes[me], b, w.stat) {
+				if err != nil || !w.ok || q.yields == nil || !q.yields(nodes[me], b, w.stat) {
 					break
 				}
 				blockers = blockers[:len(blockers)-1]
@@ -436,6 +442,31 @@ func (q *Queue) await(ctx context.Context, own string, first created, wait bool)
 			}
 		}
 	}
+}
+
+// allYield reports whether every blocker ahead of me is gone or yields
+// (see [YieldRule]), reading each one's stat without a watch: a try does
+// not wait, so it leaves nothing to fire later.
+func (q *Queue) allYield(ctx context.Context, me Node, blockers []Node) (bool, error) {
+	if q.yields == nil {
+		return false, nil
+	}
+	for _, b := range blockers {
+		st, err := call(ctx, q.s, func() (*zk.Stat, error) {
+			ok, st, err := q.s.Conn().Exists(q.path + "/" + b.Name)
+			if err == nil && !ok {
+				st = nil
+			}
+			return st, err
+		})
+		if err != nil {
+			return false, err
+		}
+		if st != nil && !q.yields(me, b, st) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // watched is a node ahead of ours that we watch.

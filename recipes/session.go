@@ -77,6 +77,9 @@ type Session struct {
 	id        int64
 	state     State
 	suspended time.Time     // when the current suspension began
+	// suspensions counts them, so that a hold notices one that came and
+	// went between two of its looks at the state.
+	suspensions int
 	changed   chan struct{} // closed and replaced on every change of state
 	holds     map[*Hold]struct{}
 	// Our nodes that may exist, by protected prefix (parent path + name up
@@ -332,6 +335,7 @@ func (s *Session) setState(st State) {
 	s.log.Debug("zkrecipes: session state", "session", fmt.Sprintf("0x%x", s.id), "from", s.state, "to", st)
 	if st == StateSuspended {
 		s.suspended = time.Now()
+		s.suspensions++
 	}
 	s.state = st
 	close(s.changed)
@@ -385,6 +389,13 @@ func (s *Session) suspendedAt() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.suspended
+}
+
+// suspensionCount returns how many suspensions the Session has seen.
+func (s *Session) suspensionCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.suspensions
 }
 
 // watch returns the current state and a channel closed at the next change.

@@ -85,10 +85,9 @@ func (m *RWMutex) RLock(ctx context.Context) (*Hold, error) {
 	return m.acquire(ctx, recipes.ReadMarker, true)
 }
 
-// TryRLock takes the read lock if no writer holds or queues ahead, and
-// otherwise returns ErrLocked at once, leaving no node behind. A write
-// hold ahead that was downgraded still counts as a writer here, though
-// RLock would join it.
+// TryRLock takes the read lock if no writer holds or queues ahead (a
+// write hold ahead that was downgraded counts as a reader), and otherwise
+// returns ErrLocked at once, leaving no node behind.
 func (m *RWMutex) TryRLock(ctx context.Context) (*Hold, error) {
 	return m.acquire(ctx, recipes.ReadMarker, false)
 }

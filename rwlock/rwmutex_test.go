@@ -236,6 +236,24 @@ func TestDowngradeLeavesNoGapForAQueuedWriter(t *testing.T) {
 	require.NoError(t, <-writer)
 }
 
+// TestTryRLockJoinsADowngradedHold: a downgraded write hold is a reader
+// for TryRLock as it is for RLock.
+func TestTryRLockJoinsADowngradedHold(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	h, err := newRW(t, path).Lock(ctx)
+	require.NoError(t, err)
+	_, err = newRW(t, path).TryRLock(ctx)
+	assert.ErrorIs(t, err, rwlock.ErrLocked)
+	require.NoError(t, h.Downgrade(ctx))
+	r, err := newRW(t, path).TryRLock(ctx)
+	require.NoError(t, err, "TryRLock refused beside a downgraded hold")
+	_, err = newRW(t, path).TryLock(ctx)
+	assert.ErrorIs(t, err, rwlock.ErrLocked)
+	require.NoError(t, r.Unlock(ctx))
+	require.NoError(t, h.Unlock(ctx))
+}
+
 func TestTryFormsAndCancelLeaveNoNode(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
