@@ -76,12 +76,12 @@ type Session struct {
 	mu        sync.Mutex
 	id        int64
 	state     State
-	suspended time.Time     // when the current suspension began
+	suspended time.Time // when the current suspension began
 	// suspensions counts them, so that a hold notices one that came and
 	// went between two of its looks at the state.
 	suspensions int
-	changed   chan struct{} // closed and replaced on every change of state
-	holds     map[*Hold]struct{}
+	changed     chan struct{} // closed and replaced on every change of state
+	holds       map[*Hold]struct{}
 	// Our nodes that may exist, by protected prefix (parent path + name up
 	// to the sequence): from just before the create is sent until the node
 	// is known to be gone. A node carrying our protected id is ours to
