@@ -144,7 +144,10 @@ func (d *DoubleBarrier) join(ctx context.Context, own string) error {
 			return err
 		}
 		st, err := recipes.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
-			_, st, err := conn.Exists(own)
+			ok, st, err := conn.Exists(own)
+			if err == nil && !ok {
+				return nil, nil
+			}
 			return st, err
 		})
 		switch {
