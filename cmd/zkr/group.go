@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"syscall"
 	"time"
 )
@@ -13,8 +14,9 @@ import (
 // only a process stuck in the kernel (uninterruptible sleep) outlives it.
 const killWait = 5 * time.Second
 
-// pollInterval is how often zkr looks whether a process group is gone once
-// none of its members is zkr's own child.
+// pollInterval is how often zkr looks whether CMD's process group is gone
+// once CMD has exited: a member's leaving or ending sends zkr no signal
+// unless it is zkr's child.
 const pollInterval = 10 * time.Millisecond
 
 // group is CMD running in a process group of its own, whose id is CMD's
@@ -37,38 +39,59 @@ func startGroup(cmd []string, env []string) (*group, error) {
 		return nil, fmt.Errorf("start %s: %w", cmd[0], err)
 	}
 	becomeSubreaper()
+	sigchld := make(chan os.Signal, 1)
+	signal.Notify(sigchld, syscall.SIGCHLD)
 	pid, err := syscall.ForkExec(path, cmd, &syscall.ProcAttr{
 		Env:   env,
 		Files: []uintptr{os.Stdin.Fd(), os.Stdout.Fd(), os.Stderr.Fd()},
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	})
 	if err != nil {
+		signal.Stop(sigchld)
 		return nil, fmt.Errorf("start %s: %w", cmd[0], err)
 	}
 	g := &group{pid: pid, name: cmd[0], exited: make(chan struct{}), empty: make(chan struct{})}
-	go g.reap()
+	go g.reap(sigchld)
 	return g, nil
 }
 
-// reap waits for zkr's children (zkr runs no other), records CMD's status,
-// and closes g.empty once CMD has exited and the group is gone.
-func (g *group) reap() {
+// reap reaps every child zkr has (CMD, and orphans reparented to zkr) as
+// they exit, records CMD's status, and closes g.empty once CMD has exited
+// and the group is gone. It waits on SIGCHLD, not in wait4: a blocked
+// wait4 for the group's members is not woken when one leaves the group.
+func (g *group) reap(sigchld chan os.Signal) {
+	defer signal.Stop(sigchld)
+	fallback := time.NewTicker(time.Second) // in case a SIGCHLD were missed
+	defer fallback.Stop()
 	for {
-		var ws syscall.WaitStatus
-		pid, err := syscall.Wait4(-1, &ws, 0, nil)
-		if err == nil && pid == g.pid {
-			g.status = ws
-			close(g.exited)
+		for {
+			var ws syscall.WaitStatus
+			pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			if err != nil || pid <= 0 {
+				break
+			}
+			if pid == g.pid {
+				g.status = ws
+				close(g.exited)
+			}
 		}
-		if g.done() && g.gone() {
-			close(g.empty)
-			return
+		var poll <-chan time.Time
+		if g.done() {
+			if g.gone() {
+				close(g.empty)
+				return
+			}
+			// Members left are children of members, or left zkr's
+			// children: look again soon.
+			poll = time.After(pollInterval)
 		}
-		if err != nil && !errors.Is(err, syscall.EINTR) {
-			// ECHILD: no child to wait for. The members still in the
-			// group are children of members, and come to zkr when their
-			// parents exit.
-			time.Sleep(pollInterval)
+		select {
+		case <-sigchld:
+		case <-poll:
+		case <-fallback.C:
 		}
 	}
 }

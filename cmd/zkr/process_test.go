@@ -196,3 +196,25 @@ func watcherOf(ctx context.Context, path string) int64 {
 	}
 	return 0
 }
+
+// TestProcessThatLeftTheGroupIsNotWaitedFor: a background child becomes
+// zkr's when CMD exits, then leaves CMD's process group (setsid, as a
+// daemon does): zkr must not wait for it once the group is gone.
+func TestProcessThatLeftTheGroupIsNotWaitedFor(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	const marker = "31.4159" // sleep's argument, to know the daemon by
+	r := run(t, ctx, "lock", "/zkr/setsid", "--", "sh", "-c",
+		fmt.Sprintf(`(sleep 0.2; exec setsid sleep %s) & echo $! > %s`, marker, pidFile))
+	assert.Equal(t, 0, r.code, r.stderr)
+	data, err := os.ReadFile(pidFile)
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	require.NoError(t, err)
+	defer func() {
+		if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && bytes.Contains(cmdline, []byte(marker)) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}()
+	assert.True(t, alive(pid), "zkr waited for a process outside CMD's group")
+}
