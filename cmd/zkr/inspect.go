@@ -22,12 +22,6 @@ import (
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
-// allMarkers are every contender name zkr knows.
-var allMarkers = []recipes.Marker{
-	recipes.MutexMarker, recipes.KazooLockMarker, recipes.KazooReadMarker,
-	recipes.WriteMarker, recipes.ReadMarker, recipes.LatchMarker,
-}
-
 // readers bounds the node reads inspect has in flight at once: they are
 // pipelined on the session's one connection.
 const readers = 64
@@ -162,7 +156,7 @@ func inspect(ctx context.Context, s *recipes.Session, path string) (report, erro
 	if err != nil {
 		return r, err
 	}
-	queue := recipes.ParseChildren(names, allMarkers)
+	queue := recipes.ParseChildren(names, recipes.KnownMarkers)
 	for i, n := range queue {
 		c, ok := byName[n.Name]
 		if !ok {
@@ -182,7 +176,7 @@ func inspect(ctx context.Context, s *recipes.Session, path string) (report, erro
 	}
 	for _, n := range names {
 		c, ok := byName[n]
-		if _, parsed := recipes.ParseNode(n, allMarkers); parsed || !ok {
+		if _, parsed := recipes.ParseNode(n, recipes.KnownMarkers); parsed || !ok {
 			continue
 		}
 		switch {
@@ -253,10 +247,10 @@ func blockers(queue []recipes.Node, i int, byName map[string]child) []recipes.No
 }
 
 // downgraded reports whether n is a write hold downgraded to read, as the
-// read-write lock marks it: an exclusive node whose data changed. (Curator
-// and Kazoo never change a lock node's data.)
+// read-write lock marks it: a writer's node (__WRIT__) whose data changed.
+// A mutex's, leader's or Kazoo's node blocks readers whatever its data.
 func downgraded(n recipes.Node, st *zk.Stat) bool {
-	return n.Role == recipes.Exclusive && st != nil && st.Version > 0
+	return n.Marker == recipes.WriteMarker.Name && st != nil && st.Version > 0
 }
 
 // kindOf names a node's kind from its stat's ephemeral owner, as ZooKeeper

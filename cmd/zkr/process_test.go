@@ -218,3 +218,19 @@ func TestProcessThatLeftTheGroupIsNotWaitedFor(t *testing.T) {
 	}()
 	assert.True(t, alive(pid), "zkr waited for a process outside CMD's group")
 }
+
+// TestInterruptedHoldWithoutCommandExits143AndReleases: zkr lock without
+// CMD holds until SIGTERM, then releases and exits 143, as documented.
+func TestInterruptedHoldWithoutCommandExits143AndReleases(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	z := start(t, ctx, "lock", "/zkr/hold-only")
+	m := mutex(t, "/zkr/hold-only")
+	require.NoError(t, waitFor(ctx, func() bool { cs, _ := m.Contenders(ctx); return len(cs) == 1 }))
+	require.NoError(t, z.cmd.Process.Signal(syscall.SIGTERM))
+	r := z.wait()
+	assert.Equal(t, 143, r.code, r.stderr)
+	assert.Empty(t, r.stderr)
+	cs, err := m.Contenders(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, cs, "zkr left its node")
+}
