@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -88,7 +89,7 @@ func TestSafetyUnderFaults(t *testing.T) {
 	}
 	defer f.killAll()
 
-	audit := startAudit(ctx, admin, rec)
+	audit := startAudit(ctx, admin, rec, safetyWorkload.Paths)
 	faults := nemesis(ctx, t, c, f, duration)
 
 	// Heal everything; then every worker must be granted something again.
@@ -229,10 +230,12 @@ func (f *fleet) killAll() {
 type audit struct {
 	cancel context.CancelFunc
 	done   chan struct{}
-	leaks  []string
+
+	mu    sync.Mutex
+	leaks []string
 }
 
-func startAudit(ctx context.Context, admin *recipes.Session, rec *recorder) *audit {
+func startAudit(ctx context.Context, admin *recipes.Session, rec *recorder, paths map[string]string) *audit {
 	ctx, cancel := context.WithCancel(ctx)
 	a := &audit{cancel: cancel, done: make(chan struct{})}
 	const grace = 10 * safetySessionTimeout // past it, a dead session's nodes are gone
@@ -242,7 +245,7 @@ func startAudit(ctx context.Context, admin *recipes.Session, rec *recorder) *aud
 		defer close(a.done)
 		for ctx.Err() == nil {
 			now := time.Now()
-			for _, path := range safetyWorkload.Paths {
+			for _, path := range paths {
 				cs, _, err := admin.Conn().Children(path)
 				if err != nil {
 					continue
@@ -260,7 +263,9 @@ func startAudit(ctx context.Context, admin *recipes.Session, rec *recorder) *aud
 					// worker's report of it is read: give it a moment.
 					if why := rec.owner(st.EphemeralOwner, now, grace); why != "" && now.Sub(firstSeen[node]) > 3*time.Second {
 						leaked[node] = true
+						a.mu.Lock()
 						a.leaks = append(a.leaks, fmt.Sprintf("%s %s (seen %s)", node, why, now.Format("15:04:05.000")))
+						a.mu.Unlock()
 					}
 				}
 			}
@@ -273,10 +278,17 @@ func startAudit(ctx context.Context, admin *recipes.Session, rec *recorder) *aud
 	return a
 }
 
+// found returns the leaks found so far.
+func (a *audit) found() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.leaks)
+}
+
 func (a *audit) stop() []string {
 	a.cancel()
 	<-a.done
-	return a.leaks
+	return a.found()
 }
 
 // nemesis injects faults, one kind after another, until duration has
@@ -514,7 +526,9 @@ func TestCheckerCatchesAWriterThatIgnoresReaders(t *testing.T) {
 // TestCheckerCatchesARogueWriterAmongWorkers is the rwlock's negative
 // control end to end: worker processes run the suite's workload, but their
 // writers take a mutex on another path instead of the rwlock's write lock;
-// the history they report must show writers beside readers.
+// the history they report must show writers beside readers. A node owned
+// by a session no worker follows is left beside them, and the audit must
+// report it.
 func TestCheckerCatchesARogueWriterAmongWorkers(t *testing.T) {
 	ctx := ctxFor(t, 2*time.Minute)
 	cfg := safetyWorkload
@@ -539,11 +553,21 @@ func TestCheckerCatchesARogueWriterAmongWorkers(t *testing.T) {
 		_, err = f.start(i, p)
 		require.NoError(t, err)
 	}
+	// And a node no worker's session owns, as a replacement session's
+	// would be: the audit must report it.
+	audit := startAudit(ctx, session(t), rec, cfg.Paths)
+	stray, err := session(t).Create(ctx, cfg.Paths[worker.Election]+"/stray", nil, zk.FlagEphemeral)
+	require.NoError(t, err)
 	require.NoError(t, waitForCtx(ctx, time.Minute, func() bool {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
 		return rec.grants["rwlock write"] >= 20 && rec.grants["rwlock read"] >= 20
 	}), "the workers were granted too little")
+	require.NoError(t, waitForCtx(ctx, 30*time.Second, func() bool { return len(audit.found()) > 0 }),
+		"the audit missed a node owned by a session no worker follows")
+	leaks := audit.stop()
+	require.Len(t, leaks, 1)
+	assert.Contains(t, leaks[0], stray)
 	f.stopAll()
 
 	events, odd := rec.events(store.Events())
