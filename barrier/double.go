@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -173,50 +172,13 @@ func (d *DoubleBarrier) join(ctx context.Context, own string) error {
 	}
 }
 
-// create sends the create of our member node. Call returns when ctx ends,
-// but the request is answered all the same (reply, connection loss or
-// close): whichever comes second, the answer or our giving up, hands the
-// node to the session's background cleanup, so that its delete is sent
-// after the create has been answered, never before it.
+// create sends the create of our member node. The Session takes it for
+// its own: if ctx ends before the answer, whatever the create made is
+// deleted once it is answered (never before), and a Session over the
+// application's connection deletes it when it ends.
 func (d *DoubleBarrier) create(ctx context.Context, own string) error {
-	var mu sync.Mutex
-	var answered, gaveUp bool
-	var answer error
-	dropIf := func(err error) {
-		if err == nil || recipes.Retryable(err) {
-			deleteLater(d.s, own)
-		}
-	}
-	_, err := recipes.Call(ctx, d.s, func(conn *zk.Conn) (string, error) {
-		p, err := conn.Create(own, nil, zk.FlagEphemeral, d.s.ACL())
-		mu.Lock()
-		answered, answer = true, err
-		late := gaveUp
-		mu.Unlock()
-		if late {
-			dropIf(err)
-		}
-		return p, err
-	})
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		mu.Lock()
-		gaveUp = true
-		done, answer := answered, answer
-		mu.Unlock()
-		if done {
-			dropIf(answer)
-		}
-	}
+	_, err := d.s.Create(ctx, own, nil, zk.FlagEphemeral)
 	return err
-}
-
-// deleteLater hands the deletion of p to the session's background cleanup
-// and returns at once: [recipes.Session.Delete] with a context that has
-// ended does exactly that.
-func deleteLater(s *recipes.Session, p string) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	s.Delete(ctx, p)
 }
 
 // awaitFull counts the members until there are N, or until a ready node

@@ -394,3 +394,44 @@ func TestEnterWhoseCreateReplyIsLostEntersOnce(t *testing.T) {
 	require.NoError(t, d.Leave(ctx))
 	assert.Empty(t, children(t, observer, path))
 }
+
+// TestCloseOfAWrappedSessionLeavesNoMember: a Session over the
+// application's connection, closed with one member waiting in Enter and
+// another that has entered, leaves no member node on that connection,
+// which lives on.
+func TestCloseOfAWrappedSessionLeavesNoMember(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	conn, _, err := zk.Connect(cluster.Servers(), 10*time.Second, zk.WithLogInfo(false))
+	require.NoError(t, err)
+	defer conn.Close()
+	s, err := recipes.NewSession(ctx, conn)
+	require.NoError(t, err)
+
+	entered, err := barrier.NewDouble(s, path, 2)
+	require.NoError(t, err)
+	partner, err := barrier.NewDouble(session(t), path, 2)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- partner.Enter(ctx) }()
+	require.NoError(t, entered.Enter(ctx))
+	require.NoError(t, <-done)
+
+	next := testPath(t) + "-next"
+	waiting, err := barrier.NewDouble(s, next, 2)
+	require.NoError(t, err)
+	go func() { done <- waiting.Enter(ctx) }()
+	observer := session(t)
+	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, observer, next)) == 1 }))
+
+	require.NoError(t, s.Close())
+	assert.ErrorIs(t, <-done, recipes.ErrSessionClosed)
+	assert.Empty(t, children(t, observer, next), "the waiting member's node outlived Close")
+	for _, c := range children(t, observer, path) {
+		_, st, err := observer.Conn().Get(path + "/" + c)
+		if err == nil {
+			assert.NotEqual(t, conn.SessionID(), st.EphemeralOwner, "%s outlived Close", c)
+		}
+	}
+	assert.Equal(t, zk.StateHasSession, conn.State(), "Close closed the application's connection")
+}

@@ -85,7 +85,6 @@ func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool, data []byte) (
 	if data == nil {
 		data = q.s.opts.identity
 	}
-	q.s.track(prefix)
 	own, first, err := q.create(ctx, prefix, data)
 	if err != nil {
 		q.s.untrack(prefix) // unless a create is in flight, whose cleanup untracks it
@@ -169,27 +168,9 @@ func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (str
 		tapped = s.tap.expect(prefix)
 		defer s.tap.forget(prefix)
 	}
-	type result struct {
-		path string
-		err  error
-	}
-	ch := make(chan result, 1)
-	s.creating(prefix, 1)
-	if !s.spawn(func() {
-		defer s.creating(prefix, -1)
-		conn := s.Conn()
-		if !s.owned && conn.SessionID() != s.ID() {
-			// The application's connection has another session now: ours
-			// is lost, and nothing is created under the new one.
-			s.observe(conn.State(), conn.SessionID())
-			ch <- result{"", s.Err()}
-			return
-		}
-		p, err := conn.Create(prefix, data, zk.FlagEphemeral|zk.FlagSequence, s.opts.acl)
-		ch <- result{p, err}
-	}) {
-		s.creating(prefix, -1)
-		return "", created{}, s.Err()
+	ch, err := s.sendCreate(prefix, data, zk.FlagEphemeral|zk.FlagSequence)
+	if err != nil {
+		return "", created{}, err
 	}
 	var c created
 	if tapped != nil {
@@ -206,8 +187,6 @@ func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (str
 	}
 	select {
 	case r := <-ch:
-		s.noteExpired(r.err)
-		r.err = s.explain(r.err)
 		if tapped != nil && r.err == nil {
 			c.token = tapped.zxid.Load()
 		}
@@ -216,43 +195,15 @@ func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (str
 		}
 		return r.path, c, r.err
 	case <-ctx.Done():
-		s.cleanup("remove "+prefix, func(cctx context.Context) error {
-			r := <-ch // always comes: reply, connection loss or close
-			switch {
-			case r.err == nil:
-				return s.retry(cctx, "delete "+r.path, q.s.removeNode(r.path))
-			case retryable(r.err):
-				return s.retry(cctx, "remove "+prefix, q.removePrefix(prefix))
-			}
-			return nil
-		})
+		s.dropWhenAnswered(prefix, ch)
 		return "", created{}, ctx.Err()
 	}
 }
 
-// removePrefix deletes every child whose name starts with prefix's base: a
-// node whose create outcome we never heard.
+// removePrefix deletes our nodes with prefix: a node whose create outcome
+// we never heard.
 func (q *Queue) removePrefix(prefix string) func(context.Context) error {
-	base := path.Base(prefix)
-	return func(ctx context.Context) error {
-		children, err := q.children(ctx)
-		if errors.Is(err, zk.ErrNoNode) {
-			q.s.untrack(prefix)
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		for _, c := range children {
-			if strings.HasPrefix(c, base) {
-				if err := q.s.removeNode(q.path + "/" + c)(ctx); err != nil {
-					return err
-				}
-			}
-		}
-		q.s.untrack(prefix)
-		return nil
-	}
+	return func(ctx context.Context) error { return q.s.removeOurs(ctx, prefix, false) }
 }
 
 // children lists the queue's children.

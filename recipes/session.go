@@ -561,16 +561,46 @@ func (s *Session) CreateParents(ctx context.Context, p string) error {
 
 // Create creates p with data and flags (zk.FlagEphemeral, ...) and the
 // session's ACL, creating missing parents as CONTAINER nodes first if
-// need be, and returns the path created.
+// need be, and returns the path created. It blocks until the server
+// answers or ctx ends.
+//
+// An ephemeral node is taken for the Session's own, and its name must be
+// one no one else uses (carry a UUID): if ctx ends before the answer, a
+// node the request made is deleted in the background once it is answered;
+// and a Session over the application's connection ([NewSession]) deletes
+// it when the Session ends (lost or closed), whatever session then owns
+// it, unless [Session.Delete] removed it first.
 func (s *Session) Create(ctx context.Context, p string, data []byte, flags int32) (string, error) {
-	create := func(conn *zk.Conn) (string, error) { return conn.Create(p, data, flags, s.opts.acl) }
-	created, err := Call(ctx, s, create)
+	created, err := s.createOnce(ctx, p, data, flags)
 	if errors.Is(err, zk.ErrNoNode) {
 		if err = s.CreateParents(ctx, path.Dir(p)); err == nil {
-			created, err = Call(ctx, s, create)
+			created, err = s.createOnce(ctx, p, data, flags)
 		}
 	}
 	return created, err
+}
+
+func (s *Session) createOnce(ctx context.Context, p string, data []byte, flags int32) (string, error) {
+	if flags&zk.FlagEphemeral == 0 {
+		return call(ctx, s, func() (string, error) { return s.Conn().Create(p, data, flags, s.opts.acl) })
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	ch, err := s.sendCreate(p, data, flags)
+	if err != nil {
+		return "", err
+	}
+	select {
+	case r := <-ch:
+		if r.err != nil && !retryable(r.err) && !errors.Is(r.err, zk.ErrNodeExists) {
+			s.untrack(p) // made nothing
+		}
+		return r.path, r.err
+	case <-ctx.Done():
+		s.dropWhenAnswered(p, ch)
+		return "", ctx.Err()
+	}
 }
 
 // ACL returns the ACL the session's recipes give the nodes they create.

@@ -52,17 +52,17 @@ func (s *Session) untrack(prefix string) {
 	s.mu.Unlock()
 }
 
-// untrackNode notes that the node at p, a prefix plus the sequence
-// ZooKeeper appended (%010d of an int32, so 10 digits or a minus sign and
-// 10 digits), is gone.
+// untrackNode notes that the node at p is gone: p is a tracked name, or
+// one plus the sequence ZooKeeper appended (%010d of an int32, so 10
+// digits or a minus sign and 10 digits).
 func (s *Session) untrackNode(p string) {
-	if len(p) < 10 {
-		return
-	}
-	prefix := p[:len(p)-10]
+	prefix := p
 	s.mu.Lock()
-	if _, ok := s.mine[prefix]; !ok && strings.HasSuffix(prefix, "-") {
-		prefix = prefix[:len(prefix)-1]
+	if _, ok := s.mine[prefix]; !ok && len(p) > 10 {
+		prefix = p[:len(p)-10]
+		if _, ok := s.mine[prefix]; !ok && strings.HasSuffix(prefix, "-") {
+			prefix = prefix[:len(prefix)-1]
+		}
 	}
 	s.mu.Unlock()
 	s.untrack(prefix)
@@ -118,32 +118,115 @@ func (s *Session) sweepUntil(stop <-chan struct{}) {
 	s.sweep(ctx)
 }
 
-// sweepPrefix deletes the children of prefix's parent whose names start
-// with prefix's base.
+// sweepPrefix deletes our nodes with prefix, whatever the Session's state.
 func (s *Session) sweepPrefix(ctx context.Context, prefix string) error {
-	conn := s.Conn()
+	return s.removeOurs(ctx, prefix, true)
+}
+
+// removeOurs deletes the nodes of ours with prefix: a child of prefix's
+// parent named prefix's base, or that plus a sequence number. raw sends
+// the requests whatever the Session's state (see rawCall).
+func (s *Session) removeOurs(ctx context.Context, prefix string, raw bool) error {
+	do := func(f func(conn *zk.Conn) error) error {
+		conn := s.Conn()
+		g := func() (struct{}, error) { return struct{}{}, f(conn) }
+		var err error
+		if raw {
+			_, err = rawCall(ctx, s, g)
+		} else {
+			_, err = call(ctx, s, g)
+		}
+		return err
+	}
 	parent, base := path.Dir(prefix), path.Base(prefix)
-	children, err := rawCall(ctx, s, func() ([]string, error) {
-		c, _, err := conn.Children(parent)
-		return c, err
-	})
+	var children []string
+	err := do(func(conn *zk.Conn) (err error) { children, _, err = conn.Children(parent); return err })
 	if errors.Is(err, zk.ErrNoNode) {
+		s.untrack(prefix)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	for _, c := range children {
-		if !strings.HasPrefix(c, base) {
+		if !ourName(c, base) {
 			continue
 		}
 		p := parent + "/" + c
-		_, err := rawCall(ctx, s, func() (struct{}, error) { return struct{}{}, conn.Delete(p, -1) })
+		err := do(func(conn *zk.Conn) error { return conn.Delete(p, -1) })
 		if err != nil && !errors.Is(err, zk.ErrNoNode) {
 			return err
 		}
 	}
+	s.untrack(prefix)
 	return nil
+}
+
+// ourName reports whether child is base, or base plus the sequence number
+// ZooKeeper appends (%010d of an int32).
+func ourName(child, base string) bool {
+	seq, ok := strings.CutPrefix(child, base)
+	if !ok {
+		return false
+	}
+	if seq == "" {
+		return true
+	}
+	_, ok = parseSequence(seq)
+	return ok
+}
+
+// createResult is the answer to a create.
+type createResult struct {
+	path string
+	err  error
+}
+
+// sendCreate sends the create of a node of ours (its name carries an id
+// made for one attempt, so any node of that name is ours) and returns a
+// channel that gets the answer: a reply, connection loss or close. prefix
+// is tracked from now until the node is known to be gone. On a connection
+// the Session did not make, nothing is sent once the connection has
+// another session.
+func (s *Session) sendCreate(prefix string, data []byte, flags int32) (chan createResult, error) {
+	s.track(prefix)
+	ch := make(chan createResult, 1)
+	s.creating(prefix, 1)
+	if !s.spawn(func() {
+		defer s.creating(prefix, -1)
+		conn := s.Conn()
+		if !s.owned && conn.SessionID() != s.ID() {
+			// The application's connection has another session now: ours
+			// is lost, and nothing is created under the new one.
+			s.observe(conn.State(), conn.SessionID())
+			ch <- createResult{"", s.Err()}
+			return
+		}
+		p, err := conn.Create(prefix, data, flags, s.opts.acl)
+		s.noteExpired(err)
+		ch <- createResult{p, s.explain(err)}
+	}) {
+		s.creating(prefix, -1)
+		return nil, s.Err()
+	}
+	return ch, nil
+}
+
+// dropWhenAnswered hands a create that its caller gave up on to the
+// background cleanup: once it is answered, whatever it made is deleted
+// (never before, so that the delete cannot overtake the create).
+func (s *Session) dropWhenAnswered(prefix string, ch <-chan createResult) {
+	s.cleanup("remove "+prefix, func(ctx context.Context) error {
+		r := <-ch // always comes: reply, connection loss or close
+		switch {
+		case r.err == nil:
+			return s.retry(ctx, "delete "+r.path, s.removeNode(r.path))
+		case retryable(r.err):
+			return s.retry(ctx, "remove "+prefix, func(ctx context.Context) error { return s.removeOurs(ctx, prefix, false) })
+		}
+		s.untrack(prefix)
+		return nil
+	})
 }
 
 // rawCall is call for a Session that has ended: it runs f whatever the
