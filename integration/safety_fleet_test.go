@@ -118,6 +118,8 @@ type fleet struct {
 	procs  []*proc // every process started
 	slots  []*proc // the current process of each slot
 	nextID int
+
+	knownRaces int // go-zookeeper's own data race, seen by stopAll (see races)
 }
 
 func (f *fleet) start(slot int, proxy *zktest.Proxy) (*proc, error) {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -163,11 +165,11 @@ func TestSafetyUnderFaults(t *testing.T) {
 	t.Logf("safety summary: %d worker processes (%d started), %v of faults; grants %d (mutex %d, rwlock write %d, rwlock read %d, election %d), "+
 		"downgrades %s; faults %d of %d kinds (%s); holds whose trust the nemesis ended %s (exclusive holders stopped in their hold %d); violations %d (overlaps %d, token order %d, store linearizable %v, stale guarded writes applied %d); "+
 		"stale store writes fenced out %d, accepted %d (no newer token yet); guarded acks %v vs registers %v; leaked nodes %d; "+
-		"longest wait for a grant after heal %v; acquires refused %s",
+		"longest wait for a grant after heal %v; acquires refused %s; go-zookeeper's own lastZxid race reported %d times",
 		safetyWorkers, len(f.all()), duration, total, grants[worker.Mutex], grants["rwlock write"], grants["rwlock read"], grants[worker.Election],
 		downgrades, nfaults, len(faults), strings.Join(kinds, ", "), cuts, rec.stoppedHolders, report.Violations(), len(report.Overlaps), len(report.TokenOrder),
 		report.StoreLinearizable, report.StaleGuardedAcked, report.StaleRefused, report.StaleAccepted, report.Guarded, applied,
-		len(leaks), longest.Round(time.Millisecond), refused)
+		len(leaks), longest.Round(time.Millisecond), refused, f.knownRaces)
 	if report.Violations() > 0 && !report.StoreLinearizable {
 		keepArtifact(t, report, "safety-store.html")
 	}
@@ -208,11 +210,42 @@ func (f *fleet) stopAll() {
 		f.rec.mu.Lock()
 		killed := f.rec.killed[p.id]
 		f.rec.mu.Unlock()
-		if !killed && p.err != nil {
-			t.Errorf("worker %d: %v\n%s", p.id, p.err, p.stderr.String())
+		stderr := p.stderr.String()
+		known, others := races(stderr)
+		f.knownRaces += known
+		var exit *exec.ExitError
+		raced := errors.As(p.err, &exit) && exit.ExitCode() == 66 // the race detector's exit code
+		switch {
+		case others > 0:
+			t.Errorf("worker %d: data race:\n%s", p.id, stderr)
+		case !killed && p.err != nil && !(raced && known > 0):
+			t.Errorf("worker %d: %v\n%s", p.id, p.err, stderr)
 		}
 	}
 }
+
+// races counts the data races reported in a worker's stderr: those that
+// are go-zookeeper's own unsynchronized Conn.lastZxid (written by recvLoop
+// while the loop's sendSetWatches reads it on a reconnect with watches set;
+// known upstream: samuel/go-zookeeper#178 and #260, go-zookeeper/zk#35,
+// still in v1.0.4), and all others, each of which fails the suite.
+func races(stderr string) (known, others int) {
+	reports := strings.Split(stderr, "WARNING: DATA RACE\n")
+	for _, r := range reports[1:] {
+		if knownRace.MatchString(r) {
+			known++
+		} else {
+			others++
+		}
+	}
+	return known, others
+}
+
+// knownRace matches go-zookeeper's race on Conn.lastZxid, in either order.
+var knownRace = regexp.MustCompile(`^(?:Write|Read) at 0x[0-9a-f]+ by goroutine \d+:\n` +
+	`  github\.com/go-zookeeper/zk\.\(\*Conn\)\.(recvLoop|sendSetWatches)\(\)\n(?:  .*\n)*\n` +
+	`Previous (?:write|read) at 0x[0-9a-f]+ by goroutine \d+:\n` +
+	`  github\.com/go-zookeeper/zk\.\(\*Conn\)\.(recvLoop|sendSetWatches)\(\)\n`)
 
 // killAll is the deferred cleanup: whatever happens, no worker outlives
 // the test.
