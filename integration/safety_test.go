@@ -179,6 +179,12 @@ func TestSafetyUnderFaults(t *testing.T) {
 	assert.Zero(t, report.StaleGuardedAcked, "a stale holder's guarded write was applied")
 	assert.Empty(t, leaks, joinLines(leaks, 20))
 	assert.Empty(t, odd, joinLines(odd, 20))
+	rec.mu.Lock()
+	nrefused := len(rec.refused)
+	rec.mu.Unlock()
+	// A live session's acquire ends in a grant, a loss or the worker's
+	// stopping; anything else (ErrUpgrade was one) is a defect.
+	assert.Zero(t, nrefused, "acquires failed with an error other than a loss: %s", refused)
 	for r := range safetyWorkload.Registers {
 		// Every acknowledged guarded write is in the register, and nothing
 		// else is but writes whose outcome was lost.
