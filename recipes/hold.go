@@ -91,17 +91,18 @@ func (h *Hold) monitor(own <-chan zk.Event, arming chan (<-chan zk.Event), suspe
 	}()
 	for {
 		st, changed := h.s.watch()
+		since, count := h.s.suspension()
 		var tooLong <-chan time.Time
 		switch {
 		case st == StateLost, st == StateClosed:
 			h.cancel(h.s.Err())
 			return
-		case !h.s.opts.tolerateSusp && (st == StateSuspended || h.s.suspensionCount() != suspensions):
+		case !h.s.opts.tolerateSusp && (st == StateSuspended || count != suspensions):
 			h.cancel(ErrSuspended)
 			return
 		case st == StateSuspended:
 			d := h.s.sessionTimeout()
-			left := time.Until(h.s.suspendedAt().Add(d))
+			left := time.Until(since.Add(d))
 			if left <= 0 {
 				h.cancel(fmt.Errorf("%w for the session timeout (%v)", ErrSuspended, d))
 				return

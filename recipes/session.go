@@ -384,18 +384,12 @@ func (s *Session) sessionTimeout() time.Duration {
 	return s.opts.timeout
 }
 
-// suspendedAt returns when the current (or last) suspension began.
-func (s *Session) suspendedAt() time.Time {
+// suspension returns when the current (or last) suspension began, and how
+// many the Session has seen.
+func (s *Session) suspension() (since time.Time, count int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.suspended
-}
-
-// suspensionCount returns how many suspensions the Session has seen.
-func (s *Session) suspensionCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.suspensions
+	return s.suspended, s.suspensions
 }
 
 // watch returns the current state and a channel closed at the next change.
