@@ -14,9 +14,10 @@ import (
 // leadership. It stays trusted until it is released or lost, and tells its
 // owner the moment it is lost: [Hold.Done] closes and [Hold.Err] says why.
 //
-// Lost means: the session expired, was closed, or (unless the session
-// tolerates it) its connection was suspended; or the node was deleted by
-// someone else. A lost hold's node may still exist for a while (a suspended
+// Lost means: the session expired or was closed; its connection was
+// suspended (with [WithTolerateSuspension], only a suspension lasting
+// until the server may expire the session); the node was deleted by
+// someone else; or the node, read back, does not match the hold's token. A lost hold's node may still exist for a while (a suspended
 // session may come back): call [Hold.Release] all the same, which deletes
 // it if it can.
 //
@@ -80,9 +81,9 @@ func (h *Hold) monitor(own <-chan zk.Event, arming chan (<-chan zk.Event), suspe
 	// in a downgrade) arrives on arming; it is set in the background, so
 	// that the monitor keeps reacting to the session meanwhile.
 	//
-	// A tolerated suspension ends the hold once it has lasted the session
-	// timeout: by then the server may well have expired the session and
-	// granted the node's place to the next contender.
+	// A tolerated suspension ends the hold before the server may have
+	// expired the session and granted the node's place to the next
+	// contender (see toleratedUntil).
 	var limit *time.Timer
 	defer func() {
 		if limit != nil {
@@ -101,10 +102,9 @@ func (h *Hold) monitor(own <-chan zk.Event, arming chan (<-chan zk.Event), suspe
 			h.cancel(ErrSuspended)
 			return
 		case st == StateSuspended:
-			d := h.s.sessionTimeout()
-			left := time.Until(since.Add(d))
+			left := time.Until(h.s.toleratedUntil(since))
 			if left <= 0 {
-				h.cancel(fmt.Errorf("%w for the session timeout (%v)", ErrSuspended, d))
+				h.cancel(fmt.Errorf("%w for as long as the server may keep the session (%v)", ErrSuspended, h.s.sessionTimeout()))
 				return
 			}
 			if limit == nil {
@@ -279,7 +279,8 @@ func (h *Hold) Release(ctx context.Context) error {
 // deleteNode deletes an ephemeral node of this session. If ctx ends or the
 // connection is down, it hands the deletion to a background cleanup and
 // returns. A node already gone, or a session already lost, is success: the
-// server deletes the session's nodes itself.
+// server deletes a lost session's nodes, and on a connection the Session
+// did not make, the sweep deletes what is still tracked (see sweep.go).
 func (s *Session) deleteNode(ctx context.Context, path string) error {
 	del := s.removeNode(path)
 	err := s.retry(ctx, "delete "+path, del)

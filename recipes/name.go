@@ -44,12 +44,15 @@ var (
 	LatchMarker     = Marker{"latch-", Exclusive}   // Curator LeaderLatch, ours
 )
 
-// KnownMarkers are the markers of every recipe and client we know. Every
-// queue recognises all of them, whatever recipe it runs, so that no node a
-// known recipe or client made is ever overlooked: a mutex and a read-write
-// lock's writer on one path exclude each other (a writer's or a lock's
-// node blocks everyone behind it; a reader's blocks exclusive contenders).
-var KnownMarkers = []Marker{MutexMarker, KazooLockMarker, KazooReadMarker, WriteMarker, ReadMarker, LatchMarker}
+// KnownMarkers returns the markers of every recipe and client we know.
+// Every queue recognises all of them, whatever recipe it runs, so that no
+// node a known recipe or client made is ever overlooked: a mutex and a
+// read-write lock's writer on one path exclude each other (a writer's or a
+// lock's node blocks everyone behind it; a reader's blocks exclusive
+// contenders).
+func KnownMarkers() []Marker {
+	return []Marker{MutexMarker, KazooLockMarker, KazooReadMarker, WriteMarker, ReadMarker, LatchMarker}
+}
 
 // protectedPrefix starts a protected name, as in Curator.
 const protectedPrefix = "_c_"

@@ -24,6 +24,7 @@ type authInfo struct {
 
 type sessionOptions struct {
 	timeout      time.Duration
+	timeoutSet   bool
 	logger       *slog.Logger
 	auth         []authInfo
 	acl          []zk.ACL
@@ -47,9 +48,12 @@ func defaultSessionOptions() sessionOptions {
 type Option func(*sessionOptions)
 
 // WithSessionTimeout sets the session timeout to ask the server for. The
-// default is [DefaultSessionTimeout]. It has no effect on [NewSession],
-// whose connection already has a session.
-func WithSessionTimeout(d time.Duration) Option { return func(o *sessionOptions) { o.timeout = d } }
+// default is [DefaultSessionTimeout]. For [NewSession], whose connection
+// already has a session, give that session's timeout: the Session cannot
+// read it, and uses it to bound Close's waits and a tolerated suspension.
+func WithSessionTimeout(d time.Duration) Option {
+	return func(o *sessionOptions) { o.timeout, o.timeoutSet = d, true }
+}
 
 // WithLogger sets where the session logs state changes and retries. The
 // default is slog.Default(). go-zookeeper's own messages go to it at debug
@@ -73,14 +77,18 @@ func WithACL(acl ...zk.ACL) Option { return func(o *sessionOptions) { o.acl = ac
 func WithIdentity(data []byte) Option { return func(o *sessionOptions) { o.identity = data } }
 
 // WithTolerateSuspension keeps holds trusted while the connection is
-// suspended (dropped, session maybe alive), up to the session timeout: a
-// hold ends when the session is known to be lost, or once the suspension
-// has lasted the negotiated session timeout (the requested one for a
-// [NewSession]), by when the server may have expired the session and let
-// the next contender in (Curator's simulated expiry does the same). By
-// default a suspension ends every hold at once, because the server may
-// expire the session before the client hears of it: tolerating it trades
-// that safety margin for fewer lost holds on a flaky network.
+// suspended (dropped, session maybe alive), but not for as long as the
+// server may keep the session: a hold ends when the session is known to be
+// lost, or once nine tenths of the negotiated session timeout have passed
+// since the server was last heard from, before the server can have expired
+// the session and let the next contender in. (Curator's simulated expiry
+// counts the whole timeout from when it notices the suspension, up to two
+// thirds of a timeout later.) A [NewSession] cannot see the server's
+// traffic: it counts from when it noticed the suspension, and needs
+// [WithSessionTimeout]. By default a suspension ends every hold at once,
+// because the server may expire the session before the client hears of
+// it: tolerating it trades that margin for fewer lost holds on a flaky
+// network.
 func WithTolerateSuspension() Option { return func(o *sessionOptions) { o.tolerateSusp = true } }
 
 // WithPollInterval sets how often a session made by [NewSession] reads its

@@ -49,7 +49,7 @@ func NewQueue(s *Session, path string, markers []Marker, rule BlockRule, opts ..
 	if err := ValidatePath(path); err != nil {
 		return nil, err
 	}
-	all := slices.Clone(KnownMarkers)
+	all := KnownMarkers()
 	for _, m := range markers {
 		if !slices.Contains(all, m) {
 			all = append(all, m)

@@ -70,7 +70,6 @@ type Session struct {
 	cancel context.CancelCauseFunc
 	stop   chan struct{} // stops the poller
 	wg     sync.WaitGroup
-	clean  sync.WaitGroup // background cleanups, a subset of wg
 	once   sync.Once
 
 	mu        sync.Mutex
@@ -82,11 +81,11 @@ type Session struct {
 	suspensions int
 	changed     chan struct{} // closed and replaced on every change of state
 	holds       map[*Hold]struct{}
-	// Our nodes that may exist, by protected prefix (parent path + name up
-	// to the sequence): from just before the create is sent until the node
-	// is known to be gone. A node carrying our protected id is ours to
-	// delete whatever session owns it, and a connection we did not make
-	// may have made one under a session we no longer follow.
+	cleaning    int           // background cleanups running
+	cleaned     chan struct{} // closed when cleaning drops to 0
+	// Our nodes that may exist on a connection we did not make (see
+	// sweep.go), by name or, for a sequential node, the name it was created
+	// with.
 	mine map[string]*ours
 }
 
@@ -119,6 +118,7 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Session, e
 	}
 	s := newSession(opts)
 	s.tap = &createTap{}
+	s.owned = true // before any event can come
 	conn, _, err := zk.Connect(servers, s.opts.timeout,
 		zk.WithLogger(zkLogger{s.log}), zk.WithLogInfo(false),
 		zk.WithEventCallback(s.onEvent), zk.WithDialer(s.tap.dial))
@@ -126,7 +126,6 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Session, e
 		return nil, fmt.Errorf("zkrecipes: connect %v: %w", servers, err)
 	}
 	s.conn.Store(conn)
-	s.owned = true
 	// Events may have come before the Conn was stored; catch up.
 	s.observe(conn.State(), conn.SessionID())
 	if err := s.start(ctx); err != nil {
@@ -145,15 +144,23 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Session, e
 // Session is lost too even though conn goes on with a new one. Requests
 // the Session had queued across the loss may then run under conn's new
 // session: every node they made carries a protected id of ours, and the
-// Session deletes such nodes through conn in the background, and at Close
-// (waiting at most the session timeout for that). Acquisitions on it cost one round trip more than on a Session
-// made by [Connect], which reads the fencing token from the create's reply
-// on the wire; here each new node is read back instead.
+// Session deletes such nodes through conn in the background, and at Close.
+// Acquisitions on it cost one round trip more than on a Session made by
+// [Connect], which reads the fencing token from the create's reply on the
+// wire; here each new node is read back instead.
+//
+// The Session cannot see conn's negotiated session timeout: give it with
+// [WithSessionTimeout], which bounds Close's waits and, with
+// [WithTolerateSuspension] (which requires it here), how long a
+// suspension is tolerated.
 func NewSession(ctx context.Context, conn *zk.Conn, opts ...Option) (*Session, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s := newSession(opts)
+	if s.opts.tolerateSusp && !s.opts.timeoutSet {
+		return nil, errors.New("zkrecipes: NewSession with WithTolerateSuspension needs WithSessionTimeout (the connection's session timeout)")
+	}
 	s.conn.Store(conn)
 	s.wg.Go(s.poll)
 	if err := s.start(ctx); err != nil {
@@ -204,6 +211,14 @@ func (s *Session) Err() error { return context.Cause(s.ctx) }
 // Close releases every hold the Session still has, ends the ZooKeeper
 // session if Connect made it, and waits for the Session's goroutines. It is
 // safe to call more than once; later calls return nil.
+//
+// On a Session made by [NewSession], Close also deletes, through the
+// application's connection, every node of ours that may remain (those of
+// contenders still waiting included). While that connection is down, each
+// of its steps (releasing, background cleanups, deleting) waits up to the
+// session timeout, and Close waits for every request still queued on the
+// connection to be answered (go-zookeeper answers each, if only with a
+// connection error), then deletes what those made.
 func (s *Session) Close() error {
 	var err error
 	s.once.Do(func() {
@@ -229,6 +244,13 @@ func (s *Session) Close() error {
 			s.closeConn()
 		}
 		s.wg.Wait()
+		if !s.owned && len(s.tracked()) > 0 {
+			// Creates answered after the sweep gave up made these.
+			ctx, cancel := context.WithTimeout(context.Background(), s.opts.timeout)
+			s.sweep(ctx)
+			cancel()
+			s.wg.Wait()
+		}
 	})
 	return err
 }
@@ -251,14 +273,19 @@ func (s *Session) releaseAll() error {
 	return errors.Join(errs...)
 }
 
+// waitCleanups waits until no background cleanup is running, or limit.
 func (s *Session) waitCleanups(limit time.Duration) {
-	done := make(chan struct{})
-	if !s.spawn(func() { s.clean.Wait(); close(done) }) {
+	s.mu.Lock()
+	done := s.cleaned
+	s.mu.Unlock()
+	if done == nil {
 		return
 	}
+	t := time.NewTimer(limit)
+	defer t.Stop()
 	select {
 	case <-done:
-	case <-time.After(limit):
+	case <-t.C:
 	}
 }
 
@@ -384,6 +411,26 @@ func (s *Session) sessionTimeout() time.Duration {
 	return s.opts.timeout
 }
 
+// toleratedUntil returns when a tolerated suspension that began at since
+// ends a hold: a tenth of the session timeout before the timeout has
+// passed since the server was last heard from, which is when the server
+// may expire the session at the earliest (it times from the last request
+// it received, which it answered at once). A Session made by [Connect]
+// sees every byte the server sends; one made by [NewSession] counts from
+// since, when it noticed the suspension, up to one poll interval and two
+// thirds of the timeout (go-zookeeper's read timeout) after the server
+// went quiet, so fencing covers that much.
+func (s *Session) toleratedUntil(since time.Time) time.Time {
+	from := since
+	if s.tap != nil {
+		if at := s.tap.heardAt(); !at.IsZero() && at.Before(since) {
+			from = at
+		}
+	}
+	d := s.sessionTimeout()
+	return from.Add(d - d/10)
+}
+
 // suspension returns when the current (or last) suspension began, and how
 // many the Session has seen.
 func (s *Session) suspension() (since time.Time, count int) {
@@ -431,14 +478,27 @@ func (s *Session) spawn(f func()) bool {
 }
 
 // cleanup retries task in the background, through connection loss, until
-// it succeeds, fails for good, or the session ends (which deletes every
-// ephemeral node it made anyway).
+// it succeeds, fails for good, or the session ends (after which the server,
+// or the sweep of a Session over the application's connection, deletes
+// what is left).
 func (s *Session) cleanup(what string, task func(ctx context.Context) error) {
 	s.mu.Lock()
-	s.clean.Add(1)
+	if s.cleaning == 0 {
+		s.cleaned = make(chan struct{})
+	}
+	s.cleaning++
 	s.mu.Unlock()
-	if !s.spawn(func() { defer s.clean.Done(); s.retry(s.ctx, what, task) }) {
-		s.clean.Done()
+	if !s.spawn(func() { defer s.cleanedOne(); s.retry(s.ctx, what, task) }) {
+		s.cleanedOne()
+	}
+}
+
+func (s *Session) cleanedOne() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cleaning--; s.cleaning == 0 {
+		close(s.cleaned)
+		s.cleaned = nil
 	}
 }
 
@@ -587,8 +647,14 @@ func (s *Session) createOnce(ctx context.Context, p string, data []byte, flags i
 	}
 	select {
 	case r := <-ch:
-		if r.err != nil && !retryable(r.err) && !errors.Is(r.err, zk.ErrNodeExists) {
-			s.untrack(p) // made nothing
+		switch {
+		case r.err == nil && r.path != p: // sequential: the name is known now
+			s.track(r.path)
+			s.untrack(p)
+		case errors.Is(r.err, zk.ErrNodeExists) && s.wasUnknown(p):
+			// Most likely our own earlier create, whose answer was lost.
+		case r.err != nil && !retryable(r.err):
+			s.untrack(p) // made nothing of ours
 		}
 		return r.path, r.err
 	case <-ctx.Done():
@@ -606,8 +672,10 @@ func (s *Session) Identity() []byte { return s.opts.identity }
 // Delete deletes a node, retrying through connection loss. If ctx ends
 // first, the deletion goes on in the background until it succeeds or the
 // session ends, and Delete returns ctx.Err(). A node already gone, or a
-// session already lost (whose ephemeral nodes the server deletes), is
-// success.
+// session already ended, is success: the server deletes a lost session's
+// ephemeral nodes, and a Session over the application's connection
+// deletes, when it ends, the ephemeral nodes it made with [Session.Create];
+// any other node is left.
 func (s *Session) Delete(ctx context.Context, path string) error {
 	return s.deleteNode(ctx, path)
 }

@@ -12,15 +12,29 @@ import (
 
 // Every contender node carries a protected id made for its one acquisition
 // (see [ProtectedName]), so a node carrying it is ours to delete, whatever
-// session owns it. The Session keeps the protected prefix of each node that
-// may exist, from just before its create is sent until it is known to be
-// gone, so that a connection the application gave us ([NewSession]) is
-// left with none of our nodes: not those of contenders still waiting at
-// Close, nor those that requests queued across a lost session made under
-// the session go-zookeeper opened in its place.
+// session owns it. A Session over a connection the application gave us
+// ([NewSession]) keeps the name of each node of ours that may exist (for a
+// sequential node in flight, the name it was created with), from just
+// before its create is sent until it is known to be gone, so that the
+// connection is left with none of our nodes: not those of contenders still
+// waiting at Close, nor those that requests queued across a lost session
+// made under the session go-zookeeper opened in its place. A Session made
+// by [Connect] needs none of it: its nodes go with its session, and it
+// opens no other.
 
-// track notes that a node with the protected prefix may exist.
+// ours is a name of ours that may exist.
+type ours struct {
+	creating int  // creates in flight: while one is, a listing proves nothing
+	answered int  // creates answered, so that a sweep notices one answered meanwhile
+	unknown  bool // a create's outcome was lost with the connection
+}
+
+// track notes that a node named prefix, or prefix plus a sequence number,
+// may exist.
 func (s *Session) track(prefix string) {
+	if s.owned {
+		return
+	}
 	s.mu.Lock()
 	if s.mine[prefix] == nil {
 		s.mine[prefix] = &ours{}
@@ -28,34 +42,71 @@ func (s *Session) track(prefix string) {
 	s.mu.Unlock()
 }
 
-// ours is a protected prefix of ours, with the number of its creates in
-// flight: while one is, a sweep that found no node proves nothing.
-type ours struct{ creating int }
+// creating notes a create of prefix about to be sent.
+func (s *Session) creating(prefix string) {
+	s.withOurs(prefix, func(o *ours) { o.creating++ })
+}
 
-// creating notes a create of prefix about to be sent (n = 1) or answered
-// (n = -1: a reply, connection loss or close).
-func (s *Session) creating(prefix string, n int) {
+// answered notes the answer to a create of prefix; err is its error.
+func (s *Session) answered(prefix string, err error) {
+	s.withOurs(prefix, func(o *ours) {
+		o.creating--
+		o.answered++
+		o.unknown = o.unknown || retryable(err)
+	})
+}
+
+func (s *Session) withOurs(prefix string, f func(o *ours)) {
+	if s.owned {
+		return
+	}
 	s.mu.Lock()
 	if o := s.mine[prefix]; o != nil {
-		o.creating += n
+		f(o)
 	}
 	s.mu.Unlock()
 }
 
-// untrack notes that no node with the protected prefix exists, unless a
-// create of it is still in flight.
-func (s *Session) untrack(prefix string) {
+// wasUnknown reports whether a create of prefix had an unknown outcome, so
+// that a node of that name may be ours.
+func (s *Session) wasUnknown(prefix string) (unknown bool) {
+	s.withOurs(prefix, func(o *ours) { unknown = o.unknown })
+	return unknown
+}
+
+// untrack notes that no node named prefix (or prefix plus a sequence
+// number) exists, unless a create of it is still in flight.
+func (s *Session) untrack(prefix string) { s.untrackSince(prefix, -1) }
+
+// answers returns how many creates of prefix have been answered; -1 if
+// it is not tracked.
+func (s *Session) answers(prefix string) int {
+	n := -1
+	s.withOurs(prefix, func(o *ours) { n = o.answered })
+	return n
+}
+
+// untrackSince is untrack for a sweep that found no node of prefix after
+// the answer numbered gen (see answers): a create answered since may have
+// made one. gen < 0 means no such check.
+func (s *Session) untrackSince(prefix string, gen int) {
+	if s.owned {
+		return
+	}
 	s.mu.Lock()
-	if o := s.mine[prefix]; o != nil && o.creating == 0 {
+	if o := s.mine[prefix]; o != nil && o.creating == 0 && (gen < 0 || o.answered == gen) {
 		delete(s.mine, prefix)
 	}
 	s.mu.Unlock()
 }
 
 // untrackNode notes that the node at p is gone: p is a tracked name, or
-// one plus the sequence ZooKeeper appended (%010d of an int32, so 10
-// digits or a minus sign and 10 digits).
+// one plus the sequence ZooKeeper appended (%010d of an int32: 10 digits,
+// or a minus sign and 9 or 10 digits).
 func (s *Session) untrackNode(p string) {
+	if s.owned {
+		return
+	}
 	prefix := p
 	s.mu.Lock()
 	if _, ok := s.mine[prefix]; !ok && len(p) > 10 {
@@ -139,10 +190,11 @@ func (s *Session) removeOurs(ctx context.Context, prefix string, raw bool) error
 		return err
 	}
 	parent, base := path.Dir(prefix), path.Base(prefix)
+	gen := s.answers(prefix)
 	var children []string
 	err := do(func(conn *zk.Conn) (err error) { children, _, err = conn.Children(parent); return err })
 	if errors.Is(err, zk.ErrNoNode) {
-		s.untrack(prefix)
+		s.untrackSince(prefix, gen)
 		return nil
 	}
 	if err != nil {
@@ -158,19 +210,22 @@ func (s *Session) removeOurs(ctx context.Context, prefix string, raw bool) error
 			return err
 		}
 	}
-	s.untrack(prefix)
+	s.untrackSince(prefix, gen)
 	return nil
 }
 
-// ourName reports whether child is base, or base plus the sequence number
-// ZooKeeper appends (%010d of an int32).
+// ourName reports whether child is base or, when base carries a protected
+// id (no one else makes such a name), base plus the sequence number
+// ZooKeeper appends.
 func ourName(child, base string) bool {
 	seq, ok := strings.CutPrefix(child, base)
-	if !ok {
+	switch {
+	case !ok:
 		return false
-	}
-	if seq == "" {
+	case seq == "":
 		return true
+	case !strings.HasPrefix(base, protectedPrefix):
+		return false
 	}
 	_, ok = parseSequence(seq)
 	return ok
@@ -191,22 +246,28 @@ type createResult struct {
 func (s *Session) sendCreate(prefix string, data []byte, flags int32) (chan createResult, error) {
 	s.track(prefix)
 	ch := make(chan createResult, 1)
-	s.creating(prefix, 1)
+	s.creating(prefix)
 	if !s.spawn(func() {
-		defer s.creating(prefix, -1)
 		conn := s.Conn()
 		if !s.owned && conn.SessionID() != s.ID() {
-			// The application's connection has another session now: ours
-			// is lost, and nothing is created under the new one.
+			// The application's connection has another session now, or
+			// none (go-zookeeper clears the id when the session expires):
+			// ours is lost, and nothing is created under another one.
 			s.observe(conn.State(), conn.SessionID())
-			ch <- createResult{"", s.Err()}
+			err := s.Err()
+			if err == nil {
+				err = zk.ErrConnectionClosed // not known lost yet: retry, and learn it
+			}
+			s.answered(prefix, nil)
+			ch <- createResult{"", err}
 			return
 		}
 		p, err := conn.Create(prefix, data, flags, s.opts.acl)
 		s.noteExpired(err)
+		s.answered(prefix, err) // before the caller can untrack
 		ch <- createResult{p, s.explain(err)}
 	}) {
-		s.creating(prefix, -1)
+		s.answered(prefix, nil)
 		return nil, s.Err()
 	}
 	return ch, nil

@@ -41,6 +41,20 @@ type createTap struct {
 	sid     atomic.Int64
 	timeout atomic.Int64 // negotiated session timeout, in ms
 	dead    atomic.Bool
+
+	heard atomic.Int64 // when the server was last heard from: ns since tapEpoch
+}
+
+// tapEpoch is the monotonic origin of createTap.heard.
+var tapEpoch = time.Now()
+
+// heardAt returns when bytes last came from the server (zero: never).
+func (t *createTap) heardAt() time.Time {
+	ns := t.heard.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return tapEpoch.Add(time.Duration(ns))
 }
 
 // errOtherSession fails a handshake for a session the tap does not follow.
@@ -207,6 +221,9 @@ func (c *tapConn) Read(b []byte) (int, error) {
 			return 0, err
 		}
 		n, err := c.Conn.Read(c.buf)
+		if n > 0 {
+			c.tap.heard.Store(int64(time.Since(tapEpoch)))
+		}
 		c.in.feed(c.buf[:n], c.noteReply)
 		if n == 0 {
 			return 0, err

@@ -156,7 +156,7 @@ func inspect(ctx context.Context, s *recipes.Session, path string) (report, erro
 	if err != nil {
 		return r, err
 	}
-	queue := recipes.ParseChildren(names, recipes.KnownMarkers)
+	queue := recipes.ParseChildren(names, recipes.KnownMarkers())
 	for i, n := range queue {
 		c, ok := byName[n.Name]
 		if !ok {
@@ -176,7 +176,7 @@ func inspect(ctx context.Context, s *recipes.Session, path string) (report, erro
 	}
 	for _, n := range names {
 		c, ok := byName[n]
-		if _, parsed := recipes.ParseNode(n, recipes.KnownMarkers); parsed || !ok {
+		if _, parsed := recipes.ParseNode(n, recipes.KnownMarkers()); parsed || !ok {
 			continue
 		}
 		switch {
