@@ -36,10 +36,13 @@ type candidate struct {
 	records []termRecord
 }
 
-func (c *candidate) run(ctx context.Context, t *testing.T, path string, opts []recipes.Option) {
+// run campaigns over and over. A careless candidate trusts its term until
+// it resigns or learns that its session is lost, whatever the term's Done
+// says.
+func (c *candidate) run(ctx context.Context, t *testing.T, path string, careless bool) {
 	for ctx.Err() == nil {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		s, err := recipes.Connect(cctx, c.proxy.Servers(), append(opts, recipes.WithSessionTimeout(time.Second))...)
+		s, err := recipes.Connect(cctx, c.proxy.Servers(), recipes.WithSessionTimeout(time.Second))
 		cancel()
 		if err != nil {
 			continue // black-holed; try again
@@ -56,8 +59,12 @@ func (c *candidate) run(ctx context.Context, t *testing.T, path string, opts []r
 			c.mu.Lock()
 			c.s, c.term, c.resign, c.killed = s, l, resign, time.Time{}
 			c.mu.Unlock()
+			done := l.Done()
+			if careless {
+				done = s.Done()
+			}
 			select {
-			case <-l.Done():
+			case <-done:
 			case <-resign:
 			case <-ctx.Done():
 			}
@@ -80,18 +87,18 @@ func (c *candidate) run(ctx context.Context, t *testing.T, path string, opts []r
 // records every term, and checks that no two terms overlap, that tokens
 // grow in grant order, and that an observer saw every leader in order.
 func TestHistoryUnderFaultsHasOneTrustedLeaderAtATime(t *testing.T) {
-	h := runHistory(t, nil)
+	h := runHistory(t, false)
 	assert.Zero(t, h.overlaps, "two trusted leaders at once")
 	assert.IsIncreasing(t, h.tokens, "tokens do not grow in grant order")
 	assert.Equal(t, h.tokens, h.observed, "the observer did not see every leader in order")
 }
 
-// TestHistoryCheckerCatchesLeadersThatTolerateSuspension is the negative
-// control: candidates that keep trusting leadership while cut off (as
-// WithTolerateSuspension allows) still believe they lead after the server
-// elected another, and the checker must see the overlap.
-func TestHistoryCheckerCatchesLeadersThatTolerateSuspension(t *testing.T) {
-	h := runHistory(t, []recipes.Option{recipes.WithTolerateSuspension()})
+// TestHistoryCheckerCatchesLeadersThatIgnoreTheirLoss is the negative
+// control: candidates that keep trusting leadership while cut off, until
+// they learn their session expired, still believe they lead after the
+// server elected another, and the checker must see the overlap.
+func TestHistoryCheckerCatchesLeadersThatIgnoreTheirLoss(t *testing.T) {
+	h := runHistory(t, true)
 	assert.Positive(t, h.overlaps, "the checker missed overlapping leaders")
 }
 
@@ -100,7 +107,7 @@ type history struct {
 	overlaps         int
 }
 
-func runHistory(t *testing.T, opts []recipes.Option) history {
+func runHistory(t *testing.T, careless bool) history {
 	ctx := ctxFor(t, 3*time.Minute)
 	path := testPath(t)
 	var cands []*candidate
@@ -126,7 +133,7 @@ func runHistory(t *testing.T, opts []recipes.Option) history {
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for _, c := range cands {
-		wg.Go(func() { c.run(runCtx, t, path, opts) })
+		wg.Go(func() { c.run(runCtx, t, path, careless) })
 	}
 	faults := map[string]int{}
 	var lastToken int64
@@ -148,7 +155,11 @@ func runHistory(t *testing.T, opts []recipes.Option) history {
 		s, l, resign := cur.s, cur.term, cur.resign
 		lastToken = l.Token()
 		cur.mu.Unlock()
-		if opts == nil {
+		over := l.Done() // when the candidate's term is over
+		if careless {
+			over = s.Done()
+		}
+		if !careless {
 			// Observe may miss a leader that comes and goes between two of
 			// its reads (documented); a term here lasts until the observer
 			// has reported it, however slow the machine, and the check
@@ -182,7 +193,7 @@ func runHistory(t *testing.T, opts []recipes.Option) history {
 		}
 		cur.mu.Unlock()
 		if i%4 == 1 || i%4 == 2 {
-			<-l.Done()
+			<-over
 		}
 		if i%4 == 3 {
 			// The client cannot learn of the expiry while black-holed; the
@@ -199,10 +210,10 @@ func runHistory(t *testing.T, opts []recipes.Option) history {
 				return false
 			}), "black-holed session never expired")
 			cur.proxy.Heal()
-			<-l.Done() // with suspension tolerated, only now
+			<-over
 		}
 	}
-	if opts == nil { // the term after the last fault, too, lasts until reported
+	if !careless { // the term after the last fault, too, lasts until reported
 		require.NoError(t, waitFor(ctx, func() bool {
 			obsMu.Lock()
 			defer obsMu.Unlock()
