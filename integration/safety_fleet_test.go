@@ -308,9 +308,15 @@ func (r *recorder) add(id int, m worker.Msg) {
 		default:
 			r.downgrades["failed, a reader"]++
 		}
+	case "untrusted": // the loss, seen before the release that says "end"
+		if h, ok := r.holds[key]; ok && (h.end.IsZero() || at.Before(h.end)) {
+			h.end = at
+		}
 	case "end":
 		if h, ok := r.holds[key]; ok {
-			h.end = at
+			if h.end.IsZero() || at.Before(h.end) {
+				h.end = at
+			}
 			if !h.shared {
 				r.open[id]--
 			}

@@ -71,10 +71,11 @@ type Config struct {
 //	lost     the Session ended: SID, Err
 //	grant    a hold was granted: H, G, R, Shared, Token, SID
 //	downgrade  write hold H asked to become a read hold at At; the call returned at Ret, OK; Write: still a writer after it
-//	end      hold H stopped being trusted at At: Err is the loss seen, or "release"
+//	untrusted  hold H was lost at At (Err), said the moment the loss is seen
+//	end      hold H stopped being trusted at At: Err is the loss seen, or "release"; said after the release
 //	gw       guarded write W under hold H begins (R, Token, Stale)
 //	gwr      guarded write W returned at At: OK, Unknown (may have been applied), Err
-//	refused  an acquire failed at once: R, Err (for example rwlock.ErrUpgrade)
+//	refused  an acquire failed with anything but a loss: R, Err
 //	frozen   answer to freeze: SID of the Session in use (0 if none), N exclusive holders stopped so far
 //	woke     answer to wake
 //	exit     the worker is done
@@ -366,6 +367,12 @@ func (w *worker) hold(ctx context.Context, s *recipes.Session, store *safety.Sto
 	stopWatch := context.AfterFunc(h.Context(), func() {
 		if err := h.Err(); err != nil && !errors.Is(err, recipes.ErrNotHeld) {
 			trustEnds(err.Error())
+			// Said at once: the process may be killed before it gets to
+			// release and say "end", and trusts nothing after this.
+			mu.Lock()
+			m := Msg{T: "untrusted", H: n, At: endAt.UnixNano(), Err: cause}
+			mu.Unlock()
+			w.emit(m)
 		}
 	})
 	defer stopWatch()
