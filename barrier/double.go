@@ -244,9 +244,9 @@ func (d *DoubleBarrier) listW(ctx context.Context) (listing, error) {
 func (d *DoubleBarrier) markReady(ctx context.Context) {
 	p := d.path + "/" + readyNode
 	for range 3 {
-		_, err := recipes.Call(ctx, d.s, func(conn *zk.Conn) (string, error) {
-			return conn.Create(p, nil, zk.FlagEphemeral, d.s.ACL())
-		})
+		// Through the Session's Create, so that a Session over the
+		// application's connection deletes it at Close if it is still ours.
+		_, err := d.s.Create(ctx, p, nil, zk.FlagEphemeral)
 		if err == nil {
 			st, err := recipes.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
 				_, st, err := conn.Exists(p)

@@ -618,12 +618,14 @@ func (s *Session) CreateParents(ctx context.Context, p string) error {
 // need be, and returns the path created. It blocks until the server
 // answers or ctx ends.
 //
-// An ephemeral node is taken for the Session's own, and its name must be
-// one no one else uses (carry a UUID): if ctx ends before the answer, a
-// node the request made is deleted in the background once it is answered;
-// and a Session over the application's connection ([NewSession]) deletes
-// it when the Session ends (lost or closed), whatever session then owns
-// it, unless [Session.Delete] removed it first.
+// An ephemeral node is taken for the Session's own: if ctx ends before the
+// answer, a node the request made is deleted in the background once it is
+// answered; and a Session over the application's connection
+// ([NewSession]) deletes it when the Session ends (lost or closed), unless
+// [Session.Delete] removed it first. A node whose name carries an id made
+// for the one create (a UUID, or a protected name) is deleted whatever
+// session then owns it; one of any other name, only while the Session's
+// own ZooKeeper session owns it.
 func (s *Session) Create(ctx context.Context, p string, data []byte, flags int32) (string, error) {
 	created, err := s.createOnce(ctx, p, data, flags)
 	if errors.Is(err, zk.ErrNoNode) {

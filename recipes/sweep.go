@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/google/uuid"
 )
 
 // Every contender node carries a protected id made for its one acquisition
@@ -205,13 +206,34 @@ func (s *Session) removeOurs(ctx context.Context, prefix string, raw bool) error
 			continue
 		}
 		p := parent + "/" + c
-		err := do(func(conn *zk.Conn) error { return conn.Delete(p, -1) })
-		if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		err := do(func(conn *zk.Conn) error {
+			if uniqueName(base) {
+				return conn.Delete(p, -1)
+			}
+			// Anyone may make a node of that name (a double barrier's
+			// ready node): delete it only while our session owns it.
+			ok, st, err := conn.Exists(p)
+			if err != nil || !ok || st.EphemeralOwner != s.ID() {
+				return err
+			}
+			return conn.Delete(p, st.Version)
+		})
+		if err != nil && !errors.Is(err, zk.ErrNoNode) && !errors.Is(err, zk.ErrBadVersion) {
 			return err
 		}
 	}
 	s.untrackSince(prefix, gen)
 	return nil
+}
+
+// uniqueName reports whether a name carries an id made for one attempt: a
+// protected name, or a UUID (a double barrier member's).
+func uniqueName(base string) bool {
+	if strings.HasPrefix(base, protectedPrefix) {
+		return true
+	}
+	_, err := uuid.Parse(base)
+	return err == nil
 }
 
 // ourName reports whether child is base or, when base carries a protected

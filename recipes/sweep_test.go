@@ -35,6 +35,13 @@ func TestCloseDeletesOnlyOurNodes(t *testing.T) {
 	require.NoError(t, err)
 	mineToo, err := s.Create(ctx, dir+"/mine", nil, zk.FlagEphemeral)
 	require.NoError(t, err)
+	// A name anyone may use (a double barrier's ready node): ours once, then
+	// deleted behind the Session's back and made again by another client.
+	shared, err := s.Create(ctx, dir+"/ready", nil, zk.FlagEphemeral)
+	require.NoError(t, err)
+	require.NoError(t, conn.Delete(shared, -1))
+	_, err = other.Create(ctx, shared, nil, zk.FlagEphemeral)
+	require.NoError(t, err)
 
 	require.NoError(t, s.Close())
 	exists := func(p string) bool {
@@ -44,6 +51,7 @@ func TestCloseDeletesOnlyOurNodes(t *testing.T) {
 	}
 	assert.True(t, exists(theirs), "Close deleted a node whose create it lost")
 	assert.True(t, exists(theirSeq), "Close deleted another client's sequential sibling")
+	assert.True(t, exists(shared), "Close deleted another client's node of a name it had used")
 	assert.False(t, exists(mine), "Close left our sequential node")
 	assert.False(t, exists(mineToo), "Close left our node")
 	assert.Empty(t, s.tracked())
