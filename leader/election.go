@@ -58,7 +58,7 @@ func (e *Election) Campaign(ctx context.Context, value []byte) (*Leadership, err
 	case err != nil:
 		return nil, fmt.Errorf("leader %s: campaign: %w", e.q.Path(), err)
 	}
-	return &Leadership{Hold: h, value: value}, nil
+	return &Leadership{Holding: recipes.NewHolding(h), h: h, value: value}, nil
 }
 
 // Leader returns the current leader: its value (Data), token and node. It
@@ -88,10 +88,11 @@ func (e *Election) Contenders(ctx context.Context) ([]recipes.Contender, error) 
 	return e.q.Contenders(ctx)
 }
 
-// Leadership is this candidate's term as leader. See [recipes.Hold] for
-// Done, Context, Err, Token, Guard and Multi.
+// Leadership is this candidate's term as leader. See [recipes.Holding]
+// for Done, Context, Err, Path, Token, Guard and Multi; Resign ends it.
 type Leadership struct {
-	*recipes.Hold
+	recipes.Holding
+	h     *recipes.Hold
 	value []byte
 }
 
@@ -102,4 +103,4 @@ func (l *Leadership) Value() []byte { return l.value }
 // candidate leads. It retries through connection loss until ctx ends (then
 // in the background). Resigning twice returns ErrNotHeld; resigning a lost
 // leadership returns the cause, matching ErrLost.
-func (l *Leadership) Resign(ctx context.Context) error { return l.Release(ctx) }
+func (l *Leadership) Resign(ctx context.Context) error { return l.h.Release(ctx) }

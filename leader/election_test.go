@@ -3,6 +3,7 @@ package leader_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -58,7 +59,7 @@ func TestLeaderSessionExpiryElectsExactlyOneNewLeader(t *testing.T) {
 	assert.ErrorIs(t, l.Err(), leader.ErrLost)
 	got := <-b
 	require.NoError(t, got.err)
-	cs, _, err := got.l.Session().Conn().Children(path)
+	cs, _, err := session(t, nil).Conn().Children(path)
 	require.NoError(t, err)
 	assert.Len(t, cs, 2, "the old leader's node is gone, two candidates remain")
 	assert.Len(t, c, 0, "a second new leader")
@@ -225,4 +226,15 @@ func TestRunWithReelectCampaignsAgainHoweverFnReturns(t *testing.T) {
 	assert.Len(t, terms, 0, "a term on an expired session")
 	_, err = election(t, op, path).Leader(ctx)
 	assert.ErrorIs(t, err, leader.ErrNoLeader, "a node is left behind")
+}
+
+// TestHoldOffersExactlyItsVerbs: the core hold's machinery (Release,
+// SetData) does not leak through the recipe's hold.
+func TestHoldOffersExactlyItsVerbs(t *testing.T) {
+	typ := reflect.TypeFor[*leader.Leadership]()
+	var got []string
+	for m := range typ.Methods() {
+		got = append(got, m.Name)
+	}
+	assert.Equal(t, []string{"Context", "Done", "Err", "Guard", "Multi", "Path", "Resign", "Token", "Value"}, got)
 }

@@ -59,7 +59,7 @@ func (m *Mutex) Lock(ctx context.Context) (*Hold, error) {
 	if err != nil {
 		return nil, m.wrap(err)
 	}
-	return &Hold{h}, nil
+	return newHold(h), nil
 }
 
 // TryLock takes the mutex if no other contender holds it or queues ahead,
@@ -70,7 +70,7 @@ func (m *Mutex) TryLock(ctx context.Context) (*Hold, error) {
 	if err != nil {
 		return nil, m.wrap(err)
 	}
-	return &Hold{h}, nil
+	return newHold(h), nil
 }
 
 func (m *Mutex) wrap(err error) error {
@@ -90,14 +90,17 @@ func (m *Mutex) Contenders(ctx context.Context) ([]recipes.Contender, error) {
 	return m.q.Contenders(ctx)
 }
 
-// Hold is a held mutex. See [recipes.Hold] for Done, Context, Err, Token,
-// Guard and Multi.
+// Hold is a held mutex. See [recipes.Holding] for Done, Context, Err,
+// Path, Token, Guard and Multi; Unlock gives it up.
 type Hold struct {
-	*recipes.Hold
+	recipes.Holding
+	h *recipes.Hold
 }
+
+func newHold(h *recipes.Hold) *Hold { return &Hold{recipes.NewHolding(h), h} }
 
 // Unlock releases the mutex by deleting the hold's node, retrying through
 // connection loss until ctx ends (then the deletion goes on in the
 // background). Unlocking twice returns ErrNotHeld; unlocking a lost hold
 // returns the cause of the loss, matching ErrLost.
-func (h *Hold) Unlock(ctx context.Context) error { return h.Release(ctx) }
+func (h *Hold) Unlock(ctx context.Context) error { return h.h.Release(ctx) }

@@ -3,6 +3,7 @@ package lock_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -250,7 +251,8 @@ func TestDeletedNodeEndsTheHold(t *testing.T) {
 func TestContendersShowsHolderThenWaitersWithIdentity(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
-	a, err := lock.New(session(t, nil, recipes.WithIdentity([]byte("worker-a"))), path)
+	sa := session(t, nil, recipes.WithIdentity([]byte("worker-a")))
+	a, err := lock.New(sa, path)
 	require.NoError(t, err)
 	b, err := lock.New(session(t, nil, recipes.WithIdentity([]byte("worker-b"))), path)
 	require.NoError(t, err)
@@ -268,7 +270,7 @@ func TestContendersShowsHolderThenWaitersWithIdentity(t *testing.T) {
 	assert.Equal(t, "worker-a", string(cs[0].Data))
 	assert.Equal(t, "worker-b", string(cs[1].Data))
 	assert.Equal(t, h.Path(), cs[0].Path)
-	assert.Equal(t, h.Session().ID(), cs[0].Session)
+	assert.Equal(t, sa.ID(), cs[0].Session)
 	require.NoError(t, h.Unlock(ctx))
 	require.NoError(t, (<-got).Unlock(ctx))
 }
@@ -321,4 +323,15 @@ func TestLockAfterSessionClosedFails(t *testing.T) {
 	require.NoError(t, s.Close(), "Close twice")
 	_, err = m.Lock(ctxFor(t, time.Minute))
 	assert.True(t, errors.Is(err, recipes.ErrSessionClosed), "got %v", err)
+}
+
+// TestHoldOffersExactlyItsVerbs: the core hold's machinery (Release,
+// SetData) does not leak through the recipe's hold.
+func TestHoldOffersExactlyItsVerbs(t *testing.T) {
+	typ := reflect.TypeFor[*lock.Hold]()
+	var got []string
+	for m := range typ.Methods() {
+		got = append(got, m.Name)
+	}
+	assert.Equal(t, []string{"Context", "Done", "Err", "Guard", "Multi", "Path", "Token", "Unlock"}, got)
 }

@@ -29,5 +29,5 @@
 // downgraded hold to be released: safe, only less concurrent.
 //
 // Holds are lost, and carry fencing tokens, exactly as the mutex's do: see
-// package lock and recipes.Hold.
+// package lock and recipes.Holding.
 package rwlock

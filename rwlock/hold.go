@@ -23,10 +23,11 @@ var downgradeData = []byte("downgraded to read")
 // answer, then reading the node back.
 var resolveTimeout = recipes.DefaultSessionTimeout
 
-// Hold is a held read or write lock. See [recipes.Hold] for Done, Context,
-// Token, Guard and Multi.
+// Hold is a held read or write lock. See [recipes.Holding] for Done,
+// Context, Path, Token, Guard and Multi; Unlock gives it up.
 type Hold struct {
-	*recipes.Hold
+	recipes.Holding
+	core *recipes.Hold
 
 	mu    sync.Mutex // held through Downgrade
 	write bool
@@ -55,7 +56,7 @@ func (h *Hold) Err() error {
 	if ended != nil {
 		return ended
 	}
-	return h.Hold.Err()
+	return h.core.Err()
 }
 
 // Downgrade turns a write hold into a read hold in place: other readers
@@ -82,7 +83,7 @@ func (h *Hold) Err() error {
 // readers that the server admits.
 //
 // After a downgrade learned by reading the node back, the guard of the
-// embedded [recipes.Hold] still names the node's old version: an op
+// core hold still names the node's old version: an op
 // guarded by Guard fails, and Multi fails and ends the hold.
 func (h *Hold) Downgrade(ctx context.Context) error {
 	h.mu.Lock()
@@ -117,7 +118,7 @@ func (h *Hold) setData(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- h.SetData(rctx, downgradeData) }()
+	go func() { done <- h.core.SetData(rctx, downgradeData) }()
 	select {
 	case err := <-done:
 		return err
@@ -144,12 +145,12 @@ func (h *Hold) setData(ctx context.Context) error {
 func (h *Hold) resolve(cause error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
 	defer cancel()
-	s := h.Session()
+	s := h.core.Session()
 	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
 		if err := s.WaitConnected(ctx); err != nil && !errors.Is(err, recipes.ErrLost) {
 			return h.end(ctx, cause, err)
 		}
-		if err := h.Hold.Err(); err != nil { // lost meanwhile: not trusted anyway
+		if err := h.core.Err(); err != nil { // lost meanwhile: not trusted anyway
 			return fmt.Errorf("rwlock %s: downgrade: %w", h.Path(), err)
 		}
 		n, err := recipes.Call(ctx, s, func(c *zk.Conn) (node, error) {
@@ -157,7 +158,7 @@ func (h *Hold) resolve(cause error) error {
 			return node{data, st}, err
 		})
 		if err == nil && n.stat.Version == h.Guard().Version {
-			err = h.SetData(ctx, downgradeData) // the node as it was: write again
+			err = h.core.SetData(ctx, downgradeData) // the node as it was: write again
 			if err == nil {
 				h.write = false
 				return nil
@@ -202,7 +203,7 @@ func (h *Hold) end(ctx context.Context, cause, why error) error {
 	}
 	h.ended = err
 	h.emu.Unlock()
-	h.Release(ctx)
+	h.core.Release(ctx)
 	return err
 }
 
@@ -218,5 +219,5 @@ func (h *Hold) Unlock(ctx context.Context) error {
 	if ended != nil && first {
 		return ended // Downgrade has released it
 	}
-	return h.Release(ctx)
+	return h.core.Release(ctx)
 }

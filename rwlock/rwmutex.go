@@ -102,7 +102,7 @@ func (m *RWMutex) acquire(ctx context.Context, marker recipes.Marker, wait bool)
 	case err != nil:
 		return nil, fmt.Errorf("rwlock %s: %w", m.q.Path(), err)
 	}
-	return &Hold{Hold: h, write: marker.Role == recipes.Exclusive}, nil
+	return &Hold{Holding: recipes.NewHolding(h), core: h, write: marker.Role == recipes.Exclusive}, nil
 }
 
 // Contenders returns the holders and waiters in queue order, with the data

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -346,4 +347,15 @@ func TestDowngradedHoldEndsWhenCutOff(t *testing.T) {
 	assert.ErrorIs(t, h.Err(), recipes.ErrSuspended)
 	p.Heal()
 	assert.ErrorIs(t, h.Unlock(ctx), rwlock.ErrLost)
+}
+
+// TestHoldOffersExactlyItsVerbs: the core hold's machinery (Release,
+// SetData) does not leak through the recipe's hold.
+func TestHoldOffersExactlyItsVerbs(t *testing.T) {
+	typ := reflect.TypeFor[*rwlock.Hold]()
+	var got []string
+	for m := range typ.Methods() {
+		got = append(got, m.Name)
+	}
+	assert.Equal(t, []string{"Context", "Done", "Downgrade", "Err", "Guard", "Multi", "Path", "Token", "Unlock", "Write"}, got)
 }

@@ -218,7 +218,9 @@ func TestInspectShowsHolderAndWaiterInOrder(t *testing.T) {
 	assert.Equal(t, "waiting", entries[1].State)
 	assert.Equal(t, "zkrecipes", entries[0].Client)
 	assert.Equal(t, h.Path(), "/zkr/inspect/"+entries[0].Name)
-	assert.Equal(t, fmt.Sprintf("0x%x", h.Session().ID()), entries[0].Session)
+	cs, err := waiter.Contenders(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, fmt.Sprintf("0x%x", cs[0].Session), entries[0].Session)
 
 	r := run(t, ctx, "inspect", "/zkr/inspect")
 	assert.Equal(t, 0, r.code)

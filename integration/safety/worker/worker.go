@@ -278,7 +278,7 @@ func (w *worker) run(ctx context.Context, s *recipes.Session) error {
 		if err != nil {
 			return ignoreLoss(err)
 		}
-		w.hold(ctx, s, store, g, Mutex, h.Hold, nil, h.Unlock)
+		w.hold(ctx, s, store, g, Mutex, h.Holding, nil, h.Unlock)
 		return nil
 	})
 	start(w.cfg.Readers, RWLock, func(ctx context.Context, store *safety.StoreClient, g int) error {
@@ -286,7 +286,7 @@ func (w *worker) run(ctx context.Context, s *recipes.Session) error {
 		if err != nil {
 			return ignoreLoss(err)
 		}
-		w.hold(ctx, s, store, g, RWLock, h.Hold, h, h.Unlock)
+		w.hold(ctx, s, store, g, RWLock, h.Holding, h, h.Unlock)
 		return nil
 	})
 	rogue, err := lock.New(s, w.cfg.Paths[RWLock]+"-rogue")
@@ -299,14 +299,14 @@ func (w *worker) run(ctx context.Context, s *recipes.Session) error {
 			if err != nil {
 				return ignoreLoss(err)
 			}
-			w.hold(ctx, s, store, g, RWLock, h.Hold, nil, h.Unlock)
+			w.hold(ctx, s, store, g, RWLock, h.Holding, nil, h.Unlock)
 			return nil
 		}
 		h, err := rw.Lock(ctx)
 		if err != nil {
 			return ignoreLoss(err)
 		}
-		w.hold(ctx, s, store, g, RWLock, h.Hold, h, h.Unlock)
+		w.hold(ctx, s, store, g, RWLock, h.Holding, h, h.Unlock)
 		return nil
 	})
 	start(w.cfg.Candidates, Election, func(ctx context.Context, store *safety.StoreClient, g int) error {
@@ -314,7 +314,7 @@ func (w *worker) run(ctx context.Context, s *recipes.Session) error {
 		if err != nil {
 			return ignoreLoss(err)
 		}
-		w.hold(ctx, s, store, g, Election, l.Hold, nil, l.Resign)
+		w.hold(ctx, s, store, g, Election, l.Holding, nil, l.Resign)
 		return nil
 	})
 	wg.Wait()
@@ -347,7 +347,7 @@ func (w *worker) backoff(ctx context.Context) {
 // frozen by the suite (the process is about to be stopped) writes once
 // more when woken, as if it still held, marked stale.
 func (w *worker) hold(ctx context.Context, s *recipes.Session, store *safety.StoreClient, g int, r string,
-	h *recipes.Hold, rw *rwlock.Hold, release func(context.Context) error) {
+	h recipes.Holding, rw *rwlock.Hold, release func(context.Context) error) {
 	shared := rw != nil && !rw.Write()
 	n := w.holds.Add(1)
 	w.emit(Msg{T: "grant", H: n, G: g, R: r, Shared: shared, Token: h.Token(), SID: s.ID()})
@@ -455,7 +455,7 @@ func (w *worker) hold(ctx context.Context, s *recipes.Session, store *safety.Sto
 // unconditionally, so that only the hold's guard can fence it out. It
 // returns the register's value as read.
 func (w *worker) guarded(ctx context.Context, s *recipes.Session, g int, r string, n int64,
-	h *recipes.Hold, stale bool, seen []byte) []byte {
+	h recipes.Holding, stale bool, seen []byte) []byte {
 	id := w.gws.Add(1)
 	reg := w.cfg.Registers[r]
 	w.emit(Msg{T: "gw", W: id, H: n, G: g, R: r, Token: h.Token(), Stale: stale})
