@@ -14,13 +14,12 @@ import (
 func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	own, cmd := splitCmd(args)
 	fs := flag.NewFlagSet("zkr elect", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	servers := fs.String("servers", "", "ZooKeeper servers, host:port,... (default $ZK_SERVERS)")
 	id := fs.String("id", "", "this candidate's value, e.g. its address")
 	observe := fs.Bool("observe", false, "print leadership changes instead of campaigning")
-	grace := fs.Duration("grace", gracePeriod, "time CMD's process group has between SIGTERM and SIGKILL")
-	if err := fs.Parse(own); err != nil {
-		return usageError("elect: %v", err)
+	grace := fs.Duration("grace", gracePeriod, "`time` CMD's process group has between SIGTERM and SIGKILL")
+	if err := parseFlags(fs, own, stdout, electHelp); err != nil {
+		return err
 	}
 	path, err := onePath("elect", fs)
 	if err != nil {

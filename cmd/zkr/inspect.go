@@ -57,11 +57,10 @@ type entry struct {
 
 func inspectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("zkr inspect", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	servers := fs.String("servers", "", "ZooKeeper servers, host:port,... (default $ZK_SERVERS)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return usageError("inspect: %v", err)
+	if err := parseFlags(fs, args, stdout, inspectHelp); err != nil {
+		return err
 	}
 	path, err := onePath("inspect", fs)
 	if err != nil {

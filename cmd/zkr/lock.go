@@ -16,15 +16,14 @@ import (
 func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	own, cmd := splitCmd(args)
 	fs := flag.NewFlagSet("zkr lock", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	servers := fs.String("servers", "", "ZooKeeper servers, host:port,... (default $ZK_SERVERS)")
 	timeout := fs.Duration("timeout", 0, "give up waiting for the lock after this long (default: wait)")
 	try := fs.Bool("try", false, "exit at once with code 3 if the lock is held")
 	read := fs.Bool("read", false, "take the read lock of a read-write lock")
 	write := fs.Bool("write", false, "take the write lock of a read-write lock")
-	grace := fs.Duration("grace", gracePeriod, "time CMD's process group has between SIGTERM and SIGKILL")
-	if err := fs.Parse(own); err != nil {
-		return usageError("lock: %v", err)
+	grace := fs.Duration("grace", gracePeriod, "`time` CMD's process group has between SIGTERM and SIGKILL")
+	if err := parseFlags(fs, own, stdout, lockHelp); err != nil {
+		return err
 	}
 	path, err := onePath("lock", fs)
 	if err != nil {

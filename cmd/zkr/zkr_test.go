@@ -183,6 +183,30 @@ func TestCommandIsTerminatedWhenTheLockIsLost(t *testing.T) {
 	assert.Contains(t, r.stderr, "lost /zkr/lost")
 }
 
+// TestEverySubcommandHasHelp: --help prints the subcommand's synopsis,
+// every flag with a line and an example on stdout, and exits 0; a bad flag
+// stays one line and exit 2.
+func TestEverySubcommandHasHelp(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	for sub, flags := range map[string][]string{
+		"lock":    {"--servers", "--timeout", "--try", "--read", "--write", "--grace"},
+		"elect":   {"--servers", "--id", "--observe", "--grace"},
+		"inspect": {"--servers", "--json"},
+	} {
+		r := run(t, ctx, sub, "--help")
+		assert.Equal(t, 0, r.code, sub)
+		assert.Contains(t, r.stdout, "usage: zkr "+sub, sub)
+		assert.Contains(t, r.stdout, "examples:\n  zkr "+sub, sub)
+		for _, f := range flags {
+			assert.Contains(t, r.stdout, "\n  "+f+" ", "%s: %s", sub, f)
+		}
+		assert.Empty(t, r.stderr, sub)
+		r = run(t, ctx, sub, "--bogus")
+		assert.Equal(t, 2, r.code, sub)
+		assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "%s: %q", sub, r.stderr)
+	}
+}
+
 func TestBadArgumentsAndUnreachableServersGiveOneLineErrors(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	for _, args := range [][]string{{}, {"frobnicate"}, {"lock"}, {"lock", "no-slash"}, {"lock", "--read", "--write", "/x"}, {"elect", "/x"}} {

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// zkr parses its flags with the standard library's flag package: three
+// subcommands with a handful of flags each do not earn cobra's dependencies
+// a place in the module that every user of the library downloads.
+
+// help is what `zkr SUBCOMMAND --help` says besides the flags.
+type help struct {
+	synopsis string // after "usage: "
+	about    string
+	examples string
+}
+
+// parseFlags parses args with fs. Asked for help (-h, --help), it prints
+// the subcommand's help and flags to stdout and returns an exit of 0; a bad
+// flag is a usage error (one line, exit 2).
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, h help) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printHelp(stdout, fs, h)
+		return exitErr{0, errQuiet}
+	case err != nil:
+		return usageError("%s: %v", strings.TrimPrefix(fs.Name(), "zkr "), err)
+	}
+	return nil
+}
+
+func printHelp(w io.Writer, fs *flag.FlagSet, h help) {
+	fmt.Fprintf(w, "usage: %s\n\n%s\n\nflags:\n", h.synopsis, h.about)
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		arg := "--" + f.Name
+		if name != "" {
+			arg += " " + name
+		}
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0s" {
+			usage += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "  %-20s %s\n", arg, usage)
+	})
+	fmt.Fprintf(w, "\nexamples:\n%s\n\n%s\n", h.examples, exitCodes)
+}
+
+const exitCodes = `exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held;
+4 lost the hold while CMD ran, or --observe's session; 130/143/129
+interrupted by SIGINT/SIGTERM/SIGHUP. Servers default to $ZK_SERVERS.`
+
+var lockHelp = help{
+	synopsis: "zkr lock [flags] PATH [-- CMD [ARGS...]]",
+	about: `Takes the mutex at PATH (or, with --read or --write, the read-write lock)
+and runs CMD while it holds it, in a process group of its own; CMD gets
+ZKR_LOCK_PATH and ZKR_FENCING_TOKEN. zkr releases and exits once the whole
+group has exited. If the lock is lost, or zkr gets SIGINT, SIGTERM or SIGHUP,
+the group gets SIGTERM, then SIGKILL after --grace. Without CMD, zkr holds
+the lock until interrupted.`,
+	examples: `  zkr lock /locks/backup -- ./backup.sh
+  zkr lock --try /locks/cron -- ./job.sh
+  zkr lock --read --timeout 30s /locks/data -- ./report.sh`,
+}
+
+var electHelp = help{
+	synopsis: "zkr elect [flags] --id ID PATH -- CMD [ARGS...]\n       zkr elect [flags] --observe PATH",
+	about: `Campaigns for leadership at PATH with ID as its value and runs CMD while
+it leads, as zkr lock runs it. With --observe, prints each new leader's
+value instead, until interrupted or its session is lost (exit 4).`,
+	examples: `  zkr elect --id "$(hostname)" /elections/scheduler -- ./scheduler
+  zkr elect --observe /elections/scheduler`,
+}
+
+var inspectHelp = help{
+	synopsis: "zkr inspect [flags] PATH",
+	about: `Prints the node at PATH (kind, data, children; "missing" if there is none)
+and each contender queued there, by any known recipe or client: its state,
+role, client library, session, age and token. --json prints one object:
+path, exists, kind, data (base64), text (when the data is UTF-8), children,
+nodes.`,
+	examples: `  zkr inspect /locks/backup
+  zkr inspect --json /locks/backup | jq .nodes`,
+}
