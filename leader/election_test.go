@@ -3,7 +3,6 @@ package leader_test
 import (
 	"context"
 	"errors"
-	"reflect"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
@@ -231,10 +231,5 @@ func TestRunWithReelectCampaignsAgainHoweverFnReturns(t *testing.T) {
 // TestHoldOffersExactlyItsVerbs: the core hold's machinery (Release,
 // SetData) does not leak through the recipe's hold.
 func TestHoldOffersExactlyItsVerbs(t *testing.T) {
-	typ := reflect.TypeFor[*leader.Leadership]()
-	var got []string
-	for m := range typ.Methods() {
-		got = append(got, m.Name)
-	}
-	assert.Equal(t, []string{"Context", "Done", "Err", "Guard", "Multi", "Path", "Resign", "Token", "Value"}, got)
+	assert.Equal(t, []string{"Context", "Done", "Err", "Guard", "Multi", "Path", "Resign", "Token", "Value"}, testutil.Methods[*leader.Leadership]())
 }

@@ -3,7 +3,6 @@ package lock_test
 import (
 	"context"
 	"errors"
-	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
@@ -328,10 +328,5 @@ func TestLockAfterSessionClosedFails(t *testing.T) {
 // TestHoldOffersExactlyItsVerbs: the core hold's machinery (Release,
 // SetData) does not leak through the recipe's hold.
 func TestHoldOffersExactlyItsVerbs(t *testing.T) {
-	typ := reflect.TypeFor[*lock.Hold]()
-	var got []string
-	for m := range typ.Methods() {
-		got = append(got, m.Name)
-	}
-	assert.Equal(t, []string{"Context", "Done", "Err", "Guard", "Multi", "Path", "Token", "Unlock"}, got)
+	assert.Equal(t, []string{"Context", "Done", "Err", "Guard", "Multi", "Path", "Token", "Unlock"}, testutil.Methods[*lock.Hold]())
 }

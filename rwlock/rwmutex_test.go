@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/rwlock"
 )
@@ -352,10 +352,5 @@ func TestDowngradedHoldEndsWhenCutOff(t *testing.T) {
 // TestHoldOffersExactlyItsVerbs: the core hold's machinery (Release,
 // SetData) does not leak through the recipe's hold.
 func TestHoldOffersExactlyItsVerbs(t *testing.T) {
-	typ := reflect.TypeFor[*rwlock.Hold]()
-	var got []string
-	for m := range typ.Methods() {
-		got = append(got, m.Name)
-	}
-	assert.Equal(t, []string{"Context", "Done", "Downgrade", "Err", "Guard", "Multi", "Path", "Token", "Unlock", "Write"}, got)
+	assert.Equal(t, []string{"Context", "Done", "Downgrade", "Err", "Guard", "Multi", "Path", "Token", "Unlock", "Write"}, testutil.Methods[*rwlock.Hold]())
 }

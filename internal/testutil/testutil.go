@@ -5,6 +5,7 @@ package testutil
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -43,4 +44,14 @@ func WaitFor(ctx context.Context, cond func() bool) error {
 		}
 	}
 	return nil
+}
+
+// Methods returns the names of T's exported methods, sorted: a recipe's
+// hold must offer exactly its verbs.
+func Methods[T any]() []string {
+	var names []string
+	for m := range reflect.TypeFor[T]().Methods() {
+		names = append(names, m.Name)
+	}
+	return names
 }
