@@ -50,8 +50,9 @@ func New(s *recipes.Session, path string) (*Mutex, error) {
 func (m *Mutex) Path() string { return m.q.Path() }
 
 // Lock blocks until the mutex is held and returns the hold. Waiting costs
-// one watch on the contender just ahead; the waiter is woken when that one
-// goes. If ctx ends first, Lock deletes its node and returns ctx.Err(): the
+// the watches [recipes.Queue] describes (the contender just ahead, the one
+// before it, and its own node); the waiter is woken when the one just
+// ahead goes. If ctx ends first, Lock deletes its node and returns ctx.Err(): the
 // mutex is not held. If the session is lost meanwhile, it returns an error
 // matching ErrLost.
 func (m *Mutex) Lock(ctx context.Context) (*Hold, error) {

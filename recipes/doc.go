@@ -1,7 +1,7 @@
 // Package recipes is the core shared by every zkrecipes recipe: a
 // [Session] that knows when holds can no longer be trusted, the
 // sequential-node [Queue] (protected creates, container parents,
-// wrap-safe ordering, one watch per waiter), node naming compatible with
+// wrap-safe ordering, no herd: see [Queue]), node naming compatible with
 // Apache Curator, Kazoo and go-zookeeper, path validation, sentinel errors,
 // and the [Hold] with its fencing token and guard.
 //

@@ -16,9 +16,15 @@ import (
 
 // Queue is the sequential-node queue at one recipe path, shared by every
 // recipe: contenders create ephemeral sequential children, and a contender
-// holds once no node ahead of it blocks it under the queue's rule. Each
-// waiter watches only the nearest blocking node ahead, so one release wakes
-// one waiter.
+// holds once no node ahead of it blocks it under the queue's rule.
+//
+// A waiter sets up to three watches, each with getData (so none outlives
+// its node): on the nearest blocking node ahead, whose deletion grants it
+// when that is the last blocker, with no new listing; on the blocker
+// before that one, whose going makes it list again while the nearest still
+// holds, off the hand-over's path; and on its own node, so that it learns
+// when an operator or an expiry deletes it. Each node is watched by at
+// most two waiters, so one release wakes no herd.
 //
 // The parent is created on demand as a CONTAINER node, which the server
 // deletes once it is empty. A Queue is safe for concurrent use.
