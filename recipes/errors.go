@@ -12,8 +12,7 @@ var (
 
 	// ErrLost reports that a hold can no longer be trusted. Every cause of
 	// loss (ErrSessionLost, ErrSessionClosed, ErrSuspended, ErrNodeDeleted,
-	// ErrNodeMismatch)
-	// matches it with errors.Is.
+	// ErrNodeMismatch) matches it with errors.Is.
 	ErrLost = errors.New("zkrecipes: hold lost")
 
 	// ErrSessionLost reports that the ZooKeeper session expired or was

@@ -17,9 +17,10 @@ import (
 // Lost means: the session expired or was closed; its connection was
 // suspended (with [WithTolerateSuspension], only a suspension lasting
 // until the server may expire the session); the node was deleted by
-// someone else; or the node, read back, does not match the hold's token. A lost hold's node may still exist for a while (a suspended
-// session may come back): call [Hold.Release] all the same, which deletes
-// it if it can.
+// someone else; or the node, read back, does not match the hold's token.
+// A lost hold's node may still exist for a while (a suspended session may
+// come back): call [Hold.Release] all the same, which deletes it if it
+// can.
 //
 // A Hold is safe for concurrent use.
 type Hold struct {

@@ -39,6 +39,8 @@ type Queue struct {
 // YieldRule reports whether other, which blocks me by name, lets me pass
 // after all, judged by its node's stat (for the read-write lock: a write
 // holder that downgraded to read marks its node by changing its data).
+// Called with a nil stat, it reports whether other could yield at all, so
+// that a try reads no stat of a blocker that never yields.
 type YieldRule func(me, other Node, stat *zk.Stat) bool
 
 // QueueOption configures a [Queue].
@@ -129,7 +131,7 @@ func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string,
 	for {
 		if unknown {
 			if err := s.waitConnected(ctx); err != nil {
-				s.cleanup("remove "+prefix, q.removePrefix(prefix))
+				s.cleanup("remove "+prefix, s.removeTask(prefix))
 				return "", created{}, err
 			}
 			children, err := q.children(ctx)
@@ -142,7 +144,7 @@ func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string,
 			case retryable(err):
 				continue
 			default:
-				s.cleanup("remove "+prefix, q.removePrefix(prefix))
+				s.cleanup("remove "+prefix, s.removeTask(prefix))
 				return "", created{}, err
 			}
 			unknown = false
@@ -204,12 +206,6 @@ func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (str
 		s.dropWhenAnswered(prefix, ch)
 		return "", created{}, ctx.Err()
 	}
-}
-
-// removePrefix deletes our nodes with prefix: a node whose create outcome
-// we never heard.
-func (q *Queue) removePrefix(prefix string) func(context.Context) error {
-	return func(ctx context.Context) error { return q.s.removeOurs(ctx, prefix, false) }
 }
 
 // children lists the queue's children.
@@ -407,6 +403,11 @@ func (q *Queue) await(ctx context.Context, own string, first created, wait bool)
 func (q *Queue) allYield(ctx context.Context, me Node, blockers []Node) (bool, error) {
 	if q.yields == nil {
 		return false, nil
+	}
+	for _, b := range blockers {
+		if !q.yields(me, b, nil) {
+			return false, nil // no request for a blocker that cannot yield
+		}
 	}
 	for _, b := range blockers {
 		st, err := call(ctx, q.s, func() (*zk.Stat, error) {

@@ -235,9 +235,7 @@ func (s *Session) Close() error {
 			// Waiting contenders have given up (the session is closed);
 			// delete what they and any cleanup left, whatever session now
 			// owns it.
-			ctx, cancel := context.WithTimeout(context.Background(), s.opts.timeout)
-			s.sweep(ctx)
-			cancel()
+			s.sweepFor(s.opts.timeout)
 		}
 		close(s.stop)
 		if s.owned {
@@ -246,9 +244,7 @@ func (s *Session) Close() error {
 		s.wg.Wait()
 		if !s.owned && len(s.tracked()) > 0 {
 			// Creates answered after the sweep gave up made these.
-			ctx, cancel := context.WithTimeout(context.Background(), s.opts.timeout)
-			s.sweep(ctx)
-			cancel()
+			s.sweepFor(s.opts.timeout)
 			s.wg.Wait()
 		}
 	})

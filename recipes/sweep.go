@@ -142,9 +142,9 @@ func (s *Session) sweep(ctx context.Context) {
 			return
 		}
 		for _, p := range prefixes {
-			if err := s.sweepPrefix(ctx, p); err == nil {
-				s.untrack(p)
-			} else if ctx.Err() != nil {
+			// removeOurs untracks p itself, unless a create answered
+			// meanwhile may have made a node the listing missed.
+			if err := s.removeOurs(ctx, p, true); err != nil && ctx.Err() != nil {
 				return
 			}
 		}
@@ -154,6 +154,13 @@ func (s *Session) sweep(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// sweepFor sweeps for at most d.
+func (s *Session) sweepFor(d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	s.sweep(ctx)
 }
 
 // sweepUntil sweeps until stop is closed.
@@ -170,9 +177,9 @@ func (s *Session) sweepUntil(stop <-chan struct{}) {
 	s.sweep(ctx)
 }
 
-// sweepPrefix deletes our nodes with prefix, whatever the Session's state.
-func (s *Session) sweepPrefix(ctx context.Context, prefix string) error {
-	return s.removeOurs(ctx, prefix, true)
+// removeTask returns removeOurs as a task for retry and cleanup.
+func (s *Session) removeTask(prefix string) func(context.Context) error {
+	return func(ctx context.Context) error { return s.removeOurs(ctx, prefix, false) }
 }
 
 // removeOurs deletes the nodes of ours with prefix: a child of prefix's
@@ -259,10 +266,10 @@ type createResult struct {
 	err  error
 }
 
-// sendCreate sends the create of a node of ours (its name carries an id
-// made for one attempt, so any node of that name is ours) and returns a
-// channel that gets the answer: a reply, connection loss or close. prefix
-// is tracked from now until the node is known to be gone. On a connection
+// sendCreate sends the create of a node of ours and returns a channel that
+// gets the answer: a reply, connection loss or close. On a connection the
+// Session did not make, prefix is tracked from now until the node is known
+// to be gone (see removeOurs for which nodes of that name count as ours). On a connection
 // the Session did not make, nothing is sent once the connection has
 // another session.
 func (s *Session) sendCreate(prefix string, data []byte, flags int32) (chan createResult, error) {
@@ -305,7 +312,7 @@ func (s *Session) dropWhenAnswered(prefix string, ch <-chan createResult) {
 		case r.err == nil:
 			return s.retry(ctx, "delete "+r.path, s.removeNode(r.path))
 		case retryable(r.err):
-			return s.retry(ctx, "remove "+prefix, func(ctx context.Context) error { return s.removeOurs(ctx, prefix, false) })
+			return s.retry(ctx, "remove "+prefix, s.removeTask(prefix))
 		}
 		s.untrack(prefix)
 		return nil

@@ -29,9 +29,10 @@ var markers = []recipes.Marker{recipes.ReadMarker, recipes.WriteMarker, recipes.
 // downgraded is the yield rule: a writer's node whose data has changed
 // belongs to a write hold downgraded to read, which blocks readers no more.
 // Only our writers' nodes (__WRIT__) downgrade; a mutex's, a leader's or
-// Kazoo's node on the same path blocks readers whatever its data.
+// Kazoo's node on the same path blocks readers whatever its data. A nil st
+// asks whether other could have downgraded at all.
 func downgraded(me, other recipes.Node, st *zk.Stat) bool {
-	return me.Role == recipes.Shared && other.Marker == recipes.WriteMarker.Name && st.Version > 0
+	return me.Role == recipes.Shared && other.Marker == recipes.WriteMarker.Name && (st == nil || st.Version > 0)
 }
 
 // RWMutex is a distributed read-write lock at one ZooKeeper path. It is
