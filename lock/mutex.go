@@ -52,9 +52,9 @@ func (m *Mutex) Path() string { return m.q.Path() }
 // Lock blocks until the mutex is held and returns the hold. Waiting costs
 // the watches [recipes.Queue] describes (the contender just ahead, the one
 // before it, and its own node); the waiter is woken when the one just
-// ahead goes. If ctx ends first, Lock deletes its node and returns ctx.Err(): the
-// mutex is not held. If the session is lost meanwhile, it returns an error
-// matching ErrLost.
+// ahead goes. If ctx ends first, Lock deletes its node and returns
+// ctx.Err(): the mutex is not held. If the session is lost meanwhile, it
+// returns an error matching ErrLost.
 func (m *Mutex) Lock(ctx context.Context) (*Hold, error) {
 	h, err := m.q.Acquire(ctx, recipes.MutexMarker, true, nil)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/go-zookeeper/zk"
 )
 
 // Role is what a contender in a queue asks for.
@@ -147,6 +149,14 @@ func AnyBlocks(me, other Node) bool { return true }
 // ReadWriteBlocks is the read-write rule: a shared contender is blocked
 // only by exclusive ones ahead, an exclusive one by anyone ahead.
 func ReadWriteBlocks(me, other Node) bool { return me.Role == Exclusive || other.Role == Exclusive }
+
+// Downgraded reports whether n, whose stat is st, is a read-write lock's
+// write hold downgraded to read: a writer's node (__WRIT__) whose data has
+// changed. A mutex's, a leader's or Kazoo's node blocks readers whatever
+// its data.
+func Downgraded(n Node, st *zk.Stat) bool {
+	return n.Marker == WriteMarker.Name && st != nil && st.Version > 0
+}
 
 // Blockers returns the nodes ahead of nodes[me] that block it under rule,
 // in queue order. The last one is the node to watch: no herd, since each

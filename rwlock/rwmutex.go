@@ -26,13 +26,14 @@ var (
 // markers: ours and Curator's __READ__/__WRIT__, Kazoo's __rlock__/__lock__.
 var markers = []recipes.Marker{recipes.ReadMarker, recipes.WriteMarker, recipes.KazooReadMarker, recipes.KazooLockMarker}
 
-// downgraded is the yield rule: a writer's node whose data has changed
-// belongs to a write hold downgraded to read, which blocks readers no more.
-// Only our writers' nodes (__WRIT__) downgrade; a mutex's, a leader's or
-// Kazoo's node on the same path blocks readers whatever its data. A nil st
-// asks whether other could have downgraded at all.
+// downgraded is the yield rule: a write hold downgraded to read (see
+// recipes.Downgraded) blocks readers no more. A nil st asks whether other
+// could have downgraded at all: only our writers' nodes can.
 func downgraded(me, other recipes.Node, st *zk.Stat) bool {
-	return me.Role == recipes.Shared && other.Marker == recipes.WriteMarker.Name && (st == nil || st.Version > 0)
+	if st == nil {
+		return me.Role == recipes.Shared && other.Marker == recipes.WriteMarker.Name
+	}
+	return me.Role == recipes.Shared && recipes.Downgraded(other, st)
 }
 
 // RWMutex is a distributed read-write lock at one ZooKeeper path. It is

@@ -14,10 +14,10 @@ import (
 func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	own, cmd := splitCmd(args)
 	fs := flag.NewFlagSet("zkr elect", flag.ContinueOnError)
-	servers := fs.String("servers", "", "ZooKeeper servers, host:port,... (default $ZK_SERVERS)")
+	servers := serversFlag(fs)
 	id := fs.String("id", "", "this candidate's value, e.g. its address")
 	observe := fs.Bool("observe", false, "print leadership changes instead of campaigning")
-	grace := fs.Duration("grace", gracePeriod, "`time` CMD's process group has between SIGTERM and SIGKILL")
+	grace := graceFlag(fs)
 	if err := parseFlags(fs, own, stdout, electHelp); err != nil {
 		return err
 	}
@@ -27,9 +27,6 @@ func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if !*observe && *id == "" {
 		return usageError("elect: --id is required to campaign")
-	}
-	if *grace < 0 {
-		return usageError("elect: --grace must not be negative")
 	}
 	s, err := connect(ctx, *servers, 10*time.Second)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // zkr parses its flags with the standard library's flag package: three
@@ -32,7 +33,19 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, h help) error
 	case err != nil:
 		return usageError("%s: %v", strings.TrimPrefix(fs.Name(), "zkr "), err)
 	}
+	if g := fs.Lookup("grace"); g != nil && g.Value.(flag.Getter).Get().(time.Duration) < 0 {
+		return usageError("%s: --grace must not be negative", strings.TrimPrefix(fs.Name(), "zkr "))
+	}
 	return nil
+}
+
+// serversFlag and graceFlag add the flags that several subcommands share.
+func serversFlag(fs *flag.FlagSet) *string {
+	return fs.String("servers", "", "ZooKeeper servers, host:port,... (default $ZK_SERVERS)")
+}
+
+func graceFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("grace", gracePeriod, "`time` CMD's process group has between SIGTERM and SIGKILL")
 }
 
 func printHelp(w io.Writer, fs *flag.FlagSet, h help) {

@@ -43,23 +43,21 @@ func runUnder(ctx context.Context, h held, cmd []string, grace time.Duration) er
 	if err != nil {
 		return err
 	}
+	// SIGTERM, whatever zkr got: a non-interactive shell's background jobs
+	// ignore SIGINT.
+	stop := func(code int, err error) error {
+		if serr := g.stop(syscall.SIGTERM, grace); serr != nil {
+			err = fmt.Errorf("%w; %w", err, serr)
+		}
+		return exitErr{code, err}
+	}
 	select {
 	case <-g.empty:
 		return exitCode(g.status)
 	case <-h.Done():
-		err := fmt.Errorf("lost %s while %s ran (%v): terminated its process group", h.Path(), cmd[0], h.Err())
-		if serr := g.stop(syscall.SIGTERM, grace); serr != nil {
-			err = fmt.Errorf("%w; %w", err, serr)
-		}
-		return exitErr{exitLost, err}
+		return stop(exitLost, fmt.Errorf("lost %s while %s ran (%v): terminated its process group", h.Path(), cmd[0], h.Err()))
 	case <-ctx.Done():
-		// SIGTERM whatever zkr got: a non-interactive shell's background
-		// jobs ignore SIGINT.
-		err := fmt.Errorf("interrupted: terminated the process group of %s", cmd[0])
-		if serr := g.stop(syscall.SIGTERM, grace); serr != nil {
-			err = fmt.Errorf("%w; %w", err, serr)
-		}
-		return exitErr{exitInterrupted, err}
+		return stop(exitInterrupted, fmt.Errorf("interrupted: terminated the process group of %s", cmd[0]))
 	}
 }
 

@@ -57,7 +57,7 @@ type entry struct {
 
 func inspectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("zkr inspect", flag.ContinueOnError)
-	servers := fs.String("servers", "", "ZooKeeper servers, host:port,... (default $ZK_SERVERS)")
+	servers := serversFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args, stdout, inspectHelp); err != nil {
 		return err
@@ -168,7 +168,7 @@ func inspect(ctx context.Context, s *recipes.Session, path string) (report, erro
 		seq := n.Seq
 		e := describe(c, state, clientOf(n, c.data))
 		e.Role, e.Sequence = n.Role.String(), &seq
-		if downgraded(n, c.stat) {
+		if recipes.Downgraded(n, c.stat) {
 			e.Role = "shared (downgraded writer)"
 		}
 		r.Nodes = append(r.Nodes, e)
@@ -241,15 +241,8 @@ func readAll(ctx context.Context, s *recipes.Session, path string, names []strin
 // no more.
 func blockers(queue []recipes.Node, i int, byName map[string]child) []recipes.Node {
 	return slices.DeleteFunc(recipes.Blockers(queue, i, recipes.ReadWriteBlocks), func(b recipes.Node) bool {
-		return queue[i].Role == recipes.Shared && downgraded(b, byName[b.Name].stat)
+		return queue[i].Role == recipes.Shared && recipes.Downgraded(b, byName[b.Name].stat)
 	})
-}
-
-// downgraded reports whether n is a write hold downgraded to read, as the
-// read-write lock marks it: a writer's node (__WRIT__) whose data changed.
-// A mutex's, leader's or Kazoo's node blocks readers whatever its data.
-func downgraded(n recipes.Node, st *zk.Stat) bool {
-	return n.Marker == recipes.WriteMarker.Name && st != nil && st.Version > 0
 }
 
 // kindOf names a node's kind from its stat's ephemeral owner, as ZooKeeper

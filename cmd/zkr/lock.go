@@ -16,12 +16,12 @@ import (
 func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	own, cmd := splitCmd(args)
 	fs := flag.NewFlagSet("zkr lock", flag.ContinueOnError)
-	servers := fs.String("servers", "", "ZooKeeper servers, host:port,... (default $ZK_SERVERS)")
+	servers := serversFlag(fs)
 	timeout := fs.Duration("timeout", 0, "give up waiting for the lock after this long (default: wait)")
 	try := fs.Bool("try", false, "exit at once with code 3 if the lock is held")
 	read := fs.Bool("read", false, "take the read lock of a read-write lock")
 	write := fs.Bool("write", false, "take the write lock of a read-write lock")
-	grace := fs.Duration("grace", gracePeriod, "`time` CMD's process group has between SIGTERM and SIGKILL")
+	grace := graceFlag(fs)
 	if err := parseFlags(fs, own, stdout, lockHelp); err != nil {
 		return err
 	}
@@ -31,9 +31,6 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *read && *write {
 		return usageError("lock: --read and --write exclude each other")
-	}
-	if *grace < 0 {
-		return usageError("lock: --grace must not be negative")
 	}
 
 	s, err := connect(ctx, *servers, 10*time.Second)
