@@ -128,12 +128,7 @@ func (d *DoubleBarrier) join(ctx context.Context, own string) error {
 		err := d.create(ctx, own)
 		switch {
 		case err == nil, retry && errors.Is(err, zk.ErrNodeExists):
-		case errors.Is(err, zk.ErrNoNode):
-			if err := d.s.CreateParents(ctx, d.path); err != nil {
-				return err
-			}
-			continue
-		case recipes.Retryable(err):
+		case recipes.Retryable(err): // Create made any missing parents
 			if err := d.s.WaitConnected(ctx); err != nil {
 				return err
 			}
