@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -15,17 +16,20 @@ import (
 // blocks. The node is persistent, so a barrier outlives the process that
 // set it until someone removes it. A Barrier is safe for concurrent use.
 type Barrier struct {
-	s    *recipes.Session
+	s    *core.Session
 	path string
 }
 
 // New returns the barrier at path on session s. It checks path and makes
 // no server call.
 func New(s *recipes.Session, path string) (*Barrier, error) {
-	if err := recipes.ValidatePath(path); err != nil {
+	if s == nil {
+		return nil, errors.New("barrier: nil session")
+	}
+	if err := core.ValidatePath(path); err != nil {
 		return nil, fmt.Errorf("barrier: %w", err)
 	}
-	return &Barrier{s: s, path: path}, nil
+	return &Barrier{s: core.Of(s), path: path}, nil
 }
 
 // Set raises the barrier (creating its parents as CONTAINER nodes). Setting
@@ -40,7 +44,7 @@ func (b *Barrier) Set(ctx context.Context) error {
 		switch {
 		case err == nil, errors.Is(err, zk.ErrNodeExists):
 			return nil
-		case recipes.Retryable(err):
+		case core.Retryable(err):
 			if err := b.s.WaitConnected(ctx); err != nil {
 				return b.fail(ctx, "set", err)
 			}
@@ -58,7 +62,7 @@ func (b *Barrier) Set(ctx context.Context) error {
 func (b *Barrier) Remove(ctx context.Context) error {
 	var czxid int64 // of the barrier we remove, once read
 	for {
-		st, err := recipes.Call(ctx, b.s, func(conn *zk.Conn) (*zk.Stat, error) {
+		st, err := core.Call(ctx, b.s, func(conn *zk.Conn) (*zk.Stat, error) {
 			ok, st, err := conn.Exists(b.path)
 			if err == nil && !ok {
 				return nil, nil
@@ -73,7 +77,7 @@ func (b *Barrier) Remove(ctx context.Context) error {
 				return nil // ours is gone; this is the next one
 			}
 			czxid = st.Czxid
-			_, err = recipes.Call(ctx, b.s, func(conn *zk.Conn) (struct{}, error) {
+			_, err = core.Call(ctx, b.s, func(conn *zk.Conn) (struct{}, error) {
 				return struct{}{}, conn.Delete(b.path, st.Version)
 			})
 			switch {
@@ -83,7 +87,7 @@ func (b *Barrier) Remove(ctx context.Context) error {
 				continue // changed since we read it: read again
 			}
 		}
-		if !recipes.Retryable(err) {
+		if !core.Retryable(err) {
 			return b.fail(ctx, "remove", err)
 		}
 		if err := b.s.WaitConnected(ctx); err != nil {
@@ -110,14 +114,14 @@ func (b *Barrier) Wait(ctx context.Context) error {
 	for {
 		// getData, not exists: it leaves no watch behind when the node
 		// is missing.
-		e, err := recipes.Call(ctx, b.s, func(conn *zk.Conn) (exists, error) {
+		e, err := core.Call(ctx, b.s, func(conn *zk.Conn) (exists, error) {
 			_, st, ch, err := conn.GetW(b.path)
 			if errors.Is(err, zk.ErrNoNode) {
 				return exists{}, nil
 			}
 			return exists{st, ch}, err
 		})
-		if recipes.Retryable(err) {
+		if core.Retryable(err) {
 			err = b.s.WaitConnected(ctx)
 			if err == nil {
 				continue

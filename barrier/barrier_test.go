@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/barrier"
+	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/internal/testutil"
 )
 
@@ -107,7 +108,7 @@ func TestSetWhoseReplyIsLostSucceedsOnce(t *testing.T) {
 	path := testPath(t) + "/barrier"
 	observer := session(t)
 	// The parent exists, so that the first create is the barrier's own.
-	require.NoError(t, observer.CreateParents(ctx, testPath(t)))
+	require.NoError(t, core.Of(observer).CreateParents(ctx, testPath(t)))
 	p, err := cluster.NewProxy()
 	require.NoError(t, err)
 	b, err := barrier.New(testutil.Session(t, p.Servers()), path)

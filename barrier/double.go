@@ -10,6 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/google/uuid"
 
+	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -26,7 +27,7 @@ const readyNode = "ready"
 // use, but Enter and Leave of one member are meant to alternate: a call
 // waits (or gives up with ctx) while another of the same member runs.
 type DoubleBarrier struct {
-	s    *recipes.Session
+	s    *core.Session
 	path string
 	n    int
 
@@ -41,13 +42,16 @@ type DoubleBarrier struct {
 // NewDouble returns a member of the double barrier for n members at path
 // on session s. It checks its arguments and makes no server call.
 func NewDouble(s *recipes.Session, path string, n int) (*DoubleBarrier, error) {
-	if err := recipes.ValidatePath(path); err != nil {
+	if s == nil {
+		return nil, errors.New("barrier: nil session")
+	}
+	if err := core.ValidatePath(path); err != nil {
 		return nil, fmt.Errorf("barrier: %w", err)
 	}
 	if n < 1 {
 		return nil, fmt.Errorf("barrier %s: %d members: want at least 1", path, n)
 	}
-	return &DoubleBarrier{s: s, path: path, n: n, turn: make(chan struct{}, 1)}, nil
+	return &DoubleBarrier{s: core.Of(s), path: path, n: n, turn: make(chan struct{}, 1)}, nil
 }
 
 // lock waits for this member's turn, or for ctx to end. A turn that is
@@ -116,7 +120,7 @@ func (d *DoubleBarrier) Enter(ctx context.Context) error {
 func (d *DoubleBarrier) abandon(ctx context.Context, own string) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	d.s.Delete(ctx, own)
+	d.s.DeleteEphemeral(ctx, own)
 }
 
 // join creates our member node, retrying through connection loss, and
@@ -128,7 +132,7 @@ func (d *DoubleBarrier) join(ctx context.Context, own string) error {
 		err := d.create(ctx, own)
 		switch {
 		case err == nil, retry && errors.Is(err, zk.ErrNodeExists):
-		case recipes.Retryable(err): // Create made any missing parents
+		case core.Retryable(err): // Create made any missing parents
 			if err := d.s.WaitConnected(ctx); err != nil {
 				return err
 			}
@@ -137,7 +141,7 @@ func (d *DoubleBarrier) join(ctx context.Context, own string) error {
 		default:
 			return err
 		}
-		st, err := recipes.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
+		st, err := core.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
 			ok, st, err := conn.Exists(own)
 			if err == nil && !ok {
 				return nil, nil
@@ -145,7 +149,7 @@ func (d *DoubleBarrier) join(ctx context.Context, own string) error {
 			return st, err
 		})
 		switch {
-		case recipes.Retryable(err):
+		case core.Retryable(err):
 			if err := d.s.WaitConnected(ctx); err != nil {
 				return err
 			}
@@ -184,7 +188,7 @@ func (d *DoubleBarrier) awaitFull(ctx context.Context) error {
 	first := true
 	for {
 		l, err := d.listW(ctx)
-		if recipes.Retryable(err) {
+		if core.Retryable(err) {
 			if err := d.s.WaitConnected(ctx); err != nil {
 				return err
 			}
@@ -225,7 +229,7 @@ type listing struct {
 }
 
 func (d *DoubleBarrier) listW(ctx context.Context) (listing, error) {
-	return recipes.Call(ctx, d.s, func(conn *zk.Conn) (listing, error) {
+	return core.Call(ctx, d.s, func(conn *zk.Conn) (listing, error) {
 		c, _, ch, err := conn.ChildrenW(d.path)
 		return listing{c, ch}, err
 	})
@@ -243,7 +247,7 @@ func (d *DoubleBarrier) markReady(ctx context.Context) {
 		// application's connection deletes it at Close if it is still ours.
 		_, err := d.s.Create(ctx, p, nil, zk.FlagEphemeral)
 		if err == nil {
-			st, err := recipes.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
+			st, err := core.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
 				_, st, err := conn.Exists(p)
 				return st, err
 			})
@@ -255,7 +259,7 @@ func (d *DoubleBarrier) markReady(ctx context.Context) {
 		if !errors.Is(err, zk.ErrNodeExists) {
 			return
 		}
-		st, err := recipes.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
+		st, err := core.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
 			_, st, err := conn.Exists(p)
 			return st, err
 		})
@@ -265,14 +269,14 @@ func (d *DoubleBarrier) markReady(ctx context.Context) {
 		if st.Czxid > d.ownCzxid {
 			return // this round's
 		}
-		recipes.Call(ctx, d.s, func(conn *zk.Conn) (struct{}, error) { return struct{}{}, conn.Delete(p, st.Version) })
+		core.Call(ctx, d.s, func(conn *zk.Conn) (struct{}, error) { return struct{}{}, conn.Delete(p, st.Version) })
 	}
 }
 
 // readyIsOurs reports whether the ready node was made after our member
 // node, that is, for this round.
 func (d *DoubleBarrier) readyIsOurs(ctx context.Context) bool {
-	st, err := recipes.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
+	st, err := core.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
 		_, st, err := conn.Exists(d.path + "/" + readyNode)
 		return st, err
 	})
@@ -319,11 +323,11 @@ func (d *DoubleBarrier) Leave(ctx context.Context) (err error) {
 func (d *DoubleBarrier) leave(ctx context.Context) error {
 	name := d.own[len(d.path)+1:]
 	for {
-		children, err := recipes.Call(ctx, d.s, func(conn *zk.Conn) ([]string, error) {
+		children, err := core.Call(ctx, d.s, func(conn *zk.Conn) ([]string, error) {
 			c, _, err := conn.Children(d.path)
 			return c, err
 		})
-		if recipes.Retryable(err) {
+		if core.Retryable(err) {
 			if err := d.s.WaitConnected(ctx); err != nil {
 				return err
 			}
@@ -355,7 +359,7 @@ func (d *DoubleBarrier) leave(ctx context.Context) error {
 			return fmt.Errorf("our node is gone: %w", recipes.ErrNodeDeleted)
 		}
 		if len(members) == 1 && i == 0 {
-			if err := d.s.Delete(ctx, d.own); err != nil {
+			if err := d.s.DeleteEphemeral(ctx, d.own); err != nil {
 				return err
 			}
 			d.left = true
@@ -369,18 +373,18 @@ func (d *DoubleBarrier) leave(ctx context.Context) error {
 		}
 		// getData, not exists: a member node never comes back, and an
 		// exists watch on a gone one would wait for it until the session ends.
-		w, err := recipes.Call(ctx, d.s, func(conn *zk.Conn) (listing, error) {
+		w, err := core.Call(ctx, d.s, func(conn *zk.Conn) (listing, error) {
 			_, _, ch, err := conn.GetW(d.path + "/" + watch)
 			if errors.Is(err, zk.ErrNoNode) {
 				return listing{}, nil
 			}
 			return listing{watch: ch}, err
 		})
-		if err != nil && !recipes.Retryable(err) {
+		if err != nil && !core.Retryable(err) {
 			return err
 		}
 		if i != 0 && !d.left {
-			if err := d.s.Delete(ctx, d.own); err != nil {
+			if err := d.s.DeleteEphemeral(ctx, d.own); err != nil {
 				return err
 			}
 			d.left = true
@@ -406,12 +410,12 @@ func (d *DoubleBarrier) dropReady(ctx context.Context) {
 		return
 	}
 	p := d.path + "/" + readyNode
-	st, err := recipes.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
+	st, err := core.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
 		_, st, err := conn.Exists(p)
 		return st, err
 	})
 	if err == nil && st != nil && st.Czxid == d.readyCzxid {
-		recipes.Call(ctx, d.s, func(conn *zk.Conn) (struct{}, error) { return struct{}{}, conn.Delete(p, st.Version) })
+		core.Call(ctx, d.s, func(conn *zk.Conn) (struct{}, error) { return struct{}{}, conn.Delete(p, st.Version) })
 	}
 	d.readyCzxid = 0
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes/barrier"
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
@@ -186,8 +187,8 @@ func roundTrip(t *testing.T, ctx context.Context, s *recipes.Session, path strin
 	t.Helper()
 	for {
 		require.NoError(t, s.WaitConnected(ctx))
-		_, err := recipes.Call(ctx, s, func(conn *zk.Conn) (string, error) { return conn.Sync(path) })
-		if !recipes.Retryable(err) {
+		_, err := core.Call(ctx, core.Of(s), func(conn *zk.Conn) (string, error) { return conn.Sync(path) })
+		if !core.Retryable(err) {
 			require.NoError(t, err)
 			return
 		}
@@ -218,7 +219,7 @@ func TestEnterCancelledWhileCutOffReturnsAtOnce(t *testing.T) {
 				p.Blackhole()
 			} else {
 				// The create reaches the server; its reply does not.
-				require.NoError(t, observer.CreateParents(ctx, path))
+				require.NoError(t, core.Of(observer).CreateParents(ctx, path))
 				p.BlackholeReplies()
 				go func() { done <- d.Enter(ectx) }()
 				require.NoError(t, waitFor(ctx, func() bool { return len(children(t, observer, path)) == 1 }))
@@ -379,7 +380,7 @@ func TestEnterWhoseCreateReplyIsLostEntersOnce(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
 	observer := session(t)
-	require.NoError(t, observer.CreateParents(ctx, path))
+	require.NoError(t, core.Of(observer).CreateParents(ctx, path))
 	d, _, p := memberBehind(t, path, 1)
 	p.BlackholeReplies()
 	done := make(chan error, 1)

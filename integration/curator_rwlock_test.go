@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/integration/interop"
-	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/rwlock"
 )
 
@@ -46,11 +45,11 @@ func TestCuratorReadWriteLockAndOursKeepTheRules(t *testing.T) {
 		h, err := w.Lock(ctx)
 		wrote <- result{h, err}
 	}()
-	waitRoles(t, ctx, m, recipes.Shared, recipes.Shared, recipes.Exclusive)
+	waitRoles(t, ctx, m, "shared", "shared", "exclusive")
 	java.Send("runlock " + path)
 	_, err = java.Expect(ctx, "runlocked "+path)
 	require.NoError(t, err)
-	waitRoles(t, ctx, m, recipes.Shared, recipes.Exclusive)
+	waitRoles(t, ctx, m, "shared", "exclusive")
 	assert.Len(t, wrote, 0, "our writer got in while our reader holds")
 	require.NoError(t, r.Unlock(ctx))
 	got := <-wrote
@@ -58,7 +57,7 @@ func TestCuratorReadWriteLockAndOursKeepTheRules(t *testing.T) {
 
 	// A Curator reader waits for our writer.
 	java.Send("rlock " + path)
-	waitRoles(t, ctx, m, recipes.Exclusive, recipes.Shared)
+	waitRoles(t, ctx, m, "exclusive", "shared")
 	select {
 	case line := <-java.Lines():
 		t.Fatalf("Curator read while we write: %q", line)
@@ -87,14 +86,18 @@ func TestCuratorReadWriteLockAndOursKeepTheRules(t *testing.T) {
 
 // waitRoles waits until the lock's queue holds contenders with these
 // roles, in this order.
-func waitRoles(t *testing.T, ctx context.Context, m *rwlock.RWMutex, roles ...recipes.Role) {
+func waitRoles(t *testing.T, ctx context.Context, m *rwlock.RWMutex, roles ...string) {
 	t.Helper()
-	var have []recipes.Role
+	var have []string
 	for {
 		cs, err := m.Contenders(ctx)
 		have = have[:0]
 		for _, c := range cs {
-			have = append(have, c.Role)
+			role := "exclusive"
+			if c.Shared {
+				role = "shared"
+			}
+			have = append(have, role)
 		}
 		if err == nil && assert.ObjectsAreEqual(roles, have) {
 			return

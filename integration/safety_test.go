@@ -24,6 +24,7 @@ import (
 	"github.com/zkrecipes/zkrecipes/integration/safety"
 	"github.com/zkrecipes/zkrecipes/integration/safety/worker"
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/rwlock"
@@ -595,7 +596,7 @@ func TestCheckerCatchesARogueWriterAmongWorkers(t *testing.T) {
 	// And a node no worker's session owns, as a replacement session's
 	// would be: the audit must report it.
 	audit := startAudit(ctx, session(t), rec, cfg.Paths)
-	stray, err := session(t).Create(ctx, cfg.Paths[worker.Election]+"/stray", nil, zk.FlagEphemeral)
+	stray, err := core.Of(session(t)).Create(ctx, cfg.Paths[worker.Election]+"/stray", nil, zk.FlagEphemeral)
 	require.NoError(t, err)
 	require.NoError(t, waitForCtx(ctx, time.Minute, func() bool {
 		rec.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -20,23 +21,30 @@ var (
 	ErrInvalidPath = recipes.ErrInvalidPath
 )
 
-var markers = []recipes.Marker{recipes.LatchMarker}
+var markers = []core.Marker{core.LatchMarker}
 
 // Election is one election at a ZooKeeper path. It is cheap: no server call
 // until a method needs one. Every Campaign is a candidate of its own. An
 // Election is safe for concurrent use.
 type Election struct {
-	q *recipes.Queue
+	s *recipes.Session
+	q *core.Queue
 }
 
 // New returns the election at path on session s. It checks path and makes
 // no server call.
 func New(s *recipes.Session, path string) (*Election, error) {
-	q, err := recipes.NewQueue(s, path, markers, recipes.AnyBlocks)
+	if err := core.ValidatePath(path); err != nil {
+		return nil, fmt.Errorf("leader: %w", err)
+	}
+	if s == nil {
+		return nil, errors.New("leader: nil session")
+	}
+	q, err := core.NewQueue(core.Of(s), path, markers, core.AnyBlocks)
 	if err != nil {
 		return nil, fmt.Errorf("leader: %w", err)
 	}
-	return &Election{q: q}, nil
+	return &Election{s: s, q: q}, nil
 }
 
 // Path returns the election's path.
@@ -51,14 +59,16 @@ func (e *Election) Campaign(ctx context.Context, value []byte) (*Leadership, err
 	if value == nil {
 		value = []byte{}
 	}
-	h, err := e.q.Acquire(ctx, recipes.LatchMarker, true, value)
+	h, err := e.q.Acquire(ctx, core.LatchMarker, true, value)
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("leader %s: campaign: %w", e.q.Path(), err)
 	}
-	return &Leadership{Holding: recipes.NewHolding(h), h: h, value: value}, nil
+	l := &Leadership{h: h, value: value}
+	core.Set(&l.Holding, h)
+	return l, nil
 }
 
 // Leader returns the current leader: its value (Data), token and node. It
@@ -71,7 +81,7 @@ func (e *Election) Leader(ctx context.Context) (recipes.Contender, error) {
 	case !ok:
 		return recipes.Contender{}, fmt.Errorf("leader %s: %w", e.q.Path(), ErrNoLeader)
 	}
-	return c, nil
+	return recipes.Contender(c), nil
 }
 
 // Observe returns a channel that receives the leader each time leadership
@@ -79,20 +89,20 @@ func (e *Election) Leader(ctx context.Context) (recipes.Contender, error) {
 // between two reads may be missed. The channel is closed when ctx ends or
 // the session is lost or closed.
 func (e *Election) Observe(ctx context.Context) <-chan recipes.Contender {
-	return e.q.ObserveHead(ctx)
+	return core.ObserveHead(ctx, e.q, func(c core.Contender) recipes.Contender { return recipes.Contender(c) })
 }
 
-// Contenders returns the leader (first) and the other candidates in line,
-// with their values. It is a snapshot.
+// Contenders returns the leader (first, Held) and the other candidates in
+// line, with their values. It is a snapshot; see [recipes.Contenders].
 func (e *Election) Contenders(ctx context.Context) ([]recipes.Contender, error) {
-	return e.q.Contenders(ctx)
+	return recipes.Contenders(ctx, e.s, e.q.Path())
 }
 
 // Leadership is this candidate's term as leader. See [recipes.Holding]
 // for Done, Context, Err, Path, Token, Guard and Multi; Resign ends it.
 type Leadership struct {
 	recipes.Holding
-	h     *recipes.Hold
+	h     *core.Hold
 	value []byte
 }
 

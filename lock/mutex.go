@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -24,7 +25,7 @@ var (
 
 // markers are the contenders a mutex queues with: ours and Curator's
 // "lock-", go-zookeeper's zk.Lock ("lock-" too) and Kazoo's "__lock__".
-var markers = []recipes.Marker{recipes.MutexMarker, recipes.KazooLockMarker}
+var markers = []core.Marker{core.MutexMarker, core.KazooLockMarker}
 
 // Mutex is a distributed mutual-exclusion lock at one ZooKeeper path. It
 // is cheap: no server call until Lock. Each Lock is one contender, so two
@@ -32,31 +33,38 @@ var markers = []recipes.Marker{recipes.MutexMarker, recipes.KazooLockMarker}
 // would; it is not reentrant. Grants are first come, first served. A Mutex
 // is safe for concurrent use.
 type Mutex struct {
-	q *recipes.Queue
+	s *recipes.Session
+	q *core.Queue
 }
 
 // New returns the mutex at path on session s. It checks path and makes no
 // server call; the path's parents are created as CONTAINER nodes on the
 // first Lock and deleted by the server once empty.
 func New(s *recipes.Session, path string) (*Mutex, error) {
-	q, err := recipes.NewQueue(s, path, markers, recipes.AnyBlocks)
+	if err := core.ValidatePath(path); err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	if s == nil {
+		return nil, errors.New("lock: nil session")
+	}
+	q, err := core.NewQueue(core.Of(s), path, markers, core.AnyBlocks)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	return &Mutex{q: q}, nil
+	return &Mutex{s: s, q: q}, nil
 }
 
 // Path returns the mutex's path.
 func (m *Mutex) Path() string { return m.q.Path() }
 
-// Lock blocks until the mutex is held and returns the hold. Waiting costs
-// the watches [recipes.Queue] describes (the contender just ahead, the one
-// before it, and its own node); the waiter is woken when the one just
-// ahead goes. If ctx ends first, Lock deletes its node and returns
+// Lock blocks until the mutex is held and returns the hold. A waiter sets
+// up to three watches (on the contender just ahead, the one before it,
+// and its own node) and is woken when the one just ahead goes; no release
+// wakes more than two waiters. If ctx ends first, Lock deletes its node and returns
 // ctx.Err(): the mutex is not held. If the session is lost meanwhile, it
 // returns an error matching ErrLost.
 func (m *Mutex) Lock(ctx context.Context) (*Hold, error) {
-	h, err := m.q.Acquire(ctx, recipes.MutexMarker, true, nil)
+	h, err := m.q.Acquire(ctx, core.MutexMarker, true, nil)
 	if err != nil {
 		return nil, m.wrap(err)
 	}
@@ -67,7 +75,7 @@ func (m *Mutex) Lock(ctx context.Context) (*Hold, error) {
 // and otherwise returns ErrLocked at once, leaving no node behind. It makes
 // three requests either way.
 func (m *Mutex) TryLock(ctx context.Context) (*Hold, error) {
-	h, err := m.q.Acquire(ctx, recipes.MutexMarker, false, nil)
+	h, err := m.q.Acquire(ctx, core.MutexMarker, false, nil)
 	if err != nil {
 		return nil, m.wrap(err)
 	}
@@ -84,21 +92,26 @@ func (m *Mutex) wrap(err error) error {
 	return fmt.Errorf("lock %s: %w", m.q.Path(), err)
 }
 
-// Contenders returns the holder (first) and the waiters in queue order,
-// with the data each client wrote (ours: an identity, see
-// recipes.WithIdentity; Curator: an IP address). It is a snapshot.
+// Contenders returns the holder (first, Held) and the waiters in queue
+// order, with the data each client wrote (ours: an identity, see
+// recipes.WithIdentity; Curator: an IP address). It is a snapshot; see
+// [recipes.Contenders].
 func (m *Mutex) Contenders(ctx context.Context) ([]recipes.Contender, error) {
-	return m.q.Contenders(ctx)
+	return recipes.Contenders(ctx, m.s, m.q.Path())
 }
 
 // Hold is a held mutex. See [recipes.Holding] for Done, Context, Err,
 // Path, Token, Guard and Multi; Unlock gives it up.
 type Hold struct {
 	recipes.Holding
-	h *recipes.Hold
+	h *core.Hold
 }
 
-func newHold(h *recipes.Hold) *Hold { return &Hold{recipes.NewHolding(h), h} }
+func newHold(h *core.Hold) *Hold {
+	x := &Hold{h: h}
+	core.Set(&x.Holding, h)
+	return x
+}
 
 // Unlock releases the mutex by deleting the hold's node, retrying through
 // connection loss until ctx ends (then the deletion goes on in the

@@ -2,309 +2,67 @@ package recipes
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"sync"
-	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkrecipes/zkrecipes/internal/core"
 )
 
-// Hold is a granted place at the head of a queue: a held lock, a
-// leadership. It stays trusted until it is released or lost, and tells its
-// owner the moment it is lost: [Hold.Done] closes and [Hold.Err] says why.
+// holdRef carries the core hold; recipe packages fill it, users cannot.
+type holdRef = core.Ref[core.Hold]
+
+// Holding is the surface every recipe's hold shares: it tells when the
+// hold can no longer be trusted, and carries its fencing token and guard.
+// Recipe holds (lock.Hold, rwlock.Hold, leader.Leadership) embed it and add
+// their own verbs: Unlock for locks, Resign for leadership.
 //
-// Lost means: the session expired or was closed; its connection was
-// suspended (with [WithTolerateSuspension], only a suspension lasting
-// until the server may expire the session); the node was deleted by
-// someone else; or the node, read back, does not match the hold's token.
-// A lost hold's node may still exist for a while (a suspended session may
-// come back): call [Hold.Release] all the same, which deletes it if it
-// can.
+// A hold is lost when its session expires or is closed; when its
+// connection is suspended (with [WithTolerateSuspension], only a
+// suspension lasting until the server may expire the session); when its
+// node is deleted by someone else; or when its node, read back, does not
+// match the hold's token. A lost hold's node may still exist for a while
+// (a suspended session may come back): give the hold up all the same,
+// which deletes the node if it can.
 //
-// A Hold is safe for concurrent use.
-type Hold struct {
-	s      *Session
-	path   string
-	token  int64
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	stop   chan struct{}
+// A Holding is safe for concurrent use.
+type Holding struct{ holdRef }
 
-	mu       sync.Mutex
-	version  int32 // of the node's data, for the guard
-	released bool
-}
+// Done returns a channel closed when the hold is lost or given up.
+func (v *Holding) Done() <-chan struct{} { return core.Of(v).Done() }
 
-// pendingHold prepares the hold of the node at path while its contender
-// waits: its context stops the background work on the node (the watch
-// being set) if the contender gives up. token is 0 until known.
-func (s *Session) pendingHold(path string, token int64) *Hold {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Hold{s: s, path: path, token: token, ctx: ctx, cancel: cancel, stop: make(chan struct{})}
-}
-
-// arm sets the watch on the hold's node in the background; the channel
-// gets the watch, or nil once the hold has ended (the node is gone, or the
-// session is).
-func (h *Hold) arm() chan (<-chan zk.Event) {
-	arming := make(chan (<-chan zk.Event), 1)
-	if !h.s.spawn(func() { arming <- h.rearm() }) {
-		h.cancel(h.s.Err())
-		arming <- nil
-	}
-	return arming
-}
-
-// grant makes the hold trusted and starts its monitor, which takes over
-// the node's watch: own once set, or arming while being set; with neither,
-// it is set now, in the background.
-func (h *Hold) grant(own <-chan zk.Event, arming chan (<-chan zk.Event)) *Hold {
-	if own == nil && arming == nil {
-		arming = h.arm()
-	}
-	s := h.s
-	s.mu.Lock()
-	s.holds[h] = struct{}{}
-	suspensions := s.suspensions
-	s.mu.Unlock()
-	if !s.spawn(func() { h.monitor(own, arming, suspensions) }) {
-		h.cancel(s.Err())
-	}
-	return h
-}
-
-// monitor ends the hold on the first sign that it cannot be trusted.
-// suspensions is the Session's count of them at the grant: one that came
-// and went before the monitor looked still ends the hold.
-func (h *Hold) monitor(own <-chan zk.Event, arming chan (<-chan zk.Event), suspensions int) {
-	// A watch being set (at first, or again after the node's data changed
-	// in a downgrade) arrives on arming; it is set in the background, so
-	// that the monitor keeps reacting to the session meanwhile.
-	//
-	// A tolerated suspension ends the hold before the server may have
-	// expired the session and granted the node's place to the next
-	// contender (see toleratedUntil).
-	var limit *time.Timer
-	defer func() {
-		if limit != nil {
-			limit.Stop()
-		}
-	}()
-	for {
-		st, changed := h.s.watch()
-		since, count := h.s.suspension()
-		var tooLong <-chan time.Time
-		switch {
-		case st == StateLost, st == StateClosed:
-			h.cancel(h.s.Err())
-			return
-		case !h.s.opts.tolerateSusp && (st == StateSuspended || count != suspensions):
-			h.cancel(ErrSuspended)
-			return
-		case st == StateSuspended:
-			left := time.Until(h.s.toleratedUntil(since))
-			if left <= 0 {
-				h.cancel(fmt.Errorf("%w for as long as the server may keep the session (%v)", ErrSuspended, h.s.sessionTimeout()))
-				return
-			}
-			if limit == nil {
-				limit = time.NewTimer(left)
-			} else {
-				limit.Reset(left)
-			}
-			tooLong = limit.C
-		}
-		select {
-		case <-tooLong:
-			continue // the state says what to do
-		case <-changed:
-		case w := <-arming:
-			if arming, own = nil, w; own == nil {
-				return // the hold ended while the watch was being set
-			}
-		case ev, ok := <-own:
-			switch {
-			case ok && ev.Type == zk.EventNodeDeleted:
-				h.cancel(ErrNodeDeleted)
-				return
-			case ok && ev.Type == zk.EventNotWatching:
-				own = nil // the session is ending; its state says how
-			default:
-				own, arming = nil, h.arm()
-			}
-		case <-h.stop:
-			return
-		}
-	}
-}
-
-// rearm sets a watch on the hold's node (at first, or again after a watch
-// fired because its data changed), retrying through connection loss. It
-// returns nil once the hold has ended: it ends it itself if the node is
-// gone.
-func (h *Hold) rearm() <-chan zk.Event {
-	var w nodeWatch
-	err := h.s.retry(h.ctx, "watch "+h.path, func(ctx context.Context) error {
-		var err error
-		w, err = h.s.watchExisting(ctx, h.path)
-		return err
-	})
-	switch {
-	case err != nil:
-		h.cancel(err)
-		return nil
-	case !w.ok:
-		h.cancel(ErrNodeDeleted)
-		return nil
-	case w.stat.Czxid != h.token || w.stat.EphemeralOwner != h.s.ID():
-		// The token came from the wire or from an earlier read: a node
-		// that does not match is not the one the hold was granted on.
-		h.cancel(fmt.Errorf("%w: token %d, owner 0x%x; the node says %d, 0x%x",
-			ErrNodeMismatch, h.token, h.s.ID(), w.stat.Czxid, w.stat.EphemeralOwner))
-		return nil
-	}
-	return w.watch
-}
-
-// Done returns a channel closed when the hold is lost or released.
-func (h *Hold) Done() <-chan struct{} { return h.ctx.Done() }
-
-// Context returns a context that is cancelled when the hold is lost or
-// released; context.Cause tells which. Do the work the hold protects under
-// it, so that the work stops when the hold can no longer be trusted.
-func (h *Hold) Context() context.Context { return h.ctx }
+// Context returns a context cancelled when the hold is lost or given up;
+// context.Cause tells which. Do the work the hold protects under it, so
+// that the work stops when the hold can no longer be trusted.
+func (v *Holding) Context() context.Context { return core.Of(v).Context() }
 
 // Err returns nil while the hold is trusted; after a loss, the cause (it
-// matches ErrLost); after Release, ErrNotHeld.
-func (h *Hold) Err() error { return context.Cause(h.ctx) }
+// matches [ErrLost]); after it was given up, [ErrNotHeld].
+func (v *Holding) Err() error { return core.Of(v).Err() }
 
 // Path returns the full path of the hold's node.
-func (h *Hold) Path() string { return h.path }
+func (v *Holding) Path() string { return core.Of(v).Path() }
 
 // Token returns the hold's fencing token: the zxid that created its node.
 // Zxids grow across the whole ensemble, so a later hold on the same recipe
-// always has a larger token. Hand it to every system the hold protects and
-// have them reject writes with a token smaller than one they have seen.
-func (h *Hold) Token() int64 { return h.token }
+// path always has a larger token. Hand it to every system the hold
+// protects and have them reject writes with a token smaller than one they
+// have seen.
+func (v *Holding) Token() int64 { return core.Of(v).Token() }
 
-// Session returns the session the hold belongs to.
-func (h *Hold) Session() *Session { return h.s }
-
-// Guard returns an operation for zk.Conn.Multi that fails unless the hold's
-// node still exists unchanged: put it first in a Multi to make ZooKeeper
-// writes conditional on still holding. [Hold.Multi] does that for you.
-func (h *Hold) Guard() *zk.CheckVersionRequest {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return &zk.CheckVersionRequest{Path: h.path, Version: h.version}
-}
-
-// SetData replaces the data of the hold's node, only if the node is still
-// the hold's (the server checks its version), and returns once it is
-// written. Recipes use it to change what a hold means in place (the
-// read-write lock's downgrade); the guard follows the new version.
-func (h *Hold) SetData(ctx context.Context, data []byte) error {
-	if err := h.Err(); err != nil {
-		return fmt.Errorf("set data of %s: %w", h.path, err)
-	}
-	g := h.Guard()
-	st, err := call(ctx, h.s, func() (*zk.Stat, error) { return h.s.Conn().Set(h.path, data, g.Version) })
-	if errors.Is(err, zk.ErrNoNode) || errors.Is(err, zk.ErrBadVersion) {
-		h.cancel(ErrNodeDeleted)
-		return fmt.Errorf("set data of %s: %w (%w)", h.path, ErrNodeDeleted, err)
-	}
-	if err != nil {
-		return fmt.Errorf("set data of %s: %w", h.path, err)
-	}
-	h.mu.Lock()
-	h.version = st.Version
-	h.mu.Unlock()
-	return nil
-}
+// Guard returns an operation for zk.Conn.Multi that fails unless the
+// hold's node still exists unchanged: put it first in a Multi to make
+// ZooKeeper writes conditional on still holding. [Holding.Multi] does
+// that for you.
+func (v *Holding) Guard() *zk.CheckVersionRequest { return core.Of(v).Guard() }
 
 // Multi applies ops (*zk.CreateRequest, *zk.SetDataRequest,
 // *zk.DeleteRequest, *zk.CheckVersionRequest) atomically, and only if the
-// hold's node still exists: the server checks, so a hold lost without the
-// client knowing yet cannot write. It returns one response per op. If the
-// guard fails it returns an error matching ErrNodeDeleted and nothing was
-// written. If ctx ends first it returns ctx.Err(), and the ops may or may
-// not have been applied.
-func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
-	if err := h.Err(); err != nil {
-		return nil, fmt.Errorf("multi under %s: %w", h.path, err)
-	}
-	all := append([]any{h.Guard()}, ops...)
-	res, err := call(ctx, h.s, func() ([]zk.MultiResponse, error) { return h.s.Conn().Multi(all...) })
-	if len(res) > 0 && res[0].Error != nil {
-		h.cancel(ErrNodeDeleted)
-		return nil, fmt.Errorf("multi under %s: guard: %w (%w)", h.path, ErrNodeDeleted, res[0].Error)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("multi under %s: %w", h.path, err)
-	}
-	return res[1:], nil
-}
-
-// Release gives the hold up by deleting its node, retrying through
-// connection loss until ctx ends; if ctx ends first, the deletion goes on
-// in the background until it succeeds or the session ends. Releasing again
-// returns ErrNotHeld. Releasing a hold that was lost still deletes its node
-// if it exists, and returns the cause of the loss (it matches ErrLost).
-func (h *Hold) Release(ctx context.Context) error {
-	h.mu.Lock()
-	if h.released {
-		h.mu.Unlock()
-		return fmt.Errorf("release %s: %w", h.path, ErrNotHeld)
-	}
-	h.released = true
-	h.mu.Unlock()
-
-	close(h.stop)
-	lost := h.Err()
-	h.cancel(ErrNotHeld)
-	h.s.mu.Lock()
-	delete(h.s.holds, h)
-	h.s.mu.Unlock()
-
-	err := h.s.deleteNode(ctx, h.path)
-	switch {
-	case lost != nil:
-		return fmt.Errorf("release %s: %w", h.path, lost)
-	case err != nil:
-		return fmt.Errorf("release %s: %w", h.path, err)
-	}
-	return nil
-}
-
-// deleteNode deletes an ephemeral node of this session. If ctx ends or the
-// connection is down, it hands the deletion to a background cleanup and
-// returns. A node already gone, or a session already lost, is success: the
-// server deletes a lost session's nodes, and on a connection the Session
-// did not make, the sweep deletes what is still tracked (see sweep.go).
-func (s *Session) deleteNode(ctx context.Context, path string) error {
-	del := s.removeNode(path)
-	err := s.retry(ctx, "delete "+path, del)
-	switch {
-	case err == nil, errors.Is(err, ErrLost):
-		return nil
-	case ctx.Err() != nil:
-		s.cleanup("delete "+path, del)
-		return ctx.Err()
-	}
-	return err
-}
-
-// removeNode returns a task that deletes p; a node already gone is success.
-func (s *Session) removeNode(p string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		_, err := call(ctx, s, func() (struct{}, error) { return struct{}{}, s.Conn().Delete(p, -1) })
-		if errors.Is(err, zk.ErrNoNode) {
-			err = nil
-		}
-		if err == nil {
-			s.untrackNode(p)
-		}
-		return err
-	}
+// hold's node still exists unchanged: the server checks, so a hold lost
+// without the client knowing yet cannot write. It blocks until the server
+// answers or ctx ends, and returns one response per op. If the guard fails
+// it returns an error matching [ErrNodeDeleted], nothing was written, and
+// the hold ends. If ctx ends first it returns ctx.Err(), and the ops may
+// or may not have been applied.
+func (v *Holding) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
+	return core.Of(v).Multi(ctx, ops...)
 }

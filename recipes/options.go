@@ -1,12 +1,12 @@
 package recipes
 
 import (
-	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkrecipes/zkrecipes/internal/core"
 )
 
 // DefaultSessionTimeout is the session timeout [Connect] asks for. The
@@ -17,64 +17,49 @@ const DefaultSessionTimeout = 10 * time.Second
 // the state of a connection it did not make.
 const DefaultPollInterval = 50 * time.Millisecond
 
-type authInfo struct {
-	scheme string
-	auth   []byte
-}
-
-type sessionOptions struct {
-	timeout      time.Duration
-	timeoutSet   bool
-	logger       *slog.Logger
-	auth         []authInfo
-	acl          []zk.ACL
-	identity     []byte
-	tolerateSusp bool
-	pollInterval time.Duration
-}
-
-func defaultSessionOptions() sessionOptions {
-	host, _ := os.Hostname()
-	return sessionOptions{
-		timeout:      DefaultSessionTimeout,
-		logger:       slog.Default(),
-		acl:          zk.WorldACL(zk.PermAll),
-		identity:     fmt.Appendf(nil, "zkrecipes host=%s pid=%d", host, os.Getpid()),
-		pollInterval: DefaultPollInterval,
-	}
-}
+// config is what the options set.
+type config = core.Config
 
 // Option configures a [Session].
-type Option func(*sessionOptions)
+type Option func(*config)
+
+func configure(opts []Option) core.Config {
+	c := core.DefaultConfig()
+	c.Timeout, c.PollInterval = DefaultSessionTimeout, DefaultPollInterval
+	for _, opt := range opts {
+		opt(&c)
+	}
+	return c
+}
 
 // WithSessionTimeout sets the session timeout to ask the server for. The
 // default is [DefaultSessionTimeout]. For [NewSession], whose connection
 // already has a session, give that session's timeout: the Session cannot
 // read it, and uses it to bound Close's waits and a tolerated suspension.
 func WithSessionTimeout(d time.Duration) Option {
-	return func(o *sessionOptions) { o.timeout, o.timeoutSet = d, true }
+	return func(c *config) { c.Timeout, c.TimeoutSet = d, true }
 }
 
 // WithLogger sets where the session logs state changes and retries. The
 // default is slog.Default(). go-zookeeper's own messages go to it at debug
 // level.
-func WithLogger(l *slog.Logger) Option { return func(o *sessionOptions) { o.logger = l } }
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.Logger = l } }
 
 // WithAuth adds credentials (for example scheme "digest", auth
 // "user:password") that the connection presents to the server, also after
 // reconnecting. It may be given more than once.
 func WithAuth(scheme string, auth []byte) Option {
-	return func(o *sessionOptions) { o.auth = append(o.auth, authInfo{scheme, auth}) }
+	return func(c *config) { c.Auth = append(c.Auth, core.Auth{Scheme: scheme, Data: auth}) }
 }
 
 // WithACL sets the ACL of every node the recipes create. The default is
 // open to all (zk.WorldACL(zk.PermAll)).
-func WithACL(acl ...zk.ACL) Option { return func(o *sessionOptions) { o.acl = acl } }
+func WithACL(acl ...zk.ACL) Option { return func(c *config) { c.ACL = acl } }
 
 // WithIdentity sets the data written into every contender node, which tools
 // (zkr inspect, Curator's getParticipantNodes) show as who is queued. The
 // default names this host and process: "zkrecipes host=H pid=P".
-func WithIdentity(data []byte) Option { return func(o *sessionOptions) { o.identity = data } }
+func WithIdentity(data []byte) Option { return func(c *config) { c.Identity = data } }
 
 // WithTolerateSuspension keeps holds trusted while the connection is
 // suspended (dropped, session maybe alive), but not for as long as the
@@ -89,9 +74,9 @@ func WithIdentity(data []byte) Option { return func(o *sessionOptions) { o.ident
 // because the server may expire the session before the client hears of
 // it: tolerating it trades that margin for fewer lost holds on a flaky
 // network.
-func WithTolerateSuspension() Option { return func(o *sessionOptions) { o.tolerateSusp = true } }
+func WithTolerateSuspension() Option { return func(c *config) { c.TolerateSuspension = true } }
 
 // WithPollInterval sets how often a session made by [NewSession] reads its
 // connection's state. The default is [DefaultPollInterval]. A session made
 // by [Connect] is told of every change at once and does not poll.
-func WithPollInterval(d time.Duration) Option { return func(o *sessionOptions) { o.pollInterval = d } }
+func WithPollInterval(d time.Duration) Option { return func(c *config) { c.PollInterval = d } }

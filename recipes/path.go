@@ -1,93 +1,25 @@
 package recipes
 
-import (
-	"fmt"
-	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
-)
+import "github.com/zkrecipes/zkrecipes/internal/core"
 
-// MaxPathLength is the longest recipe path accepted, in bytes. ZooKeeper has
-// no fixed limit, but a path this long is a mistake, and every child name
-// adds about 60 bytes to it.
-const MaxPathLength = 1024
-
-// ValidatePath reports whether p can be the path of a recipe. The error
-// wraps ErrInvalidPath.
+// ValidatePath reports whether p can be the path of a recipe, as every
+// recipe's constructor checks it; the error wraps [ErrInvalidPath]. It
+// makes no call to the server, so a program can check its configuration
+// before it connects.
 //
 // It refuses every path the server refuses (the rules of ZooKeeper's
 // PathUtils.validatePath): a path must be absolute, with no empty, "." or
 // ".." parts and no trailing slash, and none of the UTF-16 code units the
 // server checks may be NUL, a control character (U+0001–U+001F,
 // U+007F–U+009F), a surrogate or private-use unit (U+D800–U+F8FF) or a
-// special (U+FFF0–U+FFFF). The server sees the path as Java does, in UTF-16,
-// so every character outside the Basic Multilingual Plane (an emoji, say)
-// is refused too: it is written as two surrogates. Bytes that are not UTF-8
-// are refused as well; the server would decode them as U+FFFD and refuse
-// that.
+// special (U+FFF0–U+FFFF). The server sees the path as Java does, in
+// UTF-16, so every character outside the Basic Multilingual Plane (an
+// emoji, say) is refused too: it is written as two surrogates. Bytes that
+// are not UTF-8 are refused as well; the server would decode them as
+// U+FFFD and refuse that.
 //
 // It is stricter than the server on purpose in three ways: the root cannot
 // hold a recipe, nor can /zookeeper or anything under it (the server keeps
-// them for itself), and a path is at most MaxPathLength bytes.
-func ValidatePath(p string) error {
-	if reason := pathProblem(p); reason != "" {
-		return fmt.Errorf("%w %q: %s", ErrInvalidPath, p, reason)
-	}
-	return nil
-}
-
-func pathProblem(p string) string {
-	switch {
-	case p == "":
-		return "empty"
-	case len(p) > MaxPathLength:
-		return fmt.Sprintf("longer than %d bytes", MaxPathLength)
-	case !utf8.ValidString(p):
-		return "not valid UTF-8"
-	case p[0] != '/':
-		return "not absolute (no leading /)"
-	case p == "/":
-		return "the root cannot hold a recipe"
-	case strings.HasSuffix(p, "/"):
-		return "trailing /"
-	}
-	for part := range strings.SplitSeq(p[1:], "/") {
-		switch part {
-		case "":
-			return "empty part (//)"
-		case ".", "..":
-			return "relative part " + part
-		}
-	}
-	if p == "/zookeeper" || strings.HasPrefix(p, "/zookeeper/") {
-		return "under /zookeeper, which the server reserves"
-	}
-	for _, r := range p {
-		if bad := badChar(r); bad != "" {
-			return fmt.Sprintf("%s %U", bad, r)
-		}
-	}
-	return ""
-}
-
-// badChar applies the server's character rule to the UTF-16 code units of
-// r, one unit for a character of the Basic Multilingual Plane and two
-// surrogates for any other.
-func badChar(r rune) string {
-	var buf [2]uint16
-	for _, u := range utf16.AppendRune(buf[:0], r) {
-		switch {
-		case u == 0:
-			return "NUL character"
-		case u < 0x20, u >= 0x7f && u <= 0x9f:
-			return "control character"
-		case u >= 0xd800 && u <= 0xdfff:
-			return "character outside the Basic Multilingual Plane (the server refuses its UTF-16 surrogates)"
-		case u >= 0xe000 && u <= 0xf8ff:
-			return "private-use character"
-		case u >= 0xfff0:
-			return "special character"
-		}
-	}
-	return ""
-}
+// them for itself), and a path is at most 1024 bytes: every child name
+// adds about 60 bytes to it.
+func ValidatePath(p string) error { return core.ValidatePath(p) }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -21,13 +22,13 @@ var downgradeData = []byte("downgraded to read")
 // resolveTimeout bounds each of the two phases in which Downgrade learns
 // the outcome of its write past the end of its ctx: waiting for the
 // answer, then reading the node back.
-var resolveTimeout = recipes.DefaultSessionTimeout
+var resolveTimeout = core.DefaultSessionTimeout
 
 // Hold is a held read or write lock. See [recipes.Holding] for Done,
 // Context, Path, Token, Guard and Multi; Unlock gives it up.
 type Hold struct {
 	recipes.Holding
-	core *recipes.Hold
+	held *core.Hold
 
 	mu    sync.Mutex // held through Downgrade
 	write bool
@@ -56,7 +57,7 @@ func (h *Hold) Err() error {
 	if ended != nil {
 		return ended
 	}
-	return h.core.Err()
+	return h.held.Err()
 }
 
 // Downgrade turns a write hold into a read hold in place: other readers
@@ -82,9 +83,9 @@ func (h *Hold) Err() error {
 // hold whose Write is true and whose Err is nil never stands beside
 // readers that the server admits.
 //
-// After a downgrade learned by reading the node back, the guard of the
-// core hold still names the node's old version: an op
-// guarded by Guard fails, and Multi fails and ends the hold.
+// After a downgrade learned by reading the node back, Guard still names
+// the node's old version: an op guarded by it fails, and Multi fails and
+// ends the hold.
 func (h *Hold) Downgrade(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -102,7 +103,7 @@ func (h *Hold) Downgrade(ctx context.Context) error {
 	case err == nil:
 		h.write = false
 		return nil
-	case recipes.Retryable(err), errors.Is(err, context.Canceled):
+	case core.Retryable(err), errors.Is(err, context.Canceled):
 		return h.resolve(err)
 	}
 	return fmt.Errorf("rwlock: downgrade: %w", err)
@@ -118,7 +119,7 @@ func (h *Hold) setData(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- h.core.SetData(rctx, downgradeData) }()
+	go func() { done <- h.held.SetData(rctx, downgradeData) }()
 	select {
 	case err := <-done:
 		return err
@@ -145,20 +146,20 @@ func (h *Hold) setData(ctx context.Context) error {
 func (h *Hold) resolve(cause error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
 	defer cancel()
-	s := h.core.Session()
+	s := h.held.Session()
 	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
 		if err := s.WaitConnected(ctx); err != nil && !errors.Is(err, recipes.ErrLost) {
 			return h.end(ctx, cause, err)
 		}
-		if err := h.core.Err(); err != nil { // lost meanwhile: not trusted anyway
+		if err := h.held.Err(); err != nil { // lost meanwhile: not trusted anyway
 			return fmt.Errorf("rwlock %s: downgrade: %w", h.Path(), err)
 		}
-		n, err := recipes.Call(ctx, s, func(c *zk.Conn) (node, error) {
+		n, err := core.Call(ctx, s, func(c *zk.Conn) (node, error) {
 			data, st, err := c.Get(h.Path())
 			return node{data, st}, err
 		})
 		if err == nil && n.stat.Version == h.Guard().Version {
-			err = h.core.SetData(ctx, downgradeData) // the node as it was: write again
+			err = h.held.SetData(ctx, downgradeData) // the node as it was: write again
 			if err == nil {
 				h.write = false
 				return nil
@@ -175,7 +176,7 @@ func (h *Hold) resolve(cause error) error {
 			return h.end(ctx, cause, fmt.Errorf("node changed by another client (version %d)", n.stat.Version))
 		case errors.Is(err, zk.ErrNoNode):
 			return h.end(ctx, cause, fmt.Errorf("%w (%w)", recipes.ErrNodeDeleted, err))
-		case !recipes.Retryable(err): // ctx ended, or a final error
+		case !core.Retryable(err): // ctx ended, or a final error
 			return h.end(ctx, cause, err)
 		}
 		select {
@@ -203,7 +204,7 @@ func (h *Hold) end(ctx context.Context, cause, why error) error {
 	}
 	h.ended = err
 	h.emu.Unlock()
-	h.core.Release(ctx)
+	h.held.Release(ctx)
 	return err
 }
 
@@ -219,5 +220,5 @@ func (h *Hold) Unlock(ctx context.Context) error {
 	if ended != nil && first {
 		return ended // Downgrade has released it
 	}
-	return h.core.Release(ctx)
+	return h.held.Release(ctx)
 }

@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/go-zookeeper/zk"
-
+	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -24,17 +23,7 @@ var (
 )
 
 // markers: ours and Curator's __READ__/__WRIT__, Kazoo's __rlock__/__lock__.
-var markers = []recipes.Marker{recipes.ReadMarker, recipes.WriteMarker, recipes.KazooReadMarker, recipes.KazooLockMarker}
-
-// downgraded is the yield rule: a write hold downgraded to read (see
-// recipes.Downgraded) blocks readers no more. A nil st asks whether other
-// could have downgraded at all: only our writers' nodes can.
-func downgraded(me, other recipes.Node, st *zk.Stat) bool {
-	if st == nil {
-		return me.Role == recipes.Shared && other.Marker == recipes.WriteMarker.Name
-	}
-	return me.Role == recipes.Shared && recipes.Downgraded(other, st)
-}
+var markers = []core.Marker{core.ReadMarker, core.WriteMarker, core.KazooReadMarker, core.KazooLockMarker}
 
 // RWMutex is a distributed read-write lock at one ZooKeeper path. It is
 // cheap: no server call until a lock call. Every lock call is a contender
@@ -42,17 +31,24 @@ func downgraded(me, other recipes.Node, st *zk.Stat) bool {
 // or a session, so goroutines sharing an RWMutex or a Session exclude each
 // other as processes would. An RWMutex is safe for concurrent use.
 type RWMutex struct {
-	q *recipes.Queue
+	s *recipes.Session
+	q *core.Queue
 }
 
 // New returns the read-write lock at path on session s. It checks path
 // and makes no server call.
 func New(s *recipes.Session, path string) (*RWMutex, error) {
-	q, err := recipes.NewQueue(s, path, markers, recipes.ReadWriteBlocks, recipes.WithYieldRule(downgraded))
+	if err := core.ValidatePath(path); err != nil {
+		return nil, fmt.Errorf("rwlock: %w", err)
+	}
+	if s == nil {
+		return nil, errors.New("rwlock: nil session")
+	}
+	q, err := core.NewQueue(core.Of(s), path, markers, core.ReadWriteBlocks, core.WithYieldRule(core.DowngradeYields))
 	if err != nil {
 		return nil, fmt.Errorf("rwlock: %w", err)
 	}
-	return &RWMutex{q: q}, nil
+	return &RWMutex{s: s, q: q}, nil
 }
 
 // Path returns the lock's path.
@@ -68,13 +64,13 @@ func (m *RWMutex) Path() string { return m.q.Path() }
 // meanwhile readers that queue behind its writer wait too. Unlock the read
 // hold first (or take the write lock and [Hold.Downgrade] it).
 func (m *RWMutex) Lock(ctx context.Context) (*Hold, error) {
-	return m.acquire(ctx, recipes.WriteMarker, true)
+	return m.acquire(ctx, core.WriteMarker, true)
 }
 
 // TryLock takes the write lock if nothing holds or queues ahead, and
 // otherwise returns ErrLocked at once, leaving no node behind.
 func (m *RWMutex) TryLock(ctx context.Context) (*Hold, error) {
-	return m.acquire(ctx, recipes.WriteMarker, false)
+	return m.acquire(ctx, core.WriteMarker, false)
 }
 
 // RLock blocks until the read lock is held: no writer holds or is queued
@@ -84,17 +80,17 @@ func (m *RWMutex) TryLock(ctx context.Context) (*Hold, error) {
 // second RLock by a goroutine that holds the read lock waits for any
 // writer queued in between, which waits for the first read hold.
 func (m *RWMutex) RLock(ctx context.Context) (*Hold, error) {
-	return m.acquire(ctx, recipes.ReadMarker, true)
+	return m.acquire(ctx, core.ReadMarker, true)
 }
 
 // TryRLock takes the read lock if no writer holds or queues ahead (a
 // write hold ahead that was downgraded counts as a reader), and otherwise
 // returns ErrLocked at once, leaving no node behind.
 func (m *RWMutex) TryRLock(ctx context.Context) (*Hold, error) {
-	return m.acquire(ctx, recipes.ReadMarker, false)
+	return m.acquire(ctx, core.ReadMarker, false)
 }
 
-func (m *RWMutex) acquire(ctx context.Context, marker recipes.Marker, wait bool) (*Hold, error) {
+func (m *RWMutex) acquire(ctx context.Context, marker core.Marker, wait bool) (*Hold, error) {
 	h, err := m.q.Acquire(ctx, marker, wait, nil)
 	switch {
 	case errors.Is(err, recipes.ErrWouldBlock):
@@ -104,11 +100,14 @@ func (m *RWMutex) acquire(ctx context.Context, marker recipes.Marker, wait bool)
 	case err != nil:
 		return nil, fmt.Errorf("rwlock %s: %w", m.q.Path(), err)
 	}
-	return &Hold{Holding: recipes.NewHolding(h), core: h, write: marker.Role == recipes.Exclusive}, nil
+	x := &Hold{held: h, write: marker.Role == core.Exclusive}
+	core.Set(&x.Holding, h)
+	return x, nil
 }
 
-// Contenders returns the holders and waiters in queue order, with the data
-// each client wrote. Role tells readers (Shared) from writers (Exclusive).
+// Contenders returns the holders (Held) and waiters in queue order, with
+// the data each client wrote; Shared tells readers (and downgraded
+// writers) from writers. It is a snapshot; see [recipes.Contenders].
 func (m *RWMutex) Contenders(ctx context.Context) ([]recipes.Contender, error) {
-	return m.q.Contenders(ctx)
+	return recipes.Contenders(ctx, m.s, m.q.Path())
 }

@@ -226,7 +226,10 @@ func TestDowngradeLeavesNoGapForAQueuedWriter(t *testing.T) {
 	cs, err := m.Contenders(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, h.Path(), cs[0].Path, "the downgraded node left the head of the queue")
-	assert.Equal(t, recipes.Exclusive, cs[2].Role)
+	assert.False(t, cs[2].Shared, "the writer's node is exclusive")
+	assert.False(t, cs[2].Held, "the writer waits")
+	assert.True(t, cs[0].Shared && cs[0].Downgraded && cs[0].Held, "the downgraded node: %+v", cs[0])
+	assert.True(t, cs[1].Shared && cs[1].Held, "the reader holds beside it: %+v", cs[1])
 	assert.Len(t, writer, 0, "the writer returned while readers hold")
 
 	_, err = newRW(t, path).TryLock(ctx)

@@ -113,14 +113,36 @@ type got struct {
 	stat *zk.Stat
 }
 
+// call runs f, one request on the session's connection, and returns when
+// it does or when ctx ends (go-zookeeper's requests take no context; an
+// abandoned one finishes in the background).
+func call[T any](ctx context.Context, s *recipes.Session, f func(c *zk.Conn) (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() { v, err := f(s.Conn()); ch <- result{v, err} }()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
 // read gets a node's data and stat.
 func read(ctx context.Context, s *recipes.Session, p string) (got, error) {
-	return recipes.Call(ctx, s, func(c *zk.Conn) (got, error) {
+	return call(ctx, s, func(c *zk.Conn) (got, error) {
 		d, st, err := c.Get(p)
 		return got{d, st}, err
 	})
 }
 
+// inspect reads the node at path and its children: the contenders as the
+// library sees them (recipes.Contenders: who holds under the rules every
+// known recipe and client share), then the others, read here.
 func inspect(ctx context.Context, s *recipes.Session, path string) (report, error) {
 	r := report{Path: path, Nodes: []entry{}}
 	// The node and its children in one round trip.
@@ -130,7 +152,7 @@ func inspect(ctx context.Context, s *recipes.Session, path string) (report, erro
 	}
 	nc := make(chan node, 1)
 	go func() { g, err := read(ctx, s, path); nc <- node{g, err} }()
-	names, err := recipes.Call(ctx, s, func(c *zk.Conn) ([]string, error) {
+	names, err := call(ctx, s, func(c *zk.Conn) ([]string, error) {
 		n, _, err := c.Children(path)
 		return n, err
 	})
@@ -150,35 +172,24 @@ func inspect(ctx context.Context, s *recipes.Session, path string) (report, erro
 	r.Created = time.UnixMilli(n.g.stat.Ctime).Format(time.RFC3339Nano)
 	r.Data, r.Text = n.g.data, text(n.g.data)
 
-	// Every child's data and stat, pipelined with a bound.
-	byName, err := readAll(ctx, s, path, names)
+	contenders, err := recipes.Contenders(ctx, s, path)
 	if err != nil {
 		return r, err
 	}
-	queue := recipes.ParseChildren(names, recipes.KnownMarkers())
-	for i, n := range queue {
-		c, ok := byName[n.Name]
-		if !ok {
-			continue // gone since the listing
-		}
-		state := "waiting"
-		if len(blockers(queue, i, byName)) == 0 {
-			state = "holder"
-		}
-		seq := n.Seq
-		e := describe(c, state, clientOf(n, c.data))
-		e.Role, e.Sequence = n.Role.String(), &seq
-		if recipes.Downgraded(n, c.stat) {
-			e.Role = "shared (downgraded writer)"
-		}
-		r.Nodes = append(r.Nodes, e)
+	queued := make(map[string]bool, len(contenders))
+	for _, c := range contenders {
+		queued[c.Name] = true
+		r.Nodes = append(r.Nodes, describeContender(c))
 	}
-	for _, n := range names {
+	others := slices.DeleteFunc(names, func(n string) bool { return queued[n] })
+	byName, err := readAll(ctx, s, path, others)
+	if err != nil {
+		return r, err
+	}
+	for _, n := range others {
 		c, ok := byName[n]
-		if _, parsed := recipes.ParseNode(n, recipes.KnownMarkers()); parsed || !ok {
-			continue
-		}
 		switch {
+		case !ok: // gone since the listing, or a contender that was
 		case n == "ready":
 			r.Nodes = append(r.Nodes, describe(c, "barrier ready", "curator layout"))
 		case uuidName.MatchString(n):
@@ -234,17 +245,6 @@ func readAll(ctx context.Context, s *recipes.Session, path string, names []strin
 	return byName, first
 }
 
-// blockers returns the nodes ahead of queue[i] that keep it from holding.
-// All known recipes and clients on one path form one queue: a writer's,
-// mutex's or leader's node blocks every node behind it, a reader's node
-// blocks the exclusive ones, and a writer that downgraded blocks readers
-// no more.
-func blockers(queue []recipes.Node, i int, byName map[string]child) []recipes.Node {
-	return slices.DeleteFunc(recipes.Blockers(queue, i, recipes.ReadWriteBlocks), func(b recipes.Node) bool {
-		return queue[i].Role == recipes.Shared && recipes.Downgraded(b, byName[b.Name].stat)
-	})
-}
-
 // kindOf names a node's kind from its stat's ephemeral owner, as ZooKeeper
 // encodes it, and gives the owning session of an ephemeral node.
 func kindOf(owner int64) (kind, session string) {
@@ -274,23 +274,43 @@ var (
 	kazooName = regexp.MustCompile(`^[0-9a-f]{32}__r?lock__`)
 )
 
-// clientOf guesses which library made a node, from its name and data.
-func clientOf(n recipes.Node, data []byte) string {
+// clientOf guesses which library made a contender's node, from its name
+// and data.
+func clientOf(c recipes.Contender) string {
 	switch {
-	case kazooName.MatchString(n.Name):
+	case kazooName.MatchString(c.Name):
 		return "kazoo"
-	case goZkGUID.MatchString(n.Name):
+	case goZkGUID.MatchString(c.Name):
 		return "go-zookeeper"
-	case strings.HasPrefix(string(data), "zkrecipes"):
+	case strings.HasPrefix(string(c.Data), "zkrecipes"):
 		return "zkrecipes"
-	case net.ParseIP(string(data)) != nil:
+	case net.ParseIP(string(c.Data)) != nil:
 		return "curator"
-	case n.Marker == recipes.LatchMarker.Name:
+	case strings.Contains(c.Name, "latch-"):
 		return "curator or zkrecipes (leader latch)"
 	}
 	return "unknown"
 }
 
+// describeContender reports a contender as the library sees it.
+func describeContender(c recipes.Contender) entry {
+	state, role := "waiting", "exclusive"
+	if c.Held {
+		state = "holder"
+	}
+	switch {
+	case c.Downgraded:
+		role = "shared (downgraded writer)"
+	case c.Shared:
+		role = "shared"
+	}
+	seq := c.Seq
+	return entry{Name: c.Name, State: state, Role: role, Client: clientOf(c), Session: fmt.Sprintf("0x%x", c.Session),
+		Created: c.Created, Age: time.Since(c.Created).Round(time.Second).String(), Token: c.Token,
+		Sequence: &seq, Data: c.Data, Text: text(c.Data)}
+}
+
+// describe reports a child that is not a contender.
 func describe(c child, state, client string) entry {
 	created := time.UnixMilli(c.stat.Ctime)
 	_, session := kindOf(c.stat.EphemeralOwner)

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/barrier"
+	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -53,9 +54,9 @@ func session(t *testing.T) *recipes.Session {
 
 // contender creates a contender's node by hand, as a client using marker m
 // would, and returns its name.
-func contender(t *testing.T, ctx context.Context, s *recipes.Session, path string, m recipes.Marker) string {
+func contender(t *testing.T, ctx context.Context, s *recipes.Session, path string, m core.Marker) string {
 	t.Helper()
-	p, err := s.Create(ctx, path+"/"+recipes.ProtectedName(uuid.NewString(), m), []byte("test"), zk.FlagEphemeral|zk.FlagSequence)
+	p, err := core.Of(s).Create(ctx, path+"/"+core.ProtectedName(uuid.NewString(), m), []byte("test"), zk.FlagEphemeral|zk.FlagSequence)
 	require.NoError(t, err)
 	return p[len(path)+1:]
 }
@@ -91,13 +92,13 @@ func TestInspectJSONKeepsBinaryDataIntact(t *testing.T) {
 	s := session(t)
 	const path = "/zkr/inspect-binary"
 	binary := []byte{0xff, 0x00, 0xfe, 'a', 0x80}
-	_, err := s.Create(ctx, path, binary, 0)
+	_, err := core.Of(s).Create(ctx, path, binary, 0)
 	require.NoError(t, err)
-	defer s.Delete(ctx, path)
+	defer s.Conn().Delete(path, -1)
 	for name, data := range map[string][]byte{"bin": binary, "txt": []byte("héllo")} {
-		_, err := s.Create(ctx, path+"/"+name, data, zk.FlagEphemeral)
+		_, err := core.Of(s).Create(ctx, path+"/"+name, data, zk.FlagEphemeral)
 		require.NoError(t, err)
-		defer s.Delete(ctx, path+"/"+name)
+		defer core.Of(s).DeleteEphemeral(ctx, path+"/"+name)
 	}
 
 	j := inspectJSON(t, ctx, path)
@@ -131,9 +132,9 @@ func TestInspectShowsAMutexAndAWriterOnOnePathTruthfully(t *testing.T) {
 	s := session(t)
 	const path = "/zkr/inspect-mixed"
 	names := []string{
-		contender(t, ctx, s, path, recipes.MutexMarker),
-		contender(t, ctx, s, path, recipes.WriteMarker),
-		contender(t, ctx, s, path, recipes.ReadMarker),
+		contender(t, ctx, s, path, core.MutexMarker),
+		contender(t, ctx, s, path, core.WriteMarker),
+		contender(t, ctx, s, path, core.ReadMarker),
 	}
 	j := inspectJSON(t, ctx, path)
 	require.Len(t, j.Nodes, 3)
@@ -144,21 +145,21 @@ func TestInspectShowsAMutexAndAWriterOnOnePathTruthfully(t *testing.T) {
 	}
 
 	const down = "/zkr/inspect-downgraded"
-	writer := contender(t, ctx, s, down, recipes.WriteMarker)
-	_, err := recipes.Call(ctx, s, func(c *zk.Conn) (*zk.Stat, error) { return c.Set(down+"/"+writer, []byte("downgraded to read"), 0) })
+	writer := contender(t, ctx, s, down, core.WriteMarker)
+	_, err := core.Call(ctx, core.Of(s), func(c *zk.Conn) (*zk.Stat, error) { return c.Set(down+"/"+writer, []byte("downgraded to read"), 0) })
 	require.NoError(t, err)
-	contender(t, ctx, s, down, recipes.ReadMarker)
-	contender(t, ctx, s, down, recipes.WriteMarker)
+	contender(t, ctx, s, down, core.ReadMarker)
+	contender(t, ctx, s, down, core.WriteMarker)
 	j = inspectJSON(t, ctx, down)
 	require.Len(t, j.Nodes, 3)
 	assert.Equal(t, []string{"holder", "holder", "waiting"}, []string{j.Nodes[0].State, j.Nodes[1].State, j.Nodes[2].State})
 	assert.Equal(t, "shared (downgraded writer)", j.Nodes[0].Role)
 
 	const changed = "/zkr/inspect-changed-mutex"
-	mutex := contender(t, ctx, s, changed, recipes.MutexMarker)
-	_, err = recipes.Call(ctx, s, func(c *zk.Conn) (*zk.Stat, error) { return c.Set(changed+"/"+mutex, []byte("other"), 0) })
+	mutex := contender(t, ctx, s, changed, core.MutexMarker)
+	_, err = core.Call(ctx, core.Of(s), func(c *zk.Conn) (*zk.Stat, error) { return c.Set(changed+"/"+mutex, []byte("other"), 0) })
 	require.NoError(t, err)
-	contender(t, ctx, s, changed, recipes.ReadMarker)
+	contender(t, ctx, s, changed, core.ReadMarker)
 	j = inspectJSON(t, ctx, changed)
 	require.Len(t, j.Nodes, 2)
 	assert.Equal(t, []string{"holder", "waiting"}, []string{j.Nodes[0].State, j.Nodes[1].State})
@@ -171,20 +172,20 @@ func TestInspectReadsNodesConcurrently(t *testing.T) {
 	ctx := ctxFor(t, 2*time.Minute)
 	s := session(t)
 	const path, n = "/zkr/inspect-many", 1000
-	require.NoError(t, s.CreateParents(ctx, path))
+	require.NoError(t, core.Of(s).CreateParents(ctx, path))
 	for batch := 0; batch < n; batch += 100 {
 		ops := make([]any, 100)
 		for i := range ops {
-			ops[i] = &zk.CreateRequest{Path: path + "/" + recipes.ProtectedName(uuid.NewString(), recipes.MutexMarker),
+			ops[i] = &zk.CreateRequest{Path: path + "/" + core.ProtectedName(uuid.NewString(), core.MutexMarker),
 				Data: []byte("test"), Acl: zk.WorldACL(zk.PermAll), Flags: zk.FlagEphemeral | zk.FlagSequence}
 		}
-		_, err := recipes.Call(ctx, s, func(c *zk.Conn) ([]zk.MultiResponse, error) { return c.Multi(ops...) })
+		_, err := core.Call(ctx, core.Of(s), func(c *zk.Conn) ([]zk.MultiResponse, error) { return c.Multi(ops...) })
 		require.NoError(t, err)
 	}
 	const empty = "/zkr/inspect-none"
-	_, err := s.Create(ctx, empty, nil, 0)
+	_, err := core.Of(s).Create(ctx, empty, nil, 0)
 	require.NoError(t, err)
-	defer s.Delete(ctx, empty)
+	defer s.Conn().Delete(empty, -1)
 
 	proxy, err := cluster.NewProxy()
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package recipes
+package core
 
 import (
 	"context"
@@ -38,7 +38,7 @@ func TestNodeOfAnotherSessionIsNeverTakenForOurs(t *testing.T) {
 func TestConnectHonoursCancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Connect(ctx, cluster.Servers())
+	_, err := Connect(ctx, cluster.Servers(), DefaultConfig())
 	assert.ErrorIs(t, err, context.Canceled)
 }
 
@@ -82,7 +82,7 @@ func TestTokenIsTheNodesCzxid(t *testing.T) {
 		l := <-c.listing
 		require.NoError(t, l.err)
 		assert.Contains(t, l.children, path.Base(own), "the listing went out before the create")
-		require.NoError(t, s.Delete(ctx, own))
+		require.NoError(t, s.DeleteEphemeral(ctx, own))
 	}
 	first, err := q.Acquire(ctx, MutexMarker, true, nil)
 	require.NoError(t, err)

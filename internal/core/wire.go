@@ -1,4 +1,4 @@
-package recipes
+package core
 
 import (
 	"encoding/binary"
@@ -15,7 +15,7 @@ import (
 // node, which is the node's Czxid: the fencing token. go-zookeeper's Create
 // drops the header, and v1.0.4 has no create2 (which would return the
 // stat), so without the tap a hold costs one more request, a stat of its
-// own node, before it can be granted. A Session made by [Connect] dials
+// own node, before it can be granted. A Session made by Connect dials
 // through the tap; one wrapping an application's connection does without.
 //
 // The tap also says when a create request has been written to the socket,

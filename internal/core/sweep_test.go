@@ -1,4 +1,4 @@
-package recipes
+package core
 
 import (
 	"context"
@@ -21,7 +21,7 @@ func TestCloseDeletesOnlyOurNodes(t *testing.T) {
 	conn, _, err := zk.Connect(cluster.Servers(), 10*time.Second, zk.WithLogInfo(false))
 	require.NoError(t, err)
 	defer conn.Close()
-	s, err := NewSession(ctx, conn)
+	s, err := NewSession(ctx, conn, DefaultConfig())
 	require.NoError(t, err)
 
 	const dir = "/test/sweep-only-ours"
@@ -65,7 +65,7 @@ func TestRegistryEmptiesAfterFailedCreates(t *testing.T) {
 	conn, _, err := zk.Connect(cluster.Servers(), 10*time.Second, zk.WithLogInfo(false))
 	require.NoError(t, err)
 	defer conn.Close()
-	s, err := NewSession(ctx, conn)
+	s, err := NewSession(ctx, conn, DefaultConfig())
 	require.NoError(t, err)
 	defer s.Close()
 	parent, err := s.Create(ctx, "/test/sweep-eph-parent", nil, zk.FlagEphemeral)

@@ -1,4 +1,4 @@
-package recipes
+package core
 
 import (
 	"slices"
@@ -156,6 +156,17 @@ func ReadWriteBlocks(me, other Node) bool { return me.Role == Exclusive || other
 // its data.
 func Downgraded(n Node, st *zk.Stat) bool {
 	return n.Marker == WriteMarker.Name && st != nil && st.Version > 0
+}
+
+// DowngradeYields is the read-write lock's [YieldRule]: a write hold
+// downgraded to read (see [Downgraded]) blocks readers no more. A nil st
+// asks whether other could have downgraded at all: only a writer's node
+// (__WRIT__) can.
+func DowngradeYields(me, other Node, st *zk.Stat) bool {
+	if st == nil {
+		return me.Role == Shared && other.Marker == WriteMarker.Name
+	}
+	return me.Role == Shared && Downgraded(other, st)
 }
 
 // Blockers returns the nodes ahead of nodes[me] that block it under rule,

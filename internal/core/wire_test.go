@@ -1,4 +1,4 @@
-package recipes
+package core
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package recipes
+package core
 
 import (
 	"context"
@@ -14,13 +14,13 @@ import (
 // Every contender node carries a protected id made for its one acquisition
 // (see [ProtectedName]), so a node carrying it is ours to delete, whatever
 // session owns it. A Session over a connection the application gave us
-// ([NewSession]) keeps the name of each node of ours that may exist (for a
+// (NewSession) keeps the name of each node of ours that may exist (for a
 // sequential node in flight, the name it was created with), from just
 // before its create is sent until it is known to be gone, so that the
 // connection is left with none of our nodes: not those of contenders still
 // waiting at Close, nor those that requests queued across a lost session
 // made under the session go-zookeeper opened in its place. A Session made
-// by [Connect] needs none of it: its nodes go with its session, and it
+// by Connect needs none of it: its nodes go with its session, and it
 // opens no other.
 
 // ours is a name of ours that may exist.
@@ -291,7 +291,7 @@ func (s *Session) sendCreate(prefix string, data []byte, flags int32) (chan crea
 			ch <- createResult{"", err}
 			return
 		}
-		p, err := conn.Create(prefix, data, flags, s.opts.acl)
+		p, err := conn.Create(prefix, data, flags, s.cfg.ACL)
 		s.noteExpired(err)
 		s.answered(prefix, err) // before the caller can untrack
 		ch <- createResult{p, s.explain(err)}

@@ -1,4 +1,4 @@
-package recipes
+package core
 
 import (
 	"context"
@@ -7,21 +7,22 @@ import (
 	"github.com/go-zookeeper/zk"
 )
 
-// ObserveHead returns a channel that receives the head of the queue (for
-// an election, the leader) each time a new node becomes head, in order. It
-// watches only the head (and, while the queue is empty, the children), so
-// observers add one watch each. A head that comes and goes between two
-// reads may be missed, but the order is never wrong: tokens only grow. The
-// channel is closed when ctx ends or the session is lost or closed.
-func (q *Queue) ObserveHead(ctx context.Context) <-chan Contender {
-	out := make(chan Contender)
-	if !q.s.spawn(func() { defer close(out); q.observeHead(ctx, out) }) {
+// ObserveHead returns a channel that receives the head of q (for an
+// election, the leader), converted by as, each time a new node becomes
+// head, in order. It watches only the head (and, while the
+// queue is empty, the children), so observers add one watch each. A head
+// that comes and goes between two reads may be missed, but the order is
+// never wrong: tokens only grow. The channel is closed when ctx ends or
+// the session is lost or closed.
+func ObserveHead[T any](ctx context.Context, q *Queue, as func(Contender) T) <-chan T {
+	out := make(chan T)
+	if !q.s.spawn(func() { defer close(out); observeHead(ctx, q, as, out) }) {
 		close(out)
 	}
 	return out
 }
 
-func (q *Queue) observeHead(ctx context.Context, out chan<- Contender) {
+func observeHead[T any](ctx context.Context, q *Queue, as func(Contender) T, out chan<- T) {
 	s := q.s
 	var last string
 	for {
@@ -38,7 +39,7 @@ func (q *Queue) observeHead(ctx context.Context, out chan<- Contender) {
 		if head != nil && head.Name != last {
 			last = head.Name
 			select {
-			case out <- *head:
+			case out <- as(*head):
 			case <-ctx.Done():
 				return
 			case <-s.Done():
@@ -112,7 +113,9 @@ func (q *Queue) watchHead(ctx context.Context) (<-chan zk.Event, *Contender, err
 	if err != nil {
 		return nil, nil, err
 	}
-	return g.watch, contender(nodes[0], p, g.data, g.stat), nil
+	c := contender(nodes[0], p, g.data, g.stat)
+	c.Held = true
+	return g.watch, &c, nil
 }
 
 // closedWatch fires at once.

@@ -1,0 +1,283 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// A waiter is one acquisition between the create of its node and the
+// grant: [Queue.await] runs it as a loop of three states.
+//
+//   - listing: read the queue and find our place in it;
+//   - watching: set the watches on the nodes ahead that block us;
+//   - sleeping: wait for one of them, or our own node's, to fire.
+//
+// Each state returns what comes next: list again, or the grant. Errors end
+// the loop; a retryable one (the outcome of a request is unknown) waits
+// for the connection and lists again.
+//
+// A waiter sets up to three watches, each with getData, so that none
+// outlives its node:
+//
+//   - pred, on the nearest blocking node ahead, whose deletion grants us
+//     with no new listing when it is the last blocker (nodes that join
+//     later queue behind us);
+//   - second, on the blocker before pred: its going makes us list again
+//     while pred still holds, off the hand-over's path, so that the
+//     hand-over usually finds pred the last blocker;
+//   - own, on our own node, so that we learn when an operator or an expiry
+//     deletes it; the hold's monitor takes it over at the grant.
+//
+// Each node is watched by at most two waiters, so one release wakes no
+// herd.
+type waiter struct {
+	q    *Queue
+	name string // our node's name
+	h    *Hold  // the pending hold: its token, version and context
+	wait bool   // false for a try
+
+	first        <-chan listing         // the listing sent behind the create, unread
+	pred, second watched                // the nearest blocker, and the one before it
+	own          <-chan zk.Event        // the watch on our node, once set
+	arming       chan (<-chan zk.Event) // the watch on our node, being set
+}
+
+// watched is a node ahead of ours that we watch.
+type watched struct {
+	name  string
+	watch <-chan zk.Event
+}
+
+// next is what a waiter's state leads to.
+type next int
+
+const (
+	relist next = iota // list the queue again
+	sleep              // the watches are set: wait for one to fire
+	grant              // nothing blocks us any more
+)
+
+// await waits until nothing ahead of our node (own) blocks it, or, for a
+// try (wait false), returns ErrWouldBlock if something does. When the
+// create told the token, the first listing is the one sent with it, and
+// the watch on our node is set in the background once it is needed (to
+// wait, or to hold); otherwise the first listing goes with a read (and
+// watch) of our node in one round trip, which gives the token and proves
+// that the node is this session's. On an error the pending hold is
+// cancelled, which stops the watch being set; the caller removes the node.
+func (q *Queue) await(ctx context.Context, own string, first created, wait bool) (_ *Hold, err error) {
+	w := &waiter{q: q, name: path.Base(own), h: q.s.pendingHold(own, first.token), wait: wait, first: first.listing}
+	defer func() {
+		if err != nil {
+			w.h.cancel(err)
+		}
+	}()
+	for {
+		nodes, me, err := w.list(ctx)
+		n := relist
+		if err == nil {
+			n, err = w.place(ctx, nodes, me)
+		}
+		if err == nil && n == sleep {
+			n, err = w.sleep(ctx)
+		}
+		switch {
+		case retryable(err):
+			if err := q.s.waitConnected(ctx); err != nil {
+				return nil, err
+			}
+		case err != nil:
+			return nil, err
+		case n == grant:
+			return w.h.grant(w.own, w.arming), nil
+		}
+	}
+}
+
+// list reads the queue and finds our node in it: nodes in queue order, and
+// our index. The first time without a token, it also reads our node.
+func (w *waiter) list(ctx context.Context) (nodes []Node, me int, err error) {
+	q := w.q
+	var children []string
+	switch {
+	case w.first != nil:
+		select {
+		case l := <-w.first:
+			children, err = l.children, l.err
+			q.s.noteExpired(err)
+			err = q.s.explain(err)
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		}
+		w.first = nil
+	case w.h.token == 0:
+		var nw nodeWatch
+		children, nw, err = q.listAndStat(ctx, w.h.path)
+		switch {
+		case err != nil:
+		case !nw.ok:
+			return nil, 0, q.gone()
+		case nw.stat.EphemeralOwner != q.s.ID():
+			return nil, 0, fmt.Errorf("acquire %s: %s: %w", q.path, w.name, ErrForeignNode)
+		default:
+			w.h.token, w.h.version, w.own = nw.stat.Czxid, nw.stat.Version, nw.watch
+		}
+	default:
+		children, err = q.children(ctx)
+	}
+	if err != nil {
+		return nil, 0, q.wrap(err)
+	}
+	nodes = ParseChildren(children, q.markers)
+	me = slices.IndexFunc(nodes, func(n Node) bool { return n.Name == w.name })
+	if me < 0 {
+		return nil, 0, q.gone()
+	}
+	return nodes, me, nil
+}
+
+// place decides from a listing: granted, would block (a try), or wait,
+// with the watches set on the blockers ahead.
+func (w *waiter) place(ctx context.Context, nodes []Node, me int) (next, error) {
+	q := w.q
+	blockers := Blockers(nodes, me, q.rule)
+	switch {
+	case len(blockers) == 0:
+		return grant, nil
+	case !w.wait:
+		pass, err := q.allYield(ctx, nodes[me], blockers)
+		switch {
+		case err != nil:
+			return relist, q.wrap(err)
+		case pass:
+			return grant, nil
+		}
+		return relist, ErrWouldBlock
+	}
+	if w.own == nil && w.arming == nil { // a waiter learns if its node goes
+		w.arming = w.h.arm()
+	}
+	blockers, n, err := w.watchPred(ctx, nodes[me], blockers)
+	if n != sleep || err != nil {
+		return n, err
+	}
+	return w.watchSecond(ctx, blockers)
+}
+
+// watchPred watches the nearest blocker, unless it is pred already. A
+// blocker that yields is passed over for the one before it; if none is
+// left, or the last one is gone already, nothing blocks us. It returns the
+// blockers still in the way.
+func (w *waiter) watchPred(ctx context.Context, me Node, blockers []Node) ([]Node, next, error) {
+	q := w.q
+	if blockers[len(blockers)-1].Name == w.pred.name {
+		return blockers, sleep, nil
+	}
+	for len(blockers) > 0 {
+		b := blockers[len(blockers)-1]
+		nw, err := q.s.watchExisting(ctx, q.path+"/"+b.Name)
+		switch {
+		case err != nil:
+			return nil, relist, q.wrap(err)
+		case !nw.ok && len(blockers) == 1:
+			return nil, grant, nil // the last blocker went: later nodes queue behind us
+		case !nw.ok:
+			return nil, relist, nil
+		case q.yields == nil || !q.yields(me, b, nw.stat):
+			w.pred = watched{b.Name, nw.watch}
+			return blockers, sleep, nil
+		}
+		blockers = blockers[:len(blockers)-1]
+	}
+	return nil, grant, nil // every blocker yields
+}
+
+// watchSecond watches the blocker before pred, if there is one and it is
+// not watched already.
+func (w *waiter) watchSecond(ctx context.Context, blockers []Node) (next, error) {
+	if len(blockers) == 1 {
+		w.second = watched{}
+		return sleep, nil
+	}
+	b := blockers[len(blockers)-2]
+	if b.Name == w.second.name {
+		return sleep, nil
+	}
+	q := w.q
+	nw, err := q.s.watchExisting(ctx, q.path+"/"+b.Name)
+	switch {
+	case err != nil:
+		return relist, q.wrap(err)
+	case !nw.ok:
+		return relist, nil // gone already: pred may lead now
+	}
+	w.second = watched{b.Name, nw.watch}
+	return sleep, nil
+}
+
+// sleep waits for a watch to fire. pred's deletion grants us when it is
+// the last blocker; any other event on pred or second makes us list again
+// (and watch anew what fired). Our own node's deletion ends the wait.
+func (w *waiter) sleep(ctx context.Context) (next, error) {
+	s := w.q.s
+	for {
+		select {
+		case ev := <-w.pred.watch:
+			if w.second.watch == nil && ev.Type == zk.EventNodeDeleted {
+				return grant, nil
+			}
+			w.pred = watched{}
+			return relist, nil
+		case <-w.second.watch:
+			w.second = watched{}
+			return relist, nil
+		case set := <-w.arming:
+			if w.arming, w.own = nil, set; w.own == nil {
+				return relist, w.q.gone()
+			}
+		case ev := <-w.own:
+			if ev.Type == zk.EventNodeDeleted {
+				return relist, w.q.gone()
+			}
+			w.own, w.arming = nil, w.h.arm()
+		case <-s.Done():
+			return relist, s.Err()
+		case <-ctx.Done():
+			return relist, ctx.Err()
+		}
+	}
+}
+
+// allYield reports whether every blocker ahead of me is gone or yields
+// (see [YieldRule]), reading each one's stat without a watch: a try does
+// not wait, so it leaves nothing to fire later.
+func (q *Queue) allYield(ctx context.Context, me Node, blockers []Node) (bool, error) {
+	if q.yields == nil {
+		return false, nil
+	}
+	for _, b := range blockers {
+		if !q.yields(me, b, nil) {
+			return false, nil // no request for a blocker that cannot yield
+		}
+	}
+	for _, b := range blockers {
+		st, err := call(ctx, q.s, func() (*zk.Stat, error) {
+			ok, st, err := q.s.Conn().Exists(q.path + "/" + b.Name)
+			if err == nil && !ok {
+				st = nil
+			}
+			return st, err
+		})
+		if err != nil {
+			return false, err
+		}
+		if st != nil && !q.yields(me, b, st) {
+			return false, nil
+		}
+	}
+	return true, nil
+}

@@ -1,0 +1,141 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// Contender is recipes.Contender, field for field, so that one converts
+// to the other; its doc is there.
+type Contender struct {
+	Name       string
+	Path       string
+	Seq        int32
+	Shared     bool
+	Downgraded bool
+	Held       bool
+	Data       []byte
+	Session    int64
+	Created    time.Time
+	Token      int64
+}
+
+func contender(n Node, p string, data []byte, st *zk.Stat) Contender {
+	return Contender{Name: n.Name, Path: p, Seq: n.Seq, Shared: n.Role == Shared || Downgraded(n, st), Downgraded: Downgraded(n, st),
+		Data: data, Session: st.EphemeralOwner, Created: time.UnixMilli(st.Ctime), Token: st.Czxid}
+}
+
+// Inspect returns the contenders at path of every recipe and client we
+// know, under the rule they share: the read-write rule, with downgraded
+// writers yielding to readers. For exclusive nodes it is the mutex's rule.
+func Inspect(ctx context.Context, s *Session, path string) ([]Contender, error) {
+	q, err := NewQueue(s, path, nil, ReadWriteBlocks, WithYieldRule(DowngradeYields))
+	if err != nil {
+		return nil, err
+	}
+	return q.Contenders(ctx)
+}
+
+// Head returns the first contender in the queue (for an election, the
+// leader), reading only its node; ok is false when the queue is empty.
+func (q *Queue) Head(ctx context.Context) (c Contender, ok bool, err error) {
+	for {
+		children, err := q.children(ctx)
+		if errors.Is(err, zk.ErrNoNode) {
+			return Contender{}, false, nil
+		}
+		if err != nil {
+			return Contender{}, false, fmt.Errorf("head of %s: %w", q.path, err)
+		}
+		nodes := ParseChildren(children, q.markers)
+		if len(nodes) == 0 {
+			return Contender{}, false, nil
+		}
+		p := q.path + "/" + nodes[0].Name
+		r, err := q.s.get(ctx, p)
+		switch {
+		case errors.Is(err, zk.ErrNoNode):
+			continue // gone since the listing: read again
+		case err != nil:
+			return Contender{}, false, fmt.Errorf("head of %s: %w", q.path, err)
+		}
+		c := contender(nodes[0], p, r.data, r.stat)
+		c.Held = true
+		return c, true, nil
+	}
+}
+
+// Contenders returns the queue's contenders in queue order, with their
+// data, each marked Held if nothing ahead of it blocks it (a blocker gone
+// since the listing does not). Children it does not understand are left
+// out. It reads every contender's node, all at once.
+func (q *Queue) Contenders(ctx context.Context) ([]Contender, error) {
+	children, err := q.children(ctx)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("contenders of %s: %w", q.path, err)
+	}
+	nodes := ParseChildren(children, q.markers)
+	got := make([]*getResult, len(nodes))
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() {
+			r, err := q.s.get(ctx, q.path+"/"+n.Name)
+			switch {
+			case errors.Is(err, zk.ErrNoNode): // gone since the listing
+			case err != nil:
+				errs[i] = err
+			default:
+				got[i] = &r
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("contenders of %s: %w", q.path, err)
+	}
+	var list []Contender
+	for i, n := range nodes {
+		if got[i] == nil {
+			continue
+		}
+		c := contender(n, q.path+"/"+n.Name, got[i].data, got[i].stat)
+		c.Held = !q.blockedAt(nodes, i, got)
+		list = append(list, c)
+	}
+	return list, nil
+}
+
+// blockedAt reports whether a node ahead of nodes[i], read as got, blocks
+// it.
+func (q *Queue) blockedAt(nodes []Node, i int, got []*getResult) bool {
+	for j, n := range nodes[:i] {
+		switch {
+		case got[j] == nil, !q.rule(nodes[i], n):
+		case q.yields == nil || !q.yields(nodes[i], n, got[j].stat):
+			return true
+		}
+	}
+	return false
+}
+
+type getResult struct {
+	data []byte
+	stat *zk.Stat
+}
+
+// get reads a node's data and stat.
+func (s *Session) get(ctx context.Context, p string) (getResult, error) {
+	return call(ctx, s, func() (getResult, error) {
+		d, st, err := s.Conn().Get(p)
+		return getResult{d, st}, err
+	})
+}

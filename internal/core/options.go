@@ -1,0 +1,48 @@
+package core
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// DefaultSessionTimeout is the session timeout Connect asks for by default.
+const DefaultSessionTimeout = 10 * time.Second
+
+// DefaultPollInterval is how often a Session made by NewSession reads the
+// state of a connection it did not make, by default.
+const DefaultPollInterval = 50 * time.Millisecond
+
+// Config is a Session's configuration. Package recipes fills it from its
+// functional options, whose docs say what each field means.
+type Config struct {
+	Timeout            time.Duration
+	TimeoutSet         bool // Timeout was given, not defaulted
+	Logger             *slog.Logger
+	Auth               []Auth
+	ACL                []zk.ACL
+	Identity           []byte
+	TolerateSuspension bool
+	PollInterval       time.Duration
+}
+
+// Auth is one set of credentials the connection presents.
+type Auth struct {
+	Scheme string
+	Data   []byte
+}
+
+// DefaultConfig returns the configuration a Session has with no options.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		Timeout:      DefaultSessionTimeout,
+		Logger:       slog.Default(),
+		ACL:          zk.WorldACL(zk.PermAll),
+		Identity:     fmt.Appendf(nil, "zkrecipes host=%s pid=%d", host, os.Getpid()),
+		PollInterval: DefaultPollInterval,
+	}
+}

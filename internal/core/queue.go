@@ -1,0 +1,218 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/google/uuid"
+)
+
+// Queue is the sequential-node queue at one recipe path, shared by every
+// recipe: contenders create ephemeral sequential children, and a contender
+// holds once no node ahead of it blocks it under the queue's rule.
+//
+// A waiter sets up to three watches, each with getData (so none outlives
+// its node): on the nearest blocking node ahead, whose deletion grants it
+// when that is the last blocker, with no new listing; on the blocker
+// before that one, whose going makes it list again while the nearest still
+// holds, off the hand-over's path; and on its own node, so that it learns
+// when an operator or an expiry deletes it. Each node is watched by at
+// most two waiters, so one release wakes no herd.
+//
+// The parent is created on demand as a CONTAINER node, which the server
+// deletes once it is empty. A Queue is safe for concurrent use.
+type Queue struct {
+	s       *Session
+	path    string
+	markers []Marker
+	rule    BlockRule
+	yields  YieldRule
+}
+
+// YieldRule reports whether other, which blocks me by name, lets me pass
+// after all, judged by its node's stat (for the read-write lock: a write
+// holder that downgraded to read marks its node by changing its data).
+// Called with a nil stat, it reports whether other could yield at all, so
+// that a try reads no stat of a blocker that never yields.
+type YieldRule func(me, other Node, stat *zk.Stat) bool
+
+// QueueOption configures a [Queue].
+type QueueOption func(*Queue)
+
+// WithYieldRule lets blockers yield by their stat; see [YieldRule]. By
+// default no blocker yields.
+func WithYieldRule(r YieldRule) QueueOption { return func(q *Queue) { q.yields = r } }
+
+// NewQueue returns the queue at path, where children named with any of
+// markers, or of [KnownMarkers], are contenders and rule says who blocks
+// whom. It validates path and makes no call to the server.
+func NewQueue(s *Session, path string, markers []Marker, rule BlockRule, opts ...QueueOption) (*Queue, error) {
+	if err := ValidatePath(path); err != nil {
+		return nil, err
+	}
+	all := KnownMarkers()
+	for _, m := range markers {
+		if !slices.Contains(all, m) {
+			all = append(all, m)
+		}
+	}
+	q := &Queue{s: s, path: path, markers: all, rule: rule}
+	for _, opt := range opts {
+		opt(q)
+	}
+	return q, nil
+}
+
+// Path returns the queue's path.
+func (q *Queue) Path() string { return q.path }
+
+// Session returns the queue's session.
+func (q *Queue) Session() *Session { return q.s }
+
+// Acquire joins the queue as a contender named with m, whose node holds
+// data (nil: the session's identity, Config.Identity), and, if wait is
+// true, blocks until nothing ahead blocks it; if wait is false and
+// something does, it returns ErrWouldBlock at once. If ctx ends first it
+// removes its node and returns ctx.Err(). On every error the node is
+// removed (in the background if the connection is down).
+func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool, data []byte) (*Hold, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := q.s.Err(); err != nil {
+		return nil, err
+	}
+	prefix := q.path + "/" + ProtectedName(uuid.NewString(), m)
+	if data == nil {
+		data = q.s.cfg.Identity
+	}
+	own, first, err := q.create(ctx, prefix, data)
+	if err != nil {
+		q.s.untrack(prefix) // unless a create is in flight, whose cleanup untracks it
+		return nil, err
+	}
+	h, err := q.await(ctx, own, first, wait)
+	if err != nil {
+		// Ours by its protected id, even when another session owns it.
+		q.s.abandon(own)
+		return nil, err
+	}
+	return h, nil
+}
+
+// created is what the create of our node already told: the node's Czxid
+// (0 if unknown) and the listing sent right behind the create (nil if
+// none). See [createTap].
+type created struct {
+	token   int64
+	listing <-chan listing
+}
+
+type listing struct {
+	children []string
+	err      error
+}
+
+// create makes our node. A create whose reply was lost may still have
+// happened, so before trying again it looks for our protected name among
+// the children. If ctx ends meanwhile, what the create left is deleted in
+// the background.
+func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string, created, error) {
+	s := q.s
+	base := path.Base(prefix)
+	unknown := false // a create may have happened without our hearing of it
+	for {
+		if unknown {
+			if err := s.waitConnected(ctx); err != nil {
+				s.cleanup("remove "+prefix, s.removeTask(prefix))
+				return "", created{}, err
+			}
+			children, err := q.children(ctx)
+			switch {
+			case err == nil:
+				if i := slices.IndexFunc(children, func(c string) bool { return strings.HasPrefix(c, base) }); i >= 0 {
+					return q.path + "/" + children[i], created{}, nil
+				}
+			case errors.Is(err, zk.ErrNoNode):
+			case retryable(err):
+				continue
+			default:
+				s.cleanup("remove "+prefix, s.removeTask(prefix))
+				return "", created{}, err
+			}
+			unknown = false
+		}
+		p, c, err := q.createNode(ctx, prefix, data)
+		switch {
+		case err == nil:
+			return p, c, nil
+		case errors.Is(err, zk.ErrNoNode):
+			if err := q.s.CreateParents(ctx, q.path); err != nil {
+				return "", created{}, err
+			}
+		case retryable(err):
+			unknown = true
+		default:
+			return "", created{}, err
+		}
+	}
+}
+
+// createNode issues the create. If ctx ends first, the request still
+// completes, and whatever it made is then removed in the background. On a
+// tapped connection the listing goes out right behind the create, and the
+// reply gives the token.
+func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (string, created, error) {
+	s := q.s
+	var tapped *tapCreate
+	if s.tap != nil {
+		tapped = s.tap.expect(prefix)
+		defer s.tap.forget(prefix)
+	}
+	ch, err := s.sendCreate(prefix, data, zk.FlagEphemeral|zk.FlagSequence)
+	if err != nil {
+		return "", created{}, err
+	}
+	var c created
+	if tapped != nil {
+		select {
+		case <-tapped.sent:
+			list := make(chan listing, 1)
+			if s.spawn(func() { cs, _, err := s.Conn().Children(q.path); list <- listing{cs, err} }) {
+				c.listing = list // await reads it, or gives up on ctx
+			}
+		case r := <-ch: // never sent: an error, handled below
+			ch <- r
+		case <-ctx.Done():
+		}
+	}
+	select {
+	case r := <-ch:
+		if tapped != nil && r.err == nil {
+			c.token = tapped.zxid.Load()
+		}
+		if c.token == 0 {
+			c.listing = nil // the first pass must stat our node anyway
+		}
+		return r.path, c, r.err
+	case <-ctx.Done():
+		s.dropWhenAnswered(prefix, ch)
+		return "", created{}, ctx.Err()
+	}
+}
+
+// gone explains why our node vanished while we waited.
+func (q *Queue) gone() error {
+	if err := q.s.Err(); err != nil {
+		return q.wrap(err)
+	}
+	return q.wrap(ErrNodeDeleted)
+}
+
+// wrap says which queue an error of an acquisition comes from.
+func (q *Queue) wrap(err error) error { return fmt.Errorf("acquire %s: %w", q.path, err) }

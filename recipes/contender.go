@@ -1,0 +1,44 @@
+package recipes
+
+import (
+	"context"
+	"time"
+
+	"github.com/zkrecipes/zkrecipes/internal/core"
+)
+
+// Contender is one node queued at a recipe path, holding or waiting, as
+// the recipes' Contenders methods and [Contenders] report it. It is a
+// snapshot: it may be stale as soon as it is returned.
+type Contender struct {
+	Name       string    // the node's name
+	Path       string    // the node's full path
+	Seq        int32     // the sequence number ZooKeeper appended: queue order
+	Shared     bool      // a reader (or a writer that downgraded): holds beside other readers
+	Downgraded bool      // a writer that downgraded to read: Shared too
+	Held       bool      // nothing ahead of it blocks it: its owner holds, or is about to learn so
+	Data       []byte    // what its client wrote: ours an identity, Curator an IP address
+	Session    int64     // the session that owns it
+	Created    time.Time // when it was created
+	Token      int64     // the zxid that created it: the fencing token of its hold
+}
+
+// Contenders returns the contenders queued at path by any recipe and
+// client we know (mutexes, read-write locks and elections of zkrecipes,
+// Curator, Kazoo and go-zookeeper) in queue order, each marked Held or
+// not under the rule they share: an exclusive node (a mutex's, a
+// writer's, a leader's) blocks every node behind it, and a reader's node
+// blocks the exclusive ones. Children of other kinds are left out. It
+// reads every contender's node, and returns nil for a path that does not
+// exist.
+func Contenders(ctx context.Context, s *Session, path string) ([]Contender, error) {
+	if s == nil {
+		return nil, ErrSessionClosed
+	}
+	cs, err := core.Inspect(ctx, core.Of(s), path)
+	var out []Contender
+	for _, c := range cs {
+		out = append(out, Contender(c))
+	}
+	return out, err
+}
