@@ -4,10 +4,15 @@
 // election: nodes are named as LeaderLatch names them ("latch-").
 //
 // Candidates queue as ephemeral sequential nodes; the head leads, and every
-// other candidate watches only the one just ahead of it. Before a candidate
-// is told it leads, the core checks that the node belongs to its current
-// session, so a node left by an expired session never makes a second
-// leader.
+// other candidate watches the one just ahead of it, the one before that,
+// and its own, so a resignation wakes at most two candidates. A candidate
+// is told it leads only on a node of its own session: on a Session made by
+// recipes.Connect, the create's reply came on a connection that serves that
+// one session and no other; on one made by recipes.NewSession, the node's
+// owner is read and checked first. Either way the node is read back once
+// held, and a node whose creation zxid or owner does not match ends the
+// leadership (recipes.ErrNodeMismatch). So a node left by an expired
+// session never makes a second leader.
 //
 // Leadership is a hold, like a held lock: trusted until [Leadership.Done]
 // closes, which happens when the session is lost or closed, when the

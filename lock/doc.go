@@ -4,8 +4,10 @@
 // go-zookeeper's zk.Lock.
 //
 // Each contender creates an ephemeral sequential node under the lock's
-// path and watches only the node just ahead of it, so a release wakes one
-// waiter and grants follow queue order (first come, first served). A
+// path. A waiter watches the node just ahead of it, the one before that
+// (so that it usually knows it is next before its turn comes) and its own,
+// so a release wakes at most two waiters, never a herd, and grants follow
+// queue order (first come, first served). A
 // holder that crashes or is cut off long enough loses its session, and the
 // server deletes its node: the lock releases itself.
 //

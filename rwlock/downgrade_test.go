@@ -174,3 +174,26 @@ func TestDowngradeWithAnUnknownOutcomeEndsTheHold(t *testing.T) {
 	assert.ErrorIs(t, h.Unlock(ctx), rwlock.ErrNotHeld)
 	assert.Error(t, h.Downgrade(ctx), "an ended hold cannot be downgraded")
 }
+
+// TestDowngradeOfANodeChangedByAnotherClientEndsTheHold: another client
+// wrote the writer's node (which admits readers, who go by its version).
+// Downgrade's version-checked write fails; reading the node back shows
+// data that is not ours, so the hold ends as lost, saying why. It used to
+// report the node deleted.
+func TestDowngradeOfANodeChangedByAnotherClientEndsTheHold(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	h, _, peer := holder(t, ctx, path)
+	_, err := peer.Conn().Set(h.Path(), []byte("not a downgrade"), 0)
+	require.NoError(t, err)
+
+	err = h.Downgrade(ctx)
+	assert.ErrorIs(t, err, rwlock.ErrLost)
+	assert.NotErrorIs(t, err, recipes.ErrNodeDeleted)
+	assert.ErrorContains(t, err, "changed by another client")
+	assert.ErrorIs(t, h.Err(), rwlock.ErrLost)
+	<-h.Done()
+	ok, _, err := peer.Conn().Exists(h.Path())
+	require.NoError(t, err)
+	assert.False(t, ok, "the ended hold's node is still there")
+}

@@ -103,7 +103,8 @@ func (h *Hold) Downgrade(ctx context.Context) error {
 	case err == nil:
 		h.write = false
 		return nil
-	case core.Retryable(err), errors.Is(err, context.Canceled):
+	case core.Retryable(err), errors.Is(err, context.Canceled), errors.Is(err, zk.ErrBadVersion):
+		// Unknown outcome, or a node that changed under us: read it back.
 		return h.resolve(err)
 	}
 	return fmt.Errorf("rwlock: downgrade: %w", err)
@@ -140,9 +141,11 @@ func (h *Hold) setData(ctx context.Context) error {
 // A read back that finds the node changed is final: its version only
 // grows. One that finds it unchanged is not (the lost request may still
 // be on its way), so the same version-checked write is sent again: once
-// either of the two is applied, the other fails on the version, so the
-// answer to the second is final too. If the outcome cannot be learned
-// within resolveTimeout, the hold ends.
+// either of the two is applied, the other fails on the version, and a
+// failure sends resolve back to read the node, whose data then tells
+// whose write changed it. It also resolves a first write that failed on
+// the version: another client wrote the node. If the outcome cannot be
+// learned within resolveTimeout, the hold ends.
 func (h *Hold) resolve(cause error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
 	defer cancel()
@@ -160,11 +163,13 @@ func (h *Hold) resolve(cause error) error {
 		})
 		if err == nil && n.stat.Version == h.Guard().Version {
 			err = h.held.SetData(ctx, downgradeData) // the node as it was: write again
-			if err == nil {
+			switch {
+			case err == nil:
 				h.write = false
 				return nil
-			}
-			if errors.Is(err, recipes.ErrLost) { // the core ended the hold
+			case errors.Is(err, zk.ErrBadVersion):
+				continue // changed since the read, by the lost write or another: read again
+			case errors.Is(err, recipes.ErrLost): // the core ended the hold
 				return fmt.Errorf("rwlock: downgrade: %w", err)
 			}
 		}

@@ -203,14 +203,18 @@ func (h *Hold) Guard() *zk.CheckVersionRequest {
 // SetData replaces the data of the hold's node, only if the node is still
 // the hold's (the server checks its version), and returns once it is
 // written. Recipes use it to change what a hold means in place (the
-// read-write lock's downgrade); the guard follows the new version.
+// read-write lock's downgrade); the guard follows the new version. If the
+// node is gone, the hold ends (ErrNodeDeleted). If its version changed
+// since the hold last knew it, SetData returns an error matching
+// zk.ErrBadVersion and leaves the hold as it is: the caller knows whether
+// a write of its own may have made the change.
 func (h *Hold) SetData(ctx context.Context, data []byte) error {
 	if err := h.Err(); err != nil {
 		return fmt.Errorf("set data of %s: %w", h.path, err)
 	}
 	g := h.Guard()
 	st, err := call(ctx, h.s, func() (*zk.Stat, error) { return h.s.Conn().Set(h.path, data, g.Version) })
-	if errors.Is(err, zk.ErrNoNode) || errors.Is(err, zk.ErrBadVersion) {
+	if errors.Is(err, zk.ErrNoNode) {
 		h.cancel(ErrNodeDeleted)
 		return fmt.Errorf("set data of %s: %w (%w)", h.path, ErrNodeDeleted, err)
 	}

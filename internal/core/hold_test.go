@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -59,4 +60,30 @@ func TestSuspensionBetweenTwoLooksEndsTheHold(t *testing.T) {
 	}
 	assert.ErrorIs(t, h.Err(), ErrSuspended)
 	h.Release(ctx)
+}
+
+// TestSetDataOnAChangedNodeLeavesTheHoldToItsCaller: a node whose version
+// changed since the hold last knew it (another client's write, or a lost
+// write of the holder's own that landed after all) is not a deleted node.
+// SetData reports the version and leaves the hold trusted; the caller
+// knows which it may be. It used to end the hold as if the node were gone.
+func TestSetDataOnAChangedNodeLeavesTheHoldToItsCaller(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, other := testSession(t), testSession(t)
+	q, err := NewQueue(s, "/test/changed", []Marker{WriteMarker}, ReadWriteBlocks)
+	require.NoError(t, err)
+	h, err := q.Acquire(ctx, WriteMarker, true, nil)
+	require.NoError(t, err)
+	_, err = other.Conn().Set(h.Path(), []byte("someone else"), 0)
+	require.NoError(t, err)
+
+	err = h.SetData(ctx, []byte("mine"))
+	assert.ErrorIs(t, err, zk.ErrBadVersion)
+	assert.NotErrorIs(t, err, ErrLost)
+	assert.NoError(t, h.Err(), "SetData ended the hold")
+	require.NoError(t, h.Release(ctx))
+	ok, _, err := other.Conn().Exists(h.Path())
+	require.NoError(t, err)
+	assert.False(t, ok, "the node outlived its release")
 }
