@@ -8,10 +8,17 @@ export ZKTEST_IMAGE ?= zkrecipes/zookeeper:debian
 
 GO ?= go
 
-.PHONY: test example bench image vet fmt-check
+.PHONY: test test-offline example bench image vet fmt-check
 
-test: image fmt-check vet
+test: image fmt-check vet test-offline
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# Tests that need no server (parsing, paths, the wire splitter, the safety
+# checker, the harness's own logic, fuzz seeds) pass where no Docker engine
+# can be reached; the shared test cluster starts only when a test uses it.
+OFFLINE := ^(Fuzz|Test(Parse|SeqBefore|Blockers|ValidatePath$$|ServerRule|Frames|Tap|Surface|Defaults|SharedCluster|Check|Store))
+test-offline:
+	scripts/nodocker $(GO) test -count=1 -run '$(OFFLINE)' ./internal/core ./recipes ./integration/zktest ./integration/safety
 
 # The inventory example: worker processes selling from one stock record under
 # the lock, against ZK_SERVERS or a throwaway ZooKeeper in Docker.

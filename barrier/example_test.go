@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
-	"strings"
 	"sync"
 
 	"github.com/zkrecipes/zkrecipes/barrier"
@@ -17,7 +15,7 @@ import (
 // it together.
 func ExampleDoubleBarrier() {
 	ctx := context.Background()
-	servers := strings.Split(os.Getenv("ZK_SERVERS"), ",")
+	servers := servers()
 	var wg sync.WaitGroup
 	for range 3 {
 		wg.Go(func() {

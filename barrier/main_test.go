@@ -30,3 +30,8 @@ func children(t *testing.T, s *recipes.Session, path string) []string {
 	}
 	return c
 }
+
+// servers returns the ensemble the examples use, as a program would read
+// it from its configuration (e.g. "zk1:2181,zk2:2181,zk3:2181"): here the
+// shared cluster's.
+func servers() []string { return cluster.Servers() }

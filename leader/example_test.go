@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
-	"strings"
 
 	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/recipes"
@@ -16,7 +14,7 @@ import (
 // is lost.
 func ExampleElection_Run() {
 	ctx := context.Background()
-	s, err := recipes.Connect(ctx, strings.Split(os.Getenv("ZK_SERVERS"), ","))
+	s, err := recipes.Connect(ctx, servers())
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -59,3 +59,8 @@ func campaign(t *testing.T, ctx context.Context, e *leader.Election, value strin
 	}))
 	return ch
 }
+
+// servers returns the ensemble the examples use, as a program would read
+// it from its configuration (e.g. "zk1:2181,zk2:2181,zk3:2181"): here the
+// shared cluster's.
+func servers() []string { return cluster.Servers() }

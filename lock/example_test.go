@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"os"
-	"strings"
 
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
@@ -68,6 +66,3 @@ func ExampleMutex_TryLock() {
 	}
 	// Output: already running elsewhere; skipping
 }
-
-// servers returns the ensemble to use, e.g. "zk1:2181,zk2:2181,zk3:2181".
-func servers() []string { return strings.Split(os.Getenv("ZK_SERVERS"), ",") }

@@ -77,3 +77,8 @@ func churn(t *testing.T, ctx context.Context, mutexes []*lock.Mutex, n int) {
 	}
 	wg.Wait()
 }
+
+// servers returns the ensemble the examples use, as a program would read
+// it from its configuration (e.g. "zk1:2181,zk2:2181,zk3:2181"): here the
+// shared cluster's.
+func servers() []string { return cluster.Servers() }

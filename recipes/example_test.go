@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -32,6 +30,3 @@ func ExampleNewSession() {
 	fmt.Println(s.State())
 	// Output: connected
 }
-
-// servers returns the ensemble to use, e.g. "zk1:2181,zk2:2181,zk3:2181".
-func servers() []string { return strings.Split(os.Getenv("ZK_SERVERS"), ",") }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"os"
-	"strings"
 
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/rwlock"
@@ -16,7 +14,7 @@ import (
 // wrote while other readers come in and writers still wait.
 func Example() {
 	ctx := context.Background()
-	s, err := recipes.Connect(ctx, strings.Split(os.Getenv("ZK_SERVERS"), ","))
+	s, err := recipes.Connect(ctx, servers())
 	if err != nil {
 		log.Fatal(err)
 	}

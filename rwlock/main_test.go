@@ -70,3 +70,8 @@ func start(t *testing.T, ctx context.Context, m *rwlock.RWMutex, n int, lock fun
 
 // pending reports whether a started lock call has not returned yet.
 func pending(ch <-chan acquired) bool { return len(ch) == 0 }
+
+// servers returns the ensemble the examples use, as a program would read
+// it from its configuration (e.g. "zk1:2181,zk2:2181,zk3:2181"): here the
+// shared cluster's.
+func servers() []string { return cluster.Servers() }

@@ -19,7 +19,12 @@ import (
 
 // Cluster is a running ZooKeeper server or ensemble. It is safe for
 // concurrent use.
+//
+// The cluster of [RunTests] is started by the first call of any of its
+// methods other than Terminate; see RunTests.
 type Cluster struct {
+	lazy *lazyCluster // for RunTests' cluster: what the methods act on
+
 	opts    options
 	network *testcontainers.DockerNetwork
 	members []*Member
@@ -202,12 +207,12 @@ func (c *Cluster) dockerHost(ctx context.Context, m *Member) (string, error) {
 }
 
 // Members returns the members in id order (member i has ZooKeeper id i+1).
-func (c *Cluster) Members() []*Member { return c.members }
+func (c *Cluster) Members() []*Member { return c.started().members }
 
 // Servers returns the addresses a client should connect to, in member
 // order, for example as the servers argument of zk.Connect. They go through
 // an in-process proxy and stay valid across member restarts.
-func (c *Cluster) Servers() []string { return c.front.Servers() }
+func (c *Cluster) Servers() []string { return c.started().front.Servers() }
 
 // ConnectString returns [Cluster.Servers] joined by commas, as Curator,
 // Kazoo and the zkCli want it.
@@ -220,6 +225,7 @@ func (c *Cluster) ConnectString() string { return strings.Join(c.Servers(), ",")
 // published ports. They change when a member restarts, and sessions made
 // through them cannot be expired with [Cluster.ExpireSession].
 func (c *Cluster) DirectServers(ctx context.Context) ([]string, error) {
+	c = c.started()
 	out := make([]string, len(c.members))
 	for i, m := range c.members {
 		addr, err := m.networkAddr(ctx)
@@ -238,6 +244,7 @@ func (c *Cluster) DirectServers(ctx context.Context) ([]string, error) {
 // and, for an ensemble, exactly one of them leads. It returns ctx's error if
 // that does not happen first.
 func (c *Cluster) WaitServing(ctx context.Context) error {
+	c = c.started()
 	for {
 		err := c.serving(ctx)
 		if err == nil {
@@ -274,6 +281,7 @@ func (c *Cluster) serving(ctx context.Context) error {
 // Leader returns the member that currently leads the ensemble (for a single
 // server, that server).
 func (c *Cluster) Leader(ctx context.Context) (*Member, error) {
+	c = c.started()
 	for _, m := range c.members {
 		if !m.up() {
 			continue
@@ -287,7 +295,12 @@ func (c *Cluster) Leader(ctx context.Context) (*Member, error) {
 
 // Terminate closes every proxy, removes every member's container and the
 // network, and returns the errors joined. It is safe to call more than once.
+// On the cluster of [RunTests] it does not start the cluster: if no method
+// started it, Terminate only makes sure that none will.
 func (c *Cluster) Terminate(ctx context.Context) error {
+	if c.lazy != nil {
+		return c.lazy.terminate(ctx)
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

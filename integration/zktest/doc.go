@@ -5,7 +5,9 @@
 // [Run] starts a single server or an ensemble of 3 or 5 members on a Docker
 // network of its own and returns once it really serves: every member answers
 // the srvr four-letter word and, for an ensemble, one of them leads. [Start]
-// does the same for a test and schedules [Cluster.Terminate].
+// does the same for a test and schedules [Cluster.Terminate]. [RunTests]
+// shares one cluster among a package's tests and starts it only when a test
+// first uses it, so that tests that need no server run without Docker.
 //
 // Clients connect through an in-process TCP proxy ([Cluster.Servers]), so
 // the addresses they were given stay valid when a member restarts on a new

@@ -45,6 +45,7 @@ type Proxy struct {
 // ports. Clients that connect to its [Proxy.Servers] can be cut off alone.
 // [Cluster.Terminate] closes it.
 func (c *Cluster) NewProxy() (*Proxy, error) {
+	c = c.started()
 	p := &Proxy{cluster: c, gate: make(chan struct{}), links: make(map[*link]struct{})}
 	close(p.gate)
 	for _, m := range c.members {

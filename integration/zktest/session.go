@@ -23,6 +23,7 @@ var ErrUnknownSession = errors.New("zktest: session not seen by any proxy of thi
 // [Cluster.NewProxy]), which is how the harness learns its password.
 // Expiring a session that has already ended is not an error.
 func (c *Cluster) ExpireSession(ctx context.Context, sessionID int64) error {
+	c = c.started()
 	cred, ok := c.sessions.get(sessionID)
 	if !ok {
 		return fmt.Errorf("%w: 0x%x", ErrUnknownSession, sessionID)
