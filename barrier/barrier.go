@@ -23,13 +23,11 @@ type Barrier struct {
 // New returns the barrier at path on session s. It checks path and makes
 // no server call.
 func New(s *recipes.Session, path string) (*Barrier, error) {
-	if s == nil {
-		return nil, errors.New("barrier: nil session")
-	}
-	if err := core.ValidatePath(path); err != nil {
+	c, err := core.Prepare(s, path)
+	if err != nil {
 		return nil, fmt.Errorf("barrier: %w", err)
 	}
-	return &Barrier{s: core.Of(s), path: path}, nil
+	return &Barrier{s: c, path: path}, nil
 }
 
 // Set raises the barrier (creating its parents as CONTAINER nodes). Setting

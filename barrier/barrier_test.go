@@ -12,6 +12,7 @@ import (
 	"github.com/zkrecipes/zkrecipes/barrier"
 	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/internal/testutil"
+	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
 func TestBarrierHoldsWaitersUntilRemoved(t *testing.T) {
@@ -43,9 +44,11 @@ func TestBarrierHoldsWaitersUntilRemoved(t *testing.T) {
 
 func TestBarrierRejectsBadPath(t *testing.T) {
 	_, err := barrier.New(nil, "no/slash")
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, recipes.ErrInvalidPath)
+	_, err = barrier.NewDouble(nil, "no/slash", 2)
+	assert.ErrorIs(t, err, recipes.ErrInvalidPath)
 	_, err = barrier.NewDouble(nil, "/ok", 0)
-	assert.Error(t, err)
+	assert.ErrorContains(t, err, "want at least 1")
 }
 
 // TestRemoveAndSetAgainReleasesEveryWaiter: waiters on one shared Session

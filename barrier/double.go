@@ -42,16 +42,14 @@ type DoubleBarrier struct {
 // NewDouble returns a member of the double barrier for n members at path
 // on session s. It checks its arguments and makes no server call.
 func NewDouble(s *recipes.Session, path string, n int) (*DoubleBarrier, error) {
-	if s == nil {
-		return nil, errors.New("barrier: nil session")
-	}
-	if err := core.ValidatePath(path); err != nil {
-		return nil, fmt.Errorf("barrier: %w", err)
-	}
 	if n < 1 {
 		return nil, fmt.Errorf("barrier %s: %d members: want at least 1", path, n)
 	}
-	return &DoubleBarrier{s: core.Of(s), path: path, n: n, turn: make(chan struct{}, 1)}, nil
+	c, err := core.Prepare(s, path)
+	if err != nil {
+		return nil, fmt.Errorf("barrier: %w", err)
+	}
+	return &DoubleBarrier{s: c, path: path, n: n, turn: make(chan struct{}, 1)}, nil
 }
 
 // lock waits for this member's turn, or for ctx to end. A turn that is

@@ -34,13 +34,11 @@ type Election struct {
 // New returns the election at path on session s. It checks path and makes
 // no server call.
 func New(s *recipes.Session, path string) (*Election, error) {
-	if err := core.ValidatePath(path); err != nil {
+	c, err := core.Prepare(s, path)
+	if err != nil {
 		return nil, fmt.Errorf("leader: %w", err)
 	}
-	if s == nil {
-		return nil, errors.New("leader: nil session")
-	}
-	q, err := core.NewQueue(core.Of(s), path, markers, core.AnyBlocks)
+	q, err := core.NewQueue(c, path, markers, core.AnyBlocks)
 	if err != nil {
 		return nil, fmt.Errorf("leader: %w", err)
 	}

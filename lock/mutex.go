@@ -41,13 +41,11 @@ type Mutex struct {
 // server call; the path's parents are created as CONTAINER nodes on the
 // first Lock and deleted by the server once empty.
 func New(s *recipes.Session, path string) (*Mutex, error) {
-	if err := core.ValidatePath(path); err != nil {
+	c, err := core.Prepare(s, path)
+	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	if s == nil {
-		return nil, errors.New("lock: nil session")
-	}
-	q, err := core.NewQueue(core.Of(s), path, markers, core.AnyBlocks)
+	q, err := core.NewQueue(c, path, markers, core.AnyBlocks)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}

@@ -25,17 +25,25 @@ type Contender struct {
 
 // Contenders returns the contenders queued at path by any recipe and
 // client we know (mutexes, read-write locks and elections of zkrecipes,
-// Curator, Kazoo and go-zookeeper) in queue order, each marked Held or
-// not under the rule they share: an exclusive node (a mutex's, a
-// writer's, a leader's) blocks every node behind it, and a reader's node
-// blocks the exclusive ones. Children of other kinds are left out. It
-// reads every contender's node, and returns nil for a path that does not
-// exist.
+// Curator, Kazoo and go-zookeeper) in queue order, each marked Held or not
+// under zkrecipes' rules: an exclusive node (a mutex's, a writer's, a
+// leader's) blocks every node behind it, a reader's node blocks the
+// exclusive ones, and a writer that downgraded blocks readers no more.
+// Other clients follow their own rules, and may disagree: Curator's
+// readers (named as ours) wait for a downgraded writer to be released,
+// and Kazoo's readers by default pass every node but Kazoo's writers.
+// Children of other kinds are left out.
+//
+// It lists path, then reads every contender's node (up to 64 at once), and
+// returns nil for a path that does not exist. It checks path and s first,
+// and blocks until the reads are answered or ctx ends. It is a snapshot:
+// it may be stale as soon as it returns.
 func Contenders(ctx context.Context, s *Session, path string) ([]Contender, error) {
-	if s == nil {
-		return nil, ErrSessionClosed
+	c, err := core.Prepare(s, path)
+	if err != nil {
+		return nil, err
 	}
-	cs, err := core.Inspect(ctx, core.Of(s), path)
+	cs, err := core.Inspect(ctx, c, path)
 	var out []Contender
 	for _, c := range cs {
 		out = append(out, Contender(c))

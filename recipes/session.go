@@ -13,15 +13,15 @@ type State int
 
 const (
 	// StateConnecting: the session is not established yet.
-	StateConnecting State = State(core.StateConnecting)
+	StateConnecting State = iota
 	// StateConnected: the session is established and the connection is up.
-	StateConnected State = State(core.StateConnected)
+	StateConnected
 	// StateSuspended: the connection dropped; the session may still live.
-	StateSuspended State = State(core.StateSuspended)
+	StateSuspended
 	// StateLost: the session expired or was replaced by a new one. Final.
-	StateLost State = State(core.StateLost)
+	StateLost
 	// StateClosed: Close was called. Final.
-	StateClosed State = State(core.StateClosed)
+	StateClosed
 )
 
 func (s State) String() string { return core.State(s).String() }

@@ -89,8 +89,8 @@ func exported(d ast.Decl) []string {
 	return out
 }
 
-// TestDefaultsAreTheCores: the defaults documented here are the ones the
-// core applies.
+// TestDefaultsAreTheCores: the defaults and states documented here are the
+// core's.
 func TestDefaultsAreTheCores(t *testing.T) {
 	c := configure(nil)
 	d := core.DefaultConfig()
@@ -98,8 +98,11 @@ func TestDefaultsAreTheCores(t *testing.T) {
 	assert.Equal(t, DefaultPollInterval, d.PollInterval)
 	assert.Equal(t, d.Timeout, c.Timeout)
 	assert.False(t, c.TimeoutSet)
-	for st := StateConnecting; st <= StateClosed; st++ {
-		assert.Equal(t, core.State(st).String(), st.String())
+	for st, c := range map[State]core.State{StateConnecting: core.StateConnecting,
+		StateConnected: core.StateConnected, StateSuspended: core.StateSuspended,
+		StateLost: core.StateLost, StateClosed: core.StateClosed} {
+		assert.Equal(t, State(c), st, "%v", c)
+		assert.Equal(t, c.String(), st.String())
 	}
 	assert.Equal(t, "closed", StateClosed.String())
 }

@@ -110,6 +110,9 @@ func TestDowngradeWhoseAnswerIsLostIsReadBack(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, h.Write())
 	assert.NoError(t, h.Err())
+	_, err = h.Multi(ctx)
+	require.NoError(t, err, "the guard follows the write learned by reading back")
+	assert.NoError(t, h.Err())
 	require.NoError(t, h.Unlock(ctx))
 }
 
@@ -175,24 +178,27 @@ func TestDowngradeWithAnUnknownOutcomeEndsTheHold(t *testing.T) {
 	assert.Error(t, h.Downgrade(ctx), "an ended hold cannot be downgraded")
 }
 
-// TestDowngradeOfANodeChangedByAnotherClientEndsTheHold: another client
-// wrote the writer's node (which admits readers, who go by its version).
-// Downgrade's version-checked write fails; reading the node back shows
-// data that is not ours, so the hold ends as lost, saying why. It used to
-// report the node deleted.
-func TestDowngradeOfANodeChangedByAnotherClientEndsTheHold(t *testing.T) {
+// TestWriteHoldWhoseNodeAnotherClientWritesEnds: another client wrote the
+// writer's node, which admits readers (they go by its version). The write
+// hold ends at once, and Downgrade refuses it; Unlock deletes the node.
+// It used to stay a trusted write hold beside the readers.
+func TestWriteHoldWhoseNodeAnotherClientWritesEnds(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
 	h, _, peer := holder(t, ctx, path)
 	_, err := peer.Conn().Set(h.Path(), []byte("not a downgrade"), 0)
 	require.NoError(t, err)
 
+	select {
+	case <-h.Done():
+	case <-ctx.Done():
+		t.Fatal("the write hold stayed trusted beside admitted readers")
+	}
+	assert.ErrorIs(t, h.Err(), recipes.ErrNodeMismatch)
+	assertHoldMatchesServer(t, ctx, h, path)
 	err = h.Downgrade(ctx)
 	assert.ErrorIs(t, err, rwlock.ErrLost)
-	assert.NotErrorIs(t, err, recipes.ErrNodeDeleted)
-	assert.ErrorContains(t, err, "changed by another client")
-	assert.ErrorIs(t, h.Err(), rwlock.ErrLost)
-	<-h.Done()
+	assert.ErrorIs(t, h.Unlock(ctx), rwlock.ErrLost)
 	ok, _, err := peer.Conn().Exists(h.Path())
 	require.NoError(t, err)
 	assert.False(t, ok, "the ended hold's node is still there")

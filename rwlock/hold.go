@@ -81,11 +81,10 @@ func (h *Hold) Err() error {
 // ends the hold (Done closes, Err matches ErrLost, the node is deleted, in
 // the background if need be) and returns an error matching ErrLost. So a
 // hold whose Write is true and whose Err is nil never stands beside
-// readers that the server admits.
-//
-// After a downgrade learned by reading the node back, Guard still names
-// the node's old version: an op guarded by it fails, and Multi fails and
-// ends the hold.
+// readers that the server admits; nor does one whose node another client
+// wrote (readers go by the node's version): that ends the hold, with
+// recipes.ErrNodeMismatch. After a downgrade, Guard and Multi follow the
+// node's new version, also when Downgrade learned it by reading back.
 func (h *Hold) Downgrade(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -103,9 +102,9 @@ func (h *Hold) Downgrade(ctx context.Context) error {
 	case err == nil:
 		h.write = false
 		return nil
-	case core.Retryable(err), errors.Is(err, context.Canceled), errors.Is(err, zk.ErrBadVersion):
-		// Unknown outcome, or a node that changed under us: read it back.
-		return h.resolve(err)
+	case errors.Is(err, recipes.ErrLost): // the core ended the hold
+	case core.Retryable(err), errors.Is(err, context.Canceled):
+		return h.resolve(err) // unknown outcome: read the node back
 	}
 	return fmt.Errorf("rwlock: downgrade: %w", err)
 }
@@ -175,6 +174,7 @@ func (h *Hold) resolve(cause error) error {
 		}
 		switch {
 		case err == nil && bytes.Equal(n.data, downgradeData):
+			h.held.Settle(n.stat.Version) // the guard follows our write
 			h.write = false
 			return nil
 		case err == nil: // changed by another client; readers go by the version

@@ -38,13 +38,11 @@ type RWMutex struct {
 // New returns the read-write lock at path on session s. It checks path
 // and makes no server call.
 func New(s *recipes.Session, path string) (*RWMutex, error) {
-	if err := core.ValidatePath(path); err != nil {
+	c, err := core.Prepare(s, path)
+	if err != nil {
 		return nil, fmt.Errorf("rwlock: %w", err)
 	}
-	if s == nil {
-		return nil, errors.New("rwlock: nil session")
-	}
-	q, err := core.NewQueue(core.Of(s), path, markers, core.ReadWriteBlocks, core.WithYieldRule(core.DowngradeYields))
+	q, err := core.NewQueue(c, path, markers, core.ReadWriteBlocks, core.WithYieldRule(core.DowngradeYields))
 	if err != nil {
 		return nil, fmt.Errorf("rwlock: %w", err)
 	}

@@ -22,7 +22,8 @@ import (
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
-// readers bounds the node reads inspect has in flight at once: they are
+// readers bounds the reads of children that are not contenders inspect has
+// in flight at once (recipes.Contenders bounds its own): they are
 // pipelined on the session's one connection.
 const readers = 64
 
@@ -305,7 +306,8 @@ func describeContender(c recipes.Contender) entry {
 		role = "shared"
 	}
 	seq := c.Seq
-	return entry{Name: c.Name, State: state, Role: role, Client: clientOf(c), Session: fmt.Sprintf("0x%x", c.Session),
+	_, session := kindOf(c.Session)
+	return entry{Name: c.Name, State: state, Role: role, Client: clientOf(c), Session: session,
 		Created: c.Created, Age: time.Since(c.Created).Round(time.Second).String(), Token: c.Token,
 		Sequence: &seq, Data: c.Data, Text: text(c.Data)}
 }

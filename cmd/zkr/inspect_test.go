@@ -46,7 +46,8 @@ func inspectJSON(t *testing.T, ctx context.Context, path string) inspected {
 
 func session(t *testing.T) *recipes.Session {
 	t.Helper()
-	s, err := recipes.Connect(ctxFor(t, 30*time.Second), cluster.Servers())
+	servers := cluster.Servers() // first: it may start the cluster
+	s, err := recipes.Connect(ctxFor(t, 30*time.Second), servers)
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return s

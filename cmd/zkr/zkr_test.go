@@ -101,7 +101,8 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 
 func mutex(t *testing.T, path string) *lock.Mutex {
 	t.Helper()
-	s, err := recipes.Connect(ctxFor(t, 30*time.Second), cluster.Servers())
+	servers := cluster.Servers() // first: it may start the cluster
+	s, err := recipes.Connect(ctxFor(t, 30*time.Second), servers)
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	m, err := lock.New(s, path)

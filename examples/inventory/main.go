@@ -91,7 +91,8 @@ func runShop(workers, items int, kill, expire bool) error {
 		return err
 	}
 	defer s.Close()
-	if _, err := s.Conn().Create("/inventory", nil, 0, acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+	// A container: the server deletes it once its last child is gone.
+	if _, err := s.Conn().CreateContainer("/inventory", nil, zk.FlagContainer, acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 		return err
 	}
 	closeShop(s.Conn())

@@ -32,8 +32,10 @@ import (
 //   - own, on our own node, so that we learn when an operator or an expiry
 //     deletes it; the hold's monitor takes it over at the grant.
 //
-// Each node is watched by at most two waiters, so one release wakes no
-// herd.
+// Where every node ahead blocks (a mutex, an election), each node is
+// watched by at most two waiters, so one release wakes no herd. Under the
+// read-write rule, the readers behind a writer all watch it: its release
+// grants them all.
 type waiter struct {
 	q    *Queue
 	name string // our node's name
@@ -42,6 +44,7 @@ type waiter struct {
 
 	first        <-chan listing         // the listing sent behind the create, unread
 	pred, second watched                // the nearest blocker, and the one before it
+	last         bool                   // pred is the only blocker: its deletion grants us
 	own          <-chan zk.Event        // the watch on our node, once set
 	arming       chan (<-chan zk.Event) // the watch on our node, being set
 }
@@ -199,7 +202,7 @@ func (w *waiter) watchPred(ctx context.Context, me Node, blockers []Node) ([]Nod
 // watchSecond watches the blocker before pred, if there is one and it is
 // not watched already.
 func (w *waiter) watchSecond(ctx context.Context, blockers []Node) (next, error) {
-	if len(blockers) == 1 {
+	if w.last = len(blockers) == 1; w.last {
 		w.second = watched{}
 		return sleep, nil
 	}
@@ -227,7 +230,7 @@ func (w *waiter) sleep(ctx context.Context) (next, error) {
 	for {
 		select {
 		case ev := <-w.pred.watch:
-			if w.second.watch == nil && ev.Type == zk.EventNodeDeleted {
+			if w.last && ev.Type == zk.EventNodeDeleted {
 				return grant, nil
 			}
 			w.pred = watched{}
@@ -237,7 +240,7 @@ func (w *waiter) sleep(ctx context.Context) (next, error) {
 			return relist, nil
 		case set := <-w.arming:
 			if w.arming, w.own = nil, set; w.own == nil {
-				return relist, w.q.gone()
+				return relist, w.ended()
 			}
 		case ev := <-w.own:
 			if ev.Type == zk.EventNodeDeleted {
@@ -280,4 +283,13 @@ func (q *Queue) allYield(ctx context.Context, me Node, blockers []Node) (bool, e
 		}
 	}
 	return true, nil
+}
+
+// ended explains why the watch on our node could not be set: the pending
+// hold's cause (the node is gone, or does not match), or the session's end.
+func (w *waiter) ended() error {
+	if err := w.h.Err(); err != nil {
+		return w.q.wrap(err)
+	}
+	return w.q.gone()
 }

@@ -83,23 +83,8 @@ func (q *Queue) Contenders(ctx context.Context) ([]Contender, error) {
 		return nil, fmt.Errorf("contenders of %s: %w", q.path, err)
 	}
 	nodes := ParseChildren(children, q.markers)
-	got := make([]*getResult, len(nodes))
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Go(func() {
-			r, err := q.s.get(ctx, q.path+"/"+n.Name)
-			switch {
-			case errors.Is(err, zk.ErrNoNode): // gone since the listing
-			case err != nil:
-				errs[i] = err
-			default:
-				got[i] = &r
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	got, err := q.readAll(ctx, nodes)
+	if err != nil {
 		return nil, fmt.Errorf("contenders of %s: %w", q.path, err)
 	}
 	var list []Contender
@@ -112,6 +97,45 @@ func (q *Queue) Contenders(ctx context.Context) ([]Contender, error) {
 		list = append(list, c)
 	}
 	return list, nil
+}
+
+// readers bounds the reads readAll has in flight: they are pipelined on
+// the session's one connection.
+const readers = 64
+
+// readAll reads every node, at most readers at a time; a node gone since
+// the listing is nil. It stops at the first error and returns it.
+func (q *Queue) readAll(ctx context.Context, nodes []Node) ([]*getResult, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	got := make([]*getResult, len(nodes))
+	slots := make(chan struct{}, readers)
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			r, err := q.s.get(ctx, q.path+"/"+n.Name)
+			switch {
+			case errors.Is(err, zk.ErrNoNode): // gone since the listing
+			case err != nil:
+				cancel(fmt.Errorf("read %s: %w", n.Name, err)) // the first error stays the cause
+			default:
+				got[i] = &r
+			}
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
+	return got, nil
 }
 
 // blockedAt reports whether a node ahead of nodes[i], read as got, blocks

@@ -17,7 +17,9 @@ import (
 // Lost means: the session expired or was closed; its connection was
 // suspended (with Config.TolerateSuspension, only a suspension lasting
 // until the server may expire the session); the node was deleted by
-// someone else; or the node, read back, does not match the hold's token.
+// someone else; or the node, read back, does not match the hold's token
+// or owner, or was written by someone else (a hold's node is written only
+// through its hold: SetData).
 // A lost hold's node may still exist for a while (a suspended session may
 // come back): call [Hold.Release] all the same, which deletes it if it
 // can.
@@ -31,9 +33,13 @@ type Hold struct {
 	cancel context.CancelCauseFunc
 	stop   chan struct{}
 
-	mu       sync.Mutex
-	version  int32 // of the node's data, for the guard
-	released bool
+	mu      sync.Mutex
+	version int32 // of the node's data, for the guard
+	// unsettled: a write of ours to the node may have been applied without
+	// our knowing (in flight, or its answer lost): until its owner settles
+	// it, a version other than ours is not taken for someone else's write.
+	unsettled bool
+	released  bool
 }
 
 // pendingHold prepares the hold of the node at path while its contender
@@ -163,8 +169,29 @@ func (h *Hold) rearm() <-chan zk.Event {
 		h.cancel(fmt.Errorf("%w: token %d, owner 0x%x; the node says %d, 0x%x",
 			ErrNodeMismatch, h.token, h.s.ID(), w.stat.Czxid, w.stat.EphemeralOwner))
 		return nil
+	case h.writtenByOther(w.stat.Version):
+		// What a node's data means is part of the hold (a writer's node
+		// with a new version admits readers): a change the hold did not
+		// make is not one it can stand behind.
+		h.cancel(fmt.Errorf("%w: written by another client (version %d, ours %d)",
+			ErrNodeMismatch, w.stat.Version, h.guardVersion()))
+		return nil
 	}
 	return w.watch
+}
+
+// writtenByOther reports whether the node's version v can only come from
+// someone else's write.
+func (h *Hold) writtenByOther(v int32) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return !h.unsettled && v != h.version
+}
+
+func (h *Hold) guardVersion() int32 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.version
 }
 
 // Done returns a channel closed when the hold is lost or released.
@@ -203,28 +230,51 @@ func (h *Hold) Guard() *zk.CheckVersionRequest {
 // SetData replaces the data of the hold's node, only if the node is still
 // the hold's (the server checks its version), and returns once it is
 // written. Recipes use it to change what a hold means in place (the
-// read-write lock's downgrade); the guard follows the new version. If the
-// node is gone, the hold ends (ErrNodeDeleted). If its version changed
-// since the hold last knew it, SetData returns an error matching
-// zk.ErrBadVersion and leaves the hold as it is: the caller knows whether
-// a write of its own may have made the change.
+// read-write lock's downgrade); the guard follows the new version.
+//
+// If the node is gone, the hold ends (ErrNodeDeleted). If its version
+// changed while every write of ours was settled, someone else wrote it and
+// the hold ends (ErrNodeMismatch). If the outcome is unknown (the answer
+// was lost, or ctx ended first), or the version changed while an earlier
+// write of ours was unsettled (it may have landed after all: the error
+// then matches zk.ErrBadVersion), the write stays unsettled: the owner
+// reads the node back and calls [Hold.Settle]. Meanwhile a change of
+// version does not end the hold.
 func (h *Hold) SetData(ctx context.Context, data []byte) error {
 	if err := h.Err(); err != nil {
 		return fmt.Errorf("set data of %s: %w", h.path, err)
 	}
-	g := h.Guard()
-	st, err := call(ctx, h.s, func() (*zk.Stat, error) { return h.s.Conn().Set(h.path, data, g.Version) })
-	if errors.Is(err, zk.ErrNoNode) {
+	h.mu.Lock()
+	settled, version := !h.unsettled, h.version
+	h.unsettled = true
+	h.mu.Unlock()
+	st, err := call(ctx, h.s, func() (*zk.Stat, error) { return h.s.Conn().Set(h.path, data, version) })
+	switch {
+	case err == nil:
+		h.Settle(st.Version)
+		return nil
+	case errors.Is(err, zk.ErrNoNode):
 		h.cancel(ErrNodeDeleted)
 		return fmt.Errorf("set data of %s: %w (%w)", h.path, ErrNodeDeleted, err)
+	case errors.Is(err, zk.ErrBadVersion) && settled:
+		cause := fmt.Errorf("%w: written by another client", ErrNodeMismatch)
+		h.cancel(cause)
+		return fmt.Errorf("set data of %s: %w (%w)", h.path, cause, err)
+	case !errors.Is(err, zk.ErrBadVersion) && !retryable(err) && ctx.Err() == nil && settled:
+		h.mu.Lock()
+		h.unsettled = false // refused: nothing of ours is in flight
+		h.mu.Unlock()
 	}
-	if err != nil {
-		return fmt.Errorf("set data of %s: %w", h.path, err)
-	}
+	return fmt.Errorf("set data of %s: %w", h.path, err)
+}
+
+// Settle records that the node's data, read back, is at version, by a
+// write of ours whose answer was lost: the guard follows it, and a later
+// change of version is someone else's again.
+func (h *Hold) Settle(version int32) {
 	h.mu.Lock()
-	h.version = st.Version
-	h.mu.Unlock()
-	return nil
+	defer h.mu.Unlock()
+	h.version, h.unsettled = version, false
 }
 
 // Multi applies ops (*zk.CreateRequest, *zk.SetDataRequest,

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -62,27 +61,37 @@ func TestSuspensionBetweenTwoLooksEndsTheHold(t *testing.T) {
 	h.Release(ctx)
 }
 
-// TestSetDataOnAChangedNodeLeavesTheHoldToItsCaller: a node whose version
-// changed since the hold last knew it (another client's write, or a lost
-// write of the holder's own that landed after all) is not a deleted node.
-// SetData reports the version and leaves the hold trusted; the caller
-// knows which it may be. It used to end the hold as if the node were gone.
-func TestSetDataOnAChangedNodeLeavesTheHoldToItsCaller(t *testing.T) {
+// TestHoldWhoseNodeAnotherClientWritesEnds: what a node's data means is
+// part of the hold (a writer's node with a new version admits readers), so
+// a write by anyone but the hold ends it, and a write through the hold
+// never does: the guard follows it, also when the watch fires before the
+// write's answer arrives (ZooKeeper sends the event first).
+func TestHoldWhoseNodeAnotherClientWritesEnds(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, other := testSession(t), testSession(t)
-	q, err := NewQueue(s, "/test/changed", []Marker{WriteMarker}, ReadWriteBlocks)
+	q, err := NewQueue(s, "/test/written", []Marker{WriteMarker}, ReadWriteBlocks)
 	require.NoError(t, err)
 	h, err := q.Acquire(ctx, WriteMarker, true, nil)
 	require.NoError(t, err)
-	_, err = other.Conn().Set(h.Path(), []byte("someone else"), 0)
-	require.NoError(t, err)
+	for i := range 20 {
+		require.NoError(t, h.SetData(ctx, []byte{byte(i)}))
+	}
+	_, err = h.Multi(ctx)
+	require.NoError(t, err, "the guard does not follow the hold's own writes")
+	require.NoError(t, h.Err(), "the hold's own write ended it")
 
-	err = h.SetData(ctx, []byte("mine"))
-	assert.ErrorIs(t, err, zk.ErrBadVersion)
-	assert.NotErrorIs(t, err, ErrLost)
-	assert.NoError(t, h.Err(), "SetData ended the hold")
-	require.NoError(t, h.Release(ctx))
+	_, err = other.Conn().Set(h.Path(), []byte("someone else"), -1)
+	require.NoError(t, err)
+	select {
+	case <-h.Done():
+	case <-ctx.Done():
+		t.Fatal("a hold whose node another client wrote stayed trusted")
+	}
+	assert.ErrorIs(t, h.Err(), ErrNodeMismatch)
+	assert.ErrorIs(t, h.Err(), ErrLost)
+	assert.ErrorIs(t, h.SetData(ctx, []byte("mine")), ErrLost)
+	assert.ErrorIs(t, h.Release(ctx), ErrNodeMismatch)
 	ok, _, err := other.Conn().Exists(h.Path())
 	require.NoError(t, err)
 	assert.False(t, ok, "the node outlived its release")

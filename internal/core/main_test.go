@@ -19,9 +19,10 @@ func TestMain(m *testing.M) { os.Exit(zktest.RunTests(m, &cluster)) }
 
 func testSession(t *testing.T) *Session {
 	t.Helper()
+	servers := cluster.Servers() // first: it may start the cluster
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := Connect(ctx, cluster.Servers(), DefaultConfig())
+	s, err := Connect(ctx, servers, DefaultConfig())
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return s

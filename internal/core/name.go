@@ -159,19 +159,22 @@ func Downgraded(n Node, st *zk.Stat) bool {
 }
 
 // DowngradeYields is the read-write lock's [YieldRule]: a write hold
-// downgraded to read (see [Downgraded]) blocks readers no more. A nil st
-// asks whether other could have downgraded at all: only a writer's node
-// (__WRIT__) can.
+// downgraded to read (see [Downgraded]) blocks our readers (__READ__) no
+// more; Kazoo's readers know nothing of downgrades. A nil st asks whether
+// other could have downgraded at all: only a writer's node (__WRIT__) can.
 func DowngradeYields(me, other Node, st *zk.Stat) bool {
-	if st == nil {
-		return me.Role == Shared && other.Marker == WriteMarker.Name
+	if me.Marker != ReadMarker.Name {
+		return false
 	}
-	return me.Role == Shared && Downgraded(other, st)
+	if st == nil {
+		return other.Marker == WriteMarker.Name
+	}
+	return Downgraded(other, st)
 }
 
 // Blockers returns the nodes ahead of nodes[me] that block it under rule,
-// in queue order. The last one is the node to watch: no herd, since each
-// waiter watches a different node, and when it goes the waiter is next.
+// in queue order. The last one is the node to watch: when it goes and
+// was the only one, the waiter holds.
 func Blockers(nodes []Node, me int, rule BlockRule) []Node {
 	var out []Node
 	for _, n := range nodes[:me] {

@@ -16,13 +16,12 @@ import (
 // recipe: contenders create ephemeral sequential children, and a contender
 // holds once no node ahead of it blocks it under the queue's rule.
 //
-// A waiter sets up to three watches, each with getData (so none outlives
-// its node): on the nearest blocking node ahead, whose deletion grants it
-// when that is the last blocker, with no new listing; on the blocker
-// before that one, whose going makes it list again while the nearest still
-// holds, off the hand-over's path; and on its own node, so that it learns
-// when an operator or an expiry deletes it. Each node is watched by at
-// most two waiters, so one release wakes no herd.
+// A waiter sets up to three watches (see [waiter]): on the nearest
+// blocking node ahead, on the blocker before that one, and on its own
+// node. Under a rule where every node ahead blocks (a mutex, an election)
+// each node is watched by at most two waiters, so one release wakes no
+// herd; under the read-write rule every reader behind a writer watches
+// it, and each is granted by its release.
 //
 // The parent is created on demand as a CONTAINER node, which the server
 // deletes once it is empty. A Queue is safe for concurrent use.

@@ -1,5 +1,7 @@
 package core
 
+import "errors"
+
 // Ref carries a core value inside a public type of package recipes
 // (recipes.Session, recipes.Holding), which embeds it under an unexported
 // alias: the public type then has no exported field and no method of the
@@ -17,3 +19,23 @@ func Of[T any](w carrier[T]) *T { return w.ref().p }
 
 // Set makes w carry p.
 func Set[T any](w carrier[T], p *T) { w.ref().p = p }
+
+// errNoSession reports a recipe given a nil Session, or a zero one that
+// neither recipes.Connect nor recipes.NewSession made.
+var errNoSession = errors.New("zkrecipes: no session: make one with recipes.Connect or recipes.NewSession")
+
+// Prepare checks what a recipe is made with, before any call to the
+// server: the path (an error matching ErrInvalidPath), then the session,
+// a *recipes.Session. It returns the core session.
+func Prepare[P interface {
+	*S
+	carrier[Session]
+}, S any](s P, path string) (*Session, error) {
+	if err := ValidatePath(path); err != nil {
+		return nil, err
+	}
+	if s == nil || Of[Session](s) == nil {
+		return nil, errNoSession
+	}
+	return Of[Session](s), nil
+}
