@@ -28,6 +28,11 @@
 //                     line (the caller reads the server's counters), then
 //                     "result N P50_US P99_US" (N acquisitions, wait
 //                     percentiles in microseconds)
+//   semloop PATH MAX ROUNDS LOG ID MILLIS -> ROUNDS times: acquire a lease
+//                     of InterProcessSemaphoreV2(PATH, MAX), create a
+//                     persistent sequential LOG/e- holding "enter ID", sleep
+//                     MILLIS, create one holding "exit ID", return the
+//                     lease; then "semdone PATH ID"
 //   quit           -> closes the client and exits
 //
 // Commands run one at a time, in order; "ready" is printed once connected.
@@ -44,7 +49,10 @@ import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
+import org.apache.curator.framework.recipes.locks.InterProcessSemaphoreV2;
+import org.apache.curator.framework.recipes.locks.Lease;
 import org.apache.curator.retry.RetryNTimes;
+import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.data.Stat;
 
 public class CuratorDriver {
@@ -150,6 +158,22 @@ public class CuratorDriver {
                     case "benchelect":
                         say(benchElect(args[0], f[1], Integer.parseInt(f[2])));
                         break;
+                    case "semloop": {
+                        InterProcessSemaphoreV2 sem = new InterProcessSemaphoreV2(client, f[1], Integer.parseInt(f[2]));
+                        String log = f[4], id = f[5];
+                        for (int i = 0; i < Integer.parseInt(f[3]); i++) {
+                            Lease lease = sem.acquire();
+                            try {
+                                client.create().withMode(CreateMode.PERSISTENT_SEQUENTIAL).forPath(log + "/e-", ("enter " + id).getBytes());
+                                Thread.sleep(Long.parseLong(f[6]));
+                                client.create().withMode(CreateMode.PERSISTENT_SEQUENTIAL).forPath(log + "/e-", ("exit " + id).getBytes());
+                            } finally {
+                                sem.returnLease(lease);
+                            }
+                        }
+                        say("semdone " + f[1] + " " + id);
+                        break;
+                    }
                     case "quit":
                         client.close();
                         return;
