@@ -36,18 +36,20 @@ const safetySessionTimeout = 1500 * time.Millisecond
 
 // The workload: safetyWorkers processes at once, each with one Session
 // shared by goroutines on the mutex, the rwlock (readers, writers that
-// downgrade half the time) and the election, each hold's work short.
+// downgrade half the time), the election and a semaphore of 2 leases,
+// each hold's work short.
 const safetyWorkers = 3
 
 var safetyWorkload = worker.Config{
 	SessionTimeout: safetySessionTimeout,
 	Paths: map[string]string{
 		worker.Mutex: "/safety/mutex", worker.RWLock: "/safety/rwlock", worker.Election: "/safety/election",
+		worker.Semaphore: "/safety/semaphore",
 	},
 	Registers: map[string]string{
 		worker.Mutex: "/safety-register-mutex", worker.RWLock: "/safety-register-rwlock", worker.Election: "/safety-register-election",
 	},
-	Mutexes: 2, Readers: 3, Writers: 1, Candidates: 2,
+	Mutexes: 2, Readers: 3, Writers: 1, Candidates: 2, Leases: 3, LeaseMax: 2,
 	HoldMin: time.Millisecond, HoldMax: 5 * time.Millisecond,
 }
 
@@ -92,7 +94,7 @@ func TestSafetyUnderFaults(t *testing.T) {
 	}
 	defer f.killAll()
 
-	audit := startAudit(ctx, admin, rec, safetyWorkload.Paths)
+	audit := startAudit(ctx, admin, rec, nodeDirs(safetyWorkload.Paths))
 	faults := nemesis(ctx, t, c, f, duration)
 
 	// Heal everything; then every worker must be granted something again.
@@ -126,7 +128,7 @@ func TestSafetyUnderFaults(t *testing.T) {
 	var left []string
 	err = waitForCtx(ctx, 30*time.Second, func() bool {
 		left = left[:0]
-		for _, path := range safetyWorkload.Paths {
+		for _, path := range nodeDirs(safetyWorkload.Paths) {
 			cs, _, err := admin.Conn().Children(path)
 			if err != nil && !errors.Is(err, zk.ErrNoNode) {
 				left = append(left, path+": "+err.Error())
@@ -147,6 +149,7 @@ func TestSafetyUnderFaults(t *testing.T) {
 	}
 
 	events, odd := rec.events(store.Events())
+	limitLeases(events, safetyWorkload.LeaseMax)
 	report := safety.Check(events)
 	applied := map[string]int{}
 	for r, reg := range safetyWorkload.Registers {
@@ -163,18 +166,19 @@ func TestSafetyUnderFaults(t *testing.T) {
 		nfaults += n
 	}
 	slices.Sort(kinds)
-	t.Logf("safety summary: %d worker processes (%d started), %v of faults; grants %d (mutex %d, rwlock write %d, rwlock read %d, election %d), "+
-		"downgrades %s; faults %d of %d kinds (%s); holds whose trust the nemesis ended %s (exclusive holders stopped in their hold %d); violations %d (overlaps %d, token order %d, store linearizable %v, stale guarded writes applied %d); "+
+	t.Logf("safety summary: %d worker processes (%d started), %v of faults; grants %d (mutex %d, rwlock write %d, rwlock read %d, election %d, semaphore %d), "+
+		"downgrades %s; faults %d of %d kinds (%s); holds whose trust the nemesis ended %s (exclusive holders stopped in their hold %d); violations %d (overlaps %d, leases over the limit %d, token order %d, store linearizable %v, stale guarded writes applied %d); "+
 		"stale store writes fenced out %d, accepted %d (no newer token yet); guarded acks %v vs registers %v; leaked nodes %d; "+
 		"longest wait for a grant after heal %v; acquires refused %s; go-zookeeper's own lastZxid race reported %d times",
-		safetyWorkers, len(f.all()), duration, total, grants[worker.Mutex], grants["rwlock write"], grants["rwlock read"], grants[worker.Election],
-		downgrades, nfaults, len(faults), strings.Join(kinds, ", "), cuts, rec.stoppedHolders, report.Violations(), len(report.Overlaps), len(report.TokenOrder),
+		safetyWorkers, len(f.all()), duration, total, grants[worker.Mutex], grants["rwlock write"], grants["rwlock read"], grants[worker.Election], grants[worker.Semaphore],
+		downgrades, nfaults, len(faults), strings.Join(kinds, ", "), cuts, rec.stoppedHolders, report.Violations(), len(report.Overlaps), len(report.Crowds), len(report.TokenOrder),
 		report.StoreLinearizable, report.StaleGuardedAcked, report.StaleRefused, report.StaleAccepted, report.Guarded, applied,
 		len(leaks), longest.Round(time.Millisecond), refused, f.knownRaces)
 	if report.Violations() > 0 && !report.StoreLinearizable {
 		keepArtifact(t, report, "safety-store.html")
 	}
 	assert.Empty(t, report.Overlaps, joinLines(report.Overlaps, 20))
+	assert.Empty(t, report.Crowds, joinLines(report.Crowds, 20))
 	assert.Empty(t, report.TokenOrder, joinLines(report.TokenOrder, 20))
 	assert.True(t, report.StoreLinearizable, "the fenced store's history is not linearizable")
 	assert.Zero(t, report.StaleGuardedAcked, "a stale holder's guarded write was applied")
@@ -193,7 +197,7 @@ func TestSafetyUnderFaults(t *testing.T) {
 		assert.GreaterOrEqual(t, applied[r], g.Acks, "%s: an acknowledged guarded write is missing", r)
 		assert.LessOrEqual(t, applied[r], g.Acks+g.Unknown, "%s: a guarded write nobody may have made was applied", r)
 	}
-	for _, r := range []string{worker.Mutex, "rwlock write", "rwlock read", worker.Election} {
+	for _, r := range []string{worker.Mutex, "rwlock write", "rwlock read", worker.Election, worker.Semaphore} {
 		assert.Positive(t, grants[r], "no %s grant", r)
 	}
 }
@@ -275,7 +279,7 @@ type audit struct {
 	leaks []string
 }
 
-func startAudit(ctx context.Context, admin *recipes.Session, rec *recorder, paths map[string]string) *audit {
+func startAudit(ctx context.Context, admin *recipes.Session, rec *recorder, paths []string) *audit {
 	ctx, cancel := context.WithCancel(ctx)
 	a := &audit{cancel: cancel, done: make(chan struct{})}
 	const grace = 10 * safetySessionTimeout // past it, a dead session's nodes are gone
@@ -316,6 +320,30 @@ func startAudit(ctx context.Context, admin *recipes.Session, rec *recorder, path
 		}
 	}()
 	return a
+}
+
+// nodeDirs returns where the recipes at paths make their nodes: the path
+// itself, or for the semaphore its mutex's and its leases' (the path's own
+// children are container nodes the server deletes in its own time).
+func nodeDirs(paths map[string]string) []string {
+	var dirs []string
+	for r, p := range paths {
+		if r == worker.Semaphore {
+			dirs = append(dirs, p+"/locks", p+"/leases")
+			continue
+		}
+		dirs = append(dirs, p)
+	}
+	return dirs
+}
+
+// limitLeases gives the semaphore's holds its limit, for the checker.
+func limitLeases(events []safety.Event, max int) {
+	for i := range events {
+		if events[i].Resource == worker.Semaphore && events[i].Kind == safety.Hold {
+			events[i].Limit = max
+		}
+	}
 }
 
 // found returns the leaks found so far.
@@ -595,7 +623,7 @@ func TestCheckerCatchesARogueWriterAmongWorkers(t *testing.T) {
 	}
 	// And a node no worker's session owns, as a replacement session's
 	// would be: the audit must report it.
-	audit := startAudit(ctx, session(t), rec, cfg.Paths)
+	audit := startAudit(ctx, session(t), rec, nodeDirs(cfg.Paths))
 	stray, err := core.Of(session(t)).Create(ctx, cfg.Paths[worker.Election]+"/stray", nil, zk.FlagEphemeral)
 	require.NoError(t, err)
 	require.NoError(t, waitForCtx(ctx, time.Minute, func() bool {
@@ -611,6 +639,7 @@ func TestCheckerCatchesARogueWriterAmongWorkers(t *testing.T) {
 	f.stopAll()
 
 	events, odd := rec.events(store.Events())
+	limitLeases(events, safetyWorkload.LeaseMax)
 	report := safety.Check(events)
 	assert.Empty(t, odd)
 	assert.NotEmpty(t, report.Overlaps, "the checker missed writers beside readers")

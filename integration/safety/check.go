@@ -22,6 +22,7 @@ type Report struct {
 	GuardedUnknown     int                // guarded writes whose outcome was lost with the connection
 	Guarded            map[string]Guarded // per resource
 	Overlaps           []string           // trusted holds that overlapped against their recipe's rule
+	Crowds             []string           // moments with more trusted holds of a resource than its limit
 	TokenOrder         []string           // holds granted after another ended, with a smaller token
 	StoreLinearizable  bool               // every resource's store history fits a fenced register
 	StaleAccepted      int                // stale writes the store accepted (no newer token had been written)
@@ -34,7 +35,7 @@ type Report struct {
 
 // Violations counts everything that must not happen.
 func (r Report) Violations() int {
-	n := len(r.Overlaps) + len(r.TokenOrder) + r.StaleGuardedAcked
+	n := len(r.Overlaps) + len(r.Crowds) + len(r.TokenOrder) + r.StaleGuardedAcked
 	if !r.StoreLinearizable {
 		n++
 	}
@@ -116,6 +117,7 @@ func Check(events []Event) Report {
 	slices.Sort(resources)
 	for _, res := range resources {
 		r.Overlaps = append(r.Overlaps, overlaps(res, holds[res])...)
+		r.Crowds = append(r.Crowds, crowds(res, holds[res])...)
 		r.TokenOrder = append(r.TokenOrder, tokenOrder(res, holds[res])...)
 		if len(ops[res]) == 0 {
 			continue
@@ -168,6 +170,38 @@ func overlaps(res string, holds []Event) []string {
 			}
 		}
 		active = append(active, cur)
+	}
+	return found
+}
+
+// crowds finds the moments when more holds of a resource were trusted at
+// once than the limit its holds carry (a semaphore's maximum).
+func crowds(res string, holds []Event) []string {
+	type edge struct {
+		at    time.Time
+		delta int
+		limit int
+	}
+	var edges []edge
+	for _, h := range holds {
+		if h.Limit > 0 {
+			edges = append(edges, edge{h.From, 1, h.Limit}, edge{h.To, -1, h.Limit})
+		}
+	}
+	// At one instant, ends before starts: a hold that ends as another
+	// begins does not overlap it.
+	slices.SortStableFunc(edges, func(a, b edge) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return a.delta - b.delta
+	})
+	var found []string
+	n := 0
+	for _, e := range edges {
+		if n += e.delta; e.delta > 0 && n > e.limit {
+			found = append(found, fmt.Sprintf("%s: %d holds trusted at once at %s, limit %d", res, n, e.at.Format("15:04:05.000000"), e.limit))
+		}
 	}
 	return found
 }

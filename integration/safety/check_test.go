@@ -95,6 +95,45 @@ func TestCheckHoldRules(t *testing.T) {
 	}
 }
 
+// lease is a trusted lease of a semaphore with limit leases.
+func lease(client int, token int64, a, b, limit int) Event {
+	e := hold("semaphore", client, true, token, a, b)
+	e.Limit = limit
+	return e
+}
+
+func TestCheckSemaphoreLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		events []Event
+		crowds int
+	}{
+		{"up to the limit at once", []Event{
+			lease(1, 10, 0, 10, 2), lease(2, 11, 5, 15, 2), lease(3, 12, 10, 20, 2), lease(4, 13, 15, 25, 2),
+		}, 0},
+		{"one over the limit", []Event{
+			lease(1, 10, 0, 10, 2), lease(2, 11, 5, 15, 2), lease(3, 12, 9, 20, 2),
+		}, 1},
+		{"a lease that ends as another begins leaves room", []Event{
+			lease(1, 10, 0, 10, 1), lease(2, 11, 10, 20, 1),
+		}, 0},
+		{"granted in any token order", []Event{
+			lease(1, 20, 0, 10, 1), lease(2, 10, 11, 20, 1),
+		}, 0},
+		{"a lease never trusted takes no place", []Event{
+			lease(1, 10, 0, 10, 1), lease(2, 11, 5, 5, 1),
+		}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Check(tc.events)
+			assert.Len(t, r.Crowds, tc.crowds, "crowds: %v", r.Crowds)
+			assert.Empty(t, r.Overlaps)
+			assert.Empty(t, r.TokenOrder)
+			assert.Equal(t, tc.crowds, r.Violations())
+		})
+	}
+}
+
 func write(res string, client int, token int64, a, b int, ok, stale bool) Event {
 	return Event{Client: client, Resource: res, Kind: StoreWrite, Token: token, From: at(a), To: at(b), OK: ok, Stale: stale}
 }

@@ -27,6 +27,7 @@ type Event struct {
 	Resource string // the recipe path the event belongs to: holds on different resources never conflict
 	Kind     Kind
 	Shared   bool // Hold: a read hold, which may overlap other shared holds; otherwise exclusive
+	Limit    int  // Hold: at most this many holds of the resource may be trusted at once (a semaphore's); 0: no limit but Shared's
 	Token    int64
 	From, To time.Time // call and return (for Hold: trust began and ended)
 	OK       bool      // StoreWrite: accepted; GuardedWrite: acknowledged

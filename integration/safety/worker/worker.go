@@ -33,6 +33,7 @@ import (
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/rwlock"
+	"github.com/zkrecipes/zkrecipes/semaphore"
 )
 
 // Env names the environment variable that holds a worker's Config as JSON.
@@ -40,9 +41,10 @@ const Env = "ZKR_SAFETY_WORKER"
 
 // The recipes a worker uses, as named in its messages and in the store.
 const (
-	Mutex    = "mutex"
-	RWLock   = "rwlock"
-	Election = "election"
+	Mutex     = "mutex"
+	RWLock    = "rwlock"
+	Election  = "election"
+	Semaphore = "semaphore"
 )
 
 // Config is what the suite tells a worker process.
@@ -57,6 +59,8 @@ type Config struct {
 	Readers        int               `json:"readers"`   // goroutines taking the read lock
 	Writers        int               `json:"writers"`   // goroutines taking the write lock (and downgrading half the time)
 	Candidates     int               `json:"candidates"`
+	Leases         int               `json:"leases"`   // goroutines taking a lease of the semaphore
+	LeaseMax       int               `json:"leaseMax"` // the semaphore's maximum
 	HoldMin        time.Duration     `json:"holdMin"` // each hold's work lasts between these
 	HoldMax        time.Duration     `json:"holdMax"`
 	// RogueWriters makes the writers ignore readers, for the suite's
@@ -248,7 +252,8 @@ func (w *worker) run(ctx context.Context, s *recipes.Session) error {
 	m, err1 := lock.New(s, w.cfg.Paths[Mutex])
 	rw, err2 := rwlock.New(s, w.cfg.Paths[RWLock])
 	e, err3 := leader.New(s, w.cfg.Paths[Election])
-	if err := errors.Join(err1, err2, err3); err != nil {
+	sem, err4 := semaphore.New(s, w.cfg.Paths[Semaphore], max(w.cfg.LeaseMax, 1))
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup
@@ -278,7 +283,7 @@ func (w *worker) run(ctx context.Context, s *recipes.Session) error {
 		if err != nil {
 			return ignoreLoss(err)
 		}
-		w.hold(ctx, s, store, g, Mutex, h.Holding, nil, h.Unlock)
+		w.hold(ctx, s, store, g, Mutex, h.Holding, false, nil, h.Unlock)
 		return nil
 	})
 	start(w.cfg.Readers, RWLock, func(ctx context.Context, store *safety.StoreClient, g int) error {
@@ -286,7 +291,7 @@ func (w *worker) run(ctx context.Context, s *recipes.Session) error {
 		if err != nil {
 			return ignoreLoss(err)
 		}
-		w.hold(ctx, s, store, g, RWLock, h.Holding, h, h.Unlock)
+		w.hold(ctx, s, store, g, RWLock, h.Holding, true, h, h.Unlock)
 		return nil
 	})
 	rogue, err := lock.New(s, w.cfg.Paths[RWLock]+"-rogue")
@@ -299,14 +304,14 @@ func (w *worker) run(ctx context.Context, s *recipes.Session) error {
 			if err != nil {
 				return ignoreLoss(err)
 			}
-			w.hold(ctx, s, store, g, RWLock, h.Holding, nil, h.Unlock)
+			w.hold(ctx, s, store, g, RWLock, h.Holding, false, nil, h.Unlock)
 			return nil
 		}
 		h, err := rw.Lock(ctx)
 		if err != nil {
 			return ignoreLoss(err)
 		}
-		w.hold(ctx, s, store, g, RWLock, h.Holding, h, h.Unlock)
+		w.hold(ctx, s, store, g, RWLock, h.Holding, false, h, h.Unlock)
 		return nil
 	})
 	start(w.cfg.Candidates, Election, func(ctx context.Context, store *safety.StoreClient, g int) error {
@@ -314,7 +319,15 @@ func (w *worker) run(ctx context.Context, s *recipes.Session) error {
 		if err != nil {
 			return ignoreLoss(err)
 		}
-		w.hold(ctx, s, store, g, Election, l.Holding, nil, l.Resign)
+		w.hold(ctx, s, store, g, Election, l.Holding, false, nil, l.Resign)
+		return nil
+	})
+	start(w.cfg.Leases, Semaphore, func(ctx context.Context, store *safety.StoreClient, g int) error {
+		l, err := sem.Acquire(ctx)
+		if err != nil {
+			return ignoreLoss(err)
+		}
+		w.hold(ctx, s, store, g, Semaphore, l.Holding, true, nil, l.Unlock)
 		return nil
 	})
 	wg.Wait()
@@ -342,13 +355,12 @@ func (w *worker) backoff(ctx context.Context) {
 }
 
 // hold does one hold's work: exclusive holders make a guarded write and a
-// fenced store write; a writer downgrades half the time and holds on as a
+// fenced store write (shared ones, readers and leases, write nothing); a writer downgrades half the time and holds on as a
 // reader. Trust ends at the first of release and loss seen. A holder
 // frozen by the suite (the process is about to be stopped) writes once
 // more when woken, as if it still held, marked stale.
 func (w *worker) hold(ctx context.Context, s *recipes.Session, store *safety.StoreClient, g int, r string,
-	h recipes.Holding, rw *rwlock.Hold, release func(context.Context) error) {
-	shared := rw != nil && !rw.Write()
+	h recipes.Holding, shared bool, rw *rwlock.Hold, release func(context.Context) error) {
 	n := w.holds.Add(1)
 	w.emit(Msg{T: "grant", H: n, G: g, R: r, Shared: shared, Token: h.Token(), SID: s.ID()})
 	var (
