@@ -61,7 +61,7 @@ type Config struct {
 	Candidates     int               `json:"candidates"`
 	Leases         int               `json:"leases"`   // goroutines taking a lease of the semaphore
 	LeaseMax       int               `json:"leaseMax"` // the semaphore's maximum
-	HoldMin        time.Duration     `json:"holdMin"` // each hold's work lasts between these
+	HoldMin        time.Duration     `json:"holdMin"`  // each hold's work lasts between these
 	HoldMax        time.Duration     `json:"holdMax"`
 	// RogueWriters makes the writers ignore readers, for the suite's
 	// negative control: they take a mutex on another path instead of the
