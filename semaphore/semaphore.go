@@ -303,6 +303,16 @@ func (m *Semaphore) Leases(ctx context.Context) (leases, waiters []recipes.Conte
 	return leases, waiters, nil
 }
 
+// Inspect returns the leases and waiters of the semaphore at path, as
+// [Semaphore.Leases] does, whatever its maximum: for tools (zkr inspect).
+func Inspect(ctx context.Context, s *recipes.Session, path string) (leases, waiters []recipes.Contender, err error) {
+	m, err := newSemaphore(s, path, 1, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.Leases(ctx)
+}
+
 func public(cs []core.Contender, err error) ([]recipes.Contender, error) {
 	out := make([]recipes.Contender, len(cs))
 	for i, c := range cs {

@@ -53,10 +53,13 @@ func printHelp(w io.Writer, fs *flag.FlagSet, h help) {
 	fs.VisitAll(func(f *flag.Flag) {
 		name, usage := flag.UnquoteUsage(f)
 		arg := "--" + f.Name
+		if len(f.Name) == 1 {
+			arg = "-" + f.Name
+		}
 		if name != "" {
 			arg += " " + name
 		}
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0s" {
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0s" && f.DefValue != "0" {
 			usage += fmt.Sprintf(" (default %s)", f.DefValue)
 		}
 		fmt.Fprintf(w, "  %-20s %s\n", arg, usage)
@@ -70,15 +73,16 @@ interrupted by SIGINT/SIGTERM/SIGHUP. Servers default to $ZK_SERVERS.`
 
 var lockHelp = help{
 	synopsis: "zkr lock [flags] PATH [-- CMD [ARGS...]]",
-	about: `Takes the mutex at PATH (or, with --read or --write, the read-write lock)
-and runs CMD while it holds it, in a process group of its own; CMD gets
-ZKR_LOCK_PATH and ZKR_FENCING_TOKEN. zkr releases and exits once the whole
-group has exited. If the lock is lost, or zkr gets SIGINT, SIGTERM or SIGHUP,
-the group gets SIGTERM, then SIGKILL after --grace. Without CMD, zkr holds
-the lock until interrupted.`,
+	about: `Takes the mutex at PATH (with --read or --write, the read-write lock; with
+-n N, one of N leases of the semaphore) and runs CMD while it holds it, in a
+process group of its own; CMD gets ZKR_LOCK_PATH and ZKR_FENCING_TOKEN. zkr
+releases and exits once the whole group has exited. If the lock is lost, or
+zkr gets SIGINT, SIGTERM or SIGHUP, the group gets SIGTERM, then SIGKILL
+after --grace. Without CMD, zkr holds the lock until interrupted.`,
 	examples: `  zkr lock /locks/backup -- ./backup.sh
   zkr lock --try /locks/cron -- ./job.sh
-  zkr lock --read --timeout 30s /locks/data -- ./report.sh`,
+  zkr lock --read --timeout 30s /locks/data -- ./report.sh
+  zkr lock -n 3 /semaphores/exports -- ./export.sh`,
 }
 
 var electHelp = help{
@@ -93,7 +97,8 @@ value instead, until interrupted or its session is lost (exit 4).`,
 var inspectHelp = help{
 	synopsis: "zkr inspect [flags] PATH",
 	about: `Prints the node at PATH (kind, data, children; "missing" if there is none)
-and each contender queued there, by any known recipe or client: its state,
+and each contender queued there, by any known recipe or client (at a
+semaphore's path: its leases, and the acquirers waiting for one): its state,
 role, client library, session, age and token. --json prints one object:
 path, exists, kind, data (base64), text (when the data is UTF-8), children,
 nodes.`,

@@ -20,6 +20,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkrecipes/zkrecipes/recipes"
+	"github.com/zkrecipes/zkrecipes/semaphore"
 )
 
 // readers bounds the reads of children that are not contenders inspect has
@@ -181,6 +182,24 @@ func inspect(ctx context.Context, s *recipes.Session, path string) (report, erro
 	for _, c := range contenders {
 		queued[c.Name] = true
 		r.Nodes = append(r.Nodes, describeContender(c))
+	}
+	if slices.Contains(names, "leases") {
+		// A semaphore: its leases and the acquirers queued for its mutex.
+		leases, waiters, err := semaphore.Inspect(ctx, s, path)
+		if err != nil {
+			return r, err
+		}
+		for _, c := range leases {
+			e := describeContender(c)
+			e.Name, e.State, e.Role = "leases/"+c.Name, "lease", "shared"
+			r.Nodes = append(r.Nodes, e)
+		}
+		for _, c := range waiters {
+			e := describeContender(c)
+			e.Name, e.State = "locks/"+c.Name, "waiting for a lease"
+			r.Nodes = append(r.Nodes, e)
+		}
+		queued["leases"], queued["locks"] = true, true
 	}
 	others := slices.DeleteFunc(names, func(n string) bool { return queued[n] })
 	byName, err := readAll(ctx, s, path, others)

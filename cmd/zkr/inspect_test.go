@@ -18,6 +18,7 @@ import (
 	"github.com/zkrecipes/zkrecipes/barrier"
 	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/recipes"
+	"github.com/zkrecipes/zkrecipes/semaphore"
 )
 
 // inspected is zkr inspect --json's output.
@@ -220,4 +221,30 @@ func TestInspectReadsNodesConcurrently(t *testing.T) {
 	extra := took - base
 	t.Logf("none: %v, %d nodes: %v (%.1f round trips more)", base, n, took, float64(extra)/float64(roundTrip))
 	assert.Less(t, extra, 50*roundTrip, "reading %d nodes took %v more than reading none: nodes are read one at a time", n, extra)
+}
+
+// TestInspectShowsASemaphoresLeasesAndWaiters: at a semaphore's path,
+// inspect lists its leases and the acquirers queued for its mutex, and not
+// its two container children as unknown nodes.
+func TestInspectShowsASemaphoresLeasesAndWaiters(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	const path = "/zkr/inspect-semaphore"
+	m, err := semaphore.New(session(t), path, 1)
+	require.NoError(t, err)
+	l, err := m.Acquire(ctx)
+	require.NoError(t, err)
+	defer l.Unlock(ctx)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go m.Acquire(wctx)
+	require.NoError(t, waitFor(ctx, func() bool { ls, ws, _ := m.Leases(ctx); return len(ls) == 2 && len(ws) == 1 }))
+
+	j := inspectJSON(t, ctx, path)
+	var states []string
+	for _, n := range j.Nodes {
+		states = append(states, n.State)
+	}
+	assert.Equal(t, []string{"lease", "lease", "waiting for a lease"}, states)
+	assert.Equal(t, "leases/"+l.Path()[len(path+"/leases/"):], j.Nodes[0].Name)
+	assert.Equal(t, "zkrecipes", j.Nodes[0].Client)
 }

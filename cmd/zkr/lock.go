@@ -11,16 +11,26 @@ import (
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/rwlock"
+	"github.com/zkrecipes/zkrecipes/semaphore"
 )
+
+// lockMode is what zkr lock takes: a mutex, a read or write hold, or one
+// of n leases of a semaphore; try: without waiting.
+type lockMode struct {
+	read, write, try bool
+	leases           int
+}
 
 func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	own, cmd := splitCmd(args)
 	fs := flag.NewFlagSet("zkr lock", flag.ContinueOnError)
 	servers := serversFlag(fs)
 	timeout := fs.Duration("timeout", 0, "give up waiting for the lock after this long (default: wait)")
-	try := fs.Bool("try", false, "exit at once with code 3 if the lock is held")
-	read := fs.Bool("read", false, "take the read lock of a read-write lock")
-	write := fs.Bool("write", false, "take the write lock of a read-write lock")
+	var mode lockMode
+	fs.BoolVar(&mode.try, "try", false, "exit at once with code 3 if the lock is held")
+	fs.BoolVar(&mode.read, "read", false, "take the read lock of a read-write lock")
+	fs.BoolVar(&mode.write, "write", false, "take the write lock of a read-write lock")
+	fs.IntVar(&mode.leases, "n", 0, "take one of `N` leases of a semaphore (Curator's InterProcessSemaphoreV2 layout)")
 	grace := graceFlag(fs)
 	if err := parseFlags(fs, own, stdout, lockHelp); err != nil {
 		return err
@@ -29,8 +39,13 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if *read && *write {
+	switch {
+	case mode.read && mode.write:
 		return usageError("lock: --read and --write exclude each other")
+	case mode.leases < 0:
+		return usageError("lock: -n must be at least 1")
+	case mode.leases > 0 && (mode.read || mode.write):
+		return usageError("lock: -n takes a lease, not a read or write lock")
 	}
 
 	s, err := connect(ctx, *servers, 10*time.Second)
@@ -44,40 +59,59 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		wctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-
-	var h held
-	var unlock func(context.Context) error
-	switch {
-	case *read || *write:
-		m, err := rwlock.New(s, path)
-		if err != nil {
-			return err
-		}
-		acquire := map[[2]bool]func(context.Context) (*rwlock.Hold, error){
-			{true, false}: m.RLock, {true, true}: m.TryRLock, {false, false}: m.Lock, {false, true}: m.TryLock,
-		}[[2]bool{*read, *try}]
-		rh, err := acquire(wctx)
-		if err != nil {
-			return acquireErr(ctx, err, *timeout)
-		}
-		h, unlock = rh, rh.Unlock
-	default:
-		m, err := lock.New(s, path)
-		if err != nil {
-			return err
-		}
-		acquire := m.Lock
-		if *try {
-			acquire = m.TryLock
-		}
-		lh, err := acquire(wctx)
-		if err != nil {
-			return acquireErr(ctx, err, *timeout)
-		}
-		h, unlock = lh, lh.Unlock
+	h, unlock, err := take(wctx, s, path, mode)
+	if err != nil {
+		return acquireErr(ctx, err, *timeout)
 	}
 	defer release(unlock)
 	return runUnder(ctx, h, cmd, *grace)
+}
+
+// take acquires what mode says at path, and returns the hold and how to
+// give it up.
+func take(ctx context.Context, s *recipes.Session, path string, mode lockMode) (held, func(context.Context) error, error) {
+	switch {
+	case mode.leases > 0:
+		m, err := semaphore.New(s, path, mode.leases)
+		if err != nil {
+			return nil, nil, err
+		}
+		acquire := m.Acquire
+		if mode.try {
+			acquire = m.TryAcquire
+		}
+		l, err := acquire(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return l, l.Unlock, nil
+	case mode.read || mode.write:
+		m, err := rwlock.New(s, path)
+		if err != nil {
+			return nil, nil, err
+		}
+		acquire := map[[2]bool]func(context.Context) (*rwlock.Hold, error){
+			{true, false}: m.RLock, {true, true}: m.TryRLock, {false, false}: m.Lock, {false, true}: m.TryLock,
+		}[[2]bool{mode.read, mode.try}]
+		h, err := acquire(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return h, h.Unlock, nil
+	}
+	m, err := lock.New(s, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	acquire := m.Lock
+	if mode.try {
+		acquire = m.TryLock
+	}
+	h, err := acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, h.Unlock, nil
 }
 
 func acquireErr(ctx context.Context, err error, timeout time.Duration) error {

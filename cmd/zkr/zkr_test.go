@@ -208,9 +208,32 @@ func TestEverySubcommandHasHelp(t *testing.T) {
 	}
 }
 
+// TestLeasesLetNCommandsRunAtOnce: five zkr processes share two leases of
+// a semaphore. Each command puts a file of its own in a directory, counts
+// the files there, and takes its file away after a while: no count is over
+// 2, and some count is 2, so the test can fail.
+func TestLeasesLetNCommandsRunAtOnce(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	dir, log := t.TempDir(), filepath.Join(t.TempDir(), "counts")
+	script := fmt.Sprintf(`f=$(mktemp -p %[1]s); ls %[1]s | wc -l >> %[2]s; sleep 0.3; rm "$f"`, dir, log)
+	var wg sync.WaitGroup
+	codes := make([]int, 5)
+	for i := range codes {
+		wg.Go(func() { codes[i] = run(t, ctx, "lock", "-n", "2", "/zkr/leases", "--", "sh", "-c", script).code })
+	}
+	wg.Wait()
+	assert.Equal(t, []int{0, 0, 0, 0, 0}, codes)
+	out, err := os.ReadFile(log)
+	require.NoError(t, err)
+	counts := strings.Fields(string(out))
+	require.Len(t, counts, 5)
+	assert.NotContains(t, counts, "3", "three commands ran at once with two leases")
+	assert.Contains(t, counts, "2", "never two at once: the test proves nothing")
+}
+
 func TestBadArgumentsAndUnreachableServersGiveOneLineErrors(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
-	for _, args := range [][]string{{}, {"frobnicate"}, {"lock"}, {"lock", "no-slash"}, {"lock", "--read", "--write", "/x"}, {"elect", "/x"}} {
+	for _, args := range [][]string{{}, {"frobnicate"}, {"lock"}, {"lock", "no-slash"}, {"lock", "--read", "--write", "/x"}, {"lock", "-n", "2", "--read", "/x"}, {"lock", "-n", "-1", "/x"}, {"elect", "/x"}} {
 		r := run(t, ctx, args...)
 		assert.Equal(t, 2, r.code, "%v", args)
 		assert.NotContains(t, r.stderr, "goroutine", "%v", args)
