@@ -1,0 +1,161 @@
+package multilock_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/multilock"
+	"github.com/zkrecipes/zkrecipes/recipes"
+	"github.com/zkrecipes/zkrecipes/rwlock"
+	"github.com/zkrecipes/zkrecipes/semaphore"
+)
+
+func mutex(t *testing.T, s *recipes.Session, path string) *lock.Mutex {
+	t.Helper()
+	m, err := lock.New(s, path)
+	require.NoError(t, err)
+	return m
+}
+
+func children(t *testing.T, s *recipes.Session, p string) []string {
+	t.Helper()
+	c, _, err := s.Conn().Children(p)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	require.NoError(t, err)
+	return c
+}
+
+// TestOppositeOrdersNeverDeadlock: goroutines on one Session and on
+// Sessions of their own lock the same two paths, half of them listing the
+// parts in the opposite order, round after round. Taken in the callers'
+// order, they would deadlock; taken in path order, every round completes,
+// and no two hold either path at once.
+func TestOppositeOrdersNeverDeadlock(t *testing.T) {
+	const workers, rounds = 6, 10
+	ctx := ctxFor(t, time.Minute)
+	a, b := testPath(t)+"/a", testPath(t)+"/b"
+	shared := session(t)
+	var inside [2]int32
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range workers {
+		s := shared
+		if i%2 == 1 {
+			s = session(t)
+		}
+		ma, mb := mutex(t, s, a), mutex(t, s, b)
+		parts := []multilock.Part{multilock.Mutex(ma), multilock.Mutex(mb)}
+		if i%2 == 0 {
+			parts[0], parts[1] = parts[1], parts[0]
+		}
+		wg.Go(func() {
+			for range rounds {
+				h, err := multilock.Lock(ctx, parts...)
+				if !assert.NoError(t, err) {
+					return
+				}
+				mu.Lock()
+				inside[0]++
+				inside[1]++
+				assert.Equal(t, [2]int32{1, 1}, inside, "two holders of one path")
+				mu.Unlock()
+				time.Sleep(time.Millisecond)
+				mu.Lock()
+				inside[0]--
+				inside[1]--
+				mu.Unlock()
+				assert.NoError(t, h.Unlock(ctx))
+			}
+		})
+	}
+	wg.Wait()
+	assert.Empty(t, children(t, shared, a))
+	assert.Empty(t, children(t, shared, b))
+}
+
+// TestAllOrNothing: with one path held elsewhere, a Lock over it and a
+// free one waits holding the free one; when its ctx ends, it gives that
+// back and leaves no node on either path.
+func TestAllOrNothing(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	a, b := testPath(t)+"/a", testPath(t)+"/b"
+	s := session(t)
+	other, err := mutex(t, session(t), b).Lock(ctx)
+	require.NoError(t, err)
+
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	_, err = multilock.Lock(short, multilock.Mutex(mutex(t, s, b)), multilock.Mutex(mutex(t, s, a)))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, s, a)) == 0 && len(children(t, s, b)) == 1 }),
+		"left behind: %v, %v", children(t, s, a), children(t, s, b))
+	h, err := mutex(t, session(t), a).TryLock(ctx)
+	require.NoError(t, err, "a is still held")
+	require.NoError(t, h.Unlock(ctx))
+	require.NoError(t, other.Unlock(ctx))
+}
+
+// TestMixedPartsHoldTogetherAndEndTogether: a mutex, a read hold and a
+// lease are taken together; Multi writes only while all are held; when
+// one part's node is deleted, the whole hold ends, and Multi refuses.
+func TestMixedPartsHoldTogetherAndEndTogether(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	base := testPath(t)
+	s := session(t)
+	rw, err := rwlock.New(s, base+"/rw")
+	require.NoError(t, err)
+	sem, err := semaphore.New(s, base+"/sem", 2)
+	require.NoError(t, err)
+	h, err := multilock.Lock(ctx, multilock.Lease(sem), multilock.Read(rw), multilock.Mutex(mutex(t, s, base+"/m")))
+	require.NoError(t, err)
+	var paths []string
+	for _, p := range h.Holds() {
+		paths = append(paths, p.Path()[:len(base)+2])
+		assert.Positive(t, p.Token())
+	}
+	assert.Equal(t, []string{base + "/m", base + "/r", base + "/s"}, paths, "taken in path order")
+
+	reg := base + "-register"
+	_, err = s.Conn().Create(reg, []byte("0"), 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Conn().Delete(reg, -1) })
+	res, err := h.Multi(ctx, &zk.SetDataRequest{Path: reg, Data: []byte("1"), Version: -1})
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+
+	admin := session(t)
+	require.NoError(t, admin.Conn().Delete(h.Holds()[1].Path(), -1)) // the read hold's node
+	select {
+	case <-h.Done():
+	case <-ctx.Done():
+		t.Fatal("the hold outlived one of its parts")
+	}
+	assert.ErrorIs(t, h.Err(), recipes.ErrNodeDeleted)
+	_, err = h.Multi(ctx, &zk.SetDataRequest{Path: reg, Data: []byte("2"), Version: -1})
+	assert.Error(t, err)
+	data, _, err := s.Conn().Get(reg)
+	require.NoError(t, err)
+	assert.Equal(t, "1", string(data))
+	assert.ErrorIs(t, h.Unlock(ctx), recipes.ErrNodeDeleted)
+	assert.Empty(t, children(t, s, base+"/m"))
+	assert.Empty(t, children(t, s, base+"/sem/leases"))
+}
+
+func TestTwoPartsOnOnePathAreRefused(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	s := session(t)
+	rw, err := rwlock.New(s, testPath(t))
+	require.NoError(t, err)
+	_, err = multilock.Lock(ctx, multilock.Read(rw), multilock.Write(rw))
+	assert.ErrorIs(t, err, multilock.ErrDuplicate)
+}
