@@ -7,11 +7,13 @@
 // (nodes _c_<uuid>-lock-<seq>); the one holding it makes its lease node
 // at PATH/leases (_c_<uuid>-lease-<seq>), lists the leases with a watch,
 // and is granted once there are at most max, counting its own; then it
-// gives the mutex back. Only mutex holders make lease nodes, so a count
-// within the maximum stays so until the next acquirer looks, and only one
-// acquirer at a time watches the leases: a returned lease wakes one
-// waiter. Every child of PATH/leases counts as a lease, as with Curator,
-// so a node nobody returns takes a place until its session ends.
+// gives the mutex back. Every listing is taken after the lister's nodes
+// were made, so of any max+1 leases the newest would have counted them
+// all: more than max are never granted, whatever happens to the mutex.
+// The mutex keeps acquirers from waiting on each other's pending nodes,
+// and has only one acquirer at a time watch the leases: a returned lease
+// wakes one waiter. Every child of PATH/leases counts as a lease, as with
+// Curator, so a node nobody returns takes a place until its session ends.
 //
 // The maximum is fixed ([New]: every client of the path must use the same
 // one, as with Curator) or read from a count node in the format of

@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -54,6 +56,10 @@ type Semaphore struct {
 	leases *core.Queue // where leases are made: path/leases
 	max    int         // the maximum, unless count is set
 	count  string      // the node that holds the maximum, if any
+
+	cmu    sync.Mutex
+	cmax   int             // the count as last read
+	cwatch <-chan zk.Event // the watch set by that read, until it fires
 }
 
 // New returns the semaphore at path on session s with at most max leases.
@@ -101,12 +107,15 @@ func (m *Semaphore) Path() string { return m.path }
 
 // Acquire blocks until it holds a lease, and returns it. It waits first
 // for the semaphore's mutex (path/locks, which Curator's clients take
-// too), then, holding it, for the number of leases to drop below the
-// maximum; so acquirers are served in the order they came, and only the
-// one holding the mutex watches the leases. If ctx ends first, Acquire
-// deletes what it made and returns ctx.Err(). If the session is lost, or
-// its connection is suspended while waiting, it returns an error matching
-// ErrLost.
+// too), then, holding it, makes its lease node and waits for the number of
+// leases to be at most the maximum; so acquirers are served in the order
+// they came, and only the one holding the mutex watches the leases. The
+// waiter's watches: those of a mutex waiter (see package lock), then one
+// on the leases' children, one on its lease node from the grant on, and,
+// for a counted maximum, one on the count node per Semaphore. If ctx ends
+// first, Acquire deletes what it made and returns ctx.Err(). If the
+// session is lost, or the mutex is (by default, when the connection is
+// suspended), it returns an error matching ErrLost and leaves no node.
 func (m *Semaphore) Acquire(ctx context.Context) (*Lease, error) {
 	ls, err := m.acquire(ctx, 1, true)
 	if err != nil {
@@ -117,8 +126,10 @@ func (m *Semaphore) Acquire(ctx context.Context) (*Lease, error) {
 
 // AcquireN blocks until it holds n leases at once, all or nothing: the n
 // nodes are made together while it holds the mutex, and granted together
-// once they all fit. With a fixed maximum, n above it fails at once with
-// ErrTooMany. Cancel and loss are as for Acquire: no lease is left behind.
+// once they all fit. n above the maximum fails with ErrTooMany, at once or
+// as soon as a counted maximum drops below n while it waits, rather than
+// keep every other acquirer waiting behind it. Cancel and loss are as for
+// Acquire: no lease is left behind.
 func (m *Semaphore) AcquireN(ctx context.Context, n int) ([]*Lease, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("semaphore %s: %d leases: want at least 1", m.path, n)
@@ -146,8 +157,22 @@ func (m *Semaphore) acquire(ctx context.Context, n int, wait bool) (_ []*Lease, 
 			err = fmt.Errorf("semaphore %s: %w", m.path, err)
 		}
 	}()
-	if m.count == "" && n > m.max {
-		return nil, fmt.Errorf("%d leases, at most %d: %w", n, m.max, ErrTooMany)
+	// The maximum first: a missing count or too many leases fail before
+	// anything is made.
+	for {
+		max, _, err := m.maximum(ctx)
+		if core.Retryable(err) {
+			if err = m.c.WaitConnected(ctx); err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n > max {
+			return nil, fmt.Errorf("%d leases, at most %d: %w", n, max, ErrTooMany)
+		}
+		break
 	}
 	mu, err := m.locks.Acquire(ctx, core.MutexMarker, wait, nil)
 	if err != nil {
@@ -157,9 +182,7 @@ func (m *Semaphore) acquire(ctx context.Context, n int, wait bool) (_ []*Lease, 
 	pending := make([]*core.Hold, 0, n)
 	defer func() {
 		if err != nil {
-			for _, h := range pending {
-				h.Abandon()
-			}
+			abandon(pending)
 		}
 	}()
 	for range n {
@@ -181,6 +204,16 @@ func (m *Semaphore) acquire(ctx context.Context, n int, wait bool) (_ []*Lease, 
 	return leases, nil
 }
 
+// abandon deletes pending lease nodes, all at once (each within a second,
+// then in the background), before the mutex is given back.
+func abandon(pending []*core.Hold) {
+	var wg sync.WaitGroup
+	for _, h := range pending {
+		wg.Go(h.Abandon)
+	}
+	wg.Wait()
+}
+
 // release gives the mutex back, through a lost connection for a second
 // past ctx's end, then in the background.
 func (m *Semaphore) release(ctx context.Context, mu *core.Hold) {
@@ -190,11 +223,16 @@ func (m *Semaphore) release(ctx context.Context, mu *core.Hold) {
 }
 
 // await waits, holding the mutex mu, until the leases' count, pending
-// ones included, is at most the maximum. Only mutex holders make lease
-// nodes, so a count within the maximum stays so until the mutex is
-// released.
+// ones included, is at most the maximum. Every listing is taken after our
+// nodes were made, so a lease is granted only if it and every lease made
+// before it fit: the newest of any max+1 leases would have counted them
+// all. (The mutex keeps acquirers from waiting on each other's pending
+// nodes; it is not what keeps the count.)
 func (m *Semaphore) await(ctx context.Context, mu *core.Hold, pending []*core.Hold, wait bool) error {
 	for {
+		if err := mu.Err(); err != nil {
+			return fmt.Errorf("the semaphore's mutex: %w", err)
+		}
 		children, changed, err := m.listLeases(ctx)
 		max, maxChanged, merr := m.maximum(ctx)
 		switch {
@@ -218,8 +256,10 @@ func (m *Semaphore) await(ctx context.Context, mu *core.Hold, pending []*core.Ho
 			return nil
 		case !wait:
 			return recipes.ErrWouldBlock
-		case m.count == "" && len(pending) > max:
-			return ErrTooMany
+		case len(pending) > max:
+			// The maximum dropped below what we ask for: waiting would keep
+			// every other acquirer waiting behind us.
+			return fmt.Errorf("%d leases, at most %d now: %w", len(pending), max, ErrTooMany)
 		}
 		select {
 		case <-changed:
@@ -248,10 +288,22 @@ func (m *Semaphore) listLeases(ctx context.Context) ([]string, <-chan zk.Event, 
 	return l.children, l.watch, err
 }
 
-// maximum returns the maximum, and for a counted one a watch on its node.
+// maximum returns the maximum, and for a counted one a watch on its node
+// that fires when it changes. The Semaphore keeps one such watch until it
+// fires, rather than set one per call: go-zookeeper keeps every watch set
+// until its node changes, and a count may not change for months.
 func (m *Semaphore) maximum(ctx context.Context) (int, <-chan zk.Event, error) {
 	if m.count == "" {
 		return m.max, nil, nil
+	}
+	m.cmu.Lock()
+	defer m.cmu.Unlock()
+	if m.cwatch != nil {
+		select {
+		case <-m.cwatch: // fired (go-zookeeper then closes it): read again
+		default:
+			return m.cmax, m.cwatch, nil
+		}
 	}
 	type read struct {
 		data  []byte
@@ -261,6 +313,7 @@ func (m *Semaphore) maximum(ctx context.Context) (int, <-chan zk.Event, error) {
 		d, _, w, err := conn.GetW(m.count)
 		return read{d, w}, err
 	})
+	m.cwatch = nil
 	switch {
 	case errors.Is(err, zk.ErrNoNode):
 		return 0, nil, fmt.Errorf("%w: %s does not exist", ErrNoCount, m.count)
@@ -271,6 +324,7 @@ func (m *Semaphore) maximum(ctx context.Context) (int, <-chan zk.Event, error) {
 	if !ok {
 		return 0, nil, fmt.Errorf("%w: %s holds %d bytes, not a 4-byte count", ErrNoCount, m.count, len(r.data))
 	}
+	m.cmax, m.cwatch = max, r.watch
 	return max, r.watch, nil
 }
 
@@ -287,12 +341,38 @@ func ParseCount(data []byte) (int, bool) {
 // count node of [NewCounted].
 func FormatCount(n int32) []byte { return binary.BigEndian.AppendUint32(nil, uint32(n)) }
 
-// Leases returns the lease nodes (those of an acquirer still waiting
-// included) and then the acquirers queued for the semaphore's mutex, the
-// first of which is the one waiting for a lease. It is a snapshot.
+// Leases returns the lease nodes in the order they were made, and then
+// the acquirers queued for the semaphore's mutex, the first of which is
+// the one waiting for a lease. A waiting acquirer's lease nodes are the
+// newest: the leases beyond the maximum are not Held. Children of
+// path/leases that are not lease nodes are left out, though they count
+// against the maximum. It reads the two lists one after the other.
 func (m *Semaphore) Leases(ctx context.Context) (leases, waiters []recipes.Contender, err error) {
+	max, _, err := m.maximum(ctx)
+	if err != nil {
+		max = math.MaxInt // unknown: every lease node is shown held
+	}
+	return m.inspect(ctx, max)
+}
+
+// Inspect returns the leases and waiters of the semaphore at path, as
+// [Semaphore.Leases] does, for tools that do not know its maximum
+// (zkr inspect): every lease node is shown Held, a waiting acquirer's
+// included.
+func Inspect(ctx context.Context, s *recipes.Session, path string) (leases, waiters []recipes.Contender, err error) {
+	m, err := newSemaphore(s, path, 1, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.inspect(ctx, math.MaxInt)
+}
+
+func (m *Semaphore) inspect(ctx context.Context, max int) (leases, waiters []recipes.Contender, err error) {
 	if leases, err = public(m.leases.Contenders(ctx)); err != nil {
 		return nil, nil, err
+	}
+	for i := range leases {
+		leases[i].Held = i < max
 	}
 	if waiters, err = public(m.locks.Contenders(ctx)); err != nil {
 		return nil, nil, err
@@ -301,16 +381,6 @@ func (m *Semaphore) Leases(ctx context.Context) (leases, waiters []recipes.Conte
 		waiters[i].Held = false // holding the mutex is no lease
 	}
 	return leases, waiters, nil
-}
-
-// Inspect returns the leases and waiters of the semaphore at path, as
-// [Semaphore.Leases] does, whatever its maximum: for tools (zkr inspect).
-func Inspect(ctx context.Context, s *recipes.Session, path string) (leases, waiters []recipes.Contender, err error) {
-	m, err := newSemaphore(s, path, 1, "")
-	if err != nil {
-		return nil, nil, err
-	}
-	return m.Leases(ctx)
 }
 
 func public(cs []core.Contender, err error) ([]recipes.Contender, error) {

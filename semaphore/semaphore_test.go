@@ -186,6 +186,39 @@ func TestCountedMaximumChangesLive(t *testing.T) {
 	require.NoError(t, second.Unlock(ctx))
 }
 
+// TestCountedMaximumBelowNFailsAcquireN: AcquireN for more than a counted
+// maximum fails at once, and fails a waiting AcquireN as soon as the count
+// drops below it (waiting would hold the mutex, and every acquirer, for
+// good); nothing of it is left.
+func TestCountedMaximumBelowNFailsAcquireN(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	count := path + "-count"
+	s := session(t, nil)
+	_, err := s.Conn().Create(count, semaphore.FormatCount(3), 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Conn().Delete(count, -1) })
+	m, err := semaphore.NewCounted(s, path, count)
+	require.NoError(t, err)
+	_, err = m.AcquireN(ctx, 4)
+	assert.ErrorIs(t, err, semaphore.ErrTooMany)
+	held, err := m.AcquireN(ctx, 2)
+	require.NoError(t, err)
+
+	done := make(chan error, 1)
+	go func() { _, err := m.AcquireN(ctx, 2); done <- err }()
+	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, s, path+"/leases")) == 4 }))
+	_, err = s.Conn().Set(count, semaphore.FormatCount(1), -1)
+	require.NoError(t, err)
+	assert.ErrorIs(t, <-done, semaphore.ErrTooMany)
+	require.NoError(t, waitFor(ctx, func() bool {
+		return len(children(t, s, path+"/leases")) == 2 && len(children(t, s, path+"/locks")) == 0
+	}), "left behind: leases %v, locks %v", children(t, s, path+"/leases"), children(t, s, path+"/locks"))
+	for _, l := range held {
+		require.NoError(t, l.Unlock(ctx))
+	}
+}
+
 // TestLeasesEndWithTheirSession: a holder's session expires; its lease
 // ends (Done, ErrLost) and the waiter gets the place.
 func TestLeasesEndWithTheirSession(t *testing.T) {
@@ -232,6 +265,8 @@ func TestLeasesShowsLeasesAndWaiters(t *testing.T) {
 		return err == nil && len(leases) == 2 && len(waiters) == 1
 	}), "leases %v, waiters %v, err %v", leases, waiters, err)
 	assert.Equal(t, l.Path(), leases[0].Path)
+	assert.True(t, leases[0].Held)
+	assert.False(t, leases[1].Held, "the waiter's pending lease is shown held")
 	assert.Equal(t, s.ID(), waiters[0].Session)
 	assert.False(t, waiters[0].Held)
 	cancel()

@@ -42,7 +42,7 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	switch {
 	case mode.read && mode.write:
 		return usageError("lock: --read and --write exclude each other")
-	case mode.leases < 0:
+	case mode.leases < 1 && flagSet(fs, "n"):
 		return usageError("lock: -n must be at least 1")
 	case mode.leases > 0 && (mode.read || mode.write):
 		return usageError("lock: -n takes a lease, not a read or write lock")
@@ -65,6 +65,12 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer release(unlock)
 	return runUnder(ctx, h, cmd, *grace)
+}
+
+// flagSet reports whether the flag name was given.
+func flagSet(fs *flag.FlagSet, name string) (set bool) {
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // take acquires what mode says at path, and returns the hold and how to
