@@ -41,16 +41,36 @@ type Part struct {
 }
 
 // Mutex is the part that holds m.
-func Mutex(m *lock.Mutex) Part { return Part{m.Path(), held(m.Lock)} }
+func Mutex(m *lock.Mutex) Part {
+	if m == nil {
+		return Part{}
+	}
+	return Part{m.Path(), held(m.Lock)}
+}
 
 // Read is the part that holds m's read lock.
-func Read(m *rwlock.RWMutex) Part { return Part{m.Path(), held(m.RLock)} }
+func Read(m *rwlock.RWMutex) Part {
+	if m == nil {
+		return Part{}
+	}
+	return Part{m.Path(), held(m.RLock)}
+}
 
 // Write is the part that holds m's write lock.
-func Write(m *rwlock.RWMutex) Part { return Part{m.Path(), held(m.Lock)} }
+func Write(m *rwlock.RWMutex) Part {
+	if m == nil {
+		return Part{}
+	}
+	return Part{m.Path(), held(m.Lock)}
+}
 
 // Lease is the part that holds one lease of s.
-func Lease(s *semaphore.Semaphore) Part { return Part{s.Path(), held(s.Acquire)} }
+func Lease(s *semaphore.Semaphore) Part {
+	if s == nil {
+		return Part{}
+	}
+	return Part{s.Path(), held(s.Acquire)}
+}
 
 // held makes an acquire function of a recipe one that returns Held, with
 // no typed nil on failure.
@@ -68,31 +88,55 @@ func held[H Held](acquire func(context.Context) (H, error)) func(context.Context
 // them. It takes them one after another in the order of their paths,
 // whatever order they are given in, so that two Locks over overlapping
 // sets of paths, in this process or any other, never wait for each other
-// in a cycle. It blocks until every part is held; if ctx ends first, or a
-// part fails or is lost before the last is taken, it gives back what it
-// took (in reverse order) and returns the error: no node of its own is
-// left. Two parts on one path are refused with ErrDuplicate.
+// in a cycle. It blocks until every part is held. If ctx ends first, it
+// gives back what it took (in reverse order) and returns ctx.Err(); if a
+// part fails, or one already taken is lost while it waits for the next, it
+// gives back what it took and returns the error: either way no node of its
+// own is left. No parts, a zero Part, or two parts on one path (refused
+// with ErrDuplicate) are errors.
 func Lock(ctx context.Context, parts ...Part) (*Hold, error) {
+	if len(parts) == 0 {
+		return nil, errors.New("multilock: no parts")
+	}
 	parts = slices.SortedStableFunc(slices.Values(parts), func(a, b Part) int { return cmp.Compare(a.path, b.path) })
-	for i := 1; i < len(parts); i++ {
-		if parts[i].path == parts[i-1].path {
-			return nil, fmt.Errorf("%w: %s", ErrDuplicate, parts[i].path)
+	for i, p := range parts {
+		switch {
+		case p.acquire == nil:
+			return nil, errors.New("multilock: a part has no lock")
+		case i > 0 && p.path == parts[i-1].path:
+			return nil, fmt.Errorf("%w: %s", ErrDuplicate, p.path)
 		}
 	}
+	// Waiting for a part ends when one taken before it is lost.
+	actx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
+	var stops []func() bool
+	defer func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}()
 	var holds []Held
 	for _, p := range parts {
-		h, err := p.acquire(ctx)
+		h, err := p.acquire(actx)
 		if err == nil {
-			err = lostOne(holds) // one taken earlier may have been lost meanwhile
+			err = lostOne(holds) // lost just as p was granted
 		}
 		if err != nil {
 			if h != nil {
 				holds = append(holds, h)
 			}
 			unlockAll(ctx, holds)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if cause := context.Cause(actx); actx.Err() != nil && cause != nil {
+				err = cause
+			}
 			return nil, fmt.Errorf("multilock %s: %w", p.path, err)
 		}
 		holds = append(holds, h)
+		stops = append(stops, context.AfterFunc(h.Context(), func() { abort(fmt.Errorf("%s lost: %w", h.Path(), h.Err())) }))
 	}
 	return newHold(holds), nil
 }
@@ -144,7 +188,9 @@ func newHold(holds []Held) *Hold {
 	return h
 }
 
-// Holds returns what was taken for each part, in the order of their paths.
+// Holds returns what was taken for each part, in the order of their paths:
+// each part's path and fencing token. Give the parts up together, with
+// Unlock: unlocking one alone leaves the rest held, and this hold lost.
 func (h *Hold) Holds() []Held { return slices.Clone(h.holds) }
 
 // Done returns a channel closed when a part is lost or the hold is given
@@ -160,10 +206,13 @@ func (h *Hold) Context() context.Context { return h.ctx }
 func (h *Hold) Err() error { return context.Cause(h.ctx) }
 
 // Multi applies ops atomically, and only if every part's node still
-// exists unchanged (the server checks every guard in the same
-// transaction). It blocks until the server answers or ctx ends, and
-// returns one response per op. If a guard fails, nothing was written and
-// the error says which part's.
+// exists unchanged: the server checks every part's guard in the same
+// transaction, which goes out on the session of the first part (by path),
+// whatever sessions the others are on. It blocks until the server answers
+// or ctx ends, and returns one response per op. If a part's guard fails,
+// nothing was written, and the error names the part and matches
+// recipes.ErrNodeDeleted. If an op fails, it returns the responses and an
+// error naming the op, as Holding.Multi does.
 func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
 	if err := h.Err(); err != nil {
 		return nil, fmt.Errorf("multilock: multi: %w", err)
@@ -173,6 +222,15 @@ func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error
 		guards = append(guards, p.Guard())
 	}
 	res, err := h.holds[0].Multi(ctx, append(guards, ops...)...)
+	for i, r := range res {
+		switch {
+		case r.Error == nil:
+		case i < len(guards):
+			return nil, fmt.Errorf("multilock: multi: %s: guard: %w (%w)", h.holds[i+1].Path(), recipes.ErrNodeDeleted, r.Error)
+		default:
+			return res[len(guards):], fmt.Errorf("multilock: multi: op %d: %w", i-len(guards), r.Error)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("multilock: multi: %w", err)
 	}

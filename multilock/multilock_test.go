@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/multilock"
 	"github.com/zkrecipes/zkrecipes/recipes"
@@ -84,8 +85,8 @@ func TestOppositeOrdersNeverDeadlock(t *testing.T) {
 }
 
 // TestAllOrNothing: with one path held elsewhere, a Lock over it and a
-// free one waits holding the free one; when its ctx ends, it gives that
-// back and leaves no node on either path.
+// free one holds the free one while it waits; when its ctx ends, it gives
+// that back and leaves no node on either path.
 func TestAllOrNothing(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	a, b := testPath(t)+"/a", testPath(t)+"/b"
@@ -93,16 +94,86 @@ func TestAllOrNothing(t *testing.T) {
 	other, err := mutex(t, session(t), b).Lock(ctx)
 	require.NoError(t, err)
 
-	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	defer cancel()
-	_, err = multilock.Lock(short, multilock.Mutex(mutex(t, s, b)), multilock.Mutex(mutex(t, s, a)))
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := multilock.Lock(wctx, multilock.Mutex(mutex(t, s, b)), multilock.Mutex(mutex(t, s, a)))
+		done <- err
+	}()
+	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, s, a)) == 1 && len(children(t, s, b)) == 2 }),
+		"never held a while waiting for b: %v, %v", children(t, s, a), children(t, s, b))
+	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled)
 	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, s, a)) == 0 && len(children(t, s, b)) == 1 }),
 		"left behind: %v, %v", children(t, s, a), children(t, s, b))
 	h, err := mutex(t, session(t), a).TryLock(ctx)
 	require.NoError(t, err, "a is still held")
 	require.NoError(t, h.Unlock(ctx))
 	require.NoError(t, other.Unlock(ctx))
+}
+
+// TestAPartLostWhileWaitingEndsTheLock: a Lock holds a and waits for b;
+// a's node is deleted meanwhile. Lock stops waiting, says why, and leaves
+// no node; it would otherwise wait on, holding nothing it could trust.
+func TestAPartLostWhileWaitingEndsTheLock(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	a, b := testPath(t)+"/a", testPath(t)+"/b"
+	s := session(t)
+	other, err := mutex(t, session(t), b).Lock(ctx)
+	require.NoError(t, err)
+	defer other.Unlock(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := multilock.Lock(ctx, multilock.Mutex(mutex(t, s, a)), multilock.Mutex(mutex(t, s, b)))
+		done <- err
+	}()
+	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, s, a)) == 1 && len(children(t, s, b)) == 2 }))
+	require.NoError(t, session(t).Conn().Delete(a+"/"+children(t, s, a)[0], -1))
+	err = <-done
+	assert.ErrorIs(t, err, recipes.ErrNodeDeleted)
+	assert.ErrorContains(t, err, a)
+	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, s, a)) == 0 && len(children(t, s, b)) == 1 }),
+		"left behind: %v, %v", children(t, s, a), children(t, s, b))
+}
+
+// TestMultiNamesThePartWhoseGuardFailed: the parts are on two sessions,
+// the second behind a slow link, so that it has not yet heard that its
+// node is gone when Multi goes out on the first part's session: the
+// server refuses the transaction on the second part's guard, and the
+// error says so.
+func TestMultiNamesThePartWhoseGuardFailed(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	a, b := testPath(t)+"/a", testPath(t)+"/b"
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	slow := testutil.Session(t, p.Servers(), recipes.WithTolerateSuspension())
+	h, err := multilock.Lock(ctx, multilock.Mutex(mutex(t, session(t), a)), multilock.Mutex(mutex(t, slow, b)))
+	require.NoError(t, err)
+	p.Delay(2 * time.Second)
+	require.NoError(t, session(t).Conn().Delete(h.Holds()[1].Path(), -1))
+	reg := testPath(t) + "-register"
+	_, err = h.Multi(ctx, &zk.CreateRequest{Path: reg, Acl: zk.WorldACL(zk.PermAll)})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, recipes.ErrNodeDeleted)
+	assert.ErrorContains(t, err, h.Holds()[1].Path())
+	ok, _, err := session(t).Conn().Exists(reg)
+	require.NoError(t, err)
+	assert.False(t, ok, "written although a guard failed")
+	p.Delay(0)
+	<-h.Done()
+	h.Unlock(ctx)
+}
+
+// TestBadPartsAreErrors: no parts, a zero part, a nil lock: errors, never
+// a panic.
+func TestBadPartsAreErrors(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	_, err := multilock.Lock(ctx)
+	assert.Error(t, err)
+	_, err = multilock.Lock(ctx, multilock.Part{})
+	assert.Error(t, err)
+	_, err = multilock.Lock(ctx, multilock.Mutex(nil), multilock.Lease(nil))
+	assert.Error(t, err)
 }
 
 // TestMixedPartsHoldTogetherAndEndTogether: a mutex, a read hold and a

@@ -61,8 +61,10 @@ func (v *Holding) Guard() *zk.CheckVersionRequest { return core.Of(v).Guard() }
 // without the client knowing yet cannot write. It blocks until the server
 // answers or ctx ends, and returns one response per op. If the guard fails
 // it returns an error matching [ErrNodeDeleted], nothing was written, and
-// the hold ends. If ctx ends first it returns ctx.Err(), and the ops may
-// or may not have been applied.
+// the hold ends. If an op fails, nothing was written either: it returns
+// the responses, each with its own error, and an error naming the first
+// failing op (counting from 0) that matches its error. If ctx ends first
+// it returns ctx.Err(), and the ops may or may not have been applied.
 func (v *Holding) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
 	return core.Of(v).Multi(ctx, ops...)
 }

@@ -282,8 +282,10 @@ func (h *Hold) Settle(version int32) {
 // hold's node still exists: the server checks, so a hold lost without the
 // client knowing yet cannot write. It returns one response per op. If the
 // guard fails it returns an error matching ErrNodeDeleted and nothing was
-// written. If ctx ends first it returns ctx.Err(), and the ops may or may
-// not have been applied.
+// written. If an op fails, nothing was written either: it returns the
+// responses, each with its own error, and an error that names the first
+// failing op (counting from 0) and matches its error. If ctx ends first it
+// returns ctx.Err(), and the ops may or may not have been applied.
 func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
 	if err := h.Err(); err != nil {
 		return nil, fmt.Errorf("multi under %s: %w", h.path, err)
@@ -295,6 +297,11 @@ func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error
 		return nil, fmt.Errorf("multi under %s: guard: %w (%w)", h.path, ErrNodeDeleted, res[0].Error)
 	}
 	if err != nil {
+		for i, r := range res {
+			if i > 0 && r.Error != nil {
+				return res[1:], fmt.Errorf("multi under %s: op %d: %w", h.path, i-1, r.Error)
+			}
+		}
 		return nil, fmt.Errorf("multi under %s: %w", h.path, err)
 	}
 	return res[1:], nil
