@@ -11,7 +11,12 @@ import (
 
 var cluster *zktest.Cluster
 
-func TestMain(m *testing.M) { os.Exit(zktest.RunTests(m, &cluster)) }
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(workerEnv); spec != "" {
+		os.Exit(worker(spec)) // a worker process of TestProcessesInOppositeOrders
+	}
+	os.Exit(zktest.RunTests(m, &cluster))
+}
 
 func session(t testing.TB) *recipes.Session { return testutil.Session(t, cluster.Servers()) }
 

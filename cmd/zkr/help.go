@@ -72,17 +72,20 @@ const exitCodes = `exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it
 interrupted by SIGINT/SIGTERM/SIGHUP. Servers default to $ZK_SERVERS.`
 
 var lockHelp = help{
-	synopsis: "zkr lock [flags] PATH [-- CMD [ARGS...]]",
+	synopsis: "zkr lock [flags] PATH... [-- CMD [ARGS...]]",
 	about: `Takes the mutex at PATH (with --read or --write, the read-write lock; with
 -n N, one of N leases of the semaphore) and runs CMD while it holds it, in a
-process group of its own; CMD gets ZKR_LOCK_PATH and ZKR_FENCING_TOKEN. zkr
+process group of its own; CMD gets ZKR_LOCK_PATH and ZKR_FENCING_TOKEN. With
+several PATHs, zkr takes them all (in path order, so that two zkrs never
+deadlock) and the variables list each node and token, separated by spaces. zkr
 releases and exits once the whole group has exited. If the lock is lost, or
 zkr gets SIGINT, SIGTERM or SIGHUP, the group gets SIGTERM, then SIGKILL
 after --grace. Without CMD, zkr holds the lock until interrupted.`,
 	examples: `  zkr lock /locks/backup -- ./backup.sh
   zkr lock --try /locks/cron -- ./job.sh
   zkr lock --read --timeout 30s /locks/data -- ./report.sh
-  zkr lock -n 3 /semaphores/exports -- ./export.sh`,
+  zkr lock -n 3 /semaphores/exports -- ./export.sh
+  zkr lock /locks/warehouse-a /locks/warehouse-b -- ./move-stock.sh`,
 }
 
 var electHelp = help{

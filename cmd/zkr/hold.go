@@ -37,9 +37,11 @@ func runUnder(ctx context.Context, h held, cmd []string, grace time.Duration) er
 			return exitErr{exitInterrupted, errQuiet} // release and exit
 		}
 	}
-	g, err := startGroup(cmd, append(os.Environ(),
-		"ZKR_LOCK_PATH="+h.Path(),
-		"ZKR_FENCING_TOKEN="+strconv.FormatInt(h.Token(), 10)))
+	tokens := strconv.FormatInt(h.Token(), 10)
+	if m, ok := h.(interface{ tokens() string }); ok { // several locks
+		tokens = m.tokens()
+	}
+	g, err := startGroup(cmd, append(os.Environ(), "ZKR_LOCK_PATH="+h.Path(), "ZKR_FENCING_TOKEN="+tokens))
 	if err != nil {
 		return err
 	}

@@ -6,9 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/multilock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/rwlock"
 	"github.com/zkrecipes/zkrecipes/semaphore"
@@ -35,11 +38,13 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, own, stdout, lockHelp); err != nil {
 		return err
 	}
-	path, err := onePath("lock", fs)
+	paths, err := somePaths("lock", fs)
 	if err != nil {
 		return err
 	}
 	switch {
+	case len(paths) > 1 && mode.try:
+		return usageError("lock: --try takes one PATH")
 	case mode.read && mode.write:
 		return usageError("lock: --read and --write exclude each other")
 	case mode.leases < 1 && flagSet(fs, "n"):
@@ -59,7 +64,7 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		wctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	h, unlock, err := take(wctx, s, path, mode)
+	h, unlock, err := takeAll(wctx, s, paths, mode)
 	if err != nil {
 		return acquireErr(ctx, err, *timeout)
 	}
@@ -71,6 +76,66 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func flagSet(fs *flag.FlagSet, name string) (set bool) {
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+// takeAll acquires what mode says at every path: at one, as take does; at
+// several, all of them with a multi-lock, in path order.
+func takeAll(ctx context.Context, s *recipes.Session, paths []string, mode lockMode) (held, func(context.Context) error, error) {
+	if len(paths) == 1 {
+		return take(ctx, s, paths[0], mode)
+	}
+	var parts []multilock.Part
+	for _, p := range paths {
+		part, err := partAt(s, p, mode)
+		if err != nil {
+			return nil, nil, err
+		}
+		parts = append(parts, part)
+	}
+	h, err := multilock.Lock(ctx, parts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return multiHeld{h}, h.Unlock, nil
+}
+
+// partAt is the part of a multi-lock that mode says to take at p.
+func partAt(s *recipes.Session, p string, mode lockMode) (multilock.Part, error) {
+	switch {
+	case mode.leases > 0:
+		m, err := semaphore.New(s, p, mode.leases)
+		return multilock.Lease(m), err
+	case mode.read, mode.write:
+		m, err := rwlock.New(s, p)
+		if mode.read {
+			return multilock.Read(m), err
+		}
+		return multilock.Write(m), err
+	}
+	m, err := lock.New(s, p)
+	return multilock.Mutex(m), err
+}
+
+// multiHeld is a multi-lock as zkr runs a command under it: its paths and
+// tokens are those of its parts, in path order, separated by spaces.
+type multiHeld struct{ *multilock.Hold }
+
+func (m multiHeld) Path() string {
+	var paths []string
+	for _, p := range m.Holds() {
+		paths = append(paths, p.Path())
+	}
+	return strings.Join(paths, " ")
+}
+
+func (m multiHeld) Token() int64 { return m.Holds()[0].Token() }
+
+func (m multiHeld) tokens() string {
+	var tokens []string
+	for _, p := range m.Holds() {
+		tokens = append(tokens, strconv.FormatInt(p.Token(), 10))
+	}
+	return strings.Join(tokens, " ")
 }
 
 // take acquires what mode says at path, and returns the hold and how to

@@ -194,10 +194,29 @@ func onePath(cmd string, fs *flag.FlagSet) (string, error) {
 	if fs.NArg() != 1 {
 		return "", usageError("%s: want one PATH, got %d arguments", cmd, fs.NArg())
 	}
-	if err := recipes.ValidatePath(fs.Arg(0)); err != nil {
-		return "", usageError("%s: %v", cmd, err)
+	return checkedPaths(cmd, fs.Args()[:1])
+}
+
+// somePaths returns the PATH arguments of a subcommand, at least one, each
+// checked.
+func somePaths(cmd string, fs *flag.FlagSet) ([]string, error) {
+	if fs.NArg() == 0 {
+		return nil, usageError("%s: want a PATH", cmd)
 	}
-	return fs.Arg(0), nil
+	if _, err := checkedPaths(cmd, fs.Args()); err != nil {
+		return nil, err
+	}
+	return fs.Args(), nil
+}
+
+// checkedPaths checks paths and returns the first.
+func checkedPaths(cmd string, paths []string) (string, error) {
+	for _, p := range paths {
+		if err := recipes.ValidatePath(p); err != nil {
+			return "", usageError("%s: %v", cmd, err)
+		}
+	}
+	return paths[0], nil
 }
 
 // splitCmd separates flags and arguments from the command after "--".

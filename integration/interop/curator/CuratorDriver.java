@@ -33,6 +33,11 @@
 //                     persistent sequential LOG/e- holding "enter ID", sleep
 //                     MILLIS, create one holding "exit ID", return the
 //                     lease; then "semdone PATH ID"
+//   multiloop PATHS ROUNDS LOG ID -> ROUNDS times: acquire an
+//                     InterProcessMultiLock of the mutexes at PATHS (comma
+//                     separated, taken in that order), log "enter ID" and
+//                     "exit ID" as semloop does, release; then
+//                     "multidone ID"
 //   quit           -> closes the client and exits
 //
 // Commands run one at a time, in order; "ready" is printed once connected.
@@ -47,6 +52,7 @@ import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.barriers.DistributedDoubleBarrier;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
+import org.apache.curator.framework.recipes.locks.InterProcessMultiLock;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
 import org.apache.curator.framework.recipes.locks.InterProcessSemaphoreV2;
@@ -172,6 +178,22 @@ public class CuratorDriver {
                             }
                         }
                         say("semdone " + f[1] + " " + id);
+                        break;
+                    }
+                    case "multiloop": {
+                        InterProcessMultiLock multi = new InterProcessMultiLock(client, java.util.Arrays.asList(f[1].split(",")));
+                        String log = f[3], id = f[4];
+                        for (int i = 0; i < Integer.parseInt(f[2]); i++) {
+                            multi.acquire();
+                            try {
+                                client.create().withMode(CreateMode.PERSISTENT_SEQUENTIAL).forPath(log + "/e-", ("enter " + id).getBytes());
+                                Thread.sleep(2);
+                                client.create().withMode(CreateMode.PERSISTENT_SEQUENTIAL).forPath(log + "/e-", ("exit " + id).getBytes());
+                            } finally {
+                                multi.release();
+                            }
+                        }
+                        say("multidone " + id);
                         break;
                     }
                     case "quit":
