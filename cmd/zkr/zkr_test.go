@@ -121,6 +121,29 @@ func TestLockRunsTheCommandWithItsNodeAndTokenAndExitCode(t *testing.T) {
 	assert.Empty(t, r.stderr)
 }
 
+// TestLockOfSeveralPathsTakesThemAll: the command runs holding every
+// path, taken in path order, and gets each node and token; one path held
+// elsewhere keeps it waiting.
+func TestLockOfSeveralPathsTakesThemAll(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	r := run(t, ctx, "lock", "/zkr/multi-b", "/zkr/multi-a", "--", "sh", "-c", `echo "$ZKR_LOCK_PATH"; echo "$ZKR_FENCING_TOKEN"`)
+	require.Equal(t, 0, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 2, r.stdout)
+	nodes, tokens := strings.Fields(lines[0]), strings.Fields(lines[1])
+	require.Len(t, nodes, 2)
+	require.Len(t, tokens, 2)
+	assert.True(t, strings.HasPrefix(nodes[0], "/zkr/multi-a/_c_"), nodes[0])
+	assert.True(t, strings.HasPrefix(nodes[1], "/zkr/multi-b/_c_"), nodes[1])
+
+	h, err := mutex(t, "/zkr/multi-b").Lock(ctx)
+	require.NoError(t, err)
+	r = run(t, ctx, "lock", "--timeout", "300ms", "/zkr/multi-a", "/zkr/multi-b", "--", "true")
+	assert.Equal(t, 1, r.code, "ran while one of its paths was held")
+	require.NoError(t, h.Unlock(ctx))
+	assert.Equal(t, 2, run(t, ctx, "lock", "--try", "/zkr/multi-a", "/zkr/multi-b", "--", "true").code, "--try with two paths")
+}
+
 func TestTryExitsWithBusyCodeWhileHeld(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	h, err := mutex(t, "/zkr/busy").Lock(ctx)
