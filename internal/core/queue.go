@@ -125,6 +125,7 @@ func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string,
 	s := q.s
 	base := path.Base(prefix)
 	unknown := false // a create may have happened without our hearing of it
+	retried := false // a create was sent again after one whose outcome is unknown
 	for {
 		if unknown {
 			if err := s.waitConnected(ctx); err != nil {
@@ -149,16 +150,47 @@ func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string,
 		p, c, err := q.createNode(ctx, prefix, data)
 		switch {
 		case err == nil:
+			if retried {
+				q.removeTwins(ctx, prefix, p)
+			}
 			return p, c, nil
 		case errors.Is(err, zk.ErrNoNode):
 			if err := q.s.CreateParents(ctx, q.path); err != nil {
 				return "", created{}, err
 			}
 		case retryable(err):
-			unknown = true
+			unknown, retried = true, true
 		default:
 			return "", created{}, err
 		}
+	}
+}
+
+// removeTwins deletes the nodes with our prefix other than own: a create
+// whose outcome was unknown, and that a listing on a lagging server missed
+// before we sent it again, may have made one. Once the create sent again
+// is answered, the server that answered has applied the first, so a
+// listing now shows it. What it cannot delete now, a background cleanup
+// does.
+func (q *Queue) removeTwins(ctx context.Context, prefix, own string) {
+	s := q.s
+	base := path.Base(prefix)
+	task := func(ctx context.Context) error {
+		children, err := q.children(ctx)
+		if errors.Is(err, zk.ErrNoNode) {
+			return nil
+		}
+		for _, c := range children {
+			if p := q.path + "/" + c; err == nil && p != own && ourName(c, base) {
+				if _, derr := call(ctx, s, func() (struct{}, error) { return struct{}{}, s.Conn().Delete(p, -1) }); derr != nil && !errors.Is(derr, zk.ErrNoNode) {
+					err = derr
+				}
+			}
+		}
+		return err
+	}
+	if err := task(ctx); err != nil {
+		s.cleanup("remove twins of "+own, task)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -109,4 +110,32 @@ func waitFor(ctx context.Context, cond func() bool) error {
 		}
 	}
 	return nil
+}
+
+// TestTwinsOfARetriedCreateAreRemoved: a create sent again after one whose
+// outcome was unknown may leave two nodes with our prefix (the first seen
+// late by a lagging server); the one we did not take is removed, nothing
+// else is.
+func TestTwinsOfARetriedCreateAreRemoved(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := testSession(t)
+	q, err := NewQueue(s, "/test/twins", []Marker{MutexMarker}, AnyBlocks)
+	require.NoError(t, err)
+	prefix := q.Path() + "/" + ProtectedName(uuid.NewString(), MutexMarker)
+	other := q.Path() + "/" + ProtectedName(uuid.NewString(), MutexMarker)
+	require.NoError(t, s.CreateParents(ctx, q.Path()))
+	var made []string
+	for _, p := range []string{prefix, prefix, other} {
+		n, err := s.Conn().Create(p, nil, zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
+		require.NoError(t, err)
+		made = append(made, n)
+	}
+	q.removeTwins(ctx, prefix, made[1])
+	children, err := q.children(ctx)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{path.Base(made[1]), path.Base(made[2])}, children)
+	for _, p := range made[1:] {
+		require.NoError(t, s.Conn().Delete(p, -1))
+	}
 }
