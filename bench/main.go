@@ -4,12 +4,13 @@
 // Python process) and the raw request floor (create, list, wait for the
 // node just ahead to go, delete: the least any queue lock sends); the
 // read-write lock against Curator's InterProcessReadWriteLock and Kazoo's
-// ReadLock/WriteLock; and the election's hand-over times. Each measurement
+// ReadLock/WriteLock; the semaphore (max 1 and 4) against Curator's
+// InterProcessSemaphoreV2; and the election's hand-over times. Each measurement
 // has every contender on a session of its own; implementations take turns,
 // in a different order each round, and the report gives medians over the
 // rounds and the ratios the project's targets are stated in.
 //
-//	go run . [-duration 2s] [-rounds 3] [-sessions 1,8,32,128] [-readers 1,8,32] [-mix 8,32] [-fsync on,off] [-impls zkrecipes,curator] [-out results]
+//	go run . [-duration 2s] [-rounds 3] [-sessions 1,8,32,128] [-readers 1,8,32] [-mix 8,32] [-semaphore 8,32] [-fsync on,off] [-impls zkrecipes,curator] [-out results]
 //
 // It starts its own ZooKeeper (the test harness image) once with fsync on
 // and once with forceSync=no, and writes results.md, results.csv and a
@@ -58,6 +59,7 @@ func main() {
 	mutexFlag := flag.String("sessions", "1,8,32,128", "contending sessions for the mutex")
 	readFlag := flag.String("readers", "1,8,32", "sessions taking read locks only")
 	mixFlag := flag.String("mix", "8,32", "sessions taking read locks, and write locks one time in ten")
+	semFlag := flag.String("semaphore", "8,32", "sessions taking leases of semaphores of 1 and of 4")
 	handovers := flag.Int("handovers", 40, "election hand-overs measured per kind")
 	fsyncFlag := flag.String("fsync", "on,off", "server fsync modes to run")
 	out := flag.String("out", "results", "directory for the results")
@@ -76,7 +78,7 @@ func main() {
 		return
 	}
 	var scenarios []scenario
-	for kind, f := range map[string]string{mutexKind: *mutexFlag, readKind: *readFlag, mixKind: *mixFlag} {
+	for kind, f := range map[string]string{mutexKind: *mutexFlag, readKind: *readFlag, mixKind: *mixFlag, sem1Kind: *semFlag, sem4Kind: *semFlag} {
 		for _, n := range ints(f) {
 			scenarios = append(scenarios, scenario{kind, n})
 		}
@@ -126,7 +128,7 @@ func ints(list string) []int {
 }
 
 func cmpKinds(a, b string) int {
-	order := []string{mutexKind, readKind, mixKind}
+	order := []string{mutexKind, readKind, mixKind, sem1Kind, sem4Kind}
 	return slices.Index(order, a) - slices.Index(order, b)
 }
 

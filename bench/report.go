@@ -132,6 +132,14 @@ func markdown(s summaries, elections []handover, d time.Duration, rounds int) st
 			b.WriteString("### Read-write lock, 90% reads / 10% writes\n\nAcquisitions per second (p50 / p99 wait):\n\n")
 			s.table(&b, mode, mixKind, throughput)
 		}
+		for _, kind := range []string{sem1Kind, sem4Kind} {
+			if len(s.sessions[kind]) > 0 {
+				fmt.Fprintf(&b, "### Semaphore of %d\n\nAcquisitions per second (p50 / p99 wait):\n\n", leasesOf(kind))
+				s.table(&b, mode, kind, throughput)
+				b.WriteString("Server requests per acquisition:\n\n")
+				s.table(&b, mode, kind, requests)
+			}
+		}
 		electionTable(&b, elections, mode)
 		b.WriteString("### Targets\n\n")
 		targets(&b, s, mode)

@@ -95,7 +95,7 @@ func newSemaphore(s *recipes.Session, p string, max int, count string) (*Semapho
 	if err != nil {
 		return nil, fmt.Errorf("semaphore: %w", err)
 	}
-	leases, err := core.NewQueue(c, p+"/leases", []core.Marker{leaseMarker}, noneBlocks)
+	leases, err := core.NewQueue(c, p+"/leases", []core.Marker{leaseMarker}, noneBlocks, core.Unlisted())
 	if err != nil {
 		return nil, fmt.Errorf("semaphore: %w", err)
 	}

@@ -31,6 +31,8 @@ type Queue struct {
 	markers []Marker
 	rule    BlockRule
 	yields  YieldRule
+	// unlisted: no listing behind a create (see Unlisted)
+	unlisted bool
 }
 
 // YieldRule reports whether other, which blocks me by name, lets me pass
@@ -46,6 +48,10 @@ type QueueOption func(*Queue)
 // WithYieldRule lets blockers yield by their stat; see [YieldRule]. By
 // default no blocker yields.
 func WithYieldRule(r YieldRule) QueueOption { return func(q *Queue) { q.yields = r } }
+
+// Unlisted is for a queue whose nodes are made with Join and never waited
+// on in turn (a semaphore's leases): no listing goes out behind a create.
+func Unlisted() QueueOption { return func(q *Queue) { q.unlisted = true } }
 
 // NewQueue returns the queue at path, where children named with any of
 // markers, or of [KnownMarkers], are contenders and rule says who blocks
@@ -210,7 +216,7 @@ func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (str
 		return "", created{}, err
 	}
 	var c created
-	if tapped != nil {
+	if tapped != nil && !q.unlisted {
 		select {
 		case <-tapped.sent:
 			list := make(chan listing, 1)

@@ -23,8 +23,9 @@
 //                     (session) of its own, acquire and release for MILLIS ms
 //                     InterProcessMutex (KIND mutex), the read lock of
 //                     InterProcessReadWriteLock (read) or, one time in ten,
-//                     its write lock (mix). Says "started" once connected
-//                     and waits for a line, then "finished" and waits for a
+//                     its write lock (mix), or a lease of
+//                     InterProcessSemaphoreV2 with max N (semaphore-N).
+//                     Says "started" once connected and waits for a line, then "finished" and waits for a
 //                     line (the caller reads the server's counters), then
 //                     "result N P50_US P99_US" (N acquisitions, wait
 //                     percentiles in microseconds)
@@ -223,9 +224,17 @@ public class CuratorDriver {
             Thread t = new Thread(() -> {
                 InterProcessMutex mutex = new InterProcessMutex(c, path);
                 InterProcessReadWriteLock rw = new InterProcessReadWriteLock(c, path);
+                InterProcessSemaphoreV2 sem = kind.startsWith("semaphore-")
+                        ? new InterProcessSemaphoreV2(c, path, Integer.parseInt(kind.substring("semaphore-".length()))) : null;
                 java.util.Random rnd = new java.util.Random();
                 try {
-                    while (System.nanoTime() < end) {
+                    while (sem != null && System.nanoTime() < end) {
+                        long t0 = System.nanoTime();
+                        Lease lease = sem.acquire();
+                        waits.add((System.nanoTime() - t0) / 1000);
+                        sem.returnLease(lease);
+                    }
+                    while (sem == null && System.nanoTime() < end) {
                         InterProcessMutex m = kind.equals("mutex") ? mutex
                                 : kind.equals("mix") && rnd.nextInt(10) == 0 ? rw.writeLock() : rw.readLock();
                         long t0 = System.nanoTime();
