@@ -49,7 +49,7 @@ var safetyWorkload = worker.Config{
 	Registers: map[string]string{
 		worker.Mutex: "/safety-register-mutex", worker.RWLock: "/safety-register-rwlock", worker.Election: "/safety-register-election",
 	},
-	Mutexes: 2, Readers: 3, Writers: 1, Candidates: 2, Leases: 3, LeaseMax: 2,
+	Mutexes: 2, Readers: 3, Writers: 1, Candidates: 2, Leases: 3, LeaseMax: 2, LeaseHold: 20 * time.Millisecond,
 	HoldMin: time.Millisecond, HoldMax: 5 * time.Millisecond,
 }
 
@@ -167,11 +167,11 @@ func TestSafetyUnderFaults(t *testing.T) {
 	}
 	slices.Sort(kinds)
 	t.Logf("safety summary: %d worker processes (%d started), %v of faults; grants %d (mutex %d, rwlock write %d, rwlock read %d, election %d, semaphore %d), "+
-		"downgrades %s; faults %d of %d kinds (%s); holds whose trust the nemesis ended %s (exclusive holders stopped in their hold %d); violations %d (overlaps %d, leases over the limit %d, token order %d, store linearizable %v, stale guarded writes applied %d); "+
+		"downgrades %s; faults %d of %d kinds (%s); holds whose trust the nemesis ended %s (exclusive holders stopped in their hold %d); leases at once at most %d of %d; violations %d (overlaps %d, leases over the limit %d, token order %d, store linearizable %v, stale guarded writes applied %d); "+
 		"stale store writes fenced out %d, accepted %d (no newer token yet); guarded acks %v vs registers %v; leaked nodes %d; "+
 		"longest wait for a grant after heal %v; acquires refused %s; go-zookeeper's own lastZxid race reported %d times",
 		safetyWorkers, len(f.all()), duration, total, grants[worker.Mutex], grants["rwlock write"], grants["rwlock read"], grants[worker.Election], grants[worker.Semaphore],
-		downgrades, nfaults, len(faults), strings.Join(kinds, ", "), cuts, rec.stoppedHolders, report.Violations(), len(report.Overlaps), len(report.Crowds), len(report.TokenOrder),
+		downgrades, nfaults, len(faults), strings.Join(kinds, ", "), cuts, rec.stoppedHolders, report.MostAtOnce[worker.Semaphore], safetyWorkload.LeaseMax, report.Violations(), len(report.Overlaps), len(report.Crowds), len(report.TokenOrder),
 		report.StoreLinearizable, report.StaleGuardedAcked, report.StaleRefused, report.StaleAccepted, report.Guarded, applied,
 		len(leaks), longest.Round(time.Millisecond), refused, f.knownRaces)
 	if report.Violations() > 0 && !report.StoreLinearizable {
@@ -179,6 +179,7 @@ func TestSafetyUnderFaults(t *testing.T) {
 	}
 	assert.Empty(t, report.Overlaps, joinLines(report.Overlaps, 20))
 	assert.Empty(t, report.Crowds, joinLines(report.Crowds, 20))
+	assert.GreaterOrEqual(t, report.MostAtOnce[worker.Semaphore], 2, "never two leases at once: the limit was not put to the test")
 	assert.Empty(t, report.TokenOrder, joinLines(report.TokenOrder, 20))
 	assert.True(t, report.StoreLinearizable, "the fenced store's history is not linearizable")
 	assert.Zero(t, report.StaleGuardedAcked, "a stale holder's guarded write was applied")
@@ -591,10 +592,12 @@ func TestCheckerCatchesAWriterThatIgnoresReaders(t *testing.T) {
 	t.Log(report.Overlaps)
 }
 
-// TestCheckerCatchesARogueWriterAmongWorkers is the rwlock's negative
-// control end to end: worker processes run the suite's workload, but their
-// writers take a mutex on another path instead of the rwlock's write lock;
-// the history they report must show writers beside readers. A node owned
+// TestCheckerCatchesARogueWriterAmongWorkers is the rwlock's and the
+// semaphore's negative control end to end: worker processes run the
+// suite's workload, but their writers take a mutex on another path instead
+// of the rwlock's write lock, and their semaphore has one lease more than
+// the checker allows; the history they report must show writers beside
+// readers, and leases over the limit. A node owned
 // by a session no worker follows is left beside them, and the audit must
 // report it.
 func TestCheckerCatchesARogueWriterAmongWorkers(t *testing.T) {
@@ -608,6 +611,9 @@ func TestCheckerCatchesARogueWriterAmongWorkers(t *testing.T) {
 		require.NoError(t, err)
 	}
 	cfg.RogueWriters = true
+	// A semaphore as wide as its goroutines, checked against the suite's
+	// limit: leases held long enough to pile up.
+	cfg.LeaseMax, cfg.LeaseHold = 2*cfg.Leases, 50*time.Millisecond
 	store, err := safety.NewStoreServer(true)
 	require.NoError(t, err)
 	defer store.Close()
@@ -629,7 +635,7 @@ func TestCheckerCatchesARogueWriterAmongWorkers(t *testing.T) {
 	require.NoError(t, waitForCtx(ctx, time.Minute, func() bool {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
-		return rec.grants["rwlock write"] >= 20 && rec.grants["rwlock read"] >= 20
+		return rec.grants["rwlock write"] >= 20 && rec.grants["rwlock read"] >= 20 && rec.grants[worker.Semaphore] >= 50
 	}), "the workers were granted too little")
 	require.NoError(t, waitForCtx(ctx, 30*time.Second, func() bool { return len(audit.found()) > 0 }),
 		"the audit missed a node owned by a session no worker follows")
@@ -643,6 +649,7 @@ func TestCheckerCatchesARogueWriterAmongWorkers(t *testing.T) {
 	report := safety.Check(events)
 	assert.Empty(t, odd)
 	assert.NotEmpty(t, report.Overlaps, "the checker missed writers beside readers")
+	assert.NotEmpty(t, report.Crowds, "the checker missed a lease over the limit")
 	// Their tokens come from another path, so they break the token order
 	// too; the mutex and the election stay clean.
 	for _, o := range append(report.Overlaps, report.TokenOrder...) {

@@ -23,6 +23,7 @@ type Report struct {
 	Guarded            map[string]Guarded // per resource
 	Overlaps           []string           // trusted holds that overlapped against their recipe's rule
 	Crowds             []string           // moments with more trusted holds of a resource than its limit
+	MostAtOnce         map[string]int     // the most trusted holds of a limited resource at once
 	TokenOrder         []string           // holds granted after another ended, with a smaller token
 	StoreLinearizable  bool               // every resource's store history fits a fenced register
 	StaleAccepted      int                // stale writes the store accepted (no newer token had been written)
@@ -65,7 +66,7 @@ var StoreModel = porcupine.Model{
 // Check examines a history. Holds whose trust ended where it began (To not
 // after From) were never trusted: they take part in no check.
 func Check(events []Event) Report {
-	r := Report{Guarded: map[string]Guarded{}, StoreLinearizable: true, storeInfo: map[string]porcupine.LinearizationInfo{}}
+	r := Report{Guarded: map[string]Guarded{}, StoreLinearizable: true, storeInfo: map[string]porcupine.LinearizationInfo{}, MostAtOnce: map[string]int{}}
 	holds := map[string][]Event{}
 	ops := map[string][]porcupine.Operation{}
 	var origin time.Time
@@ -117,7 +118,11 @@ func Check(events []Event) Report {
 	slices.Sort(resources)
 	for _, res := range resources {
 		r.Overlaps = append(r.Overlaps, overlaps(res, holds[res])...)
-		r.Crowds = append(r.Crowds, crowds(res, holds[res])...)
+		found, most := crowds(res, holds[res])
+		r.Crowds = append(r.Crowds, found...)
+		if most > 0 {
+			r.MostAtOnce[res] = most
+		}
 		r.TokenOrder = append(r.TokenOrder, tokenOrder(res, holds[res])...)
 		if len(ops[res]) == 0 {
 			continue
@@ -175,8 +180,9 @@ func overlaps(res string, holds []Event) []string {
 }
 
 // crowds finds the moments when more holds of a resource were trusted at
-// once than the limit its holds carry (a semaphore's maximum).
-func crowds(res string, holds []Event) []string {
+// once than the limit its holds carry (a semaphore's maximum), and the most
+// that were.
+func crowds(res string, holds []Event) ([]string, int) {
 	type edge struct {
 		at    time.Time
 		delta int
@@ -197,13 +203,15 @@ func crowds(res string, holds []Event) []string {
 		return a.delta - b.delta
 	})
 	var found []string
-	n := 0
+	n, most := 0, 0
 	for _, e := range edges {
-		if n += e.delta; e.delta > 0 && n > e.limit {
+		n += e.delta
+		most = max(most, n)
+		if e.delta > 0 && n > e.limit {
 			found = append(found, fmt.Sprintf("%s: %d holds trusted at once at %s, limit %d", res, n, e.at.Format("15:04:05.000000"), e.limit))
 		}
 	}
-	return found
+	return found, most
 }
 
 // tokenOrder finds holds granted after another hold on the resource had

@@ -107,26 +107,28 @@ func TestCheckSemaphoreLimit(t *testing.T) {
 		name   string
 		events []Event
 		crowds int
+		most   int
 	}{
 		{"up to the limit at once", []Event{
 			lease(1, 10, 0, 10, 2), lease(2, 11, 5, 15, 2), lease(3, 12, 10, 20, 2), lease(4, 13, 15, 25, 2),
-		}, 0},
+		}, 0, 2},
 		{"one over the limit", []Event{
 			lease(1, 10, 0, 10, 2), lease(2, 11, 5, 15, 2), lease(3, 12, 9, 20, 2),
-		}, 1},
+		}, 1, 3},
 		{"a lease that ends as another begins leaves room", []Event{
 			lease(1, 10, 0, 10, 1), lease(2, 11, 10, 20, 1),
-		}, 0},
+		}, 0, 1},
 		{"granted in any token order", []Event{
 			lease(1, 20, 0, 10, 1), lease(2, 10, 11, 20, 1),
-		}, 0},
+		}, 0, 1},
 		{"a lease never trusted takes no place", []Event{
 			lease(1, 10, 0, 10, 1), lease(2, 11, 5, 5, 1),
-		}, 0},
+		}, 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := Check(tc.events)
 			assert.Len(t, r.Crowds, tc.crowds, "crowds: %v", r.Crowds)
+			assert.Equal(t, tc.most, r.MostAtOnce["semaphore"])
 			assert.Empty(t, r.Overlaps)
 			assert.Empty(t, r.TokenOrder)
 			assert.Equal(t, tc.crowds, r.Violations())

@@ -59,9 +59,10 @@ type Config struct {
 	Readers        int               `json:"readers"`   // goroutines taking the read lock
 	Writers        int               `json:"writers"`   // goroutines taking the write lock (and downgrading half the time)
 	Candidates     int               `json:"candidates"`
-	Leases         int               `json:"leases"`   // goroutines taking a lease of the semaphore
-	LeaseMax       int               `json:"leaseMax"` // the semaphore's maximum
-	HoldMin        time.Duration     `json:"holdMin"`  // each hold's work lasts between these
+	Leases         int               `json:"leases"`    // goroutines taking a lease of the semaphore
+	LeaseMax       int               `json:"leaseMax"`  // the semaphore's maximum
+	LeaseHold      time.Duration     `json:"leaseHold"` // added to a lease's work, so that leases overlap
+	HoldMin        time.Duration     `json:"holdMin"`   // each hold's work lasts between these
 	HoldMax        time.Duration     `json:"holdMax"`
 	// RogueWriters makes the writers ignore readers, for the suite's
 	// negative control: they take a mutex on another path instead of the
@@ -402,6 +403,9 @@ func (w *worker) hold(ctx context.Context, s *recipes.Session, store *safety.Sto
 	// whether the process was frozen meanwhile (and has been woken).
 	work := func() bool {
 		d := w.cfg.HoldMin + rand.N(w.cfg.HoldMax-w.cfg.HoldMin+1)
+		if r == Semaphore {
+			d += w.cfg.LeaseHold
+		}
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
