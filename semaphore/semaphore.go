@@ -138,7 +138,9 @@ func (m *Semaphore) AcquireN(ctx context.Context, n int) ([]*Lease, error) {
 }
 
 // TryAcquire takes a lease if one is free and nobody else is acquiring,
-// and otherwise returns ErrNoLease at once, leaving no node behind.
+// and otherwise returns ErrNoLease, leaving no node behind. It waits for
+// neither, only, as every call does, for a dropped connection to come
+// back (or ctx to end).
 func (m *Semaphore) TryAcquire(ctx context.Context) (*Lease, error) {
 	ls, err := m.acquire(ctx, 1, false)
 	if err != nil {
