@@ -1,14 +1,12 @@
 package integration_test
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -31,13 +29,7 @@ func TestCuratorMultiLockAndOursExcludeEachOther(t *testing.T) {
 	a, b := base+"/a", base+"/b"
 	ctx := ctxFor(t, 3*time.Minute)
 	s := session(t)
-	_, err := s.Conn().CreateContainer("/interop", nil, zk.FlagContainer, zk.WorldACL(zk.PermAll))
-	if !errors.Is(err, zk.ErrNodeExists) {
-		require.NoError(t, err)
-	}
-	_, err = s.Conn().Create(log, nil, 0, zk.WorldACL(zk.PermAll))
-	require.NoError(t, err)
-	t.Cleanup(func() { clearLog(s, log) })
+	newLog(t, s, log)
 
 	var javas []*interop.Driver
 	for range 2 {

@@ -35,13 +35,7 @@ func TestCuratorSemaphoreAndOursShareLeases(t *testing.T) {
 	)
 	ctx := ctxFor(t, 3*time.Minute)
 	s := session(t)
-	_, err := s.Conn().CreateContainer("/interop", nil, zk.FlagContainer, zk.WorldACL(zk.PermAll))
-	if !errors.Is(err, zk.ErrNodeExists) {
-		require.NoError(t, err)
-	}
-	_, err = s.Conn().Create(log, nil, 0, zk.WorldACL(zk.PermAll))
-	require.NoError(t, err)
-	t.Cleanup(func() { clearLog(s, log) })
+	newLog(t, s, log)
 
 	// Every process first, then every loop at once: a JVM takes longer to
 	// start than a loop takes to run.
@@ -125,6 +119,19 @@ func replay(t *testing.T, entries []string) replayed {
 		r.mixed = r.mixed || len(kinds) == 2
 	}
 	return r
+}
+
+// newLog makes the log node at log (under /interop), deleted with its
+// entries when the test ends.
+func newLog(t *testing.T, s *recipes.Session, log string) {
+	t.Helper()
+	_, err := s.Conn().CreateContainer("/interop", nil, zk.FlagContainer, zk.WorldACL(zk.PermAll))
+	if !errors.Is(err, zk.ErrNodeExists) {
+		require.NoError(t, err)
+	}
+	_, err = s.Conn().Create(log, nil, 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	t.Cleanup(func() { clearLog(s, log) })
 }
 
 func logEntry(t *testing.T, s *recipes.Session, log, entry string) {

@@ -2,7 +2,6 @@ package multilock_test
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -24,16 +23,6 @@ func mutex(t *testing.T, s *recipes.Session, path string) *lock.Mutex {
 	m, err := lock.New(s, path)
 	require.NoError(t, err)
 	return m
-}
-
-func children(t *testing.T, s *recipes.Session, p string) []string {
-	t.Helper()
-	c, _, err := s.Conn().Children(p)
-	if errors.Is(err, zk.ErrNoNode) {
-		return nil
-	}
-	require.NoError(t, err)
-	return c
 }
 
 // TestOppositeOrdersNeverDeadlock: goroutines on one Session and on
@@ -80,8 +69,8 @@ func TestOppositeOrdersNeverDeadlock(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	assert.Empty(t, children(t, shared, a))
-	assert.Empty(t, children(t, shared, b))
+	assert.Empty(t, testutil.Children(t, shared, a))
+	assert.Empty(t, testutil.Children(t, shared, b))
 }
 
 // TestAllOrNothing: with one path held elsewhere, a Lock over it and a
@@ -100,12 +89,12 @@ func TestAllOrNothing(t *testing.T) {
 		_, err := multilock.Lock(wctx, multilock.Mutex(mutex(t, s, b)), multilock.Mutex(mutex(t, s, a)))
 		done <- err
 	}()
-	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, s, a)) == 1 && len(children(t, s, b)) == 2 }),
-		"never held a while waiting for b: %v, %v", children(t, s, a), children(t, s, b))
+	require.NoError(t, waitFor(ctx, func() bool { return len(testutil.Children(t, s, a)) == 1 && len(testutil.Children(t, s, b)) == 2 }),
+		"never held a while waiting for b: %v, %v", testutil.Children(t, s, a), testutil.Children(t, s, b))
 	cancel()
 	assert.ErrorIs(t, <-done, context.Canceled)
-	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, s, a)) == 0 && len(children(t, s, b)) == 1 }),
-		"left behind: %v, %v", children(t, s, a), children(t, s, b))
+	require.NoError(t, waitFor(ctx, func() bool { return len(testutil.Children(t, s, a)) == 0 && len(testutil.Children(t, s, b)) == 1 }),
+		"left behind: %v, %v", testutil.Children(t, s, a), testutil.Children(t, s, b))
 	h, err := mutex(t, session(t), a).TryLock(ctx)
 	require.NoError(t, err, "a is still held")
 	require.NoError(t, h.Unlock(ctx))
@@ -127,13 +116,13 @@ func TestAPartLostWhileWaitingEndsTheLock(t *testing.T) {
 		_, err := multilock.Lock(ctx, multilock.Mutex(mutex(t, s, a)), multilock.Mutex(mutex(t, s, b)))
 		done <- err
 	}()
-	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, s, a)) == 1 && len(children(t, s, b)) == 2 }))
-	require.NoError(t, session(t).Conn().Delete(a+"/"+children(t, s, a)[0], -1))
+	require.NoError(t, waitFor(ctx, func() bool { return len(testutil.Children(t, s, a)) == 1 && len(testutil.Children(t, s, b)) == 2 }))
+	require.NoError(t, session(t).Conn().Delete(a+"/"+testutil.Children(t, s, a)[0], -1))
 	err = <-done
 	assert.ErrorIs(t, err, recipes.ErrNodeDeleted)
 	assert.ErrorContains(t, err, a)
-	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, s, a)) == 0 && len(children(t, s, b)) == 1 }),
-		"left behind: %v, %v", children(t, s, a), children(t, s, b))
+	require.NoError(t, waitFor(ctx, func() bool { return len(testutil.Children(t, s, a)) == 0 && len(testutil.Children(t, s, b)) == 1 }),
+		"left behind: %v, %v", testutil.Children(t, s, a), testutil.Children(t, s, b))
 }
 
 // TestMultiNamesThePartWhoseGuardFailed: the parts are on two sessions,
@@ -218,8 +207,8 @@ func TestMixedPartsHoldTogetherAndEndTogether(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "1", string(data))
 	assert.ErrorIs(t, h.Unlock(ctx), recipes.ErrNodeDeleted)
-	assert.Empty(t, children(t, s, base+"/m"))
-	assert.Empty(t, children(t, s, base+"/sem/leases"))
+	assert.Empty(t, testutil.Children(t, s, base+"/m"))
+	assert.Empty(t, testutil.Children(t, s, base+"/sem/leases"))
 }
 
 func TestTwoPartsOnOnePathAreRefused(t *testing.T) {

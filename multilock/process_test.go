@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/multilock"
 	"github.com/zkrecipes/zkrecipes/recipes"
@@ -54,7 +55,7 @@ func TestProcessesInOppositeOrdersNeverDeadlock(t *testing.T) {
 	}
 	s := session(t)
 	for _, p := range []string{a, b, c} {
-		assert.Empty(t, children(t, s, p), "left under %s", p)
+		assert.Empty(t, testutil.Children(t, s, p), "left under %s", p)
 	}
 }
 

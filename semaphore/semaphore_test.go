@@ -2,7 +2,6 @@ package semaphore_test
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,17 +15,6 @@ import (
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/semaphore"
 )
-
-// children lists the children of p through s ("" for none, or no node).
-func children(t *testing.T, s *recipes.Session, p string) []string {
-	t.Helper()
-	c, _, err := s.Conn().Children(p)
-	if errors.Is(err, zk.ErrNoNode) {
-		return nil
-	}
-	require.NoError(t, err)
-	return c
-}
 
 // TestNeverMoreThanMaxLeases: goroutines sharing one Session and others
 // on Sessions of their own take and return leases of a semaphore with 3,
@@ -69,8 +57,8 @@ func TestNeverMoreThanMaxLeases(t *testing.T) {
 	wg.Wait()
 	assert.LessOrEqual(t, most.Load(), int32(max), "more holders than leases")
 	assert.GreaterOrEqual(t, most.Load(), int32(2), "never two holders at once: the test proves nothing")
-	assert.Empty(t, children(t, shared, path+"/leases"), "leases left")
-	assert.Empty(t, children(t, shared, path+"/locks"), "mutex nodes left")
+	assert.Empty(t, testutil.Children(t, shared, path+"/leases"), "leases left")
+	assert.Empty(t, testutil.Children(t, shared, path+"/locks"), "mutex nodes left")
 }
 
 // TestTryAcquireRefusesWhenFull: with every lease taken, TryAcquire
@@ -88,8 +76,8 @@ func TestTryAcquireRefusesWhenFull(t *testing.T) {
 	_, err = newSem(t, session(t, nil), path, 2).TryAcquire(ctx)
 	assert.ErrorIs(t, err, semaphore.ErrNoLease)
 	assert.ErrorIs(t, err, recipes.ErrWouldBlock)
-	assert.Len(t, children(t, s, path+"/leases"), 2)
-	assert.Empty(t, children(t, s, path+"/locks"))
+	assert.Len(t, testutil.Children(t, s, path+"/leases"), 2)
+	assert.Empty(t, testutil.Children(t, s, path+"/locks"))
 	require.NoError(t, a.Unlock(ctx))
 	c, err := m.TryAcquire(ctx)
 	require.NoError(t, err)
@@ -119,8 +107,8 @@ func TestAcquireNIsAllOrNothing(t *testing.T) {
 	_, err = m.AcquireN(short, 2)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	require.NoError(t, waitFor(ctx, func() bool {
-		return len(children(t, s, path+"/leases")) == 2 && len(children(t, s, path+"/locks")) == 0
-	}), "a cancelled AcquireN left nodes: leases %v, locks %v", children(t, s, path+"/leases"), children(t, s, path+"/locks"))
+		return len(testutil.Children(t, s, path+"/leases")) == 2 && len(testutil.Children(t, s, path+"/locks")) == 0
+	}), "a cancelled AcquireN left nodes: leases %v, locks %v", testutil.Children(t, s, path+"/leases"), testutil.Children(t, s, path+"/locks"))
 
 	got := make(chan []*semaphore.Lease, 1)
 	go func() {
@@ -128,7 +116,7 @@ func TestAcquireNIsAllOrNothing(t *testing.T) {
 		assert.NoError(t, err)
 		got <- ls
 	}()
-	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, s, path+"/leases")) == 4 }))
+	require.NoError(t, waitFor(ctx, func() bool { return len(testutil.Children(t, s, path+"/leases")) == 4 }))
 	select {
 	case <-got:
 		t.Fatal("AcquireN(2) granted with only one lease free")
@@ -140,7 +128,7 @@ func TestAcquireNIsAllOrNothing(t *testing.T) {
 	for _, l := range append(ls, held[1]) {
 		require.NoError(t, l.Unlock(ctx))
 	}
-	assert.Empty(t, children(t, s, path+"/leases"))
+	assert.Empty(t, testutil.Children(t, s, path+"/leases"))
 }
 
 // TestCountedMaximumChangesLive: the maximum is a count node in Curator's
@@ -171,7 +159,7 @@ func TestCountedMaximumChangesLive(t *testing.T) {
 		assert.NoError(t, err)
 		got <- l
 	}()
-	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, s, path+"/leases")) == 2 }))
+	require.NoError(t, waitFor(ctx, func() bool { return len(testutil.Children(t, s, path+"/leases")) == 2 }))
 	select {
 	case <-got:
 		t.Fatal("granted over a count of 1")
@@ -207,13 +195,13 @@ func TestCountedMaximumBelowNFailsAcquireN(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() { _, err := m.AcquireN(ctx, 2); done <- err }()
-	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, s, path+"/leases")) == 4 }))
+	require.NoError(t, waitFor(ctx, func() bool { return len(testutil.Children(t, s, path+"/leases")) == 4 }))
 	_, err = s.Conn().Set(count, semaphore.FormatCount(1), -1)
 	require.NoError(t, err)
 	assert.ErrorIs(t, <-done, semaphore.ErrTooMany)
 	require.NoError(t, waitFor(ctx, func() bool {
-		return len(children(t, s, path+"/leases")) == 2 && len(children(t, s, path+"/locks")) == 0
-	}), "left behind: leases %v, locks %v", children(t, s, path+"/leases"), children(t, s, path+"/locks"))
+		return len(testutil.Children(t, s, path+"/leases")) == 2 && len(testutil.Children(t, s, path+"/locks")) == 0
+	}), "left behind: leases %v, locks %v", testutil.Children(t, s, path+"/leases"), testutil.Children(t, s, path+"/locks"))
 	for _, l := range held {
 		require.NoError(t, l.Unlock(ctx))
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/google/uuid"
 )
 
 // Join creates our node in q, named with m and holding data (nil: the
@@ -17,19 +16,8 @@ import (
 // cancel) and, where the create's reply did not give the token, reads the
 // node, which also proves it is this session's.
 func (q *Queue) Join(ctx context.Context, m Marker, data []byte) (*Hold, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := q.s.Err(); err != nil {
-		return nil, err
-	}
-	prefix := q.path + "/" + ProtectedName(uuid.NewString(), m)
-	if data == nil {
-		data = q.s.cfg.Identity
-	}
-	own, first, err := q.create(ctx, prefix, data)
+	own, first, err := q.enter(ctx, m, data)
 	if err != nil {
-		q.s.untrack(prefix) // unless a create is in flight, whose cleanup untracks it
 		return nil, err
 	}
 	h := q.s.pendingHold(own, first.token)

@@ -86,19 +86,8 @@ func (q *Queue) Session() *Session { return q.s }
 // removes its node and returns ctx.Err(). On every error the node is
 // removed (in the background if the connection is down).
 func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool, data []byte) (*Hold, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := q.s.Err(); err != nil {
-		return nil, err
-	}
-	prefix := q.path + "/" + ProtectedName(uuid.NewString(), m)
-	if data == nil {
-		data = q.s.cfg.Identity
-	}
-	own, first, err := q.create(ctx, prefix, data)
+	own, first, err := q.enter(ctx, m, data)
 	if err != nil {
-		q.s.untrack(prefix) // unless a create is in flight, whose cleanup untracks it
 		return nil, err
 	}
 	h, err := q.await(ctx, own, first, wait)
@@ -108,6 +97,26 @@ func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool, data []byte) (
 		return nil, err
 	}
 	return h, nil
+}
+
+// enter makes a contender's node, named with m and holding data (nil:
+// the session's identity), unless ctx or the session has ended already.
+func (q *Queue) enter(ctx context.Context, m Marker, data []byte) (string, created, error) {
+	if err := ctx.Err(); err != nil {
+		return "", created{}, err
+	}
+	if err := q.s.Err(); err != nil {
+		return "", created{}, err
+	}
+	prefix := q.path + "/" + ProtectedName(uuid.NewString(), m)
+	if data == nil {
+		data = q.s.cfg.Identity
+	}
+	own, first, err := q.create(ctx, prefix, data)
+	if err != nil {
+		q.s.untrack(prefix) // unless a create is in flight, whose cleanup untracks it
+	}
+	return own, first, err
 }
 
 // created is what the create of our node already told: the node's Czxid

@@ -5,10 +5,12 @@ package testutil
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/recipes"
@@ -29,6 +31,17 @@ func Ctx(tb testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	tb.Cleanup(cancel)
 	return ctx
+}
+
+// Children lists the children of p through s: none if p does not exist.
+func Children(tb testing.TB, s *recipes.Session, p string) []string {
+	tb.Helper()
+	c, _, err := s.Conn().Children(p)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	require.NoError(tb, err)
+	return c
 }
 
 // Path returns a recipe path that no other test uses.
