@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/recipes"
@@ -21,6 +22,8 @@ var (
 	ErrLost = recipes.ErrLost
 	// ErrInvalidPath is returned by New for a path ZooKeeper would reject.
 	ErrInvalidPath = recipes.ErrInvalidPath
+	// ErrMaxHoldExceeded ends a hold at its max hold (WithMaxHold).
+	ErrMaxHoldExceeded = recipes.ErrMaxHoldExceeded
 )
 
 // markers are the contenders a mutex queues with: ours and Curator's
@@ -37,15 +40,39 @@ type Mutex struct {
 	q *core.Queue
 }
 
-// New returns the mutex at path on session s. It checks path and makes no
-// server call; the path's parents are created as CONTAINER nodes on the
-// first Lock and deleted by the server once empty.
-func New(s *recipes.Session, path string) (*Mutex, error) {
+// Option configures a Mutex.
+type Option func(*options)
+
+type options struct{ maxHold time.Duration }
+
+// WithMaxHold limits every hold of the mutex to d: its context ends d
+// after the grant (Err matches ErrMaxHoldExceeded, and ErrLost), and the
+// holder is to stop. The limit is declared in the hold's node, and the
+// contender next in line deletes the node once d and
+// recipes.EvictionMargin have passed since it saw the hold at the head of
+// the queue: a holder whose code hangs while its session lives (a
+// deadlock, a stuck call) holds no longer than that, and a holder that
+// wakes late is refused by fencing. Nodes that declare no limit (ours
+// without the option, Curator's, Kazoo's) are never evicted. [Hold.Extend]
+// moves the limit.
+func WithMaxHold(d time.Duration) Option { return func(o *options) { o.maxHold = d } }
+
+// New returns the mutex at path on session s. It checks its arguments and
+// makes no server call; the path's parents are created as CONTAINER nodes
+// on the first Lock and deleted by the server once empty.
+func New(s *recipes.Session, path string, opts ...Option) (*Mutex, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.maxHold < 0 {
+		return nil, fmt.Errorf("lock %s: max hold %v: want a positive duration", path, o.maxHold)
+	}
 	c, err := core.Prepare(s, path)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	q, err := core.NewQueue(c, path, markers, core.AnyBlocks)
+	q, err := core.NewQueue(c, path, markers, core.AnyBlocks, core.WithMaxHold(o.maxHold))
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
@@ -109,6 +136,17 @@ func newHold(h *core.Hold) *Hold {
 	x := &Hold{h: h}
 	core.Set(&x.Holding, h)
 	return x
+}
+
+// Extend moves the end of a hold made with WithMaxHold to d from now: it
+// writes the limit into the hold's node (so that the contender next in
+// line times it anew) and blocks until the server answers or ctx ends. A
+// hold whose limit has passed is lost, and cannot be extended.
+func (h *Hold) Extend(ctx context.Context, d time.Duration) error {
+	if err := h.h.Extend(ctx, d); err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	return nil
 }
 
 // Unlock releases the mutex by deleting the hold's node, retrying through

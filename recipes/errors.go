@@ -36,7 +36,13 @@ var (
 	// token the hold was handed cannot be trusted.
 	ErrNodeMismatch = core.ErrNodeMismatch // "zkrecipes: node does not match the hold"
 
-	// ErrNotHeld reports a release of a hold that was already released.
+	// ErrMaxHoldExceeded reports that a hold declared a maximum hold time
+	// (lock.WithMaxHold) and it has passed: its context has ended, and the
+	// contender next in line deletes its node once EvictionMargin has
+	// passed too. It matches ErrLost.
+	ErrMaxHoldExceeded = core.ErrMaxHoldExceeded // "zkrecipes: max hold time exceeded"
+
+		// ErrNotHeld reports a release of a hold that was already released.
 	ErrNotHeld = core.ErrNotHeld // "zkrecipes: not held"
 
 	// ErrWouldBlock is returned by a non-blocking acquire when another

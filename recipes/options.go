@@ -17,6 +17,16 @@ const DefaultSessionTimeout = 10 * time.Second
 // the state of a connection it did not make.
 const DefaultPollInterval = 50 * time.Millisecond
 
+// EvictionMargin is how long past a holder's declared max hold (for
+// example lock.WithMaxHold) the contender next in line waits before it
+// deletes the holder's node. It times from when it saw the holder at the
+// head of the queue, on its own monotonic clock, and may have learned of
+// the grant before the holder did, by as much as one server lags another:
+// milliseconds on a healthy ensemble, rarely a few hundred. A second
+// covers that, and stays far below a session timeout, so that eviction
+// frees a lock long before the session of a hung holder would expire.
+const EvictionMargin = time.Second
+
 // config is what the options set.
 type config = core.Config
 

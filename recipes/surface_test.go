@@ -36,8 +36,8 @@ func TestSurfaceIsTheUsersOnly(t *testing.T) {
 	want := []string{
 		"Connect", "Contender", "Contenders",
 		"DefaultPollInterval", "DefaultSessionTimeout",
-		"ErrForeignNode", "ErrInvalidPath", "ErrLost", "ErrNodeDeleted", "ErrNodeMismatch",
-		"ErrNotHeld", "ErrSessionClosed", "ErrSessionLost", "ErrSuspended", "ErrWouldBlock",
+		"ErrForeignNode", "ErrInvalidPath", "ErrLost", "ErrMaxHoldExceeded", "ErrNodeDeleted", "ErrNodeMismatch",
+		"ErrNotHeld", "ErrSessionClosed", "ErrSessionLost", "ErrSuspended", "ErrWouldBlock", "EvictionMargin",
 		"Holding", "Holding.Context", "Holding.Done", "Holding.Err", "Holding.Guard",
 		"Holding.Multi", "Holding.Path", "Holding.Token",
 		"NewSession", "Option", "Session",
@@ -96,6 +96,7 @@ func TestDefaultsAreTheCores(t *testing.T) {
 	d := core.DefaultConfig()
 	assert.Equal(t, DefaultSessionTimeout, d.Timeout)
 	assert.Equal(t, DefaultPollInterval, d.PollInterval)
+	assert.Equal(t, core.EvictionMargin, EvictionMargin)
 	assert.Equal(t, d.Timeout, c.Timeout)
 	assert.False(t, c.TimeoutSet)
 	for st, c := range map[State]core.State{StateConnecting: core.StateConnecting,

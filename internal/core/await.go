@@ -2,9 +2,11 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -45,14 +47,18 @@ type waiter struct {
 	first        <-chan listing         // the listing sent behind the create, unread
 	pred, second watched                // the nearest blocker, and the one before it
 	last         bool                   // pred is the only blocker: its deletion grants us
+	evict        evicting               // our duty towards a head that declared a max hold
 	own          <-chan zk.Event        // the watch on our node, once set
 	arming       chan (<-chan zk.Event) // the watch on our node, being set
 }
 
-// watched is a node ahead of ours that we watch.
+// watched is a node ahead of ours that we watch, and what it held when
+// we set the watch.
 type watched struct {
-	name  string
-	watch <-chan zk.Event
+	name    string
+	watch   <-chan zk.Event
+	data    []byte
+	version int32
 }
 
 // next is what a waiter's state leads to.
@@ -72,8 +78,9 @@ const (
 // watch) of our node in one round trip, which gives the token and proves
 // that the node is this session's. On an error the pending hold is
 // cancelled, which stops the watch being set; the caller removes the node.
-func (q *Queue) await(ctx context.Context, own string, first created, wait bool) (_ *Hold, err error) {
+func (q *Queue) await(ctx context.Context, own string, first created, wait bool, data []byte) (_ *Hold, err error) {
 	w := &waiter{q: q, name: path.Base(own), h: q.s.pendingHold(own, first.token), wait: wait, first: first.listing}
+	w.h.maxHold, w.h.data = q.maxHold, data
 	defer func() {
 		if err != nil {
 			w.h.cancel(err)
@@ -168,7 +175,23 @@ func (w *waiter) place(ctx context.Context, nodes []Node, me int) (next, error) 
 	if n != sleep || err != nil {
 		return n, err
 	}
-	return w.watchSecond(ctx, blockers)
+	n, err = w.watchSecond(ctx, blockers)
+	w.dutyTowards(nodes)
+	return n, err
+}
+
+// dutyTowards takes up, keeps or drops the duty to evict the holder at the
+// head of the queue: ours when it is our only blocker and declares a max
+// hold. The clock starts when we first see it at the head with its data
+// as it is (an Extend changes the data, and starts it anew).
+func (w *waiter) dutyTowards(nodes []Node) {
+	d, declared := DeclaredMaxHold(w.pred.data)
+	switch {
+	case !w.last || !declared || nodes[0].Name != w.pred.name:
+		w.evict = evicting{}
+	case w.evict.name != w.pred.name || w.evict.version != w.pred.version:
+		w.evict = evicting{w.pred.name, w.pred.version, time.Now().Add(d + EvictionMargin)}
+	}
 }
 
 // watchPred watches the nearest blocker, unless it is pred already. A
@@ -191,7 +214,7 @@ func (w *waiter) watchPred(ctx context.Context, me Node, blockers []Node) ([]Nod
 		case !nw.ok:
 			return nil, relist, nil
 		case q.yields == nil || !q.yields(me, b, nw.stat):
-			w.pred = watched{b.Name, nw.watch}
+			w.pred = watched{b.Name, nw.watch, nw.data, nw.stat.Version}
 			return blockers, sleep, nil
 		}
 		blockers = blockers[:len(blockers)-1]
@@ -218,17 +241,29 @@ func (w *waiter) watchSecond(ctx context.Context, blockers []Node) (next, error)
 	case !nw.ok:
 		return relist, nil // gone already: pred may lead now
 	}
-	w.second = watched{b.Name, nw.watch}
+	w.second = watched{b.Name, nw.watch, nil, 0}
 	return sleep, nil
 }
 
 // sleep waits for a watch to fire. pred's deletion grants us when it is
 // the last blocker; any other event on pred or second makes us list again
-// (and watch anew what fired). Our own node's deletion ends the wait.
+// (and watch anew what fired). Our own node's deletion ends the wait. With
+// a duty to evict, it deletes pred once its time has come.
 func (w *waiter) sleep(ctx context.Context) (next, error) {
 	s := w.q.s
+	var due <-chan time.Time
+	if w.evict.name != "" {
+		t := time.NewTimer(time.Until(w.evict.at))
+		defer t.Stop()
+		due = t.C
+	}
 	for {
 		select {
+		case <-due:
+			due = nil
+			if again, err := w.evictPred(ctx); again || err != nil {
+				return relist, err
+			}
 		case ev := <-w.pred.watch:
 			if w.last && ev.Type == zk.EventNodeDeleted {
 				return grant, nil
@@ -292,4 +327,25 @@ func (w *waiter) ended() error {
 		return w.q.wrap(err)
 	}
 	return w.q.gone()
+}
+
+// evictPred deletes pred, a holder past its declared max hold and the
+// margin, unless its data changed since we timed it (an Extend): the
+// delete is version-checked, and a changed node is listed and timed anew.
+// Its deletion then fires pred's watch, which grants us.
+func (w *waiter) evictPred(ctx context.Context) (again bool, err error) {
+	q := w.q
+	p := q.path + "/" + w.evict.name
+	_, err = call(ctx, q.s, func() (struct{}, error) { return struct{}{}, q.s.Conn().Delete(p, w.evict.version) })
+	switch {
+	case err == nil:
+		q.s.log.Info("zkrecipes: evicted a holder past its max hold", "node", p)
+		return false, nil
+	case errors.Is(err, zk.ErrNoNode):
+		return false, nil
+	case errors.Is(err, zk.ErrBadVersion):
+		w.evict, w.pred = evicting{}, watched{} // extended: list and time it anew
+		return true, nil
+	}
+	return true, q.wrap(err)
 }

@@ -27,7 +27,7 @@ type Contender struct {
 
 func contender(n Node, p string, data []byte, st *zk.Stat) Contender {
 	return Contender{Name: n.Name, Path: p, Seq: n.Seq, Shared: n.Role == Shared || Downgraded(n, st), Downgraded: Downgraded(n, st),
-		Data: data, Session: st.EphemeralOwner, Created: time.UnixMilli(st.Ctime), Token: st.Czxid}
+		Data: withoutMaxHold(data), Session: st.EphemeralOwner, Created: time.UnixMilli(st.Ctime), Token: st.Czxid}
 }
 
 // Inspect returns the contenders at path of every recipe and client we

@@ -35,6 +35,11 @@ var (
 	// token the hold was handed cannot be trusted.
 	ErrNodeMismatch = lossError("node does not match the hold")
 
+	// ErrMaxHoldExceeded reports that a hold declared a maximum hold time
+	// and it has passed: the holder is to stop, and the contender next in
+	// line deletes the node once the margin past it has passed too.
+	ErrMaxHoldExceeded = lossError("max hold time exceeded")
+
 	// ErrNotHeld reports a release of a hold that was already released.
 	ErrNotHeld = errors.New("zkrecipes: not held")
 

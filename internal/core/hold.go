@@ -40,6 +40,10 @@ type Hold struct {
 	// it, a version other than ours is not taken for someone else's write.
 	unsettled bool
 	released  bool
+
+	maxHold time.Duration // declared in the node's data; 0: none
+	expiry  *time.Timer   // ends the hold at its max hold
+	data    []byte        // the node's data but for the max hold, for Extend
 }
 
 // pendingHold prepares the hold of the node at path while its contender
@@ -76,6 +80,9 @@ func (h *Hold) grant(own <-chan zk.Event, arming chan (<-chan zk.Event)) *Hold {
 	s.mu.Unlock()
 	if !s.spawn(func() { h.monitor(own, arming, suspensions) }) {
 		h.cancel(s.Err())
+	}
+	if h.maxHold > 0 {
+		h.expireAfter(h.maxHold)
 	}
 	return h
 }
@@ -322,6 +329,11 @@ func (h *Hold) Release(ctx context.Context) error {
 	h.mu.Unlock()
 
 	close(h.stop)
+	h.mu.Lock()
+	if h.expiry != nil {
+		h.expiry.Stop()
+	}
+	h.mu.Unlock()
 	lost := h.Err()
 	h.cancel(ErrNotHeld)
 	h.s.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/google/uuid"
@@ -33,6 +34,7 @@ type Queue struct {
 	yields  YieldRule
 	// unlisted: no listing behind a create (see Unlisted)
 	unlisted bool
+	maxHold  time.Duration // declared by every hold (see WithMaxHold)
 }
 
 // YieldRule reports whether other, which blocks me by name, lets me pass
@@ -48,6 +50,18 @@ type QueueOption func(*Queue)
 // WithYieldRule lets blockers yield by their stat; see [YieldRule]. By
 // default no blocker yields.
 func WithYieldRule(r YieldRule) QueueOption { return func(q *Queue) { q.yields = r } }
+
+// WithMaxHold makes every hold of the queue declare a max hold of d in its
+// node's data, and end d after its grant (see EvictionMargin).
+func WithMaxHold(d time.Duration) QueueOption { return func(q *Queue) { q.maxHold = d } }
+
+// declare adds the queue's max hold, if any, to a node's data.
+func (q *Queue) declare(data []byte) []byte {
+	if q.maxHold <= 0 {
+		return data
+	}
+	return WithMaxHoldData(data, q.maxHold)
+}
 
 // Unlisted is for a queue whose nodes are made with Join and never waited
 // on in turn (a semaphore's leases): no listing goes out behind a create.
@@ -80,17 +94,21 @@ func (q *Queue) Path() string { return q.path }
 func (q *Queue) Session() *Session { return q.s }
 
 // Acquire joins the queue as a contender named with m, whose node holds
-// data (nil: the session's identity, Config.Identity), and, if wait is
-// true, blocks until nothing ahead blocks it; if wait is false and
+// data (nil: the session's identity, Config.Identity; with WithMaxHold,
+// declaring the max hold too, and the hold ends that long after its
+// grant), and, if wait is true, blocks until nothing ahead blocks it; if wait is false and
 // something does, it returns ErrWouldBlock at once. If ctx ends first it
 // removes its node and returns ctx.Err(). On every error the node is
 // removed (in the background if the connection is down).
 func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool, data []byte) (*Hold, error) {
-	own, first, err := q.enter(ctx, m, data)
+	if data == nil {
+		data = q.s.cfg.Identity
+	}
+	own, first, err := q.enter(ctx, m, q.declare(data))
 	if err != nil {
 		return nil, err
 	}
-	h, err := q.await(ctx, own, first, wait)
+	h, err := q.await(ctx, own, first, wait, data)
 	if err != nil {
 		// Ours by its protected id, even when another session owns it.
 		q.s.abandon(own)

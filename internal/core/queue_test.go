@@ -28,7 +28,7 @@ func TestNodeOfAnotherSessionIsNeverTakenForOurs(t *testing.T) {
 
 	theirs, _, err := qa.create(ctx, path+"/"+ProtectedName(uuid.NewString(), MutexMarker), nil)
 	require.NoError(t, err)
-	_, err = qb.await(ctx, theirs, created{}, true)
+	_, err = qb.await(ctx, theirs, created{}, true, nil)
 	assert.ErrorIs(t, err, ErrForeignNode)
 	ok, _, err := a.Conn().Exists(theirs)
 	require.NoError(t, err)

@@ -20,6 +20,7 @@ type nodeWatch struct {
 	ok    bool
 	stat  *zk.Stat
 	watch <-chan zk.Event
+	data  []byte // watchExisting only
 }
 
 // watchNode stats p and sets a watch on it, which fires when p is created,
@@ -27,7 +28,7 @@ type nodeWatch struct {
 func (s *Session) watchNode(ctx context.Context, p string) (nodeWatch, error) {
 	return call(ctx, s, func() (nodeWatch, error) {
 		ok, st, ch, err := s.Conn().ExistsW(p)
-		return nodeWatch{ok, st, ch}, err
+		return nodeWatch{ok: ok, stat: st, watch: ch}, err
 	})
 }
 
@@ -38,11 +39,11 @@ func (s *Session) watchNode(ctx context.Context, p string) (nodeWatch, error) {
 // until the session ends.
 func (s *Session) watchExisting(ctx context.Context, p string) (nodeWatch, error) {
 	return call(ctx, s, func() (nodeWatch, error) {
-		_, st, ch, err := s.Conn().GetW(p)
+		d, st, ch, err := s.Conn().GetW(p)
 		if errors.Is(err, zk.ErrNoNode) {
 			return nodeWatch{}, nil
 		}
-		return nodeWatch{err == nil, st, ch}, err
+		return nodeWatch{err == nil, st, ch, d}, err
 	})
 }
 

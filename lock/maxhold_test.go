@@ -1,0 +1,134 @@
+package lock_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/recipes"
+)
+
+func maxHoldMutex(t *testing.T, path string, d time.Duration) *lock.Mutex {
+	t.Helper()
+	m, err := lock.New(session(t, nil), path, lock.WithMaxHold(d))
+	require.NoError(t, err)
+	return m
+}
+
+// TestHungHolderIsEvictedAfterItsMaxHold: a holder that declared a max
+// hold hangs with its session alive. Its context ends at the max hold
+// (ErrMaxHoldExceeded); the waiter next in line deletes its node once the
+// margin has passed too, and is granted, long before a session timeout;
+// the holder's late guarded write is refused, and its token is older.
+func TestHungHolderIsEvictedAfterItsMaxHold(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	const maxHold = 500 * time.Millisecond
+	hung, err := maxHoldMutex(t, path, maxHold).Lock(ctx)
+	require.NoError(t, err)
+
+	t0 := time.Now()
+	next, err := lock.New(session(t, nil), path) // any of our waiters enforces
+	require.NoError(t, err)
+	h, err := next.Lock(ctx)
+	require.NoError(t, err)
+	waited := time.Since(t0)
+	t.Logf("granted %v after it began waiting", waited)
+	assert.GreaterOrEqual(t, waited, maxHold+recipes.EvictionMargin-100*time.Millisecond, "evicted before the margin")
+	assert.Less(t, waited, recipes.DefaultSessionTimeout, "no faster than an expiry")
+
+	select {
+	case <-hung.Done():
+	default:
+		t.Fatal("the evicted holder is still trusted")
+	}
+	assert.ErrorIs(t, hung.Err(), lock.ErrMaxHoldExceeded)
+	assert.ErrorIs(t, hung.Err(), lock.ErrLost)
+	_, err = hung.Multi(ctx, &zk.CheckVersionRequest{Path: "/", Version: -1})
+	assert.Error(t, err, "a late guarded write of the evicted holder went through")
+	assert.Greater(t, h.Token(), hung.Token())
+	require.NoError(t, h.Unlock(ctx))
+	assert.ErrorIs(t, hung.Unlock(ctx), lock.ErrMaxHoldExceeded)
+}
+
+// TestHoldersWithinTheirMaxHoldAreNeverEvicted: holders that unlock in
+// time, round after round, with waiters behind them, are never evicted
+// and never lose a hold.
+func TestHoldersWithinTheirMaxHoldAreNeverEvicted(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	done := make(chan struct{})
+	for range 3 {
+		m := maxHoldMutex(t, path, 300*time.Millisecond)
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 10 {
+				h, err := m.Lock(ctx)
+				if !assert.NoError(t, err) {
+					return
+				}
+				time.Sleep(20 * time.Millisecond) // the work, well within the limit
+				assert.NoError(t, h.Err())
+				assert.NoError(t, h.Unlock(ctx))
+			}
+		}()
+	}
+	for range 3 {
+		<-done
+	}
+}
+
+// TestExtendMovesTheLimit: a holder extends its max hold; the waiter times
+// the new one, and is not granted when the old one (and the margin) would
+// have passed.
+func TestExtendMovesTheLimit(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	h, err := maxHoldMutex(t, path, 300*time.Millisecond).Lock(ctx)
+	require.NoError(t, err)
+	require.NoError(t, h.Extend(ctx, 5*time.Second))
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond+recipes.EvictionMargin+500*time.Millisecond)
+	defer cancel()
+	_, err = maxHoldMutex(t, path, time.Second).Lock(short)
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "granted past the old limit despite the extension")
+	assert.NoError(t, h.Err())
+	require.NoError(t, h.Unlock(ctx))
+
+	plain, err := lock.New(session(t, nil), path)
+	require.NoError(t, err)
+	p, err := plain.Lock(ctx)
+	require.NoError(t, err)
+	assert.Error(t, p.Extend(ctx, time.Second), "a hold without a max hold cannot be extended")
+	require.NoError(t, p.Unlock(ctx))
+}
+
+// TestTheNextWaiterTakesOverTheDuty: the waiter next in line gives up
+// while the holder hangs; the one behind it becomes next, times the holder
+// itself, and evicts it.
+func TestTheNextWaiterTakesOverTheDuty(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	hung, err := maxHoldMutex(t, path, 300*time.Millisecond).Lock(ctx)
+	require.NoError(t, err)
+	quitter, cancel := context.WithCancel(ctx)
+	first := maxHoldMutex(t, path, time.Second)
+	go first.Lock(quitter)
+	waitContenders(t, ctx, first, 2)
+	got := make(chan *lock.Hold, 1)
+	go func() {
+		h, err := maxHoldMutex(t, path, time.Second).Lock(ctx)
+		assert.NoError(t, err)
+		got <- h
+	}()
+	waitContenders(t, ctx, first, 3)
+	cancel()
+	h := <-got
+	require.NotNil(t, h)
+	assert.ErrorIs(t, hung.Err(), lock.ErrMaxHoldExceeded)
+	require.NoError(t, h.Unlock(ctx))
+}
