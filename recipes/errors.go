@@ -42,7 +42,7 @@ var (
 	// passed too. It matches ErrLost.
 	ErrMaxHoldExceeded = core.ErrMaxHoldExceeded // "zkrecipes: max hold time exceeded"
 
-		// ErrNotHeld reports a release of a hold that was already released.
+	// ErrNotHeld reports a release of a hold that was already released.
 	ErrNotHeld = core.ErrNotHeld // "zkrecipes: not held"
 
 	// ErrWouldBlock is returned by a non-blocking acquire when another
