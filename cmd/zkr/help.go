@@ -62,14 +62,15 @@ func printHelp(w io.Writer, fs *flag.FlagSet, h help) {
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0s" && f.DefValue != "0" {
 			usage += fmt.Sprintf(" (default %s)", f.DefValue)
 		}
-		fmt.Fprintf(w, "  %-20s %s\n", arg, usage)
+		fmt.Fprintf(w, "  %-28s %s\n", arg, usage)
 	})
 	fmt.Fprintf(w, "\nexamples:\n%s\n\n%s\n", h.examples, exitCodes)
 }
 
 const exitCodes = `exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held;
-4 lost the hold while CMD ran, or --observe's session; 130/143/129
-interrupted by SIGINT/SIGTERM/SIGHUP. Servers default to $ZK_SERVERS.`
+4 lost the hold while CMD ran, or --observe's session; 5 --max-hold passed
+while CMD ran; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP. Servers
+default to $ZK_SERVERS.`
 
 var lockHelp = help{
 	synopsis: "zkr lock [flags] PATH... [-- CMD [ARGS...]]",
@@ -80,12 +81,17 @@ several PATHs, zkr takes them all (in path order, so that two zkrs never
 deadlock) and the variables list each node and token, separated by spaces. zkr
 releases and exits once the whole group has exited. If the lock is lost, or
 zkr gets SIGINT, SIGTERM or SIGHUP, the group gets SIGTERM, then SIGKILL
-after --grace. Without CMD, zkr holds the lock until interrupted.`,
+after --grace. Without CMD, zkr holds the lock until interrupted. With
+--max-hold D, the hold ends D after the grant: the group is terminated, zkr
+exits 5, and a zkr that cannot (stopped, hung) is evicted by the next
+waiter of ours D plus a second after it saw it hold, long before its
+session would expire.`,
 	examples: `  zkr lock /locks/backup -- ./backup.sh
   zkr lock --try /locks/cron -- ./job.sh
   zkr lock --read --timeout 30s /locks/data -- ./report.sh
   zkr lock -n 3 /semaphores/exports -- ./export.sh
-  zkr lock /locks/warehouse-a /locks/warehouse-b -- ./move-stock.sh`,
+  zkr lock /locks/warehouse-a /locks/warehouse-b -- ./move-stock.sh
+  zkr lock --max-hold 10m --session-timeout 30s /locks/nightly -- ./report.sh`,
 }
 
 var electHelp = help{

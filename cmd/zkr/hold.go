@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
 // gracePeriod is how long CMD's process group has between the signal and
@@ -32,6 +35,9 @@ func runUnder(ctx context.Context, h held, cmd []string, grace time.Duration) er
 	if len(cmd) == 0 {
 		select {
 		case <-h.Done():
+			if errors.Is(h.Err(), recipes.ErrMaxHoldExceeded) {
+				return exitErr{exitMaxHold, fmt.Errorf("held %s for its --max-hold", h.Path())}
+			}
 			return exitErr{exitLost, fmt.Errorf("lost %s: %w", h.Path(), h.Err())}
 		case <-ctx.Done():
 			return exitErr{exitInterrupted, errQuiet} // release and exit
@@ -57,6 +63,9 @@ func runUnder(ctx context.Context, h held, cmd []string, grace time.Duration) er
 	case <-g.empty:
 		return exitCode(g.status)
 	case <-h.Done():
+		if errors.Is(h.Err(), recipes.ErrMaxHoldExceeded) {
+			return stop(exitMaxHold, fmt.Errorf("held %s for its --max-hold while %s ran: terminated its process group", h.Path(), cmd[0]))
+		}
 		return stop(exitLost, fmt.Errorf("lost %s while %s ran (%v): terminated its process group", h.Path(), cmd[0], h.Err()))
 	case <-ctx.Done():
 		return stop(exitInterrupted, fmt.Errorf("interrupted: terminated the process group of %s", cmd[0]))

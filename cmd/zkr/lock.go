@@ -22,6 +22,7 @@ import (
 type lockMode struct {
 	read, write, try bool
 	leases           int
+	maxHold          time.Duration // mutexes only
 }
 
 func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -34,6 +35,8 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&mode.read, "read", false, "take the read lock of a read-write lock")
 	fs.BoolVar(&mode.write, "write", false, "take the write lock of a read-write lock")
 	fs.IntVar(&mode.leases, "n", 0, "take one of `N` leases of a semaphore (Curator's InterProcessSemaphoreV2 layout)")
+	fs.DurationVar(&mode.maxHold, "max-hold", 0, "hold at most this long: then the command is terminated (exit 5) and waiters may evict the hold")
+	sessionTimeout := fs.Duration("session-timeout", recipes.DefaultSessionTimeout, "the ZooKeeper session timeout to ask for")
 	grace := graceFlag(fs)
 	if err := parseFlags(fs, own, stdout, lockHelp); err != nil {
 		return err
@@ -51,9 +54,13 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError("lock: -n must be at least 1")
 	case mode.leases > 0 && (mode.read || mode.write):
 		return usageError("lock: -n takes a lease, not a read or write lock")
+	case mode.maxHold < 0 || (mode.maxHold > 0 && (mode.read || mode.write || mode.leases > 0)):
+		return usageError("lock: --max-hold takes a positive duration, for a mutex")
+	case *sessionTimeout <= 0:
+		return usageError("lock: --session-timeout takes a positive duration")
 	}
 
-	s, err := connect(ctx, *servers, 10*time.Second)
+	s, err := connect(ctx, *servers, 10*time.Second, recipes.WithSessionTimeout(*sessionTimeout))
 	if err != nil {
 		return err
 	}
@@ -70,6 +77,14 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer release(unlock)
 	return runUnder(ctx, h, cmd, *grace)
+}
+
+// lockOptions are the mutex's options that mode asks for.
+func lockOptions(mode lockMode) []lock.Option {
+	if mode.maxHold > 0 {
+		return []lock.Option{lock.WithMaxHold(mode.maxHold)}
+	}
+	return nil
 }
 
 // flagSet reports whether the flag name was given.
@@ -112,7 +127,7 @@ func partAt(s *recipes.Session, p string, mode lockMode) (multilock.Part, error)
 		}
 		return multilock.Write(m), err
 	}
-	m, err := lock.New(s, p)
+	m, err := lock.New(s, p, lockOptions(mode)...)
 	return multilock.Mutex(m), err
 }
 
@@ -170,7 +185,7 @@ func take(ctx context.Context, s *recipes.Session, path string, mode lockMode) (
 		}
 		return h, h.Unlock, nil
 	}
-	m, err := lock.New(s, path)
+	m, err := lock.New(s, path, lockOptions(mode)...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -59,6 +59,7 @@ const (
 	exitUsage       = 2
 	exitBusy        = 3
 	exitLost        = 4
+	exitMaxHold     = 5   // --max-hold passed while CMD ran
 	exitInterrupted = 130 // run makes it 128 + the signal's number
 )
 
@@ -150,7 +151,8 @@ func signalOf(ctx context.Context) (syscall.Signal, bool) {
 var errQuiet = errors.New("")
 
 const usage = `usage:
-  zkr lock [--servers S] [--timeout D] [--try] [--read|--write] [--grace D] PATH [-- CMD [ARGS...]]
+  zkr lock [--servers S] [--timeout D] [--try] [--read|--write|-n N]
+           [--max-hold D] [--session-timeout D] [--grace D] PATH... [-- CMD [ARGS...]]
   zkr elect [--servers S] [--grace D] --id ID PATH -- CMD [ARGS...]
   zkr elect [--servers S] --observe PATH
   zkr inspect [--servers S] [--json] PATH
@@ -160,16 +162,17 @@ SIGHUP, the group gets SIGTERM, then SIGKILL after --grace (default 5s).
 inspect says "missing" for a missing PATH; --json gives data as base64
 ("data") and, when it is valid UTF-8, as "text".
 exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held;
-4 lost the hold while CMD ran, or --observe's session; 130/143/129
-interrupted by SIGINT/SIGTERM/SIGHUP.
+4 lost the hold while CMD ran, or --observe's session; 5 --max-hold passed
+while CMD ran; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP.
 servers default to $ZK_SERVERS`
 
 func usageError(format string, args ...any) error {
 	return exitErr{exitUsage, fmt.Errorf(format, args...)}
 }
 
-// connect opens a session to the servers given, or to $ZK_SERVERS.
-func connect(ctx context.Context, servers string, timeout time.Duration) (*recipes.Session, error) {
+// connect opens a session to the servers given, or to $ZK_SERVERS, with
+// opts (a session timeout).
+func connect(ctx context.Context, servers string, timeout time.Duration, opts ...recipes.Option) (*recipes.Session, error) {
 	if servers == "" {
 		servers = os.Getenv("ZK_SERVERS")
 	}
@@ -179,7 +182,7 @@ func connect(ctx context.Context, servers string, timeout time.Duration) (*recip
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	s, err := recipes.Connect(cctx, strings.Split(servers, ","),
-		recipes.WithLogger(slog.New(slog.DiscardHandler)))
+		append([]recipes.Option{recipes.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, exitErr{exitInterrupted, errors.New("interrupted")}

@@ -234,3 +234,39 @@ func TestInterruptedHoldWithoutCommandExits143AndReleases(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, cs, "zkr left its node")
 }
+
+// TestMaxHoldTerminatesTheCommand: with --max-hold, the command's group is
+// terminated when the limit passes, and zkr exits 5.
+func TestMaxHoldTerminatesTheCommand(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	t0 := time.Now()
+	r := run(t, ctx, "lock", "--max-hold", "500ms", "/zkr/max-hold", "--", "sleep", "30")
+	assert.Equal(t, 5, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "max-hold")
+	assert.Less(t, time.Since(t0), 20*time.Second, "the command ran its course")
+}
+
+// TestStoppedZkrIsEvictedLongBeforeItsSessionExpires: a zkr holding with
+// --max-hold and a long session timeout is stopped (SIGSTOP): its session
+// lives on, and so would its lock. The next zkr evicts it after the max
+// hold and the margin, long before the session timeout.
+func TestStoppedZkrIsEvictedLongBeforeItsSessionExpires(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	const path = "/zkr/stopped"
+	z := start(t, ctx, "lock", "--max-hold", "1s", "--session-timeout", "40s", path, "--", "sleep", "60")
+	observer := mutex(t, path)
+	require.NoError(t, waitFor(ctx, func() bool { cs, _ := observer.Contenders(ctx); return len(cs) == 1 }))
+	require.NoError(t, z.cmd.Process.Signal(syscall.SIGSTOP))
+	defer z.cmd.Process.Signal(syscall.SIGCONT)
+
+	t0 := time.Now()
+	r := run(t, ctx, "lock", "--timeout", "15s", path, "--", "true")
+	took := time.Since(t0)
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Less(t, took, 15*time.Second, "no faster than an expiry of the 40 s session")
+	t.Logf("the next zkr held after %v", took)
+
+	require.NoError(t, z.cmd.Process.Signal(syscall.SIGCONT))
+	woken := z.wait()
+	assert.Equal(t, 5, woken.code, "the woken zkr did not stop for its max hold: %s", woken.stderr)
+}

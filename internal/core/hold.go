@@ -43,6 +43,7 @@ type Hold struct {
 
 	maxHold time.Duration // declared in the node's data; 0: none
 	expiry  *time.Timer   // ends the hold at its max hold
+	expires time.Time     // when it does
 	data    []byte        // the node's data but for the max hold, for Extend
 }
 
@@ -139,7 +140,7 @@ func (h *Hold) monitor(own <-chan zk.Event, arming chan (<-chan zk.Event), suspe
 		case ev, ok := <-own:
 			switch {
 			case ok && ev.Type == zk.EventNodeDeleted:
-				h.cancel(ErrNodeDeleted)
+				h.cancel(h.deleted())
 				return
 			case ok && ev.Type == zk.EventNotWatching:
 				own = nil // the session is ending; its state says how
@@ -168,7 +169,7 @@ func (h *Hold) rearm() <-chan zk.Event {
 		h.cancel(err)
 		return nil
 	case !w.ok:
-		h.cancel(ErrNodeDeleted)
+		h.cancel(h.deleted())
 		return nil
 	case w.stat.Czxid != h.token || w.stat.EphemeralOwner != h.s.ID():
 		// The token came from the wire or from an earlier read: a node

@@ -64,6 +64,19 @@ func (h *Hold) expireAfter(d time.Duration) {
 		h.expiry.Stop()
 	}
 	h.expiry = time.AfterFunc(d, func() { h.cancel(ErrMaxHoldExceeded) })
+	h.expires = time.Now().Add(d)
+}
+
+// deleted is why the hold's node went: its eviction, once its max hold
+// has passed (a process that was stopped sees both at once on waking),
+// or else someone else's deletion.
+func (h *Hold) deleted() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.expiry != nil && !time.Now().Before(h.expires) {
+		return ErrMaxHoldExceeded
+	}
+	return ErrNodeDeleted
 }
 
 // Extend declares a new max hold of d, counted from now: it writes the
