@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/recipes"
@@ -19,6 +20,8 @@ var (
 	ErrLost = recipes.ErrLost
 	// ErrInvalidPath is returned by New for a path ZooKeeper would reject.
 	ErrInvalidPath = recipes.ErrInvalidPath
+	// ErrMaxHoldExceeded ends a term at its limit (WithMaxTerm).
+	ErrMaxHoldExceeded = recipes.ErrMaxHoldExceeded
 )
 
 var markers = []core.Marker{core.LatchMarker}
@@ -33,17 +36,37 @@ type Election struct {
 
 // New returns the election at path on session s. It checks path and makes
 // no server call.
-func New(s *recipes.Session, path string) (*Election, error) {
+func New(s *recipes.Session, path string, opts ...Option) (*Election, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.maxTerm < 0 {
+		return nil, fmt.Errorf("leader %s: max term %v: want a positive duration", path, o.maxTerm)
+	}
 	c, err := core.Prepare(s, path)
 	if err != nil {
 		return nil, fmt.Errorf("leader: %w", err)
 	}
-	q, err := core.NewQueue(c, path, markers, core.AnyBlocks)
+	q, err := core.NewQueue(c, path, markers, core.AnyBlocks, core.WithMaxHold(o.maxTerm))
 	if err != nil {
 		return nil, fmt.Errorf("leader: %w", err)
 	}
 	return &Election{s: s, q: q}, nil
 }
+
+// Option configures an Election.
+type Option func(*options)
+
+type options struct{ maxTerm time.Duration }
+
+// WithMaxTerm limits every term of this Election's candidates to d, as
+// lock.WithMaxHold limits a hold: the leadership's context ends d after
+// it began (ErrMaxHoldExceeded), and the candidate next in line deletes
+// its node once d and recipes.EvictionMargin have passed since it saw it
+// lead, so that a leader whose code hangs while its session lives leads no
+// longer than that. With Reelect, Run campaigns again.
+func WithMaxTerm(d time.Duration) Option { return func(o *options) { o.maxTerm = d } }
 
 // Path returns the election's path.
 func (e *Election) Path() string { return e.q.Path() }

@@ -233,3 +233,27 @@ func TestRunWithReelectCampaignsAgainHoweverFnReturns(t *testing.T) {
 func TestHoldOffersExactlyItsVerbs(t *testing.T) {
 	assert.Equal(t, []string{"Context", "Done", "Err", "Guard", "Multi", "Path", "Resign", "Token", "Value"}, testutil.Methods[*leader.Leadership]())
 }
+
+// TestHungLeaderIsEvictedAfterItsMaxTerm: a leader with a max term hangs
+// with its session alive; its term ends at the limit, and the next
+// candidate, which times it, deletes its node and leads, seeing the value
+// without the declaration.
+func TestHungLeaderIsEvictedAfterItsMaxTerm(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	e, err := leader.New(session(t, nil), path, leader.WithMaxTerm(300*time.Millisecond))
+	require.NoError(t, err)
+	hung, err := e.Campaign(ctx, []byte("hung"))
+	require.NoError(t, err)
+	lead, err := e.Leader(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "hung", string(lead.Data), "the declaration shows in the leader's value")
+
+	next, err := leader.New(session(t, nil), path)
+	require.NoError(t, err)
+	l, err := next.Campaign(ctx, []byte("next"))
+	require.NoError(t, err)
+	assert.ErrorIs(t, hung.Err(), leader.ErrMaxHoldExceeded)
+	assert.Greater(t, l.Token(), hung.Token())
+	require.NoError(t, l.Resign(ctx))
+}
