@@ -109,7 +109,8 @@ func (h *Hold) Downgrade(ctx context.Context) error {
 	return fmt.Errorf("rwlock: downgrade: %w", err)
 }
 
-// setData writes downgradeData with the core hold's SetData, which checks
+// setData writes downgradeData (with the hold's max hold, if any) with
+// the core hold's SetData, which checks
 // the node's version and makes the guard follow it. A request abandoned
 // when its ctx ends still runs (go-zookeeper's requests take no context),
 // so the request runs under a context of its own: when ctx ends, its
@@ -119,7 +120,7 @@ func (h *Hold) setData(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- h.held.SetData(rctx, downgradeData) }()
+	go func() { done <- h.held.SetData(rctx, h.held.Declare(downgradeData)) }()
 	select {
 	case err := <-done:
 		return err
@@ -161,7 +162,7 @@ func (h *Hold) resolve(cause error) error {
 			return node{data, st}, err
 		})
 		if err == nil && n.stat.Version == h.Guard().Version {
-			err = h.held.SetData(ctx, downgradeData) // the node as it was: write again
+			err = h.held.SetData(ctx, h.held.Declare(downgradeData)) // the node as it was: write again
 			switch {
 			case err == nil:
 				h.write = false
@@ -173,7 +174,7 @@ func (h *Hold) resolve(cause error) error {
 			}
 		}
 		switch {
-		case err == nil && bytes.Equal(n.data, downgradeData):
+		case err == nil && bytes.Equal(n.data, h.held.Declare(downgradeData)):
 			h.held.Settle(n.stat.Version) // the guard follows our write
 			h.write = false
 			return nil

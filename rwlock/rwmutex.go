@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/recipes"
@@ -20,6 +21,8 @@ var (
 	ErrLost = recipes.ErrLost
 	// ErrInvalidPath is returned by New for a path ZooKeeper would reject.
 	ErrInvalidPath = recipes.ErrInvalidPath
+	// ErrMaxHoldExceeded ends a hold at its max hold (WithMaxHold).
+	ErrMaxHoldExceeded = recipes.ErrMaxHoldExceeded
 )
 
 // markers: ours and Curator's __READ__/__WRIT__, Kazoo's __rlock__/__lock__.
@@ -37,17 +40,37 @@ type RWMutex struct {
 
 // New returns the read-write lock at path on session s. It checks path
 // and makes no server call.
-func New(s *recipes.Session, path string) (*RWMutex, error) {
+func New(s *recipes.Session, path string, opts ...Option) (*RWMutex, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.maxHold < 0 {
+		return nil, fmt.Errorf("rwlock %s: max hold %v: want a positive duration", path, o.maxHold)
+	}
 	c, err := core.Prepare(s, path)
 	if err != nil {
 		return nil, fmt.Errorf("rwlock: %w", err)
 	}
-	q, err := core.NewQueue(c, path, markers, core.ReadWriteBlocks, core.WithYieldRule(core.DowngradeYields))
+	q, err := core.NewQueue(c, path, markers, core.ReadWriteBlocks, core.WithYieldRule(core.DowngradeYields), core.WithMaxHold(o.maxHold))
 	if err != nil {
 		return nil, fmt.Errorf("rwlock: %w", err)
 	}
 	return &RWMutex{s: s, q: q}, nil
 }
+
+// Option configures an RWMutex.
+type Option func(*options)
+
+type options struct{ maxHold time.Duration }
+
+// WithMaxHold limits every read and write hold of the lock to d, as
+// lock.WithMaxHold limits a mutex's: the hold's context ends d after its
+// grant (ErrMaxHoldExceeded), and a waiter whose only blocker it is
+// deletes its node once d and recipes.EvictionMargin have passed since it
+// saw it hold. A downgrade keeps the limit (the waiter times it anew from
+// the downgrade; the hold's own end does not move).
+func WithMaxHold(d time.Duration) Option { return func(o *options) { o.maxHold = d } }
 
 // Path returns the lock's path.
 func (m *RWMutex) Path() string { return m.q.Path() }

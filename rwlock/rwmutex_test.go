@@ -357,3 +357,30 @@ func TestDowngradedHoldEndsWhenCutOff(t *testing.T) {
 func TestHoldOffersExactlyItsVerbs(t *testing.T) {
 	assert.Equal(t, []string{"Context", "Done", "Downgrade", "Err", "Guard", "Multi", "Path", "Token", "Unlock", "Write"}, testutil.Methods[*rwlock.Hold]())
 }
+
+// TestHungWriterAndDowngradedHoldAreEvictedAfterTheirMaxHold: a writer
+// with a max hold hangs; the writer waiting behind it evicts it once the
+// limit and the margin have passed. A hold that downgraded keeps its limit
+// (its node still declares it) and is evicted too.
+func TestHungWriterAndDowngradedHoldAreEvictedAfterTheirMaxHold(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	limited, err := rwlock.New(session(t, nil), path, rwlock.WithMaxHold(300*time.Millisecond))
+	require.NoError(t, err)
+	hung, err := limited.Lock(ctx)
+	require.NoError(t, err)
+	next := newRW(t, path)
+	w, err := next.Lock(ctx)
+	require.NoError(t, err)
+	assert.ErrorIs(t, hung.Err(), rwlock.ErrMaxHoldExceeded)
+	assert.Greater(t, w.Token(), hung.Token())
+	require.NoError(t, w.Unlock(ctx))
+
+	down, err := limited.Lock(ctx)
+	require.NoError(t, err)
+	require.NoError(t, down.Downgrade(ctx))
+	w, err = next.Lock(ctx)
+	require.NoError(t, err, "the downgraded hold lost its limit")
+	assert.ErrorIs(t, down.Err(), rwlock.ErrMaxHoldExceeded)
+	require.NoError(t, w.Unlock(ctx))
+}

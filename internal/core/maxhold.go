@@ -31,6 +31,15 @@ func WithMaxHoldData(data []byte, d time.Duration) []byte {
 	return fmt.Appendf(slices.Clip(data), "%s%s", maxHoldTag, d)
 }
 
+// Declare returns data with the hold's max hold declared, if it declared
+// one: what a recipe writes into the node (SetData) to keep the limit.
+func (h *Hold) Declare(data []byte) []byte {
+	if h.maxHold <= 0 {
+		return data
+	}
+	return WithMaxHoldData(data, h.maxHold)
+}
+
 // withoutMaxHold returns data without its max hold, if it declares one:
 // what its client wrote for others to read.
 func withoutMaxHold(data []byte) []byte {
