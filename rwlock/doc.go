@@ -23,10 +23,11 @@
 //
 // A write hold can be downgraded to a read hold in place ([Hold.Downgrade]):
 // its node stays where it is, so no writer queued behind can get in between.
-// Our readers recognise the downgrade by the version of the writer's node,
-// which Downgrade raises by writing its data (Curator and Kazoo never write
-// a lock node's data). Curator's readers do not, and wait for the
-// downgraded hold to be released: safe, only less concurrent.
+// Our readers recognise the downgrade by the marker Downgrade writes into
+// the writer's node ("downgraded to read"); any other write to it (a
+// Curator revocation request, an operator's) admits no reader. Curator's
+// readers do not know the marker, and wait for the downgraded hold to be
+// released: safe, only less concurrent.
 //
 // Holds are lost, and carry fencing tokens, exactly as the mutex's do: see
 // package lock and recipes.Holding.

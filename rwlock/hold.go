@@ -14,10 +14,10 @@ import (
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
-// downgradeData is what Downgrade writes into the node. Readers go by the
-// node's version, which any write raises (see downgraded); the data tells
-// a read back that the write was ours.
-var downgradeData = []byte("downgraded to read")
+// downgradeData is what Downgrade writes into the node: the marker our
+// readers go by (core.Downgraded), which also tells a read back that the
+// write was ours.
+var downgradeData = core.DowngradeMarker
 
 // resolveTimeout bounds each of the two phases in which Downgrade learns
 // the outcome of its write past the end of its ctx: waiting for the
@@ -81,9 +81,10 @@ func (h *Hold) Err() error {
 // ends the hold (Done closes, Err matches ErrLost, the node is deleted, in
 // the background if need be) and returns an error matching ErrLost. So a
 // hold whose Write is true and whose Err is nil never stands beside
-// readers that the server admits; nor does one whose node another client
-// wrote (readers go by the node's version): that ends the hold, with
-// recipes.ErrNodeMismatch. After a downgrade, Guard and Multi follow the
+// readers that the server admits. A write to the node by another client
+// (Curator's revocation request, an operator) admits no reader (readers go
+// by the downgrade marker), but ends the hold all the same, with
+// recipes.ErrNodeMismatch: its guard no longer matches. After a downgrade, Guard and Multi follow the
 // node's new version, also when Downgrade learned it by reading back.
 func (h *Hold) Downgrade(ctx context.Context) error {
 	h.mu.Lock()
@@ -178,7 +179,7 @@ func (h *Hold) resolve(cause error) error {
 			h.held.Settle(n.stat.Version) // the guard follows our write
 			h.write = false
 			return nil
-		case err == nil: // changed by another client; readers go by the version
+		case err == nil: // changed by another client, not to our marker
 			return h.end(ctx, cause, fmt.Errorf("node changed by another client (version %d)", n.stat.Version))
 		case errors.Is(err, zk.ErrNoNode):
 			return h.end(ctx, cause, fmt.Errorf("%w (%w)", recipes.ErrNodeDeleted, err))

@@ -384,3 +384,30 @@ func TestHungWriterAndDowngradedHoldAreEvictedAfterTheirMaxHold(t *testing.T) {
 	assert.ErrorIs(t, down.Err(), rwlock.ErrMaxHoldExceeded)
 	require.NoError(t, w.Unlock(ctx))
 }
+
+// TestAForeignWriteToAWritersNodeAdmitsNoReader: another client writes the
+// write holder's node, as Curator's Revoker writes __REVOKE__. Readers go
+// by the downgrade marker, not by any change of the data: none is
+// admitted, and the writer's hold ends (its guard no longer matches).
+// Readers used to take any write for a downgrade.
+func TestAForeignWriteToAWritersNodeAdmitsNoReader(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	w, err := newRW(t, path).Lock(ctx)
+	require.NoError(t, err)
+	_, err = session(t, nil).Conn().Set(w.Path(), []byte("__REVOKE__"), -1)
+	require.NoError(t, err)
+	_, err = newRW(t, path).TryRLock(ctx)
+	assert.ErrorIs(t, err, rwlock.ErrLocked, "a reader admitted beside a writer whose node was written")
+	select {
+	case <-w.Done():
+	case <-ctx.Done():
+		t.Fatal("the writer's hold outlived a foreign write to its node")
+	}
+	assert.ErrorIs(t, w.Err(), recipes.ErrNodeMismatch)
+	cs, err := newRW(t, path).Contenders(ctx)
+	require.NoError(t, err)
+	require.Len(t, cs, 1)
+	assert.False(t, cs[0].Shared, "shown as a reader")
+	w.Unlock(ctx)
+}

@@ -213,7 +213,7 @@ func (w *waiter) watchPred(ctx context.Context, me Node, blockers []Node) ([]Nod
 			return nil, grant, nil // the last blocker went: later nodes queue behind us
 		case !nw.ok:
 			return nil, relist, nil
-		case q.yields == nil || !q.yields(me, b, nw.stat):
+		case q.yields == nil || !q.yields(me, b, &Read{nw.data, nw.stat}):
 			w.pred = watched{b.Name, nw.watch, nw.data, nw.stat.Version}
 			return blockers, sleep, nil
 		}
@@ -291,7 +291,7 @@ func (w *waiter) sleep(ctx context.Context) (next, error) {
 }
 
 // allYield reports whether every blocker ahead of me is gone or yields
-// (see [YieldRule]), reading each one's stat without a watch: a try does
+// (see [YieldRule]), reading each one's node without a watch: a try does
 // not wait, so it leaves nothing to fire later.
 func (q *Queue) allYield(ctx context.Context, me Node, blockers []Node) (bool, error) {
 	if q.yields == nil {
@@ -303,17 +303,12 @@ func (q *Queue) allYield(ctx context.Context, me Node, blockers []Node) (bool, e
 		}
 	}
 	for _, b := range blockers {
-		st, err := call(ctx, q.s, func() (*zk.Stat, error) {
-			ok, st, err := q.s.Conn().Exists(q.path + "/" + b.Name)
-			if err == nil && !ok {
-				st = nil
-			}
-			return st, err
-		})
-		if err != nil {
+		r, err := q.s.get(ctx, q.path+"/"+b.Name)
+		switch {
+		case errors.Is(err, zk.ErrNoNode): // gone: it blocks no more
+		case err != nil:
 			return false, err
-		}
-		if st != nil && !q.yields(me, b, st) {
+		case !q.yields(me, b, &Read{r.data, r.stat}):
 			return false, nil
 		}
 	}

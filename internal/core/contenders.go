@@ -26,7 +26,7 @@ type Contender struct {
 }
 
 func contender(n Node, p string, data []byte, st *zk.Stat) Contender {
-	return Contender{Name: n.Name, Path: p, Seq: n.Seq, Shared: n.Role == Shared || Downgraded(n, st), Downgraded: Downgraded(n, st),
+	return Contender{Name: n.Name, Path: p, Seq: n.Seq, Shared: n.Role == Shared || Downgraded(n, data), Downgraded: Downgraded(n, data),
 		Data: withoutMaxHold(data), Session: st.EphemeralOwner, Created: time.UnixMilli(st.Ctime), Token: st.Czxid}
 }
 
@@ -144,7 +144,7 @@ func (q *Queue) blockedAt(nodes []Node, i int, got []*getResult) bool {
 	for j, n := range nodes[:i] {
 		switch {
 		case got[j] == nil, !q.rule(nodes[i], n):
-		case q.yields == nil || !q.yields(nodes[i], n, got[j].stat):
+		case q.yields == nil || !q.yields(nodes[i], n, &Read{got[j].data, got[j].stat}):
 			return true
 		}
 	}

@@ -1,11 +1,10 @@
 package core
 
 import (
+	"bytes"
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/go-zookeeper/zk"
 )
 
 // Role is what a contender in a queue asks for.
@@ -150,26 +149,34 @@ func AnyBlocks(me, other Node) bool { return true }
 // only by exclusive ones ahead, an exclusive one by anyone ahead.
 func ReadWriteBlocks(me, other Node) bool { return me.Role == Exclusive || other.Role == Exclusive }
 
-// Downgraded reports whether n, whose stat is st, is a read-write lock's
-// write hold downgraded to read: a writer's node (__WRIT__) whose data has
-// changed. A mutex's, a leader's or Kazoo's node blocks readers whatever
-// its data.
-func Downgraded(n Node, st *zk.Stat) bool {
-	return n.Marker == WriteMarker.Name && st != nil && st.Version > 0
+// DowngradeMarker is what a read-write lock's write hold writes into its
+// node to downgrade to read (followed by its max hold declaration, if it
+// has one).
+var DowngradeMarker = []byte("downgraded to read")
+
+// Downgraded reports whether n, holding data, is a read-write lock's write
+// hold downgraded to read: a writer's node (__WRIT__) that holds the
+// downgrade marker. Readers go by the data, not by a mere change of it: a
+// write by anyone else (Curator's revocation request, an operator) leaves
+// the writer a writer. A mutex's, a leader's or Kazoo's node blocks
+// readers whatever its data.
+func Downgraded(n Node, data []byte) bool {
+	return n.Marker == WriteMarker.Name && bytes.Equal(withoutMaxHold(data), DowngradeMarker)
 }
 
 // DowngradeYields is the read-write lock's [YieldRule]: a write hold
 // downgraded to read (see [Downgraded]) blocks our readers (__READ__) no
-// more; Kazoo's readers know nothing of downgrades. A nil st asks whether
-// other could have downgraded at all: only a writer's node (__WRIT__) can.
-func DowngradeYields(me, other Node, st *zk.Stat) bool {
+// more; Kazoo's readers know nothing of downgrades. Asked without a read,
+// it says whether other could have downgraded at all: only a writer's node
+// (__WRIT__) can.
+func DowngradeYields(me, other Node, r *Read) bool {
 	if me.Marker != ReadMarker.Name {
 		return false
 	}
-	if st == nil {
+	if r == nil {
 		return other.Marker == WriteMarker.Name
 	}
-	return Downgraded(other, st)
+	return Downgraded(other, r.Data)
 }
 
 // Blockers returns the nodes ahead of nodes[me] that block it under rule,

@@ -38,16 +38,23 @@ type Queue struct {
 }
 
 // YieldRule reports whether other, which blocks me by name, lets me pass
-// after all, judged by its node's stat (for the read-write lock: a write
-// holder that downgraded to read marks its node by changing its data).
-// Called with a nil stat, it reports whether other could yield at all, so
-// that a try reads no stat of a blocker that never yields.
-type YieldRule func(me, other Node, stat *zk.Stat) bool
+// after all, judged by what its node holds (for the read-write lock: a
+// write holder that downgraded to read marks its node). Called with a nil
+// read, it reports whether other could yield at all, so that a try reads
+// no node of a blocker that never yields.
+type YieldRule func(me, other Node, r *Read) bool
+
+// Read is what a read of a node gave: its data and stat.
+type Read struct {
+	Data []byte
+	Stat *zk.Stat
+}
 
 // QueueOption configures a [Queue].
 type QueueOption func(*Queue)
 
-// WithYieldRule lets blockers yield by their stat; see [YieldRule]. By
+// WithYieldRule lets blockers yield by what their nodes hold; see
+// [YieldRule]. By
 // default no blocker yields.
 func WithYieldRule(r YieldRule) QueueOption { return func(q *Queue) { q.yields = r } }
 
