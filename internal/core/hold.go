@@ -188,12 +188,15 @@ func (h *Hold) rearm() <-chan zk.Event {
 	return w.watch
 }
 
-// writtenByOther reports whether the node's version v can only come from
-// someone else's write.
+// writtenByOther reports whether the node's version v, as a read gave it,
+// can only come from someone else's write: one past ours while none of
+// ours is unsettled. A version below ours is a read that raced our own
+// write (sent before it, looked at after its answer); the watch it set
+// fires for that write.
 func (h *Hold) writtenByOther(v int32) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return !h.unsettled && v != h.version
+	return !h.unsettled && v > h.version
 }
 
 func (h *Hold) guardVersion() int32 {

@@ -96,3 +96,18 @@ func TestHoldWhoseNodeAnotherClientWritesEnds(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, ok, "the node outlived its release")
 }
+
+// TestWrittenByOtherIgnoresReadsThatRacedOurWrite: the watch's read of the
+// node may have been sent before the hold's own write and looked at after
+// that write's answer: its version is older than the hold's, and is no
+// foreign write. Taking it for one ended holds at random (a CI run of
+// TestExtendMovesTheLimit). Only a version past ours, with no write of ours
+// unsettled, is someone else's.
+func TestWrittenByOtherIgnoresReadsThatRacedOurWrite(t *testing.T) {
+	h := &Hold{version: 1}
+	assert.False(t, h.writtenByOther(0), "a read that raced our write")
+	assert.False(t, h.writtenByOther(1))
+	assert.True(t, h.writtenByOther(2))
+	h.unsettled = true
+	assert.False(t, h.writtenByOther(2), "our own unsettled write")
+}
