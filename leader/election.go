@@ -41,9 +41,6 @@ func New(s *recipes.Session, path string, opts ...Option) (*Election, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.maxTerm < 0 {
-		return nil, fmt.Errorf("leader %s: max term %v: want a positive duration", path, o.maxTerm)
-	}
 	c, err := core.Prepare(s, path)
 	if err != nil {
 		return nil, fmt.Errorf("leader: %w", err)

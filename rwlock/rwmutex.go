@@ -45,9 +45,6 @@ func New(s *recipes.Session, path string, opts ...Option) (*RWMutex, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.maxHold < 0 {
-		return nil, fmt.Errorf("rwlock %s: max hold %v: want a positive duration", path, o.maxHold)
-	}
 	c, err := core.Prepare(s, path)
 	if err != nil {
 		return nil, fmt.Errorf("rwlock: %w", err)

@@ -91,7 +91,10 @@ func newSemaphore(s *recipes.Session, p string, max int, count string) (*Semapho
 	if err != nil {
 		return nil, fmt.Errorf("semaphore: %w", err)
 	}
-	locks, err := core.NewQueue(c, p+"/locks", []core.Marker{core.MutexMarker}, core.AnyBlocks)
+	// The mutex matters only while its holder waits with its session: the
+	// count is safe without it (see await), so its holds do not watch
+	// their own nodes.
+	locks, err := core.NewQueue(c, p+"/locks", []core.Marker{core.MutexMarker}, core.AnyBlocks, core.Unwatched())
 	if err != nil {
 		return nil, fmt.Errorf("semaphore: %w", err)
 	}
@@ -110,9 +113,10 @@ func (m *Semaphore) Path() string { return m.path }
 // too), then, holding it, makes its lease node and waits for the number of
 // leases to be at most the maximum; so acquirers are served in the order
 // they came, and only the one holding the mutex watches the leases. The
-// waiter's watches: those of a mutex waiter (see package lock), then one
-// on the leases' children, one on its lease node from the grant on, and,
-// for a counted maximum, one on the count node per Semaphore. If ctx ends
+// waiter's watches: on the one or two mutex contenders ahead of it (not on
+// its own mutex node), then one on the leases' children, one on its lease
+// node from the grant on, and, for a counted maximum, one on the count node
+// per Semaphore. If ctx ends
 // first, Acquire deletes what it made and returns ctx.Err(). If the
 // session is lost, or the mutex is (by default, when the connection is
 // suspended), it returns an error matching ErrLost and leaves no node.

@@ -80,7 +80,7 @@ const (
 // cancelled, which stops the watch being set; the caller removes the node.
 func (q *Queue) await(ctx context.Context, own string, first created, wait bool, data []byte) (_ *Hold, err error) {
 	w := &waiter{q: q, name: path.Base(own), h: q.s.pendingHold(own, first.token), wait: wait, first: first.listing}
-	w.h.maxHold, w.h.data = q.maxHold, data
+	w.h.maxHold, w.h.data, w.h.unwatched = q.maxHold, data, q.unwatched
 	defer func() {
 		if err != nil {
 			w.h.cancel(err)
@@ -168,7 +168,7 @@ func (w *waiter) place(ctx context.Context, nodes []Node, me int) (next, error) 
 		}
 		return relist, ErrWouldBlock
 	}
-	if w.own == nil && w.arming == nil { // a waiter learns if its node goes
+	if w.own == nil && w.arming == nil && !q.unwatched { // a waiter learns if its node goes
 		w.arming = w.h.arm()
 	}
 	blockers, n, err := w.watchPred(ctx, nodes[me], blockers)

@@ -45,6 +45,8 @@ type Hold struct {
 	expiry  *time.Timer   // ends the hold at its max hold
 	expires time.Time     // when it does
 	data    []byte        // the node's data but for the max hold, for Extend
+	// unwatched: the hold does not watch its node (see Unwatched)
+	unwatched bool
 }
 
 // pendingHold prepares the hold of the node at path while its contender
@@ -71,7 +73,7 @@ func (h *Hold) arm() chan (<-chan zk.Event) {
 // the node's watch: own once set, or arming while being set; with neither,
 // it is set now, in the background.
 func (h *Hold) grant(own <-chan zk.Event, arming chan (<-chan zk.Event)) *Hold {
-	if own == nil && arming == nil {
+	if own == nil && arming == nil && !h.unwatched {
 		arming = h.arm()
 	}
 	s := h.s

@@ -26,18 +26,16 @@ const EvictionMargin = time.Second
 // the tag, then the duration as time.Duration prints it.
 const maxHoldTag = " zkrecipes-max-hold="
 
-// WithMaxHoldData returns data declaring a max hold of d.
-func WithMaxHoldData(data []byte, d time.Duration) []byte {
-	return fmt.Appendf(slices.Clip(data), "%s%s", maxHoldTag, d)
-}
-
 // Declare returns data with the hold's max hold declared, if it declared
 // one: what a recipe writes into the node (SetData) to keep the limit.
-func (h *Hold) Declare(data []byte) []byte {
-	if h.maxHold <= 0 {
+func (h *Hold) Declare(data []byte) []byte { return declare(data, h.maxHold) }
+
+// declare returns data declaring a max hold of d, or data itself for none.
+func declare(data []byte, d time.Duration) []byte {
+	if d <= 0 {
 		return data
 	}
-	return WithMaxHoldData(data, h.maxHold)
+	return fmt.Appendf(slices.Clip(data), "%s%s", maxHoldTag, d)
 }
 
 // withoutMaxHold returns data without its max hold, if it declares one:
@@ -99,7 +97,7 @@ func (h *Hold) Extend(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return fmt.Errorf("extend %s: %v: want a positive duration", h.path, d)
 	}
-	if err := h.SetData(ctx, WithMaxHoldData(h.data, d)); err != nil {
+	if err := h.SetData(ctx, declare(h.data, d)); err != nil {
 		return fmt.Errorf("extend: %w", err)
 	}
 	h.expireAfter(d)

@@ -35,6 +35,8 @@ type Queue struct {
 	// unlisted: no listing behind a create (see Unlisted)
 	unlisted bool
 	maxHold  time.Duration // declared by every hold (see WithMaxHold)
+	// unwatched: no hold watches its own node (see Unwatched)
+	unwatched bool
 }
 
 // YieldRule reports whether other, which blocks me by name, lets me pass
@@ -62,13 +64,12 @@ func WithYieldRule(r YieldRule) QueueOption { return func(q *Queue) { q.yields =
 // node's data, and end d after its grant (see EvictionMargin).
 func WithMaxHold(d time.Duration) QueueOption { return func(q *Queue) { q.maxHold = d } }
 
-// declare adds the queue's max hold, if any, to a node's data.
-func (q *Queue) declare(data []byte) []byte {
-	if q.maxHold <= 0 {
-		return data
-	}
-	return WithMaxHoldData(data, q.maxHold)
-}
+// Unwatched is for a queue whose holds are short and matter only while
+// their session does (the mutex a semaphore's acquirers take turns on):
+// neither a waiter nor a hold watches its own node, which saves a request
+// per acquisition. Such a hold still ends with its session, or its
+// connection's suspension, but not when its node alone is deleted.
+func Unwatched() QueueOption { return func(q *Queue) { q.unwatched = true } }
 
 // Unlisted is for a queue whose nodes are made with Join and never waited
 // on in turn (a semaphore's leases): no listing goes out behind a create.
@@ -91,6 +92,9 @@ func NewQueue(s *Session, path string, markers []Marker, rule BlockRule, opts ..
 	for _, opt := range opts {
 		opt(q)
 	}
+	if q.maxHold < 0 {
+		return nil, fmt.Errorf("max hold %v: want a positive duration", q.maxHold)
+	}
 	return q, nil
 }
 
@@ -111,7 +115,7 @@ func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool, data []byte) (
 	if data == nil {
 		data = q.s.cfg.Identity
 	}
-	own, first, err := q.enter(ctx, m, q.declare(data))
+	own, first, err := q.enter(ctx, m, declare(data, q.maxHold))
 	if err != nil {
 		return nil, err
 	}
