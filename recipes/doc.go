@@ -2,8 +2,9 @@
 // types: the [Session] that recipes run on, the [Holding] surface of every
 // hold, the sentinel errors, and [Contenders], a view of who holds and
 // who waits at a recipe path. The recipes themselves are in packages
-// lock, rwlock, leader and barrier; the machinery they share (the queue
-// of sequential nodes, node naming, the wire tap) is internal.
+// lock, rwlock, semaphore, multilock, leader and barrier; the machinery
+// they share (the queue of sequential nodes, node naming, the wire tap) is
+// internal.
 //
 // Make one Session per process with [Connect] (or, around a *zk.Conn the
 // application already has, [NewSession]) and share it among every
@@ -16,10 +17,10 @@
 // the hold can no longer be trusted, Err says why, Token is its fencing
 // token, and Guard and Multi make ZooKeeper writes conditional on still
 // holding. Each recipe adds its own verbs, one vocabulary for all: Unlock
-// gives up a lock or a lease (lock.Hold, rwlock.Hold),
+// gives up a lock or a lease (lock.Hold, rwlock.Hold, semaphore.Lease),
 // Resign gives up leadership (leader.Leadership).
 //
 // Every error of loss matches [ErrLost] with errors.Is; its cause matches
 // one of [ErrSessionLost], [ErrSessionClosed], [ErrSuspended],
-// [ErrNodeDeleted] and [ErrNodeMismatch].
+// [ErrNodeDeleted], [ErrNodeMismatch] and [ErrMaxHoldExceeded].
 package recipes

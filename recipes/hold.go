@@ -13,8 +13,9 @@ type holdRef = core.Ref[core.Hold]
 
 // Holding is the surface every recipe's hold shares: it tells when the
 // hold can no longer be trusted, and carries its fencing token and guard.
-// Recipe holds (lock.Hold, rwlock.Hold, leader.Leadership) embed it and add
-// their own verbs: Unlock for locks, Resign for leadership.
+// Recipe holds (lock.Hold, rwlock.Hold, semaphore.Lease,
+// leader.Leadership) embed it and add their own verbs: Unlock for locks
+// and leases, Resign for leadership.
 //
 // A hold is lost when its session expires or is closed; when its
 // connection is suspended (with [WithTolerateSuspension], only a

@@ -12,7 +12,7 @@ var (
 
 	// ErrLost reports that a hold can no longer be trusted. Every cause of
 	// loss (ErrSessionLost, ErrSessionClosed, ErrSuspended, ErrNodeDeleted,
-	// ErrNodeMismatch) matches it with errors.Is.
+	// ErrNodeMismatch, ErrMaxHoldExceeded) matches it with errors.Is.
 	ErrLost = errors.New("zkrecipes: hold lost")
 
 	// ErrSessionLost reports that the ZooKeeper session expired or was
@@ -31,8 +31,9 @@ var (
 	ErrNodeDeleted = lossError("node deleted")
 
 	// ErrNodeMismatch reports that a hold's node, read back, does not carry
-	// the hold's fencing token or is not owned by the hold's session: the
-	// token the hold was handed cannot be trusted.
+	// the hold's fencing token or is not owned by the hold's session (the
+	// token the hold was handed cannot be trusted), or was written by
+	// another client (its guard no longer matches).
 	ErrNodeMismatch = lossError("node does not match the hold")
 
 	// ErrMaxHoldExceeded reports that a hold declared a maximum hold time
