@@ -69,3 +69,15 @@ func (v *Holding) Guard() *zk.CheckVersionRequest { return core.Of(v).Guard() }
 func (v *Holding) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
 	return core.Of(v).Multi(ctx, ops...)
 }
+
+// RevokeRequested returns a channel closed once another client asked the
+// hold to let go ([Revoke], `zkr revoke`, Curator's Revoker): it wrote
+// Curator's revocation message into the hold's node, while the hold waited
+// or held. A holder opts in by selecting on it, and then gives the hold
+// up when its work allows. The request ends nothing by itself: a hold
+// whose owner ignores it stays trusted, and the library puts the node's
+// data back (a declared max hold, a downgrade, a leader's payload), so
+// that a request changes nothing else, nor puts off an eviction. The
+// semaphore's leases are told too; the channel of a hold that is not
+// asked never closes.
+func (v *Holding) RevokeRequested() <-chan struct{} { return core.Of(v).RevokeRequested() }

@@ -82,10 +82,12 @@ func (h *Hold) Err() error {
 // the background if need be) and returns an error matching ErrLost. So a
 // hold whose Write is true and whose Err is nil never stands beside
 // readers that the server admits. A write to the node by another client
-// (Curator's revocation request, an operator) admits no reader (readers go
-// by the downgrade marker), but ends the hold all the same, with
-// recipes.ErrNodeMismatch: its guard no longer matches. After a downgrade, Guard and Multi follow the
-// node's new version, also when Downgrade learned it by reading back.
+// admits no reader (readers go by the downgrade marker), but ends the hold
+// all the same, with recipes.ErrNodeMismatch: its guard no longer matches.
+// A revocation request is the exception (see
+// [recipes.Holding.RevokeRequested]): Downgrade writes over it. After a
+// downgrade, Guard and Multi follow the node's new version, also when
+// Downgrade learned it by reading back.
 func (h *Hold) Downgrade(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -145,7 +147,9 @@ func (h *Hold) setData(ctx context.Context) error {
 // either of the two is applied, the other fails on the version, and a
 // failure sends resolve back to read the node, whose data then tells
 // whose write changed it. It also resolves a first write that failed on
-// the version: another client wrote the node. If the outcome cannot be
+// the version: another client wrote the node. A revocation request found
+// there hides whether ours landed before it; the write is then sent again
+// over it, and its outcome is the downgrade's. If the outcome cannot be
 // learned within resolveTimeout, the hold ends.
 func (h *Hold) resolve(cause error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
@@ -175,6 +179,8 @@ func (h *Hold) resolve(cause error) error {
 			}
 		}
 		switch {
+		case err == nil && h.held.NoteRevoke(n.data, n.stat):
+			continue // a revocation request took the version: write over it
 		case err == nil && bytes.Equal(n.data, h.held.Declare(downgradeData)):
 			h.held.Settle(n.stat.Version) // the guard follows our write
 			h.write = false

@@ -386,16 +386,16 @@ func TestHungWriterAndDowngradedHoldAreEvictedAfterTheirMaxHold(t *testing.T) {
 }
 
 // TestAForeignWriteToAWritersNodeAdmitsNoReader: another client writes the
-// write holder's node, as Curator's Revoker writes __REVOKE__. Readers go
-// by the downgrade marker, not by any change of the data: none is
-// admitted, and the writer's hold ends (its guard no longer matches).
-// Readers used to take any write for a downgrade.
+// write holder's node. Readers go by the downgrade marker, not by any
+// change of the data: none is admitted, and the writer's hold ends (its
+// guard no longer matches). Readers used to take any write for a
+// downgrade.
 func TestAForeignWriteToAWritersNodeAdmitsNoReader(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
 	w, err := newRW(t, path).Lock(ctx)
 	require.NoError(t, err)
-	_, err = session(t, nil).Conn().Set(w.Path(), []byte("__REVOKE__"), -1)
+	_, err = session(t, nil).Conn().Set(w.Path(), []byte("an operator's"), -1)
 	require.NoError(t, err)
 	_, err = newRW(t, path).TryRLock(ctx)
 	assert.ErrorIs(t, err, rwlock.ErrLocked, "a reader admitted beside a writer whose node was written")
@@ -410,4 +410,37 @@ func TestAForeignWriteToAWritersNodeAdmitsNoReader(t *testing.T) {
 	require.Len(t, cs, 1)
 	assert.False(t, cs[0].Shared, "shown as a reader")
 	w.Unlock(ctx)
+}
+
+// TestRevokeRequestsLeaveWritersAndDowngradesAsTheyWere: a revocation
+// request to a writer (Curator's Revoker writes __REVOKE__ into its node)
+// admits no reader and ends nothing; one to a downgraded hold leaves it a
+// read hold that readers join, once its data is back.
+func TestRevokeRequestsLeaveWritersAndDowngradesAsTheyWere(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	asker := session(t, nil)
+	w, err := newRW(t, path).Lock(ctx)
+	require.NoError(t, err)
+	_, err = asker.Conn().Set(w.Path(), []byte("__REVOKE__"), -1)
+	require.NoError(t, err)
+	_, err = newRW(t, path).TryRLock(ctx)
+	assert.ErrorIs(t, err, rwlock.ErrLocked, "a reader admitted beside a writer asked to let go")
+	<-w.RevokeRequested()
+	assert.NoError(t, w.Err(), "the request ended the write hold")
+
+	require.NoError(t, w.Downgrade(ctx))
+	_, err = recipes.Revoke(ctx, asker, path)
+	require.NoError(t, err)
+	reader := newRW(t, path)
+	require.NoError(t, waitFor(ctx, func() bool {
+		r, err := reader.TryRLock(ctx)
+		if err == nil {
+			assert.NoError(t, r.Unlock(ctx))
+		}
+		return err == nil
+	}), "the downgraded hold stayed a writer after the request")
+	assert.NoError(t, w.Err())
+	assert.False(t, w.Write())
+	require.NoError(t, w.Unlock(ctx))
 }

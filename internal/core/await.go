@@ -80,7 +80,7 @@ const (
 // cancelled, which stops the watch being set; the caller removes the node.
 func (q *Queue) await(ctx context.Context, own string, first created, wait bool, data []byte) (_ *Hold, err error) {
 	w := &waiter{q: q, name: path.Base(own), h: q.s.pendingHold(own, first.token), wait: wait, first: first.listing}
-	w.h.maxHold, w.h.data, w.h.unwatched = q.maxHold, data, q.unwatched
+	w.h.maxHold, w.h.written, w.h.unwatched = q.maxHold, declare(data, q.maxHold, 0), q.unwatched
 	defer func() {
 		if err != nil {
 			w.h.cancel(err)
@@ -135,6 +135,9 @@ func (w *waiter) list(ctx context.Context) (nodes []Node, me int, err error) {
 			return nil, 0, fmt.Errorf("acquire %s: %s: %w", q.path, w.name, ErrForeignNode)
 		default:
 			w.h.token, w.h.version, w.own = nw.stat.Czxid, nw.stat.Version, nw.watch
+			if w.h.NoteRevoke(nw.data, nw.stat) {
+				w.h.restore(nw.stat.Version)
+			}
 		}
 	default:
 		children, err = q.children(ctx)
@@ -182,15 +185,24 @@ func (w *waiter) place(ctx context.Context, nodes []Node, me int) (next, error) 
 
 // dutyTowards takes up, keeps or drops the duty to evict the holder at the
 // head of the queue: ours when it is our only blocker and declares a max
-// hold. The clock starts when we first see it at the head with its data
-// as it is (an Extend changes the data, and starts it anew).
+// hold. The clock starts when we first see it at the head with its
+// declaration as it is: an Extend declares anew, and starts it again;
+// other writes (a downgrade, a revocation request and the holder's restore
+// after it) leave it running, so that no request can put eviction off.
 func (w *waiter) dutyTowards(nodes []Node) {
-	d, declared := DeclaredMaxHold(w.pred.data)
+	decl, declared := declaration(w.pred.data)
 	switch {
-	case !w.last || !declared || nodes[0].Name != w.pred.name:
+	case !w.last || nodes[0].Name != w.pred.name:
 		w.evict = evicting{}
-	case w.evict.name != w.pred.name || w.evict.version != w.pred.version:
-		w.evict = evicting{w.pred.name, w.pred.version, time.Now().Add(d + EvictionMargin)}
+	case IsRevokeRequest(w.pred.data) && w.evict.name == w.pred.name:
+		w.evict.version = w.pred.version // the holder puts its declaration back
+	case !declared:
+		w.evict = evicting{}
+	case w.evict.name != w.pred.name || w.evict.decl != decl:
+		d, _ := DeclaredMaxHold(w.pred.data)
+		w.evict = evicting{w.pred.name, decl, w.pred.version, time.Now().Add(d + EvictionMargin)}
+	default:
+		w.evict.version = w.pred.version
 	}
 }
 
@@ -325,9 +337,10 @@ func (w *waiter) ended() error {
 }
 
 // evictPred deletes pred, a holder past its declared max hold and the
-// margin, unless its data changed since we timed it (an Extend): the
-// delete is version-checked, and a changed node is listed and timed anew.
-// Its deletion then fires pred's watch, which grants us.
+// margin, unless its data changed since we last read it: the delete is
+// version-checked, and a changed node is read again (see dutyTowards: an
+// Extend is timed anew, other changes are not). Its deletion then fires
+// pred's watch, which grants us.
 func (w *waiter) evictPred(ctx context.Context) (again bool, err error) {
 	q := w.q
 	p := q.path + "/" + w.evict.name
@@ -339,7 +352,7 @@ func (w *waiter) evictPred(ctx context.Context) (again bool, err error) {
 	case errors.Is(err, zk.ErrNoNode):
 		return false, nil
 	case errors.Is(err, zk.ErrBadVersion):
-		w.evict, w.pred = evicting{}, watched{} // extended: list and time it anew
+		w.pred = watched{} // changed: list and read it again
 		return true, nil
 	}
 	return true, q.wrap(err)

@@ -41,12 +41,19 @@ type Hold struct {
 	unsettled bool
 	released  bool
 
-	maxHold time.Duration // declared in the node's data; 0: none
-	expiry  *time.Timer   // ends the hold at its max hold
-	expires time.Time     // when it does
-	data    []byte        // the node's data but for the max hold, for Extend
+	maxHold  time.Duration // declared in the node's data; 0: none
+	extended int           // how many times Extend declared it anew
+	expiry   *time.Timer   // ends the hold at its max hold
+	expires  time.Time     // when it does
+	// written is the node's data as we last wrote it (or are writing it),
+	// max hold included: what a revocation request is overwritten with.
+	written []byte
 	// unwatched: the hold does not watch its node (see Unwatched)
 	unwatched bool
+
+	writing    sync.Mutex // one write of ours to the node at a time
+	revoked    chan struct{}
+	revokeOnce sync.Once
 }
 
 // pendingHold prepares the hold of the node at path while its contender
@@ -54,7 +61,7 @@ type Hold struct {
 // being set) if the contender gives up. token is 0 until known.
 func (s *Session) pendingHold(path string, token int64) *Hold {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Hold{s: s, path: path, token: token, ctx: ctx, cancel: cancel, stop: make(chan struct{})}
+	return &Hold{s: s, path: path, token: token, ctx: ctx, cancel: cancel, stop: make(chan struct{}), revoked: make(chan struct{})}
 }
 
 // arm sets the watch on the hold's node in the background; the channel
@@ -179,6 +186,10 @@ func (h *Hold) rearm() <-chan zk.Event {
 		h.cancel(fmt.Errorf("%w: token %d, owner 0x%x; the node says %d, 0x%x",
 			ErrNodeMismatch, h.token, h.s.ID(), w.stat.Czxid, w.stat.EphemeralOwner))
 		return nil
+	case h.NoteRevoke(w.data, w.stat):
+		// A request to let go, not a change of what the hold means: the
+		// hold stays, and its data goes back (which fires this watch).
+		h.restore(w.stat.Version)
 	case h.writtenByOther(w.stat.Version):
 		// What a node's data means is part of the hold (a writer's node
 		// with a new version admits readers): a change the hold did not
@@ -247,47 +258,61 @@ func (h *Hold) Guard() *zk.CheckVersionRequest {
 //
 // If the node is gone, the hold ends (ErrNodeDeleted). If its version
 // changed while every write of ours was settled, someone else wrote it and
-// the hold ends (ErrNodeMismatch). If the outcome is unknown (the answer
-// was lost, or ctx ended first), or the version changed while an earlier
-// write of ours was unsettled (it may have landed after all: the error
-// then matches zk.ErrBadVersion), the write stays unsettled: the owner
-// reads the node back and calls [Hold.Settle]. Meanwhile a change of
-// version does not end the hold.
+// the hold ends (ErrNodeMismatch), unless what they wrote is a revocation
+// request (see RevokeRequested): then the write is sent again over it. If
+// the outcome is unknown (the answer was lost, or ctx ended first), or the
+// version changed while an earlier write of ours was unsettled (it may
+// have landed after all: the error then matches zk.ErrBadVersion), the
+// write stays unsettled: the owner reads the node back and calls
+// [Hold.Settle]. Meanwhile a change of version does not end the hold.
+// Writes of the hold's own (SetData, Extend, a restore) go one at a time.
 func (h *Hold) SetData(ctx context.Context, data []byte) error {
-	if err := h.Err(); err != nil {
+	h.writing.Lock()
+	defer h.writing.Unlock()
+	return h.setData(ctx, data)
+}
+
+// setData is SetData, with h.writing held.
+func (h *Hold) setData(ctx context.Context, data []byte) error {
+	for {
+		if err := h.Err(); err != nil {
+			return fmt.Errorf("set data of %s: %w", h.path, err)
+		}
+		h.mu.Lock()
+		settled, version := !h.unsettled, h.version
+		h.unsettled, h.written = true, data
+		h.mu.Unlock()
+		st, err := call(ctx, h.s, func() (*zk.Stat, error) { return h.s.Conn().Set(h.path, data, version) })
+		switch {
+		case err == nil:
+			h.Settle(st.Version)
+			return nil
+		case errors.Is(err, zk.ErrNoNode):
+			h.cancel(ErrNodeDeleted)
+			return fmt.Errorf("set data of %s: %w (%w)", h.path, ErrNodeDeleted, err)
+		case errors.Is(err, zk.ErrBadVersion) && settled && h.revokedSince(ctx, version):
+			continue // over the request, at its version
+		case errors.Is(err, zk.ErrBadVersion) && settled:
+			cause := fmt.Errorf("%w: written by another client", ErrNodeMismatch)
+			h.cancel(cause)
+			return fmt.Errorf("set data of %s: %w (%w)", h.path, cause, err)
+		case !errors.Is(err, zk.ErrBadVersion) && !retryable(err) && ctx.Err() == nil && settled:
+			h.mu.Lock()
+			h.unsettled = false // refused: nothing of ours is in flight
+			h.mu.Unlock()
+		}
 		return fmt.Errorf("set data of %s: %w", h.path, err)
 	}
-	h.mu.Lock()
-	settled, version := !h.unsettled, h.version
-	h.unsettled = true
-	h.mu.Unlock()
-	st, err := call(ctx, h.s, func() (*zk.Stat, error) { return h.s.Conn().Set(h.path, data, version) })
-	switch {
-	case err == nil:
-		h.Settle(st.Version)
-		return nil
-	case errors.Is(err, zk.ErrNoNode):
-		h.cancel(ErrNodeDeleted)
-		return fmt.Errorf("set data of %s: %w (%w)", h.path, ErrNodeDeleted, err)
-	case errors.Is(err, zk.ErrBadVersion) && settled:
-		cause := fmt.Errorf("%w: written by another client", ErrNodeMismatch)
-		h.cancel(cause)
-		return fmt.Errorf("set data of %s: %w (%w)", h.path, cause, err)
-	case !errors.Is(err, zk.ErrBadVersion) && !retryable(err) && ctx.Err() == nil && settled:
-		h.mu.Lock()
-		h.unsettled = false // refused: nothing of ours is in flight
-		h.mu.Unlock()
-	}
-	return fmt.Errorf("set data of %s: %w", h.path, err)
 }
 
 // Settle records that the node's data, read back, is at version, by a
 // write of ours whose answer was lost: the guard follows it, and a later
-// change of version is someone else's again.
+// change of version is someone else's again. Versions only grow: a
+// version older than one the hold knows changes nothing.
 func (h *Hold) Settle(version int32) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.version, h.unsettled = version, false
+	h.version, h.unsettled = max(h.version, version), false
 }
 
 // Multi applies ops (*zk.CreateRequest, *zk.SetDataRequest,

@@ -16,11 +16,15 @@ import (
 // cancel) and, where the create's reply did not give the token, reads the
 // node, which also proves it is this session's.
 func (q *Queue) Join(ctx context.Context, m Marker, data []byte) (*Hold, error) {
+	if data == nil {
+		data = q.s.cfg.Identity
+	}
 	own, first, err := q.enter(ctx, m, data)
 	if err != nil {
 		return nil, err
 	}
 	h := q.s.pendingHold(own, first.token)
+	h.written = data
 	if h.token != 0 {
 		return h, nil
 	}

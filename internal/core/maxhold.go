@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,25 +25,41 @@ import (
 const EvictionMargin = time.Second
 
 // maxHoldTag ends the data of a node whose holder declares a max hold:
-// the tag, then the duration as time.Duration prints it.
+// the tag, then the duration as time.Duration prints it, then, once the
+// hold was extended, " extended=N" (the count makes every extension a new
+// declaration, even one of the same duration, so that the enforcer times
+// it anew; a write that leaves the declaration as it was, such as a
+// downgrade or the restore after a revocation request, does not).
 const maxHoldTag = " zkrecipes-max-hold="
 
-// Declare returns data with the hold's max hold declared, if it declared
-// one: what a recipe writes into the node (SetData) to keep the limit.
-func (h *Hold) Declare(data []byte) []byte { return declare(data, h.maxHold) }
+const extendedTag = " extended="
 
-// declare returns data declaring a max hold of d, or data itself for none.
-func declare(data []byte, d time.Duration) []byte {
+// Declare returns data with the hold's max hold declared as it stands, if
+// it declared one: what a recipe writes into the node (SetData) to change
+// what the hold means without changing its limit.
+func (h *Hold) Declare(data []byte) []byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return declare(data, h.maxHold, h.extended)
+}
+
+// declare returns data declaring a max hold of d, extended n times, or
+// data itself for none.
+func declare(data []byte, d time.Duration, n int) []byte {
 	if d <= 0 {
 		return data
 	}
-	return fmt.Appendf(slices.Clip(data), "%s%s", maxHoldTag, d)
+	data = fmt.Appendf(slices.Clip(data), "%s%s", maxHoldTag, d)
+	if n > 0 {
+		data = fmt.Appendf(data, "%s%d", extendedTag, n)
+	}
+	return data
 }
 
 // withoutMaxHold returns data without its max hold, if it declares one:
 // what its client wrote for others to read.
 func withoutMaxHold(data []byte) []byte {
-	if _, ok := DeclaredMaxHold(data); ok {
+	if _, ok := declaration(data); ok {
 		return data[:bytes.LastIndex(data, []byte(maxHoldTag))]
 	}
 	return data
@@ -51,15 +69,34 @@ func withoutMaxHold(data []byte) []byte {
 // Data of other clients (Curator's address, Kazoo's, ours without the
 // option) declares none, and is never evicted.
 func DeclaredMaxHold(data []byte) (time.Duration, bool) {
+	decl, ok := declaration(data)
+	if !ok {
+		return 0, false
+	}
+	d, _, _ := strings.Cut(decl, extendedTag)
+	v, err := time.ParseDuration(d)
+	return v, err == nil && v > 0
+}
+
+// declaration returns the declaration of a max hold in data (what follows
+// the tag), if data has a valid one.
+func declaration(data []byte) (string, bool) {
 	i := bytes.LastIndex(data, []byte(maxHoldTag))
 	if i < 0 {
-		return 0, false
+		return "", false
 	}
-	d, err := time.ParseDuration(string(data[i+len(maxHoldTag):]))
-	if err != nil || d <= 0 {
-		return 0, false
+	decl := string(data[i+len(maxHoldTag):])
+	d, n, extended := strings.Cut(decl, extendedTag)
+	v, err := time.ParseDuration(d)
+	if err != nil || v <= 0 {
+		return "", false
 	}
-	return d, true
+	if extended {
+		if c, err := strconv.Atoi(n); err != nil || c <= 0 || strconv.Itoa(c) != n {
+			return "", false
+		}
+	}
+	return decl, true
 }
 
 // expireAfter ends the hold d from now with ErrMaxHoldExceeded, unless it
@@ -91,15 +128,23 @@ func (h *Hold) deleted() error {
 // times it anew, then moves the hold's own end. A hold that declared no
 // max hold, or is no longer trusted, cannot be extended.
 func (h *Hold) Extend(ctx context.Context, d time.Duration) error {
-	if h.maxHold == 0 {
-		return fmt.Errorf("extend %s: the hold declared no max hold time", h.path)
-	}
 	if d <= 0 {
 		return fmt.Errorf("extend %s: %v: want a positive duration", h.path, d)
 	}
-	if err := h.SetData(ctx, declare(h.data, d)); err != nil {
+	h.writing.Lock()
+	defer h.writing.Unlock()
+	h.mu.Lock()
+	declared, data, n := h.maxHold > 0, declare(withoutMaxHold(h.written), d, h.extended+1), h.extended+1
+	h.mu.Unlock()
+	if !declared {
+		return fmt.Errorf("extend %s: the hold declared no max hold time", h.path)
+	}
+	if err := h.setData(ctx, data); err != nil {
 		return fmt.Errorf("extend: %w", err)
 	}
+	h.mu.Lock()
+	h.maxHold, h.extended = d, n
+	h.mu.Unlock()
 	h.expireAfter(d)
 	return nil
 }
@@ -108,6 +153,7 @@ func (h *Hold) Extend(ctx context.Context, d time.Duration) error {
 // when that holder is its only blocker and declares a max hold.
 type evicting struct {
 	name    string // the holder's node
-	version int32  // its data's version when the duty began
+	decl    string // its declaration, as timed (see maxHoldTag)
+	version int32  // its data's version when last read
 	at      time.Time
 }

@@ -115,7 +115,7 @@ func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool, data []byte) (
 	if data == nil {
 		data = q.s.cfg.Identity
 	}
-	own, first, err := q.enter(ctx, m, declare(data, q.maxHold))
+	own, first, err := q.enter(ctx, m, declare(data, q.maxHold, 0))
 	if err != nil {
 		return nil, err
 	}
