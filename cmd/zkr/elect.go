@@ -17,6 +17,7 @@ func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	servers := serversFlag(fs)
 	id := fs.String("id", "", "this candidate's value, e.g. its address")
 	observe := fs.Bool("observe", false, "print leadership changes instead of campaigning")
+	heed := revocableFlag(fs)
 	grace := graceFlag(fs)
 	if err := parseFlags(fs, own, stdout, electHelp); err != nil {
 		return err
@@ -56,5 +57,5 @@ func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return acquireErr(ctx, err, 0)
 	}
 	defer release(l.Resign)
-	return runUnder(ctx, l, cmd, *grace)
+	return runUnder(ctx, l, revocable(l, *heed), cmd, *grace)
 }

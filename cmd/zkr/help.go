@@ -44,6 +44,10 @@ func serversFlag(fs *flag.FlagSet) *string {
 	return fs.String("servers", "", "ZooKeeper servers, host:port,... (default $ZK_SERVERS)")
 }
 
+func revocableFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("revocable", false, "let go when asked to (zkr revoke, Curator's Revoker): CMD is terminated, exit 6")
+}
+
 func graceFlag(fs *flag.FlagSet) *time.Duration {
 	return fs.Duration("grace", gracePeriod, "`time` CMD's process group has between SIGTERM and SIGKILL")
 }
@@ -67,10 +71,11 @@ func printHelp(w io.Writer, fs *flag.FlagSet, h help) {
 	fmt.Fprintf(w, "\nexamples:\n%s\n\n%s\n", h.examples, exitCodes)
 }
 
-const exitCodes = `exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held;
-4 lost the hold while CMD ran, or --observe's session; 5 --max-hold passed
-while CMD ran; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP. Servers
-default to $ZK_SERVERS.`
+const exitCodes = `exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held, or
+revoke --wait found it still held; 4 lost the hold while CMD ran, or
+--observe's session; 5 --max-hold passed while CMD ran; 6 asked to let go
+while CMD ran (--revocable); 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP.
+Servers default to $ZK_SERVERS.`
 
 var lockHelp = help{
 	synopsis: "zkr lock [flags] PATH... [-- CMD [ARGS...]]",
@@ -85,20 +90,25 @@ after --grace. Without CMD, zkr holds the lock until interrupted. With
 --max-hold D, the hold ends D after the grant: the group is terminated, zkr
 exits 5, and a zkr that cannot (stopped, hung) is evicted by the next
 waiter of ours D plus a second after it saw it hold, long before its
-session would expire.`,
+session would expire. With --revocable, a revocation request (zkr revoke,
+Curator's Revoker) ends the hold as a loss would, with exit code 6; without
+it, zkr ignores requests.`,
 	examples: `  zkr lock /locks/backup -- ./backup.sh
   zkr lock --try /locks/cron -- ./job.sh
   zkr lock --read --timeout 30s /locks/data -- ./report.sh
   zkr lock -n 3 /semaphores/exports -- ./export.sh
   zkr lock /locks/warehouse-a /locks/warehouse-b -- ./move-stock.sh
-  zkr lock --max-hold 10m --session-timeout 30s /locks/nightly -- ./report.sh`,
+  zkr lock --max-hold 10m --session-timeout 30s /locks/nightly -- ./report.sh
+  zkr lock --revocable /locks/reindex -- ./reindex.sh`,
 }
 
 var electHelp = help{
 	synopsis: "zkr elect [flags] --id ID PATH -- CMD [ARGS...]\n       zkr elect [flags] --observe PATH",
 	about: `Campaigns for leadership at PATH with ID as its value and runs CMD while
 it leads, as zkr lock runs it. With --observe, prints each new leader's
-value instead, until interrupted or its session is lost (exit 4).`,
+value instead, until interrupted or its session is lost (exit 4). With
+--revocable, a revocation request (zkr revoke) ends the leadership, with
+exit code 6: a way to move it elsewhere.`,
 	examples: `  zkr elect --id "$(hostname)" /elections/scheduler -- ./scheduler
   zkr elect --observe /elections/scheduler`,
 }
@@ -113,4 +123,26 @@ path, exists, kind, data (base64), text (when the data is UTF-8), children,
 nodes.`,
 	examples: `  zkr inspect /locks/backup
   zkr inspect --json /locks/backup | jq .nodes`,
+}
+
+var revokeHelp = help{
+	synopsis: "zkr revoke [flags] PATH [NODE...]",
+	about: `Asks the holders of the lock, read-write lock or election at PATH (or the
+contenders named by NODE, children of PATH, holding or waiting) to let go,
+in Curator's protocol: it writes "__REVOKE__" into their nodes. A request
+ends nothing by itself: holders that heed it let go (zkr --revocable; ours
+that select on RevokeRequested; Curator's mutexes made revocable), others
+keep holding. With --wait D, zkr waits up to D for every node asked to go,
+and exits 3 if one is still there.
+
+With --force, zkr deletes the nodes instead, and the lock passes to the next
+waiter at once. A holder that is still running learns of it from its node's
+watch (its Done fires, Err says its node was deleted) and should stop; until
+it does, and if it is paused or cut off from ZooKeeper it may not know for
+a while, it may still write to what the lock protects: fencing refuses those
+writes (its token is older than the next holder's), nothing else does. Its
+session lives on.`,
+	examples: `  zkr revoke /locks/reindex
+  zkr revoke --wait 30s /locks/reindex || zkr revoke --force /locks/reindex
+  zkr revoke /elections/scheduler`,
 }

@@ -28,10 +28,12 @@ type held interface {
 // returns once every process of the group has exited: CMD's exit code as
 // an exitErr (nil for 0). If the hold is lost first, the group gets
 // SIGTERM, then SIGKILL after grace, and the result has code exitLost; if
-// ctx ends (a signal), the same, with code exitInterrupted. With no cmd,
-// it waits until the hold is lost or ctx ends. The caller releases h only
-// after runUnder returns, so no process of the group outlives the hold.
-func runUnder(ctx context.Context, h held, cmd []string, grace time.Duration) error {
+// ctx ends (a signal), the same, with code exitInterrupted; if revoked
+// closes (a revocation request, with --revocable; nil otherwise), the
+// same, with code exitRevoked. With no cmd, it waits until one of those.
+// The caller releases h only after runUnder returns, so no process of the
+// group outlives the hold.
+func runUnder(ctx context.Context, h held, revoked <-chan struct{}, cmd []string, grace time.Duration) error {
 	if len(cmd) == 0 {
 		select {
 		case <-h.Done():
@@ -39,6 +41,8 @@ func runUnder(ctx context.Context, h held, cmd []string, grace time.Duration) er
 				return exitErr{exitMaxHold, fmt.Errorf("held %s for its --max-hold", h.Path())}
 			}
 			return exitErr{exitLost, fmt.Errorf("lost %s: %w", h.Path(), h.Err())}
+		case <-revoked:
+			return exitErr{exitRevoked, fmt.Errorf("asked to let go of %s (--revocable)", h.Path())}
 		case <-ctx.Done():
 			return exitErr{exitInterrupted, errQuiet} // release and exit
 		}
@@ -67,6 +71,8 @@ func runUnder(ctx context.Context, h held, cmd []string, grace time.Duration) er
 			return stop(exitMaxHold, fmt.Errorf("held %s for its --max-hold while %s ran: terminated its process group", h.Path(), cmd[0]))
 		}
 		return stop(exitLost, fmt.Errorf("lost %s while %s ran (%v): terminated its process group", h.Path(), cmd[0], h.Err()))
+	case <-revoked:
+		return stop(exitRevoked, fmt.Errorf("asked to let go of %s while %s ran (--revocable): terminated its process group", h.Path(), cmd[0]))
 	case <-ctx.Done():
 		return stop(exitInterrupted, fmt.Errorf("interrupted: terminated the process group of %s", cmd[0]))
 	}
@@ -83,6 +89,15 @@ func exitCode(ws syscall.WaitStatus) error {
 		return exitErr{exitError, fmt.Errorf("command killed: %v", ws.Signal())}
 	}
 	return exitErr{exitError, fmt.Errorf("command ended with wait status %#x", uint32(ws))}
+}
+
+// revocable returns the channel that tells h of a revocation request, if
+// the user asked zkr to heed one (--revocable); nil otherwise.
+func revocable(h held, heed bool) <-chan struct{} {
+	if r, ok := h.(interface{ RevokeRequested() <-chan struct{} }); ok && heed {
+		return r.RevokeRequested()
+	}
+	return nil
 }
 
 // release gives the hold up with a bounded wait.

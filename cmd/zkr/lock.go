@@ -37,6 +37,7 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&mode.leases, "n", 0, "take one of `N` leases of a semaphore (Curator's InterProcessSemaphoreV2 layout)")
 	fs.DurationVar(&mode.maxHold, "max-hold", 0, "hold at most this long: then the command is terminated (exit 5) and waiters may evict the hold")
 	sessionTimeout := fs.Duration("session-timeout", recipes.DefaultSessionTimeout, "the ZooKeeper session timeout to ask for")
+	heed := revocableFlag(fs)
 	grace := graceFlag(fs)
 	if err := parseFlags(fs, own, stdout, lockHelp); err != nil {
 		return err
@@ -48,6 +49,8 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	switch {
 	case len(paths) > 1 && mode.try:
 		return usageError("lock: --try takes one PATH")
+	case len(paths) > 1 && *heed:
+		return usageError("lock: --revocable takes one PATH")
 	case mode.read && mode.write:
 		return usageError("lock: --read and --write exclude each other")
 	case mode.leases < 1 && flagSet(fs, "n"):
@@ -76,7 +79,7 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return acquireErr(ctx, err, *timeout)
 	}
 	defer release(unlock)
-	return runUnder(ctx, h, cmd, *grace)
+	return runUnder(ctx, h, revocable(h, *heed), cmd, *grace)
 }
 
 // lockOptions are the mutex's options that mode asks for.

@@ -1,10 +1,12 @@
 // Command zkr runs a command under a ZooKeeper lock or while leader, and
 // shows who holds what.
 //
-//	zkr lock [--servers S] [--timeout D] [--try] [--read|--write] [--grace D] PATH [-- CMD [ARGS...]]
-//	zkr elect [--servers S] [--grace D] --id ID PATH -- CMD [ARGS...]
+//	zkr lock [--servers S] [--timeout D] [--try] [--read|--write|-n N] [--max-hold D]
+//	         [--session-timeout D] [--revocable] [--grace D] PATH... [-- CMD [ARGS...]]
+//	zkr elect [--servers S] [--revocable] [--grace D] --id ID PATH -- CMD [ARGS...]
 //	zkr elect [--servers S] --observe PATH
 //	zkr inspect [--servers S] [--json] PATH
+//	zkr revoke [--servers S] [--wait D] [--force] PATH [NODE...]
 //
 // Servers come from --servers or the ZK_SERVERS environment variable
 // ("host:port,host:port").
@@ -24,6 +26,12 @@
 // zkr elect --observe prints a line for each new leader until interrupted;
 // if its session is lost, it says so in one line and exits with code 4.
 //
+// zkr revoke asks the holders of PATH (or the contenders named) to let go,
+// in Curator's protocol ("__REVOKE__" written into their nodes); a zkr
+// started with --revocable heeds it as it would a lost hold, with exit code
+// 6. With --force, it deletes their nodes instead, and says what that means
+// for a holder that still runs.
+//
 // zkr inspect prints the node at PATH (kind, data, number of children),
 // then its children: contenders in queue order with their state (holder
 // or waiting), then the others. For a missing PATH it prints
@@ -32,9 +40,10 @@
 // empty), and as a string in "text" too when it is valid UTF-8.
 //
 // Exit codes: CMD's own when it ran to the end; 1 error (one line); 2 bad
-// usage; 3 --try found the lock held; 4 the hold was lost while CMD ran,
-// or --observe's session was lost; 130, 143, 129 interrupted by SIGINT,
-// SIGTERM, SIGHUP.
+// usage; 3 --try found the lock held, or revoke --wait found a node still
+// there; 4 the hold was lost while CMD ran, or --observe's session was
+// lost; 5 --max-hold passed while CMD ran; 6 asked to let go while CMD ran
+// (--revocable); 130, 143, 129 interrupted by SIGINT, SIGTERM, SIGHUP.
 package main
 
 import (
@@ -60,6 +69,7 @@ const (
 	exitBusy        = 3
 	exitLost        = 4
 	exitMaxHold     = 5   // --max-hold passed while CMD ran
+	exitRevoked     = 6   // asked to let go, with --revocable
 	exitInterrupted = 130 // run makes it 128 + the signal's number
 )
 
@@ -90,6 +100,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = electCmd(ctx, args[1:], stdout, stderr)
 	case "inspect":
 		err = inspectCmd(ctx, args[1:], stdout, stderr)
+	case "revoke":
+		err = revokeCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return 0
@@ -152,18 +164,23 @@ var errQuiet = errors.New("")
 
 const usage = `usage:
   zkr lock [--servers S] [--timeout D] [--try] [--read|--write|-n N]
-           [--max-hold D] [--session-timeout D] [--grace D] PATH... [-- CMD [ARGS...]]
-  zkr elect [--servers S] [--grace D] --id ID PATH -- CMD [ARGS...]
+           [--max-hold D] [--session-timeout D] [--revocable] [--grace D]
+           PATH... [-- CMD [ARGS...]]
+  zkr elect [--servers S] [--revocable] [--grace D] --id ID PATH -- CMD [ARGS...]
   zkr elect [--servers S] --observe PATH
   zkr inspect [--servers S] [--json] PATH
+  zkr revoke [--servers S] [--wait D] [--force] PATH [NODE...]
 CMD runs in a process group of its own; zkr releases and exits once the
 whole group has exited. If the hold is lost, or zkr gets SIGINT, SIGTERM or
 SIGHUP, the group gets SIGTERM, then SIGKILL after --grace (default 5s).
 inspect says "missing" for a missing PATH; --json gives data as base64
 ("data") and, when it is valid UTF-8, as "text".
-exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held;
-4 lost the hold while CMD ran, or --observe's session; 5 --max-hold passed
-while CMD ran; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP.
+revoke asks the holders of PATH to let go (Curator's protocol); holders that
+heed it (zkr --revocable, ours that listen, Curator's revocable mutexes) do.
+exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held, or
+revoke --wait found it still held; 4 lost the hold while CMD ran, or
+--observe's session; 5 --max-hold passed while CMD ran; 6 asked to let go
+while CMD ran (--revocable); 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP.
 servers default to $ZK_SERVERS`
 
 func usageError(format string, args ...any) error {

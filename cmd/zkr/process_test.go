@@ -270,3 +270,41 @@ func TestStoppedZkrIsEvictedLongBeforeItsSessionExpires(t *testing.T) {
 	woken := z.wait()
 	assert.Equal(t, 5, woken.code, "the woken zkr did not stop for its max hold: %s", woken.stderr)
 }
+
+// TestRevokeAsksAndForceDeletes: a zkr lock --revocable that is asked to
+// let go terminates its command's group and exits 6, and zkr revoke
+// --wait sees it go. One without --revocable keeps holding (revoke --wait
+// exits 3), until revoke --force deletes its node: it then terminates its
+// group for the lost hold (exit 4), and the next zkr holds.
+func TestRevokeAsksAndForceDeletes(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	const path = "/zkr/revoke"
+	b := newBackgroundChild(t)
+	heeds := start(t, ctx, "lock", "--revocable", path, "--", "sh", "-c", b.script(false))
+	pid := b.pid(t, ctx)
+	r := run(t, ctx, "revoke", "--wait", "20s", path)
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "to let go")
+	assert.Contains(t, r.stdout, " let go\n")
+	w := heeds.wait()
+	assert.Equal(t, 6, w.code, w.stderr)
+	assert.Contains(t, w.stderr, "asked to let go")
+	assert.False(t, alive(pid), "the command's background child outlived zkr")
+
+	ignores := start(t, ctx, "lock", path, "--", "sleep", "60")
+	observer := mutex(t, path)
+	require.NoError(t, waitFor(ctx, func() bool { cs, _ := observer.Contenders(ctx); return len(cs) == 1 }))
+	r = run(t, ctx, "revoke", "--wait", "1s", path)
+	assert.Equal(t, 3, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "did not let go")
+	r = run(t, ctx, "revoke", "--force", path)
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "deleted ")
+	assert.Contains(t, r.stdout, "fencing")
+	w = ignores.wait()
+	assert.Equal(t, 4, w.code, w.stderr)
+	assert.Equal(t, 0, run(t, ctx, "lock", "--try", path, "--", "true").code, "the lock did not pass on")
+	r = run(t, ctx, "revoke", path)
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "no holder")
+}

@@ -216,6 +216,7 @@ func TestEverySubcommandHasHelp(t *testing.T) {
 		"lock":    {"--servers", "--timeout", "--try", "--read", "--write", "--grace"},
 		"elect":   {"--servers", "--id", "--observe", "--grace"},
 		"inspect": {"--servers", "--json"},
+		"revoke":  {"--servers", "--wait", "--force"},
 	} {
 		r := run(t, ctx, sub, "--help")
 		assert.Equal(t, 0, r.code, sub)
@@ -261,7 +262,8 @@ func TestLeasesLetNCommandsRunAtOnce(t *testing.T) {
 
 func TestBadArgumentsAndUnreachableServersGiveOneLineErrors(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
-	for _, args := range [][]string{{}, {"frobnicate"}, {"lock"}, {"lock", "no-slash"}, {"lock", "--read", "--write", "/x"}, {"lock", "-n", "2", "--read", "/x"}, {"lock", "-n", "-1", "/x"}, {"lock", "-n", "0", "/x"}, {"elect", "/x"}} {
+	for _, args := range [][]string{{}, {"frobnicate"}, {"lock"}, {"lock", "no-slash"}, {"lock", "--read", "--write", "/x"}, {"lock", "-n", "2", "--read", "/x"}, {"lock", "-n", "-1", "/x"}, {"lock", "-n", "0", "/x"}, {"elect", "/x"},
+		{"lock", "--revocable", "/x", "/y"}, {"revoke"}, {"revoke", "x"}, {"revoke", "--force", "--wait", "1s", "/x"}} {
 		r := run(t, ctx, args...)
 		assert.Equal(t, 2, r.code, "%v", args)
 		assert.NotContains(t, r.stderr, "goroutine", "%v", args)
