@@ -39,6 +39,12 @@
 //                     separated, taken in that order), log "enter ID" and
 //                     "exit ID" as semloop does, release; then
 //                     "multidone ID"
+//   revlock PATH   -> "locked PATH TOKEN" once an InterProcessMutex made
+//                     revocable is acquired; when a revocation request
+//                     reaches it, "revoke-requested PATH" (unlock PATH
+//                     releases it: a Curator mutex is released by the
+//                     thread that holds it)
+//   revoke NODE    -> Revoker.attemptRevoke(NODE): "revoke-sent NODE"
 //   quit           -> closes the client and exits
 //
 // Commands run one at a time, in order; "ready" is printed once connected.
@@ -58,6 +64,7 @@ import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
 import org.apache.curator.framework.recipes.locks.InterProcessSemaphoreV2;
 import org.apache.curator.framework.recipes.locks.Lease;
+import org.apache.curator.framework.recipes.locks.Revoker;
 import org.apache.curator.retry.RetryNTimes;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.data.Stat;
@@ -197,6 +204,19 @@ public class CuratorDriver {
                         say("multidone " + id);
                         break;
                     }
+                    case "revlock": {
+                        String p = f[1];
+                        InterProcessMutex m = new InterProcessMutex(client, p);
+                        m.makeRevocable(x -> say("revoke-requested " + p));
+                        mutexes.put(p, m);
+                        m.acquire();
+                        say("locked " + p + " " + token(client, m));
+                        break;
+                    }
+                    case "revoke":
+                        Revoker.attemptRevoke(client, f[1]);
+                        say("revoke-sent " + f[1]);
+                        break;
                     case "quit":
                         client.close();
                         return;
