@@ -231,7 +231,7 @@ func TestRunWithReelectCampaignsAgainHoweverFnReturns(t *testing.T) {
 // TestHoldOffersExactlyItsVerbs: the core hold's machinery (Release,
 // SetData) does not leak through the recipe's hold.
 func TestHoldOffersExactlyItsVerbs(t *testing.T) {
-	assert.Equal(t, []string{"Context", "Done", "Err", "Guard", "Multi", "Path", "Resign", "Token", "Value"}, testutil.Methods[*leader.Leadership]())
+	assert.Equal(t, []string{"Context", "Done", "Err", "Extend", "Guard", "Multi", "Path", "Resign", "RevokeRequested", "Token", "Value"}, testutil.Methods[*leader.Leadership]())
 }
 
 // TestHungLeaderIsEvictedAfterItsMaxTerm: a leader with a max term hangs

@@ -135,17 +135,6 @@ func newHold(h *core.Hold) *Hold {
 	return x
 }
 
-// Extend moves the end of a hold made with WithMaxHold to d from now: it
-// writes the limit into the hold's node (so that the contender next in
-// line times it anew) and blocks until the server answers or ctx ends. A
-// hold whose limit has passed is lost, and cannot be extended.
-func (h *Hold) Extend(ctx context.Context, d time.Duration) error {
-	if err := h.h.Extend(ctx, d); err != nil {
-		return fmt.Errorf("lock: %w", err)
-	}
-	return nil
-}
-
 // Unlock releases the mutex by deleting the hold's node, retrying through
 // connection loss until ctx ends (then the deletion goes on in the
 // background). Unlocking twice returns ErrNotHeld; unlocking a lost hold

@@ -328,5 +328,5 @@ func TestLockAfterSessionClosedFails(t *testing.T) {
 // TestHoldOffersExactlyItsVerbs: the core hold's machinery (Release,
 // SetData) does not leak through the recipe's hold.
 func TestHoldOffersExactlyItsVerbs(t *testing.T) {
-	assert.Equal(t, []string{"Context", "Done", "Err", "Extend", "Guard", "Multi", "Path", "Token", "Unlock"}, testutil.Methods[*lock.Hold]())
+	assert.Equal(t, []string{"Context", "Done", "Err", "Extend", "Guard", "Multi", "Path", "RevokeRequested", "Token", "Unlock"}, testutil.Methods[*lock.Hold]())
 }

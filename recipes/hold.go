@@ -2,6 +2,7 @@ package recipes
 
 import (
 	"context"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 
@@ -81,3 +82,15 @@ func (v *Holding) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, er
 // semaphore's leases are told too; the channel of a hold that is not
 // asked never closes.
 func (v *Holding) RevokeRequested() <-chan struct{} { return core.Of(v).RevokeRequested() }
+
+// Extend moves the end of a hold made with a max hold (lock.WithMaxHold,
+// rwlock.WithMaxHold, leader.WithMaxTerm, semaphore.WithMaxHold) to d from
+// now: it writes the new limit into the hold's node, so that its enforcer
+// (the contender next in line, or the acquirer waiting for a lease) times
+// it anew, and blocks until the server answers or ctx ends. A hold made
+// without a max hold cannot be extended; one whose limit has passed is
+// lost, and cannot be either. If ctx ends first, the limit may have been
+// written: the hold's own end has not moved, and it returns ctx.Err().
+func (v *Holding) Extend(ctx context.Context, d time.Duration) error {
+	return core.Of(v).Extend(ctx, d)
+}

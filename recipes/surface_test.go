@@ -38,7 +38,7 @@ func TestSurfaceIsTheUsersOnly(t *testing.T) {
 		"DefaultPollInterval", "DefaultSessionTimeout",
 		"ErrForeignNode", "ErrInvalidPath", "ErrLost", "ErrMaxHoldExceeded", "ErrNodeDeleted", "ErrNodeMismatch",
 		"ErrNotHeld", "ErrSessionClosed", "ErrSessionLost", "ErrSuspended", "ErrWouldBlock", "EvictionMargin",
-		"Holding", "Holding.Context", "Holding.Done", "Holding.Err", "Holding.Guard",
+		"Holding", "Holding.Context", "Holding.Done", "Holding.Err", "Holding.Extend", "Holding.Guard",
 		"Holding.Multi", "Holding.Path", "Holding.RevokeRequested", "Holding.Token",
 		"NewSession", "Option", "Revoke", "Session",
 		"Session.Close", "Session.Conn", "Session.Done", "Session.Err", "Session.ID",

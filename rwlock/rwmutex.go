@@ -65,8 +65,8 @@ type options struct{ maxHold time.Duration }
 // lock.WithMaxHold limits a mutex's: the hold's context ends d after its
 // grant (ErrMaxHoldExceeded), and a waiter whose only blocker it is
 // deletes its node once d and recipes.EvictionMargin have passed since it
-// saw it hold. A downgrade keeps the limit (the waiter times it anew from
-// the downgrade; the hold's own end does not move).
+// saw it hold. A downgrade keeps the limit, and moves neither the hold's
+// own end nor the waiter's count.
 func WithMaxHold(d time.Duration) Option { return func(o *options) { o.maxHold = d } }
 
 // Path returns the lock's path.

@@ -355,7 +355,7 @@ func TestDowngradedHoldEndsWhenCutOff(t *testing.T) {
 // TestHoldOffersExactlyItsVerbs: the core hold's machinery (Release,
 // SetData) does not leak through the recipe's hold.
 func TestHoldOffersExactlyItsVerbs(t *testing.T) {
-	assert.Equal(t, []string{"Context", "Done", "Downgrade", "Err", "Guard", "Multi", "Path", "Token", "Unlock", "Write"}, testutil.Methods[*rwlock.Hold]())
+	assert.Equal(t, []string{"Context", "Done", "Downgrade", "Err", "Extend", "Guard", "Multi", "Path", "RevokeRequested", "Token", "Unlock", "Write"}, testutil.Methods[*rwlock.Hold]())
 }
 
 // TestHungWriterAndDowngradedHoldAreEvictedAfterTheirMaxHold: a writer

@@ -33,6 +33,8 @@ var (
 	ErrLost = recipes.ErrLost
 	// ErrInvalidPath is returned by New for a path ZooKeeper would reject.
 	ErrInvalidPath = recipes.ErrInvalidPath
+	// ErrMaxHoldExceeded ends a lease at its max hold (WithMaxHold).
+	ErrMaxHoldExceeded = recipes.ErrMaxHoldExceeded
 )
 
 var (
@@ -62,15 +64,31 @@ type Semaphore struct {
 	cwatch <-chan zk.Event // the watch set by that read, until it fires
 }
 
+// Option configures a Semaphore.
+type Option func(*options)
+
+type options struct{ maxHold time.Duration }
+
+// WithMaxHold limits every lease of the semaphore to d: its context ends
+// d after the grant (Err matches ErrMaxHoldExceeded, and ErrLost), and the
+// holder is to stop. The limit is declared in the lease's node, and the
+// acquirer waiting for a lease (of this package, with or without the
+// option) deletes the node once d and recipes.EvictionMargin have passed
+// since it first listed the lease: a holder whose code hangs while its
+// session lives holds its lease no longer than that, as long as someone
+// waits for one. Leases that declare no limit (ours without the option,
+// Curator's) are never evicted. [Lease.Extend] moves the limit.
+func WithMaxHold(d time.Duration) Option { return func(o *options) { o.maxHold = d } }
+
 // New returns the semaphore at path on session s with at most max leases.
 // Every client of the path must use the same max, as with Curator; for a
 // maximum that operators change live, see [NewCounted]. It checks its
 // arguments and makes no server call.
-func New(s *recipes.Session, p string, max int) (*Semaphore, error) {
+func New(s *recipes.Session, p string, max int, opts ...Option) (*Semaphore, error) {
 	if max < 1 {
 		return nil, fmt.Errorf("semaphore %s: max %d: want at least 1", p, max)
 	}
-	return newSemaphore(s, p, max, "")
+	return newSemaphore(s, p, max, "", opts)
 }
 
 // NewCounted returns the semaphore at path on session s whose maximum is
@@ -79,14 +97,18 @@ func New(s *recipes.Session, p string, max int) (*Semaphore, error) {
 // waits: raising it admits waiters at once; lowering it takes no lease
 // back. An acquisition fails with ErrNoCount while the node is missing or
 // holds no count.
-func NewCounted(s *recipes.Session, p, countPath string) (*Semaphore, error) {
+func NewCounted(s *recipes.Session, p, countPath string, opts ...Option) (*Semaphore, error) {
 	if err := recipes.ValidatePath(countPath); err != nil {
 		return nil, fmt.Errorf("semaphore: count: %w", err)
 	}
-	return newSemaphore(s, p, 0, countPath)
+	return newSemaphore(s, p, 0, countPath, opts)
 }
 
-func newSemaphore(s *recipes.Session, p string, max int, count string) (*Semaphore, error) {
+func newSemaphore(s *recipes.Session, p string, max int, count string, opts []Option) (*Semaphore, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	c, err := core.Prepare(s, p)
 	if err != nil {
 		return nil, fmt.Errorf("semaphore: %w", err)
@@ -98,7 +120,7 @@ func newSemaphore(s *recipes.Session, p string, max int, count string) (*Semapho
 	if err != nil {
 		return nil, fmt.Errorf("semaphore: %w", err)
 	}
-	leases, err := core.NewQueue(c, p+"/leases", []core.Marker{leaseMarker}, noneBlocks, core.Unlisted())
+	leases, err := core.NewQueue(c, p+"/leases", []core.Marker{leaseMarker}, noneBlocks, core.Unlisted(), core.WithMaxHold(o.maxHold))
 	if err != nil {
 		return nil, fmt.Errorf("semaphore: %w", err)
 	}
@@ -233,8 +255,16 @@ func (m *Semaphore) release(ctx context.Context, mu *core.Hold) {
 // nodes were made, so a lease is granted only if it and every lease made
 // before it fit: the newest of any max+1 leases would have counted them
 // all. (The mutex keeps acquirers from waiting on each other's pending
-// nodes; it is not what keeps the count.)
+// nodes; it is not what keeps the count.) While it waits, it evicts the
+// leases held past their declared max hold (see core.Evictor).
 func (m *Semaphore) await(ctx context.Context, mu *core.Hold, pending []*core.Hold, wait bool) error {
+	ev := core.NewEvictor(m.c, m.leases.Path())
+	var due *time.Timer
+	defer func() {
+		if due != nil {
+			due.Stop()
+		}
+	}()
 	for {
 		if err := mu.Err(); err != nil {
 			return fmt.Errorf("the semaphore's mutex: %w", err)
@@ -267,7 +297,16 @@ func (m *Semaphore) await(ctx context.Context, mu *core.Hold, pending []*core.Ho
 			// every other acquirer waiting behind us.
 			return fmt.Errorf("%d leases, at most %d now: %w", len(pending), max, ErrTooMany)
 		}
+		var act <-chan time.Time
+		if at := ev.Listed(others(children, pending)); !at.IsZero() {
+			due = resetTimer(due, time.Until(at))
+			act = due.C
+		}
 		select {
+		case <-act:
+			if err := ev.Act(ctx); err != nil && !core.Retryable(err) {
+				return err
+			}
 		case <-changed:
 		case <-maxChanged:
 		case <-mu.Done():
@@ -366,7 +405,7 @@ func (m *Semaphore) Leases(ctx context.Context) (leases, waiters []recipes.Conte
 // (zkr inspect): every lease node is shown Held, a waiting acquirer's
 // included.
 func Inspect(ctx context.Context, s *recipes.Session, path string) (leases, waiters []recipes.Contender, err error) {
-	m, err := newSemaphore(s, path, 1, "")
+	m, err := newSemaphore(s, path, 1, "", nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -411,3 +450,23 @@ type Lease struct {
 // returns ErrNotHeld; unlocking a lost lease returns the cause, matching
 // ErrLost.
 func (l *Lease) Unlock(ctx context.Context) error { return l.h.Release(ctx) }
+
+// others returns the lease nodes listed that are not ours.
+func others(children []string, ours []*core.Hold) []string {
+	out := make([]string, 0, len(children))
+	for _, c := range children {
+		if !slices.ContainsFunc(ours, func(h *core.Hold) bool { return path.Base(h.Path()) == c }) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// resetTimer returns t, or a new timer, set to fire after d.
+func resetTimer(t *time.Timer, d time.Duration) *time.Timer {
+	if t == nil {
+		return time.NewTimer(d)
+	}
+	t.Reset(d)
+	return t
+}

@@ -294,5 +294,5 @@ func TestCountFormatIsCuratorsSharedCount(t *testing.T) {
 // TestLeaseOffersExactlyItsVerbs: the shared hold surface and Unlock; none
 // of the core's machinery.
 func TestLeaseOffersExactlyItsVerbs(t *testing.T) {
-	assert.Equal(t, []string{"Context", "Done", "Err", "Guard", "Multi", "Path", "Token", "Unlock"}, testutil.Methods[*semaphore.Lease]())
+	assert.Equal(t, []string{"Context", "Done", "Err", "Extend", "Guard", "Multi", "Path", "RevokeRequested", "Token", "Unlock"}, testutil.Methods[*semaphore.Lease]())
 }

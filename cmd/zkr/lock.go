@@ -22,7 +22,7 @@ import (
 type lockMode struct {
 	read, write, try bool
 	leases           int
-	maxHold          time.Duration // mutexes only
+	maxHold          time.Duration
 }
 
 func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -57,8 +57,8 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError("lock: -n must be at least 1")
 	case mode.leases > 0 && (mode.read || mode.write):
 		return usageError("lock: -n takes a lease, not a read or write lock")
-	case mode.maxHold < 0 || (mode.maxHold > 0 && (mode.read || mode.write || mode.leases > 0)):
-		return usageError("lock: --max-hold takes a positive duration, for a mutex")
+	case mode.maxHold < 0:
+		return usageError("lock: --max-hold takes a positive duration")
 	case *sessionTimeout <= 0:
 		return usageError("lock: --session-timeout takes a positive duration")
 	}
@@ -82,12 +82,18 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return runUnder(ctx, h, revocable(h, *heed), cmd, *grace)
 }
 
-// lockOptions are the mutex's options that mode asks for.
-func lockOptions(mode lockMode) []lock.Option {
-	if mode.maxHold > 0 {
-		return []lock.Option{lock.WithMaxHold(mode.maxHold)}
-	}
-	return nil
+// newSemaphore, newRW and newMutex make what mode says to take at p,
+// with the max hold it asks for.
+func newSemaphore(s *recipes.Session, p string, mode lockMode) (*semaphore.Semaphore, error) {
+	return semaphore.New(s, p, mode.leases, semaphore.WithMaxHold(mode.maxHold))
+}
+
+func newRW(s *recipes.Session, p string, mode lockMode) (*rwlock.RWMutex, error) {
+	return rwlock.New(s, p, rwlock.WithMaxHold(mode.maxHold))
+}
+
+func newMutex(s *recipes.Session, p string, mode lockMode) (*lock.Mutex, error) {
+	return lock.New(s, p, lock.WithMaxHold(mode.maxHold))
 }
 
 // flagSet reports whether the flag name was given.
@@ -121,16 +127,16 @@ func takeAll(ctx context.Context, s *recipes.Session, paths []string, mode lockM
 func partAt(s *recipes.Session, p string, mode lockMode) (multilock.Part, error) {
 	switch {
 	case mode.leases > 0:
-		m, err := semaphore.New(s, p, mode.leases)
+		m, err := newSemaphore(s, p, mode)
 		return multilock.Lease(m), err
 	case mode.read, mode.write:
-		m, err := rwlock.New(s, p)
+		m, err := newRW(s, p, mode)
 		if mode.read {
 			return multilock.Read(m), err
 		}
 		return multilock.Write(m), err
 	}
-	m, err := lock.New(s, p, lockOptions(mode)...)
+	m, err := newMutex(s, p, mode)
 	return multilock.Mutex(m), err
 }
 
@@ -161,7 +167,7 @@ func (m multiHeld) tokens() string {
 func take(ctx context.Context, s *recipes.Session, path string, mode lockMode) (held, func(context.Context) error, error) {
 	switch {
 	case mode.leases > 0:
-		m, err := semaphore.New(s, path, mode.leases)
+		m, err := newSemaphore(s, path, mode)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -175,7 +181,7 @@ func take(ctx context.Context, s *recipes.Session, path string, mode lockMode) (
 		}
 		return l, l.Unlock, nil
 	case mode.read || mode.write:
-		m, err := rwlock.New(s, path)
+		m, err := newRW(s, path, mode)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -188,7 +194,7 @@ func take(ctx context.Context, s *recipes.Session, path string, mode lockMode) (
 		}
 		return h, h.Unlock, nil
 	}
-	m, err := lock.New(s, path, lockOptions(mode)...)
+	m, err := newMutex(s, path, mode)
 	if err != nil {
 		return nil, nil, err
 	}

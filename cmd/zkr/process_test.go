@@ -236,14 +236,18 @@ func TestInterruptedHoldWithoutCommandExits143AndReleases(t *testing.T) {
 }
 
 // TestMaxHoldTerminatesTheCommand: with --max-hold, the command's group is
-// terminated when the limit passes, and zkr exits 5.
+// terminated when the limit passes, and zkr exits 5: for a mutex, a write
+// lock and a semaphore's lease alike.
 func TestMaxHoldTerminatesTheCommand(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
-	t0 := time.Now()
-	r := run(t, ctx, "lock", "--max-hold", "500ms", "/zkr/max-hold", "--", "sleep", "30")
-	assert.Equal(t, 5, r.code, r.stderr)
-	assert.Contains(t, r.stderr, "max-hold")
-	assert.Less(t, time.Since(t0), 20*time.Second, "the command ran its course")
+	for i, mode := range [][]string{nil, {"--write"}, {"-n", "2"}} {
+		t0 := time.Now()
+		args := append(append([]string{"lock"}, mode...), "--max-hold", "500ms", fmt.Sprintf("/zkr/max-hold-%d", i), "--", "sleep", "30")
+		r := run(t, ctx, args...)
+		assert.Equal(t, 5, r.code, "%v: %s", mode, r.stderr)
+		assert.Contains(t, r.stderr, "max-hold", mode)
+		assert.Less(t, time.Since(t0), 20*time.Second, "%v: the command ran its course", mode)
+	}
 }
 
 // TestStoppedZkrIsEvictedLongBeforeItsSessionExpires: a zkr holding with

@@ -185,25 +185,14 @@ func (w *waiter) place(ctx context.Context, nodes []Node, me int) (next, error) 
 
 // dutyTowards takes up, keeps or drops the duty to evict the holder at the
 // head of the queue: ours when it is our only blocker and declares a max
-// hold. The clock starts when we first see it at the head with its
-// declaration as it is: an Extend declares anew, and starts it again;
-// other writes (a downgrade, a revocation request and the holder's restore
-// after it) leave it running, so that no request can put eviction off.
+// hold. The clock starts when we first see it at the head (see retime).
 func (w *waiter) dutyTowards(nodes []Node) {
-	decl, declared := declaration(w.pred.data)
-	switch {
-	case !w.last || nodes[0].Name != w.pred.name:
+	if !w.last || nodes[0].Name != w.pred.name {
 		w.evict = evicting{}
-	case IsRevokeRequest(w.pred.data) && w.evict.name == w.pred.name:
-		w.evict.version = w.pred.version // the holder puts its declaration back
-	case !declared:
-		w.evict = evicting{}
-	case w.evict.name != w.pred.name || w.evict.decl != decl:
-		d, _ := DeclaredMaxHold(w.pred.data)
-		w.evict = evicting{w.pred.name, decl, w.pred.version, time.Now().Add(d + EvictionMargin)}
-	default:
-		w.evict.version = w.pred.version
+		return
 	}
+	now := time.Now()
+	w.evict, _ = retime(w.evict, w.pred.name, w.pred.data, w.pred.version, now, now)
 }
 
 // watchPred watches the nearest blocker, unless it is pred already. A

@@ -9,8 +9,9 @@ import (
 )
 
 // Join creates our node in q, named with m and holding data (nil: the
-// session's identity), and returns its hold, pending: not trusted, with no
-// watch set. The caller decides by rules of its own whether the node
+// session's identity; with WithMaxHold, declaring it too, and the hold
+// ends that long after its grant), and returns its hold, pending: not
+// trusted, with no watch set. The caller decides by rules of its own whether the node
 // grants anything, then calls [Hold.Grant], or [Hold.Abandon]. It takes
 // the same care as Acquire over the create (a lost reply, missing parents,
 // cancel) and, where the create's reply did not give the token, reads the
@@ -19,12 +20,13 @@ func (q *Queue) Join(ctx context.Context, m Marker, data []byte) (*Hold, error) 
 	if data == nil {
 		data = q.s.cfg.Identity
 	}
+	data = declare(data, q.maxHold, 0)
 	own, first, err := q.enter(ctx, m, data)
 	if err != nil {
 		return nil, err
 	}
 	h := q.s.pendingHold(own, first.token)
-	h.written = data
+	h.written, h.maxHold = data, q.maxHold
 	if h.token != 0 {
 		return h, nil
 	}

@@ -59,7 +59,7 @@ func declare(data []byte, d time.Duration, n int) []byte {
 // withoutMaxHold returns data without its max hold, if it declares one:
 // what its client wrote for others to read.
 func withoutMaxHold(data []byte) []byte {
-	if _, ok := declaration(data); ok {
+	if _, ok := MaxHoldDeclaration(data); ok {
 		return data[:bytes.LastIndex(data, []byte(maxHoldTag))]
 	}
 	return data
@@ -69,7 +69,7 @@ func withoutMaxHold(data []byte) []byte {
 // Data of other clients (Curator's address, Kazoo's, ours without the
 // option) declares none, and is never evicted.
 func DeclaredMaxHold(data []byte) (time.Duration, bool) {
-	decl, ok := declaration(data)
+	decl, ok := MaxHoldDeclaration(data)
 	if !ok {
 		return 0, false
 	}
@@ -78,9 +78,10 @@ func DeclaredMaxHold(data []byte) (time.Duration, bool) {
 	return v, err == nil && v > 0
 }
 
-// declaration returns the declaration of a max hold in data (what follows
-// the tag), if data has a valid one.
-func declaration(data []byte) (string, bool) {
+// MaxHoldDeclaration returns the declaration of a max hold in data (what
+// follows the tag), if data has a valid one: an enforcer times a holder
+// anew when it changes (see maxHoldTag).
+func MaxHoldDeclaration(data []byte) (string, bool) {
 	i := bytes.LastIndex(data, []byte(maxHoldTag))
 	if i < 0 {
 		return "", false
@@ -133,8 +134,14 @@ func (h *Hold) Extend(ctx context.Context, d time.Duration) error {
 	}
 	h.writing.Lock()
 	defer h.writing.Unlock()
+	// Each Extend counts, written or not: one whose outcome is unknown may
+	// have been applied, and the next must not declare the same again.
 	h.mu.Lock()
-	declared, data, n := h.maxHold > 0, declare(withoutMaxHold(h.written), d, h.extended+1), h.extended+1
+	declared := h.maxHold > 0
+	if declared {
+		h.extended++
+	}
+	data := declare(withoutMaxHold(h.written), d, h.extended)
 	h.mu.Unlock()
 	if !declared {
 		return fmt.Errorf("extend %s: the hold declared no max hold time", h.path)
@@ -143,17 +150,8 @@ func (h *Hold) Extend(ctx context.Context, d time.Duration) error {
 		return fmt.Errorf("extend: %w", err)
 	}
 	h.mu.Lock()
-	h.maxHold, h.extended = d, n
+	h.maxHold = d
 	h.mu.Unlock()
 	h.expireAfter(d)
 	return nil
-}
-
-// evicting is a waiter's duty towards the holder at the head of the queue
-// when that holder is its only blocker and declares a max hold.
-type evicting struct {
-	name    string // the holder's node
-	decl    string // its declaration, as timed (see maxHoldTag)
-	version int32  // its data's version when last read
-	at      time.Time
 }
