@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zkrecipes/zkrecipes/integration/zktest"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
@@ -130,5 +131,56 @@ func TestTheNextWaiterTakesOverTheDuty(t *testing.T) {
 	h := <-got
 	require.NotNil(t, h)
 	assert.ErrorIs(t, hung.Err(), lock.ErrMaxHoldExceeded)
+	require.NoError(t, h.Unlock(ctx))
+}
+
+// TestEvictionOnAnEnsemble: on a 3-node ensemble, with the hung holder,
+// the waiter next in line and the one behind it each connected to a member
+// of its own, the waiter next in line gives up while the holder hangs, and
+// the one behind it takes over the duty and evicts the holder after its
+// max hold and the margin: each learns of the queue from its own member.
+func TestEvictionOnAnEnsemble(t *testing.T) {
+	c := zktest.Start(t, zktest.WithEnsemble(3))
+	ctx := ctxFor(t, time.Minute)
+	direct, err := c.DirectServers(ctx)
+	require.NoError(t, err)
+	path := testPath(t)
+	const maxHold = 500 * time.Millisecond
+	on := func(i int) *lock.Mutex {
+		m, err := lock.New(session(t, direct[i:i+1]), path, lock.WithMaxHold(time.Minute))
+		require.NoError(t, err)
+		return m
+	}
+	limited, err := lock.New(session(t, direct[:1]), path, lock.WithMaxHold(maxHold))
+	require.NoError(t, err)
+	hung, err := limited.Lock(ctx)
+	require.NoError(t, err)
+
+	quitter, cancel := context.WithCancel(ctx)
+	first := on(1)
+	go first.Lock(quitter)
+	waitContenders(t, ctx, first, 2)
+	t0 := time.Now()
+	got := make(chan *lock.Hold, 1)
+	go func() {
+		h, err := on(2).Lock(ctx)
+		assert.NoError(t, err)
+		got <- h
+	}()
+	waitContenders(t, ctx, first, 3)
+	cancel()
+	h := <-got
+	require.NotNil(t, h)
+	waited := time.Since(t0)
+	t.Logf("granted %v after it began waiting", waited)
+	assert.GreaterOrEqual(t, waited, maxHold+recipes.EvictionMargin-200*time.Millisecond, "evicted before the margin")
+	assert.Less(t, waited, recipes.DefaultSessionTimeout, "no faster than an expiry")
+	select {
+	case <-hung.Done():
+	case <-ctx.Done():
+		t.Fatal("the evicted holder is still trusted")
+	}
+	assert.ErrorIs(t, hung.Err(), lock.ErrMaxHoldExceeded)
+	assert.Greater(t, h.Token(), hung.Token())
 	require.NoError(t, h.Unlock(ctx))
 }
