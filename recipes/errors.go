@@ -34,7 +34,8 @@ var (
 	// ErrNodeMismatch reports that a hold's node, read back, does not carry
 	// the hold's fencing token or is not owned by the hold's session (the
 	// token the hold was handed cannot be trusted), or was written by
-	// another client (its guard no longer matches).
+	// another client (its guard no longer matches; a revocation request is
+	// not such a write, see Holding.RevokeRequested).
 	ErrNodeMismatch = core.ErrNodeMismatch // "zkrecipes: node does not match the hold"
 
 	// ErrMaxHoldExceeded reports that a hold declared a maximum hold time

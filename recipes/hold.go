@@ -21,8 +21,11 @@ type holdRef = core.Ref[core.Hold]
 // A hold is lost when its session expires or is closed; when its
 // connection is suspended (with [WithTolerateSuspension], only a
 // suspension lasting until the server may expire the session); when its
-// node is deleted by someone else; or when its node, read back, does not
-// match the hold's token. A lost hold's node may still exist for a while
+// node is deleted by someone else (an eviction past its max hold
+// included); or when its node, read back, does not match the hold's token
+// or was written by another client (a revocation request excepted: it
+// ends nothing, see [Holding.RevokeRequested]). A lost hold's node may
+// still exist for a while
 // (a suspended session may come back): give the hold up all the same,
 // which deletes the node if it can.
 //

@@ -19,7 +19,8 @@ import (
 // until the server may expire the session); the node was deleted by
 // someone else; or the node, read back, does not match the hold's token
 // or owner, or was written by someone else (a hold's node is written only
-// through its hold: SetData).
+// through its hold: SetData), unless with a revocation request (see
+// RevokeRequested), which ends nothing.
 // A lost hold's node may still exist for a while (a suspended session may
 // come back): call [Hold.Release] all the same, which deletes it if it
 // can.
