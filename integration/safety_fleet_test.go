@@ -17,6 +17,7 @@ import (
 	"github.com/zkrecipes/zkrecipes/integration/safety"
 	"github.com/zkrecipes/zkrecipes/integration/safety/worker"
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
 // The safety suite's workers are this test binary, run again with
@@ -244,7 +245,10 @@ type recorder struct {
 	curSID     map[int]int64
 	exitedAt   map[int]time.Time
 	killed     map[int]bool
-	odd        []string       // lines that make no sense
+	odd        []string // lines that make no sense
+	// holds that ended for a write to their node by another client: the
+	// nemesis writes only revocation requests, which must end none
+	mismatched []string
 	cutHolds   map[string]int // holds whose trust a fault of the nemesis ended, per kind
 	// exclusive holders stopped in their hold by SIGSTOP (they write once
 	// more on waking)
@@ -309,6 +313,9 @@ func (r *recorder) add(id int, m worker.Msg) {
 			r.downgrades["failed, a reader"]++
 		}
 	case "untrusted": // the loss, seen before the release that says "end"
+		if strings.Contains(m.Err, recipes.ErrNodeMismatch.Error()) {
+			r.mismatched = append(r.mismatched, fmt.Sprintf("worker %d: %s", id, m.Err))
+		}
 		if h, ok := r.holds[key]; ok && (h.end.IsZero() || at.Before(h.end)) {
 			h.end = at
 		}

@@ -54,13 +54,14 @@ var safetyWorkload = worker.Config{
 }
 
 // TestSafetyUnderFaults runs worker processes, each one Session shared by
-// goroutines on a mutex, an rwlock and an election, on a 3-node ensemble
-// while a nemesis kills the ensemble leader, pauses and isolates members,
-// black-holes, cuts and slows clients, expires sessions (also with
-// requests queued behind a cut-off link), stops worker processes past
-// their session timeout and kills them mid-hold; then checks the history
-// per recipe's rule, and that no node is left or owned by a session no
-// worker follows. ZKR_SAFETY_DURATION sets how long the faults go on
+// goroutines on a mutex, an rwlock, an election and a semaphore, on a
+// 3-node ensemble while a nemesis kills the ensemble leader, pauses and
+// isolates members, black-holes, cuts and slows clients, expires sessions
+// (also with requests queued behind a cut-off link), stops worker
+// processes past their session timeout, kills them mid-hold, and writes
+// revocation requests into every node; then checks the history per
+// recipe's rule, that no hold ended for a revocation request, and that no
+// node is left or owned by a session no worker follows. ZKR_SAFETY_DURATION sets how long the faults go on
 // (default 45s).
 func TestSafetyUnderFaults(t *testing.T) {
 	duration := 45 * time.Second
@@ -95,7 +96,7 @@ func TestSafetyUnderFaults(t *testing.T) {
 	defer f.killAll()
 
 	audit := startAudit(ctx, admin, rec, nodeDirs(safetyWorkload.Paths))
-	faults := nemesis(ctx, t, c, f, duration)
+	faults := nemesis(ctx, t, c, f, admin, duration)
 
 	// Heal everything; then every worker must be granted something again.
 	healed := time.Now()
@@ -187,7 +188,9 @@ func TestSafetyUnderFaults(t *testing.T) {
 	assert.Empty(t, odd, joinLines(odd, 20))
 	rec.mu.Lock()
 	nrefused := len(rec.refused)
+	mismatched := slices.Clone(rec.mismatched)
 	rec.mu.Unlock()
+	assert.Empty(t, mismatched, "holds ended by a revocation request:\n%s", joinLines(mismatched, 20))
 	// A live session's acquire ends in a grant, a loss or the worker's
 	// stopping; anything else (ErrUpgrade was one) is a defect.
 	assert.Zero(t, nrefused, "acquires failed with an error other than a loss: %s", refused)
@@ -362,7 +365,7 @@ func (a *audit) stop() []string {
 
 // nemesis injects faults, one kind after another, until duration has
 // passed, and returns how many of each it injected.
-func nemesis(ctx context.Context, t *testing.T, c *zktest.Cluster, f *fleet, duration time.Duration) map[string]int {
+func nemesis(ctx context.Context, t *testing.T, c *zktest.Cluster, f *fleet, admin *recipes.Session, duration time.Duration) map[string]int {
 	faults := map[string]int{}
 	note := func(kind string, p *proc) { // the log says when, to match with a violation
 		faults[kind]++
@@ -398,6 +401,18 @@ func nemesis(ctx context.Context, t *testing.T, c *zktest.Cluster, f *fleet, dur
 				lasts(time.Second)
 				m.Start(ctx)
 				c.WaitServing(ctx)
+			}
+		},
+		func(int) { // Curator's revocation request, written again and again into every node: it ends no hold
+			note("revocation requests to every contender", nil)
+			for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); {
+				for _, dir := range nodeDirs(safetyWorkload.Paths) {
+					cs, _, _ := admin.Conn().Children(dir)
+					for _, ch := range cs {
+						admin.Conn().Set(dir+"/"+ch, []byte("__REVOKE__"), -1)
+					}
+				}
+				lasts(20 * time.Millisecond)
 			}
 		},
 		func(int) { // SIGSTOP past the session timeout, then SIGCONT: its late writes must be fenced out
