@@ -115,19 +115,27 @@ func TestRevokeRequestsPutNoEvictionOff(t *testing.T) {
 	require.NoError(t, h.Unlock(ctx))
 }
 
-// TestExtendWritesOverARevokeRequest: an Extend that races a revocation
-// request (its version-checked write fails on the request's version) is
-// written over it; the hold is never ended by the request.
-func TestExtendWritesOverARevokeRequest(t *testing.T) {
+// TestWritesRaceRevokeRequestsAndWin: an Extend or a guarded Multi that
+// races a revocation request (its version check fails on the request's
+// version, or on the restore after it) is sent again; the hold is never
+// ended by a request. Any other write still ends it.
+func TestWritesRaceRevokeRequestsAndWin(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
 	h, err := maxHoldMutex(t, path, time.Minute).Lock(ctx)
 	require.NoError(t, err)
 	other := session(t, nil)
-	for i := range 20 {
+	reg := path + "-register"
+	plainNode(t, other, reg, nil)
+	for i := range 30 {
 		_, err := other.Conn().Set(h.Path(), []byte("__REVOKE__"), -1)
 		require.NoError(t, err)
-		require.NoError(t, h.Extend(ctx, time.Minute), "round %d", i)
+		if i%2 == 0 {
+			require.NoError(t, h.Extend(ctx, time.Minute), "round %d", i)
+		} else {
+			_, err = h.Multi(ctx, &zk.SetDataRequest{Path: reg, Data: []byte{byte(i)}, Version: -1})
+			require.NoError(t, err, "round %d", i)
+		}
 		require.NoError(t, h.Err(), "round %d", i)
 	}
 	data, _, err := other.Conn().Get(h.Path())

@@ -57,16 +57,20 @@ func (v *Holding) Token() int64 { return core.Of(v).Token() }
 // Guard returns an operation for zk.Conn.Multi that fails unless the
 // hold's node still exists unchanged: put it first in a Multi to make
 // ZooKeeper writes conditional on still holding. [Holding.Multi] does
-// that for you.
+// that for you, and tells a failed guard apart from a revocation request
+// (which changes the node's version too, and ends nothing).
 func (v *Holding) Guard() *zk.CheckVersionRequest { return core.Of(v).Guard() }
 
 // Multi applies ops (*zk.CreateRequest, *zk.SetDataRequest,
 // *zk.DeleteRequest, *zk.CheckVersionRequest) atomically, and only if the
 // hold's node still exists unchanged: the server checks, so a hold lost
 // without the client knowing yet cannot write. It blocks until the server
-// answers or ctx ends, and returns one response per op. If the guard fails
-// it returns an error matching [ErrNodeDeleted], nothing was written, and
-// the hold ends. If an op fails, nothing was written either: it returns
+// answers or ctx ends, and returns one response per op. If the guard
+// fails, nothing was written, and the node is read: after a revocation
+// request (see [Holding.RevokeRequested]) the Multi is sent again;
+// otherwise the hold ends and Multi returns an error matching
+// [ErrNodeDeleted] (the node is gone) or [ErrNodeMismatch] (another
+// client wrote it). If an op fails, nothing was written either: it returns
 // the responses, each with its own error, and an error naming the first
 // failing op (counting from 0) that matches its error. If ctx ends first
 // it returns ctx.Err(), and the ops may or may not have been applied.

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,7 +53,9 @@ type Hold struct {
 	// unwatched: the hold does not watch its node (see Unwatched)
 	unwatched bool
 
-	writing    sync.Mutex // one write of ours to the node at a time
+	// writing: one write of ours to the node at a time, and none while a
+	// Multi is guarded by its version (Multis share it)
+	writing    sync.RWMutex
 	revoked    chan struct{}
 	revokeOnce sync.Once
 }
@@ -318,22 +321,37 @@ func (h *Hold) Settle(version int32) {
 
 // Multi applies ops (*zk.CreateRequest, *zk.SetDataRequest,
 // *zk.DeleteRequest, *zk.CheckVersionRequest) atomically, and only if the
-// hold's node still exists: the server checks, so a hold lost without the
-// client knowing yet cannot write. It returns one response per op. If the
-// guard fails it returns an error matching ErrNodeDeleted and nothing was
-// written. If an op fails, nothing was written either: it returns the
-// responses, each with its own error, and an error that names the first
-// failing op (counting from 0) and matches its error. If ctx ends first it
-// returns ctx.Err(), and the ops may or may not have been applied.
+// hold's node still exists unchanged: the server checks, so a hold lost
+// without the client knowing yet cannot write. It returns one response per
+// op. If the guard fails, nothing was written, and the node is read: if a
+// revocation request (or a write of ours whose answer was lost) moved its
+// version, the Multi is sent again; if it is gone, or someone else wrote
+// it, the hold ends and Multi returns an error matching ErrNodeDeleted or
+// ErrNodeMismatch. If an op fails, nothing was written either: it returns
+// the responses, each with its own error, and an error that names the
+// first failing op (counting from 0) and matches its error. If ctx ends
+// first it returns ctx.Err(), and the ops may or may not have been
+// applied.
 func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
-	if err := h.Err(); err != nil {
-		return nil, fmt.Errorf("multi under %s: %w", h.path, err)
-	}
-	all := append([]any{h.Guard()}, ops...)
-	res, err := call(ctx, h.s, func() ([]zk.MultiResponse, error) { return h.s.Conn().Multi(all...) })
-	if len(res) > 0 && res[0].Error != nil {
-		h.cancel(ErrNodeDeleted)
-		return nil, fmt.Errorf("multi under %s: guard: %w (%w)", h.path, ErrNodeDeleted, res[0].Error)
+	h.writing.RLock()
+	defer h.writing.RUnlock()
+	var res []zk.MultiResponse
+	var err error
+	for {
+		if err := h.Err(); err != nil {
+			return nil, fmt.Errorf("multi under %s: %w", h.path, err)
+		}
+		guard := h.Guard()
+		all := append([]any{guard}, ops...)
+		res, err = call(ctx, h.s, func() ([]zk.MultiResponse, error) { return h.s.Conn().Multi(all...) })
+		if len(res) == 0 || res[0].Error == nil {
+			break
+		}
+		cause, again := h.guardFailed(ctx, guard.Version)
+		if !again {
+			h.cancel(cause)
+			return nil, fmt.Errorf("multi under %s: guard: %w (%w)", h.path, cause, res[0].Error)
+		}
 	}
 	if err != nil {
 		for i, r := range res {
@@ -344,6 +362,31 @@ func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error
 		return nil, fmt.Errorf("multi under %s: %w", h.path, err)
 	}
 	return res[1:], nil
+}
+
+// guardFailed learns, by reading the node, why a guard checked against
+// version v failed: again if a revocation request or a write of ours
+// moved the version (the guard now follows it); else the cause that ends
+// the hold. A read that fails says nothing: the node is taken for gone.
+func (h *Hold) guardFailed(ctx context.Context, v int32) (cause error, again bool) {
+	r, err := h.s.get(ctx, h.path)
+	switch {
+	case err != nil:
+		return ErrNodeDeleted, false
+	case r.stat.Czxid != h.token || r.stat.EphemeralOwner != h.s.ID():
+		return ErrNodeMismatch, false
+	case r.stat.Version > v && h.NoteRevoke(r.data, r.stat):
+		h.restore(r.stat.Version)
+		return nil, true
+	}
+	h.mu.Lock()
+	ours := r.stat.Version > v && bytes.Equal(r.data, h.written)
+	h.mu.Unlock()
+	if ours {
+		h.Settle(r.stat.Version)
+		return nil, true
+	}
+	return fmt.Errorf("%w: written by another client", ErrNodeMismatch), false
 }
 
 // Release gives the hold up by deleting its node, retrying through
