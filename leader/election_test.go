@@ -257,3 +257,21 @@ func TestHungLeaderIsEvictedAfterItsMaxTerm(t *testing.T) {
 	assert.Greater(t, l.Token(), hung.Token())
 	require.NoError(t, l.Resign(ctx))
 }
+
+// TestCampaignsAndResignsAreMeasured: a campaign, a term lost to its
+// max term, and a resignation are counted, with spans named for them.
+func TestCampaignsAndResignsAreMeasured(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	tel, opts := testutil.NewTelemetry()
+	e, err := leader.New(session(t, nil, opts...), path, leader.WithMaxTerm(200*time.Millisecond))
+	require.NoError(t, err)
+	l, err := e.Campaign(ctx, []byte("a"))
+	require.NoError(t, err)
+	<-l.Done()
+	assert.ErrorIs(t, l.Resign(ctx), leader.ErrMaxHoldExceeded)
+	assert.Equal(t, map[string]int64{"granted": 1}, tel.By(t, "zkrecipes.acquisitions", "zkrecipes.outcome"))
+	assert.Equal(t, map[string]int64{"max_hold": 1}, tel.By(t, "zkrecipes.losses", "zkrecipes.cause"))
+	assert.Len(t, tel.Spans("leader campaign"), 1)
+	assert.Len(t, tel.Spans("leader resign"), 1)
+}

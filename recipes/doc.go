@@ -23,4 +23,36 @@
 // Every error of loss matches [ErrLost] with errors.Is; its cause matches
 // one of [ErrSessionLost], [ErrSessionClosed], [ErrSuspended],
 // [ErrNodeDeleted], [ErrNodeMismatch] and [ErrMaxHoldExceeded].
+//
+// A hold that hangs while its session lives is limited by a max hold
+// (lock.WithMaxHold and its kin, [Holding.Extend]); any client may ask a
+// holder to let go ([Revoke], [Holding.RevokeRequested]), in Curator's
+// protocol.
+//
+// # Metrics and traces
+//
+// The recipes report through OpenTelemetry's API: to the global providers
+// by default, which record nothing until the application installs an SDK,
+// or to those given with [WithMeterProvider] and [WithTracerProvider].
+// The library depends on no SDK. Its instruments (meter and tracer
+// "github.com/zkrecipes/zkrecipes"):
+//
+//   - zkrecipes.wait.duration (histogram, s): how long each acquisition
+//     took, from the call to its outcome;
+//   - zkrecipes.acquisitions (counter): acquisitions by zkrecipes.outcome:
+//     granted, would_block (a try), cancelled (ctx ended), lost (the
+//     session or connection while waiting), error;
+//   - zkrecipes.hold.duration (histogram, s): how long holds were trusted,
+//     by zkrecipes.end: released or lost;
+//   - zkrecipes.losses (counter): holds lost, by zkrecipes.cause:
+//     max_hold, suspended, expired, closed, node_deleted, mismatch, other;
+//   - zkrecipes.revocation.requests (counter): requests holds were told of;
+//   - zkrecipes.session.state_changes (counter): by zkrecipes.session.state.
+//
+// Each carries zkrecipes.recipe (lock, rwlock, leader, semaphore) and
+// zkrecipes.path, unless [WithoutPathAttribute] leaves the path out (one
+// lock per item would make a series per item). A multi-lock is measured
+// as its parts. Spans: "<recipe> acquire" ("leader campaign") around each
+// acquisition, with its outcome and, once granted, zkrecipes.token;
+// "<recipe> release" ("leader resign") around each release.
 package recipes

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zkrecipes/zkrecipes/internal/core"
 )
@@ -90,3 +92,21 @@ func WithTolerateSuspension() Option { return func(c *config) { c.TolerateSuspen
 // connection's state. The default is [DefaultPollInterval]. A session made
 // by [Connect] is told of every change at once and does not poll.
 func WithPollInterval(d time.Duration) Option { return func(c *config) { c.PollInterval = d } }
+
+// WithMeterProvider sets where the recipes' metrics go; the default is the
+// global provider (otel.GetMeterProvider), which records nothing until an
+// OpenTelemetry SDK is installed. See the package doc for the instruments.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *config) { c.MeterProvider = mp }
+}
+
+// WithTracerProvider sets where the recipes' spans go; the default is the
+// global provider (otel.GetTracerProvider).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) { c.TracerProvider = tp }
+}
+
+// WithoutPathAttribute leaves the recipe's path out of metrics and spans,
+// for applications with one lock per item (a path per order, per file),
+// whose paths would make every series its own.
+func WithoutPathAttribute() Option { return func(c *config) { c.DropPath = true } }

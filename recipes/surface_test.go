@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -46,8 +47,8 @@ func TestSurfaceIsTheUsersOnly(t *testing.T) {
 		"State", "State.String", "StateClosed", "StateConnected", "StateConnecting",
 		"StateLost", "StateSuspended",
 		"ValidatePath",
-		"WithACL", "WithAuth", "WithIdentity", "WithLogger", "WithPollInterval",
-		"WithSessionTimeout", "WithTolerateSuspension",
+		"WithACL", "WithAuth", "WithIdentity", "WithLogger", "WithMeterProvider", "WithPollInterval",
+		"WithSessionTimeout", "WithTolerateSuspension", "WithTracerProvider", "WithoutPathAttribute",
 	}
 	assert.Equal(t, want, have)
 }
@@ -106,4 +107,18 @@ func TestDefaultsAreTheCores(t *testing.T) {
 		assert.Equal(t, c.String(), st.String())
 	}
 	assert.Equal(t, "closed", StateClosed.String())
+}
+
+// TestSurfaceHasNoTelemetrySDK: the library speaks OpenTelemetry through
+// its API packages only; which SDK (if any) records is the application's
+// choice, so no library package may pull one in.
+func TestSurfaceHasNoTelemetrySDK(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}",
+		"../recipes", "../lock", "../rwlock", "../leader", "../semaphore", "../multilock", "../barrier").Output()
+	require.NoError(t, err)
+	deps := strings.Fields(string(out))
+	assert.Contains(t, deps, "go.opentelemetry.io/otel/metric", "the test looks at the wrong graph")
+	for _, d := range deps {
+		assert.False(t, strings.HasPrefix(d, "go.opentelemetry.io/otel/sdk"), "a library package imports %s", d)
+	}
 }

@@ -49,7 +49,8 @@ func New(s *recipes.Session, path string, opts ...Option) (*RWMutex, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rwlock: %w", err)
 	}
-	q, err := core.NewQueue(c, path, markers, core.ReadWriteBlocks, core.WithYieldRule(core.DowngradeYields), core.WithMaxHold(o.maxHold))
+	q, err := core.NewQueue(c, path, markers, core.ReadWriteBlocks, core.WithYieldRule(core.DowngradeYields), core.WithMaxHold(o.maxHold),
+		core.Measured("rwlock", path, "acquire", "release"))
 	if err != nil {
 		return nil, fmt.Errorf("rwlock: %w", err)
 	}

@@ -120,7 +120,8 @@ func newSemaphore(s *recipes.Session, p string, max int, count string, opts []Op
 	if err != nil {
 		return nil, fmt.Errorf("semaphore: %w", err)
 	}
-	leases, err := core.NewQueue(c, p+"/leases", []core.Marker{leaseMarker}, noneBlocks, core.Unlisted(), core.WithMaxHold(o.maxHold))
+	leases, err := core.NewQueue(c, p+"/leases", []core.Marker{leaseMarker}, noneBlocks, core.Unlisted(), core.WithMaxHold(o.maxHold),
+		core.Measured("semaphore", p, "acquire", "release"))
 	if err != nil {
 		return nil, fmt.Errorf("semaphore: %w", err)
 	}
@@ -176,6 +177,9 @@ func (m *Semaphore) TryAcquire(ctx context.Context) (*Lease, error) {
 }
 
 func (m *Semaphore) acquire(ctx context.Context, n int, wait bool) (_ []*Lease, err error) {
+	ctx, op := m.leases.Begin(ctx)
+	var granted []*core.Hold
+	defer func() { op.End(err, granted...) }()
 	defer func() {
 		switch {
 		case err == nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -224,6 +228,7 @@ func (m *Semaphore) acquire(ctx context.Context, n int, wait bool) (_ []*Lease, 
 		return nil, err
 	}
 	leases := make([]*Lease, n)
+	granted = pending
 	for i, h := range pending {
 		h.Grant()
 		leases[i] = &Lease{h: h}

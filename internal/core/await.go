@@ -80,7 +80,7 @@ const (
 // cancelled, which stops the watch being set; the caller removes the node.
 func (q *Queue) await(ctx context.Context, own string, first created, wait bool, data []byte) (_ *Hold, err error) {
 	w := &waiter{q: q, name: path.Base(own), h: q.s.pendingHold(own, first.token), wait: wait, first: first.listing}
-	w.h.maxHold, w.h.written, w.h.unwatched = q.maxHold, declare(data, q.maxHold, 0), q.unwatched
+	w.h.maxHold, w.h.written, w.h.unwatched, w.h.measure = q.maxHold, declare(data, q.maxHold, 0), q.unwatched, q.measure
 	defer func() {
 		if err != nil {
 			w.h.cancel(err)

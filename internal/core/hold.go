@@ -31,9 +31,9 @@ type Hold struct {
 	s      *Session
 	path   string
 	token  int64
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	stop   chan struct{}
+	ctx       context.Context
+	cancelCtx context.CancelCauseFunc // through cancel, which measures the end
+	stop      chan struct{}
 
 	mu      sync.Mutex
 	version int32 // of the node's data, for the guard
@@ -58,6 +58,9 @@ type Hold struct {
 	writing    sync.RWMutex
 	revoked    chan struct{}
 	revokeOnce sync.Once
+
+	measure   *Measure  // nil: not measured; set before the hold is shared
+	grantedAt time.Time // when a measured hold was granted; zero once its end is recorded
 }
 
 // pendingHold prepares the hold of the node at path while its contender
@@ -65,7 +68,14 @@ type Hold struct {
 // being set) if the contender gives up. token is 0 until known.
 func (s *Session) pendingHold(path string, token int64) *Hold {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Hold{s: s, path: path, token: token, ctx: ctx, cancel: cancel, stop: make(chan struct{}), revoked: make(chan struct{})}
+	return &Hold{s: s, path: path, token: token, ctx: ctx, cancelCtx: cancel, stop: make(chan struct{}), revoked: make(chan struct{})}
+}
+
+// cancel ends the hold's context with cause, unless it has ended already,
+// and records a measured hold's end.
+func (h *Hold) cancel(cause error) {
+	h.cancelCtx(cause)
+	h.recordEnd()
 }
 
 // arm sets the watch on the hold's node in the background; the channel
@@ -394,7 +404,7 @@ func (h *Hold) guardFailed(ctx context.Context, v int32) (cause error, again boo
 // in the background until it succeeds or the session ends. Releasing again
 // returns ErrNotHeld. Releasing a hold that was lost still deletes its node
 // if it exists, and returns the cause of the loss (it matches ErrLost).
-func (h *Hold) Release(ctx context.Context) error {
+func (h *Hold) Release(ctx context.Context) (err error) {
 	h.mu.Lock()
 	if h.released {
 		h.mu.Unlock()
@@ -409,18 +419,19 @@ func (h *Hold) Release(ctx context.Context) error {
 		h.expiry.Stop()
 	}
 	h.mu.Unlock()
+	span := h.releaseSpan(ctx)
+	defer func() { endSpan(span, err) }()
 	lost := h.Err()
 	h.cancel(ErrNotHeld)
 	h.s.mu.Lock()
 	delete(h.s.holds, h)
 	h.s.mu.Unlock()
 
-	err := h.s.deleteNode(ctx, h.path)
-	switch {
+	switch derr := h.s.deleteNode(ctx, h.path); {
 	case lost != nil:
 		return fmt.Errorf("release %s: %w", h.path, lost)
-	case err != nil:
-		return fmt.Errorf("release %s: %w", h.path, err)
+	case derr != nil:
+		return fmt.Errorf("release %s: %w", h.path, derr)
 	}
 	return nil
 }

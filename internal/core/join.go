@@ -26,7 +26,7 @@ func (q *Queue) Join(ctx context.Context, m Marker, data []byte) (*Hold, error) 
 		return nil, err
 	}
 	h := q.s.pendingHold(own, first.token)
-	h.written, h.maxHold = data, q.maxHold
+	h.written, h.maxHold, h.measure = data, q.maxHold, q.measure
 	if h.token != 0 {
 		return h, nil
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DefaultSessionTimeout is the session timeout Connect asks for by default.
@@ -27,6 +29,11 @@ type Config struct {
 	Identity           []byte
 	TolerateSuspension bool
 	PollInterval       time.Duration
+	// Metrics and traces (see telemetry.go): nil providers are the global
+	// ones; DropPath leaves the recipe's path out of the attributes.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
+	DropPath       bool
 }
 
 // Auth is one set of credentials the connection presents.

@@ -37,6 +37,7 @@ type Queue struct {
 	maxHold  time.Duration // declared by every hold (see WithMaxHold)
 	// unwatched: no hold watches its own node (see Unwatched)
 	unwatched bool
+	measure   *Measure // nil: not measured (see Measured)
 }
 
 // YieldRule reports whether other, which blocks me by name, lets me pass
@@ -112,6 +113,17 @@ func (q *Queue) Session() *Session { return q.s }
 // removes its node and returns ctx.Err(). On every error the node is
 // removed (in the background if the connection is down).
 func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool, data []byte) (*Hold, error) {
+	ctx, op := q.Begin(ctx)
+	h, err := q.acquire(ctx, m, wait, data)
+	if err != nil {
+		op.End(err)
+		return nil, err
+	}
+	op.End(nil, h)
+	return h, nil
+}
+
+func (q *Queue) acquire(ctx context.Context, m Marker, wait bool, data []byte) (*Hold, error) {
 	if data == nil {
 		data = q.s.cfg.Identity
 	}

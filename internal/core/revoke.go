@@ -40,6 +40,9 @@ func (h *Hold) NoteRevoke(data []byte, st *zk.Stat) bool {
 	h.mu.Unlock()
 	h.revokeOnce.Do(func() {
 		h.s.log.Info("zkrecipes: revocation requested", "node", h.path)
+		if m := h.measure; m != nil {
+			m.t.revoked.Add(context.Background(), 1, m.sets().plain)
+		}
 		close(h.revoked)
 	})
 	return true

@@ -55,6 +55,7 @@ type Session struct {
 	tap   *createTap // nil for a connection we did not dial
 	cfg   Config
 	log   *slog.Logger
+	tel   *telemetry
 
 	ctx    context.Context // cancelled when the session is lost or closed
 	cancel context.CancelCauseFunc
@@ -85,7 +86,7 @@ func newSession(cfg Config) *Session {
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	return &Session{
-		cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel,
+		cfg: cfg, log: cfg.Logger, tel: newTelemetry(cfg), ctx: ctx, cancel: cancel,
 		stop: make(chan struct{}), changed: make(chan struct{}),
 		holds: make(map[*Hold]struct{}), mine: make(map[string]*ours),
 	}
@@ -322,6 +323,7 @@ func (s *Session) setState(st State) {
 		s.suspensions++
 	}
 	s.state = st
+	s.tel.stateChanged(st)
 	close(s.changed)
 	s.changed = make(chan struct{})
 }

@@ -1,0 +1,288 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Instrumentation is the name the library's meter and tracer go by.
+const Instrumentation = "github.com/zkrecipes/zkrecipes"
+
+// The attributes the library's metrics and spans carry.
+const (
+	AttrRecipe  = attribute.Key("zkrecipes.recipe")  // lock, rwlock, leader, semaphore
+	AttrPath    = attribute.Key("zkrecipes.path")    // the recipe's path (see Config.DropPath)
+	AttrOutcome = attribute.Key("zkrecipes.outcome") // of an acquisition: see Outcome
+	AttrCause   = attribute.Key("zkrecipes.cause")   // of a loss: see LossCause
+	AttrState   = attribute.Key("zkrecipes.session.state")
+	AttrToken   = attribute.Key("zkrecipes.token") // spans only
+)
+
+// telemetry is a Session's instruments, made once from its providers (the
+// global ones unless Config says otherwise). With no SDK behind them
+// they do nothing, cheaply.
+type telemetry struct {
+	tracer   trace.Tracer
+	wait     metric.Float64Histogram
+	hold     metric.Float64Histogram
+	acquired metric.Int64Counter
+	lost     metric.Int64Counter
+	revoked  metric.Int64Counter
+	states   metric.Int64Counter
+	dropPath bool
+}
+
+// durations are the histograms' bucket boundaries, in seconds: waits and
+// holds from a millisecond to ten minutes.
+var durations = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600}
+
+func newTelemetry(cfg Config) *telemetry {
+	mp, tp := cfg.MeterProvider, cfg.TracerProvider
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	m := mp.Meter(Instrumentation)
+	t := &telemetry{tracer: tp.Tracer(Instrumentation), dropPath: cfg.DropPath}
+	var errs []error
+	hist := func(name, desc string) metric.Float64Histogram {
+		h, err := m.Float64Histogram(name, metric.WithUnit("s"), metric.WithDescription(desc), metric.WithExplicitBucketBoundaries(durations...))
+		if err != nil {
+			errs = append(errs, err)
+			return noop.Float64Histogram{}
+		}
+		return h
+	}
+	count := func(name, unit, desc string) metric.Int64Counter {
+		c, err := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		if err != nil {
+			errs = append(errs, err)
+			return noop.Int64Counter{}
+		}
+		return c
+	}
+	t.wait = hist("zkrecipes.wait.duration", "How long acquisitions took, from the call to their outcome.")
+	t.hold = hist("zkrecipes.hold.duration", "How long holds were trusted, from the grant to their release or loss.")
+	t.acquired = count("zkrecipes.acquisitions", "{acquisition}", "Acquisitions, by outcome.")
+	t.lost = count("zkrecipes.losses", "{hold}", "Holds lost, by cause.")
+	t.revoked = count("zkrecipes.revocation.requests", "{request}", "Revocation requests holds were told of.")
+	t.states = count("zkrecipes.session.state_changes", "{change}", "Changes of session state, by the new state.")
+	if err := errors.Join(errs...); err != nil {
+		cfg.Logger.Warn("zkrecipes: some instruments could not be made; they record nothing", "err", err)
+	}
+	return t
+}
+
+// stateChanged counts a change of the session's state.
+func (t *telemetry) stateChanged(st State) {
+	t.states.Add(context.Background(), 1, metric.WithAttributes(AttrState.String(st.String())))
+}
+
+// Measure is what a recipe's acquisitions and holds are measured as: its
+// name, its path (unless dropped), and the verbs its spans are named with
+// ("lock acquire", "leader campaign", "lock release", "leader resign").
+// Its attribute sets are made on first use: a recipe made and never used
+// costs nothing more.
+type Measure struct {
+	t                     *telemetry
+	recipe, path          string
+	acquire, release      string
+	once                  sync.Once
+	base                  []attribute.KeyValue
+	outcomes, causes      map[string]metric.MeasurementOption
+	released, kept, plain metric.MeasurementOption // hold.duration: released, lost; no more
+}
+
+// Measured makes a queue's acquisitions (Acquire, or Begin and End around
+// a recipe's own) and its holds measured as those of the recipe at path,
+// with spans named after the verbs.
+func Measured(recipe, path, acquire, release string) QueueOption {
+	return func(q *Queue) {
+		q.measure = &Measure{t: q.s.tel, recipe: recipe, path: path, acquire: acquire, release: release}
+	}
+}
+
+// sets makes m's attribute sets, once.
+func (m *Measure) sets() *Measure {
+	m.once.Do(func() {
+		m.base = []attribute.KeyValue{AttrRecipe.String(m.recipe)}
+		if !m.t.dropPath {
+			m.base = append(m.base, AttrPath.String(m.path))
+		}
+		with := func(kv ...attribute.KeyValue) metric.MeasurementOption {
+			return metric.WithAttributeSet(attribute.NewSet(append(slices.Clone(m.base), kv...)...))
+		}
+		m.outcomes, m.causes = map[string]metric.MeasurementOption{}, map[string]metric.MeasurementOption{}
+		for _, o := range outcomes {
+			m.outcomes[o] = with(AttrOutcome.String(o))
+		}
+		for _, c := range causes {
+			m.causes[c] = with(AttrCause.String(c))
+		}
+		end := attribute.Key("zkrecipes.end")
+		m.released, m.kept, m.plain = with(end.String("released")), with(end.String("lost")), with()
+	})
+	return m
+}
+
+// The outcomes of an acquisition.
+var outcomes = []string{"granted", "would_block", "cancelled", "lost", "error"}
+
+// Outcome names what an acquisition that returned err came to.
+func Outcome(err error) string {
+	switch {
+	case err == nil:
+		return "granted"
+	case errors.Is(err, ErrWouldBlock):
+		return "would_block"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "cancelled"
+	case errors.Is(err, ErrLost):
+		return "lost"
+	}
+	return "error"
+}
+
+// The causes of a loss.
+var causes = []string{"max_hold", "suspended", "expired", "closed", "node_deleted", "mismatch", "other"}
+
+// LossCause names why a hold was lost.
+func LossCause(err error) string {
+	switch {
+	case errors.Is(err, ErrMaxHoldExceeded):
+		return "max_hold"
+	case errors.Is(err, ErrSuspended):
+		return "suspended"
+	case errors.Is(err, ErrSessionLost):
+		return "expired"
+	case errors.Is(err, ErrSessionClosed):
+		return "closed"
+	case errors.Is(err, ErrNodeDeleted):
+		return "node_deleted"
+	case errors.Is(err, ErrNodeMismatch):
+		return "mismatch"
+	}
+	return "other"
+}
+
+// Op is one acquisition being measured.
+type Op struct {
+	m     *Measure
+	start time.Time
+	span  trace.Span
+}
+
+// Begin starts measuring an acquisition of q; End ends it. A queue that
+// is not Measured gives an Op that measures nothing.
+func (q *Queue) Begin(ctx context.Context) (context.Context, *Op) {
+	if q.measure == nil {
+		return ctx, nil
+	}
+	m := q.measure.sets()
+	ctx, span := m.t.tracer.Start(ctx, m.recipe+" "+m.acquire, trace.WithSpanKind(trace.SpanKindClient))
+	if span.IsRecording() {
+		span.SetAttributes(m.base...)
+	}
+	return ctx, &Op{m: m, start: time.Now(), span: span}
+}
+
+// End records the acquisition's outcome (err) and wait, and measures the
+// holds it granted until they end.
+func (o *Op) End(err error, granted ...*Hold) {
+	if o == nil {
+		return
+	}
+	m, ctx := o.m, context.Background()
+	outcome := Outcome(err)
+	m.t.wait.Record(ctx, time.Since(o.start).Seconds(), m.outcomes[outcome])
+	m.t.acquired.Add(ctx, 1, m.outcomes[outcome])
+	if o.span.IsRecording() {
+		o.span.SetAttributes(AttrOutcome.String(outcome))
+		if len(granted) > 0 {
+			o.span.SetAttributes(AttrToken.Int64(granted[0].token))
+		}
+		if err != nil && outcome != "would_block" {
+			o.span.RecordError(err)
+			o.span.SetStatus(codes.Error, outcome)
+		}
+	}
+	o.span.End()
+	for _, h := range granted {
+		h.measured()
+	}
+}
+
+// measured measures a granted hold until it ends (see recordEnd): how
+// long it was held, and, if it was lost, why.
+func (h *Hold) measured() {
+	if h.measure == nil {
+		return
+	}
+	h.mu.Lock()
+	h.grantedAt = time.Now()
+	h.mu.Unlock()
+	if h.ctx.Err() != nil { // ended before it was measured
+		h.recordEnd()
+	}
+}
+
+// recordEnd records the end of a measured hold, once: whichever of its
+// cancel and its measured comes second takes the grant's time.
+func (h *Hold) recordEnd() {
+	if h.ctx.Err() == nil {
+		return
+	}
+	h.mu.Lock()
+	m, granted := h.measure, h.grantedAt
+	h.grantedAt = time.Time{}
+	h.mu.Unlock()
+	if m == nil || granted.IsZero() {
+		return
+	}
+	m = m.sets()
+	ctx, cause := context.Background(), context.Cause(h.ctx)
+	held := time.Since(granted).Seconds()
+	if errors.Is(cause, ErrNotHeld) {
+		m.t.hold.Record(ctx, held, m.released)
+		return
+	}
+	m.t.hold.Record(ctx, held, m.kept)
+	m.t.lost.Add(ctx, 1, m.causes[LossCause(cause)])
+}
+
+// releaseSpan starts the span of a measured hold's release.
+func (h *Hold) releaseSpan(ctx context.Context) trace.Span {
+	if h.measure == nil {
+		return nil
+	}
+	m := h.measure.sets()
+	_, span := m.t.tracer.Start(ctx, m.recipe+" "+m.release, trace.WithSpanKind(trace.SpanKindClient))
+	if span.IsRecording() {
+		span.SetAttributes(append(m.base, AttrToken.Int64(h.token))...)
+	}
+	return span
+}
+
+// endSpan ends a release's span with its error.
+func endSpan(span trace.Span, err error) {
+	if span == nil {
+		return
+	}
+	if err != nil && span.IsRecording() {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "release")
+	}
+	span.End()
+}
