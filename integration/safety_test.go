@@ -404,6 +404,9 @@ func nemesis(ctx context.Context, t *testing.T, c *zktest.Cluster, f *fleet, adm
 			}
 		},
 		func(int) { // Curator's revocation request, written again and again into every node: it ends no hold
+			// (Spaced so that a holder reads each before the next: two
+			// unread requests on a writer's node end its hold, by design,
+			// since they could hide a foreign downgrade between them.)
 			note("revocation requests to every contender", nil)
 			for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); {
 				for _, dir := range nodeDirs(safetyWorkload.Paths) {
@@ -412,7 +415,7 @@ func nemesis(ctx context.Context, t *testing.T, c *zktest.Cluster, f *fleet, adm
 						admin.Conn().Set(dir+"/"+ch, []byte("__REVOKE__"), -1)
 					}
 				}
-				lasts(20 * time.Millisecond)
+				lasts(250 * time.Millisecond)
 			}
 		},
 		func(int) { // SIGSTOP past the session timeout, then SIGCONT: its late writes must be fenced out

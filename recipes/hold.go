@@ -70,7 +70,8 @@ func (v *Holding) Guard() *zk.CheckVersionRequest { return core.Of(v).Guard() }
 // request (see [Holding.RevokeRequested]) the Multi is sent again;
 // otherwise the hold ends and Multi returns an error matching
 // [ErrNodeDeleted] (the node is gone) or [ErrNodeMismatch] (another
-// client wrote it). If an op fails, nothing was written either: it returns
+// client wrote it); if the node cannot be read, the error says so, and
+// the hold stays. If an op fails, nothing was written either: it returns
 // the responses, each with its own error, and an error naming the first
 // failing op (counting from 0) that matches its error. If ctx ends first
 // it returns ctx.Err(), and the ops may or may not have been applied.
@@ -96,8 +97,11 @@ func (v *Holding) RevokeRequested() <-chan struct{} { return core.Of(v).RevokeRe
 // (the contender next in line, or the acquirer waiting for a lease) times
 // it anew, and blocks until the server answers or ctx ends. A hold made
 // without a max hold cannot be extended; one whose limit has passed is
-// lost, and cannot be either. If ctx ends first, the limit may have been
-// written: the hold's own end has not moved, and it returns ctx.Err().
+// lost, and cannot be either. The new end counts from when the write was
+// sent. If the outcome is unknown (ctx ended first, the connection
+// dropped), the new limit may have been written: the hold then ends at
+// the sooner of its old end and the new one, and Extend returns the
+// error.
 func (v *Holding) Extend(ctx context.Context, d time.Duration) error {
 	return core.Of(v).Extend(ctx, d)
 }

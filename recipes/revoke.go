@@ -23,7 +23,10 @@ import (
 //
 // It returns the contenders asked, in queue order; a node that went
 // meanwhile is left out, and a named node that is not a contender at path
-// is an error. It blocks until the writes are answered or ctx ends.
+// is an error. Into a node of ours that declares a max hold, the request
+// goes with the declaration, so that it hides no limit from the waiter who
+// enforces it (Curator's Revoker writes the message alone). It blocks
+// until the writes are answered or ctx ends.
 func Revoke(ctx context.Context, s *Session, path string, nodes ...string) ([]Contender, error) {
 	c0, err := core.Prepare(s, path)
 	if err != nil {
@@ -43,7 +46,7 @@ func Revoke(ctx context.Context, s *Session, path string, nodes ...string) ([]Co
 		if len(nodes) > 0 && !slices.Contains(nodes, c.Name) || len(nodes) == 0 && !c.Held {
 			continue
 		}
-		_, err := core.Call(ctx, c0, func(conn *zk.Conn) (*zk.Stat, error) { return conn.Set(c.Path, core.RevokeMessage, -1) })
+		err := ask(ctx, c0, c.Path)
 		switch {
 		case errors.Is(err, zk.ErrNoNode): // let go meanwhile
 		case err != nil:
@@ -53,4 +56,30 @@ func Revoke(ctx context.Context, s *Session, path string, nodes ...string) ([]Co
 		}
 	}
 	return asked, nil
+}
+
+// ask writes the revocation request into the node at p: Curator's message,
+// with the node's max-hold declaration kept if it has one (so that the
+// request hides no limit from the waiter who enforces it), checked
+// against the version read, and read again if the node changed meanwhile.
+func ask(ctx context.Context, s *core.Session, p string) error {
+	for {
+		type read struct {
+			data []byte
+			stat *zk.Stat
+		}
+		r, err := core.Call(ctx, s, func(conn *zk.Conn) (read, error) {
+			d, st, err := conn.Get(p)
+			return read{d, st}, err
+		})
+		if err != nil {
+			return err
+		}
+		_, err = core.Call(ctx, s, func(conn *zk.Conn) (*zk.Stat, error) {
+			return conn.Set(p, core.RevokeRequest(r.data), r.stat.Version)
+		})
+		if !errors.Is(err, zk.ErrBadVersion) {
+			return err
+		}
+	}
 }

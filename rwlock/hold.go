@@ -182,7 +182,7 @@ func (h *Hold) resolve(cause error) error {
 		case err == nil && h.held.NoteRevoke(n.data, n.stat):
 			continue // a revocation request took the version: write over it
 		case err == nil && bytes.Equal(n.data, h.held.Declare(downgradeData)):
-			h.held.Settle(n.stat.Version) // the guard follows our write
+			h.held.Settle(n.stat.Version, n.data) // the guard follows our write
 			h.write = false
 			return nil
 		case err == nil: // changed by another client, not to our marker

@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/internal/testutil"
+	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/rwlock"
 )
@@ -443,4 +445,43 @@ func TestRevokeRequestsLeaveWritersAndDowngradesAsTheyWere(t *testing.T) {
 	assert.NoError(t, w.Err())
 	assert.False(t, w.Write())
 	require.NoError(t, w.Unlock(ctx))
+}
+
+// TestARequestThatHidesAForeignDowngradeEndsTheWriter: another client
+// writes a downgrade marker into the writer's node and a revocation
+// request over it, in one transaction: readers may have been let in by
+// the marker, and the request must not hide it. The writer's hold ends
+// (ErrNodeMismatch). Two requests in one transaction to a mutex holder,
+// whose node no write can open, end nothing.
+func TestARequestThatHidesAForeignDowngradeEndsTheWriter(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	other := session(t, nil)
+	w, err := newRW(t, path).Lock(ctx)
+	require.NoError(t, err)
+	_, err = other.Conn().Multi(
+		&zk.SetDataRequest{Path: w.Path(), Data: []byte("downgraded to read"), Version: -1},
+		&zk.SetDataRequest{Path: w.Path(), Data: []byte("__REVOKE__"), Version: -1})
+	require.NoError(t, err)
+	select {
+	case <-w.Done():
+		assert.ErrorIs(t, w.Err(), recipes.ErrNodeMismatch)
+	case <-ctx.Done():
+		t.Fatal("a request hid a foreign downgrade: the writer is still trusted")
+	}
+	w.Unlock(ctx)
+
+	m, err := lock.New(session(t, nil), testPath(t)+"-mutex")
+	require.NoError(t, err)
+	h, err := m.Lock(ctx)
+	require.NoError(t, err)
+	_, err = other.Conn().Multi(
+		&zk.SetDataRequest{Path: h.Path(), Data: []byte("__REVOKE__"), Version: -1},
+		&zk.SetDataRequest{Path: h.Path(), Data: []byte("__REVOKE__"), Version: -1})
+	require.NoError(t, err)
+	<-h.RevokeRequested()
+	_, err = h.Multi(ctx, &zk.CheckVersionRequest{Path: "/", Version: -1})
+	assert.NoError(t, err)
+	assert.NoError(t, h.Err(), "two requests at once ended a mutex hold")
+	require.NoError(t, h.Unlock(ctx))
 }

@@ -302,24 +302,33 @@ func (m *Semaphore) await(ctx context.Context, mu *core.Hold, pending []*core.Ho
 			// every other acquirer waiting behind us.
 			return fmt.Errorf("%d leases, at most %d now: %w", len(pending), max, ErrTooMany)
 		}
-		var act <-chan time.Time
-		if at := ev.Listed(others(children, pending)); !at.IsZero() {
-			due = resetTimer(due, time.Until(at))
-			act = due.C
-		}
-		select {
-		case <-act:
-			if err := ev.Act(ctx); err != nil && !core.Retryable(err) {
-				return err
+		leases := others(children, pending)
+	sleep: // until the leases or the maximum change: the eviction's reads set no watch
+		for {
+			var act <-chan time.Time
+			if at := ev.Listed(leases); !at.IsZero() {
+				due = resetTimer(due, time.Until(at))
+				act = due.C
 			}
-		case <-changed:
-		case <-maxChanged:
-		case <-mu.Done():
-			return fmt.Errorf("the semaphore's mutex: %w", mu.Err())
-		case <-m.c.Done():
-			return m.c.Err()
-		case <-ctx.Done():
-			return ctx.Err()
+			select {
+			case <-act:
+				switch err := ev.Act(ctx); {
+				case core.Retryable(err):
+					break sleep // list again once connected
+				case err != nil:
+					return err
+				} // an eviction fires changed
+			case <-changed:
+				break sleep
+			case <-maxChanged:
+				break sleep
+			case <-mu.Done():
+				return fmt.Errorf("the semaphore's mutex: %w", mu.Err())
+			case <-m.c.Done():
+				return m.c.Err()
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 	}
 }

@@ -61,11 +61,13 @@ func revokeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	wctx, cancel := context.WithTimeout(ctx, *wait)
 	defer cancel()
 	for _, c := range asked {
-		if err := waitGone(wctx, s, c.Path); err != nil {
-			if ctx.Err() != nil {
-				return exitErr{exitInterrupted, errors.New("interrupted")}
-			}
+		switch err := waitGone(wctx, s, c.Path); {
+		case ctx.Err() != nil:
+			return exitErr{exitInterrupted, errors.New("interrupted")}
+		case wctx.Err() != nil:
 			return exitErr{exitBusy, fmt.Errorf("%s still there after %v: its holder did not let go (zkr revoke --force deletes it)", c.Name, *wait)}
+		case err != nil:
+			return fmt.Errorf("waiting for %s to go: %w", c.Name, err)
 		}
 		fmt.Fprintf(stdout, "%s let go\n", c.Name)
 	}

@@ -253,7 +253,7 @@ func (w *waiter) watchSecond(ctx context.Context, blockers []Node) (next, error)
 func (w *waiter) sleep(ctx context.Context) (next, error) {
 	s := w.q.s
 	var due <-chan time.Time
-	if w.evict.name != "" {
+	if w.evict.name != "" && !w.evict.blind {
 		t := time.NewTimer(time.Until(w.evict.at))
 		defer t.Stop()
 		due = t.C

@@ -17,6 +17,10 @@ type evicting struct {
 	decl    string // its declaration, as timed (see maxHoldTag)
 	version int32  // its data's version when last read
 	at      time.Time
+	// blind: last read as a bare revocation request more than one version
+	// past the one timed, which may hide an Extend: not to be deleted
+	// until read with its declaration again
+	blind bool
 }
 
 // retime returns the duty towards the holder at node name after a read of
@@ -24,25 +28,29 @@ type evicting struct {
 // at first is timed from then; a new declaration (an Extend) is timed from
 // now. Other writes (a downgrade, a revocation request and the holder's
 // restore after it) leave the count running, so that no request can put
-// an eviction off. ok is false when there is no duty: the node declares
-// no max hold, or shows a revocation request over a declaration not known
-// yet (read it again).
+// an eviction off. A bare request (Curator's, which hides the declaration)
+// one version past the one timed keeps the count; further past, something
+// may have come in between, and the duty is blind until the holder puts
+// its declaration back. ok is false when there is no duty: the node
+// declares no max hold, or shows a bare request over a declaration not
+// known yet (read it again).
 func retime(d evicting, name string, data []byte, version int32, first, now time.Time) (_ evicting, ok bool) {
 	decl, declared := MaxHoldDeclaration(data)
 	switch {
-	case IsRevokeRequest(data) && d.name == name:
-		d.version = version // the holder puts its declaration back
+	case !declared && IsRevokeRequest(data) && d.name == name:
+		d.blind = d.blind || version != d.version+1
+		d.version = version
 		return d, true
 	case !declared:
 		return evicting{}, false
 	case d.name != name:
 		dur, _ := DeclaredMaxHold(data)
-		return evicting{name, decl, version, first.Add(dur + EvictionMargin)}, true
+		return evicting{name: name, decl: decl, version: version, at: first.Add(dur + EvictionMargin)}, true
 	case d.decl != decl:
 		dur, _ := DeclaredMaxHold(data)
-		return evicting{name, decl, version, now.Add(dur + EvictionMargin)}, true
+		return evicting{name: name, decl: decl, version: version, at: now.Add(dur + EvictionMargin)}, true
 	}
-	d.version = version
+	d.version, d.blind = version, false
 	return d, true
 }
 
@@ -113,15 +121,15 @@ func (e *Evictor) due(n string) (at time.Time, ok bool) {
 func (e *Evictor) Act(ctx context.Context) error {
 	now := time.Now()
 	for n, first := range e.seen {
-		if _, read := e.duty[n]; !read {
-			if at, _ := e.due(n); !now.Before(at) {
-				if err := e.read(ctx, n, first, now); err != nil {
-					return err
-				}
+		_, read := e.duty[n]
+		again, reread := e.again[n]
+		if !read && !now.Before(first.Add(EvictionMargin)) || reread && !now.Before(again) {
+			if err := e.read(ctx, n, first, now); err != nil {
+				return err
 			}
 		}
 		d := e.duty[n]
-		if d.name == "" || now.Before(d.at) {
+		if d.name == "" || d.blind || now.Before(d.at) {
 			continue
 		}
 		p := path.Join(e.dir, n)
@@ -154,6 +162,9 @@ func (e *Evictor) read(ctx context.Context, n string, first, now time.Time) erro
 	delete(e.again, n)
 	d, ok := retime(e.duty[n], n, r.data, r.stat.Version, first, now)
 	switch {
+	case ok && d.blind:
+		e.duty[n] = d
+		e.again[n] = now.Add(EvictionMargin) // its holder puts its declaration back
 	case ok:
 		e.duty[n] = d
 	case IsRevokeRequest(r.data):

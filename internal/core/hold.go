@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,9 +48,10 @@ type Hold struct {
 	extended int           // how many times Extend declared it anew
 	expiry   *time.Timer   // ends the hold at its max hold
 	expires  time.Time     // when it does
-	// written is the node's data as we last wrote it (or are writing it),
-	// max hold included: what a revocation request is overwritten with.
-	written []byte
+	// written is the node's data as of version, as we made it (max hold
+	// included): what a revocation request is overwritten with. pending
+	// is the data of an unsettled write of ours.
+	written, pending []byte
 	// unwatched: the hold does not watch its node (see Unwatched)
 	unwatched bool
 
@@ -204,6 +206,8 @@ func (h *Hold) rearm() <-chan zk.Event {
 		// A request to let go, not a change of what the hold means: the
 		// hold stays, and its data goes back (which fires this watch).
 		h.restore(w.stat.Version)
+	case h.landed(w.data, w.stat.Version):
+		// An unsettled write of ours, read back: the guard follows it.
 	case h.writtenByOther(w.stat.Version):
 		// What a node's data means is part of the hold (a writer's node
 		// with a new version admits readers): a change the hold did not
@@ -277,9 +281,11 @@ func (h *Hold) Guard() *zk.CheckVersionRequest {
 // the outcome is unknown (the answer was lost, or ctx ended first), or the
 // version changed while an earlier write of ours was unsettled (it may
 // have landed after all: the error then matches zk.ErrBadVersion), the
-// write stays unsettled: the owner reads the node back and calls
-// [Hold.Settle]. Meanwhile a change of version does not end the hold.
-// Writes of the hold's own (SetData, Extend, a restore) go one at a time.
+// write stays unsettled until the hold reads it back (its watch fires
+// when it lands) or its owner does and calls [Hold.Settle]. Meanwhile a
+// change of version does not end the hold. If ctx has ended already,
+// nothing is sent. Writes of the hold's own (SetData, Extend, a restore)
+// go one at a time: SetData waits for one in flight, and for a Multi.
 func (h *Hold) SetData(ctx context.Context, data []byte) error {
 	h.writing.Lock()
 	defer h.writing.Unlock()
@@ -288,45 +294,87 @@ func (h *Hold) SetData(ctx context.Context, data []byte) error {
 
 // setData is SetData, with h.writing held.
 func (h *Hold) setData(ctx context.Context, data []byte) error {
+	data = slices.Clone(data)
 	for {
 		if err := h.Err(); err != nil {
 			return fmt.Errorf("set data of %s: %w", h.path, err)
 		}
+		if err := ctx.Err(); err != nil {
+			return err // nothing sent, nothing unsettled
+		}
 		h.mu.Lock()
 		settled, version := !h.unsettled, h.version
-		h.unsettled, h.written = true, data
+		h.unsettled, h.pending = true, data
 		h.mu.Unlock()
 		st, err := call(ctx, h.s, func() (*zk.Stat, error) { return h.s.Conn().Set(h.path, data, version) })
+		bad := errors.Is(err, zk.ErrBadVersion)
 		switch {
 		case err == nil:
-			h.Settle(st.Version)
+			h.settle(st.Version, data)
 			return nil
 		case errors.Is(err, zk.ErrNoNode):
 			h.cancel(ErrNodeDeleted)
 			return fmt.Errorf("set data of %s: %w (%w)", h.path, ErrNodeDeleted, err)
-		case errors.Is(err, zk.ErrBadVersion) && settled && h.revokedSince(ctx, version):
-			continue // over the request, at its version
-		case errors.Is(err, zk.ErrBadVersion) && settled:
+		case bad && settled:
+			// Refused: nothing of ours is in flight. Why did the version move?
+			revoked, rerr := h.revokedSince(ctx, version)
+			switch {
+			case revoked:
+				continue // over the request, at its version
+			case rerr != nil: // cannot tell: nothing was written, the hold stays
+				h.unsettle(false)
+				return fmt.Errorf("set data of %s: %w (reading it back: %w)", h.path, err, rerr)
+			}
 			cause := fmt.Errorf("%w: written by another client", ErrNodeMismatch)
 			h.cancel(cause)
 			return fmt.Errorf("set data of %s: %w (%w)", h.path, cause, err)
-		case !errors.Is(err, zk.ErrBadVersion) && !retryable(err) && ctx.Err() == nil && settled:
-			h.mu.Lock()
-			h.unsettled = false // refused: nothing of ours is in flight
-			h.mu.Unlock()
+		case !bad && !retryable(err) && ctx.Err() == nil && settled:
+			h.unsettle(false) // refused: nothing of ours is in flight
 		}
 		return fmt.Errorf("set data of %s: %w", h.path, err)
 	}
 }
 
-// Settle records that the node's data, read back, is at version, by a
-// write of ours whose answer was lost: the guard follows it, and a later
-// change of version is someone else's again. Versions only grow: a
-// version older than one the hold knows changes nothing.
-func (h *Hold) Settle(version int32) {
+// unsettle records whether a write of ours may be in flight.
+func (h *Hold) unsettle(maybe bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.version, h.unsettled = max(h.version, version), false
+	h.unsettled = maybe
+	if !maybe {
+		h.pending = nil
+	}
+}
+
+// Settle records that the node's data, read back, is data at version, by
+// a write of ours whose answer was lost: the guard follows it, and a later
+// change of version is someone else's again. It waits for a write of the
+// hold's own in flight (a restore). Versions only grow: a version older
+// than one the hold knows changes nothing.
+func (h *Hold) Settle(version int32, data []byte) {
+	h.writing.Lock()
+	defer h.writing.Unlock()
+	h.settle(version, data)
+}
+
+func (h *Hold) settle(version int32, data []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if version >= h.version {
+		h.version, h.written = version, slices.Clone(data)
+	}
+	h.unsettled, h.pending = false, nil
+}
+
+// landed reports whether a read of the node at version shows the data of
+// our unsettled write, one version on: the write landed, and is settled.
+func (h *Hold) landed(data []byte, version int32) bool {
+	h.mu.Lock()
+	ours := h.unsettled && version == h.version+1 && bytes.Equal(data, h.pending)
+	h.mu.Unlock()
+	if ours {
+		h.settle(version, data)
+	}
+	return ours
 }
 
 // Multi applies ops (*zk.CreateRequest, *zk.SetDataRequest,
@@ -337,7 +385,8 @@ func (h *Hold) Settle(version int32) {
 // revocation request (or a write of ours whose answer was lost) moved its
 // version, the Multi is sent again; if it is gone, or someone else wrote
 // it, the hold ends and Multi returns an error matching ErrNodeDeleted or
-// ErrNodeMismatch. If an op fails, nothing was written either: it returns
+// ErrNodeMismatch; if the read fails, Multi returns its error, and the
+// hold stays. If an op fails, nothing was written either: it returns
 // the responses, each with its own error, and an error that names the
 // first failing op (counting from 0) and matches its error. If ctx ends
 // first it returns ctx.Err(), and the ops may or may not have been
@@ -357,10 +406,13 @@ func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error
 		if len(res) == 0 || res[0].Error == nil {
 			break
 		}
-		cause, again := h.guardFailed(ctx, guard.Version)
-		if !again {
+		again, cause, rerr := h.guardFailed(ctx, guard.Version)
+		switch {
+		case cause != nil:
 			h.cancel(cause)
 			return nil, fmt.Errorf("multi under %s: guard: %w (%w)", h.path, cause, res[0].Error)
+		case !again:
+			return nil, fmt.Errorf("multi under %s: guard: %w (reading the node back: %w)", h.path, res[0].Error, rerr)
 		}
 	}
 	if err != nil {
@@ -377,26 +429,24 @@ func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error
 // guardFailed learns, by reading the node, why a guard checked against
 // version v failed: again if a revocation request or a write of ours
 // moved the version (the guard now follows it); else the cause that ends
-// the hold. A read that fails says nothing: the node is taken for gone.
-func (h *Hold) guardFailed(ctx context.Context, v int32) (cause error, again bool) {
+// the hold. A read that fails tells nothing: it returns the read's error,
+// and ends nothing.
+func (h *Hold) guardFailed(ctx context.Context, v int32) (again bool, cause, err error) {
 	r, err := h.s.get(ctx, h.path)
 	switch {
+	case errors.Is(err, zk.ErrNoNode):
+		return false, ErrNodeDeleted, nil
 	case err != nil:
-		return ErrNodeDeleted, false
+		return false, nil, err
 	case r.stat.Czxid != h.token || r.stat.EphemeralOwner != h.s.ID():
-		return ErrNodeMismatch, false
+		return false, ErrNodeMismatch, nil
 	case r.stat.Version > v && h.NoteRevoke(r.data, r.stat):
 		h.restore(r.stat.Version)
-		return nil, true
+		return true, nil, nil
+	case h.landed(r.data, r.stat.Version):
+		return true, nil, nil
 	}
-	h.mu.Lock()
-	ours := r.stat.Version > v && bytes.Equal(r.data, h.written)
-	h.mu.Unlock()
-	if ours {
-		h.Settle(r.stat.Version)
-		return nil, true
-	}
-	return fmt.Errorf("%w: written by another client", ErrNodeMismatch), false
+	return false, fmt.Errorf("%w: written by another client", ErrNodeMismatch), nil
 }
 
 // Release gives the hold up by deleting its node, retrying through

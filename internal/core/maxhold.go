@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -146,12 +147,25 @@ func (h *Hold) Extend(ctx context.Context, d time.Duration) error {
 	if !declared {
 		return fmt.Errorf("extend %s: the hold declared no max hold time", h.path)
 	}
-	if err := h.setData(ctx, data); err != nil {
-		return fmt.Errorf("extend: %w", err)
+	sent := time.Now() // the enforcer times the new limit from when it sees it: later
+	err := h.setData(ctx, data)
+	left := d - time.Since(sent)
+	switch {
+	case err == nil:
+		h.mu.Lock()
+		h.maxHold = d
+		h.mu.Unlock()
+		h.expireAfter(left)
+		return nil
+	case retryable(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		// It may have landed: the enforcer may time the new limit, so the
+		// hold ends by the sooner of the two.
+		h.mu.Lock()
+		sooner := left < time.Until(h.expires)
+		h.mu.Unlock()
+		if sooner {
+			h.expireAfter(left)
+		}
 	}
-	h.mu.Lock()
-	h.maxHold = d
-	h.mu.Unlock()
-	h.expireAfter(d)
-	return nil
+	return fmt.Errorf("extend: %w", err)
 }

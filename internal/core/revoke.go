@@ -3,6 +3,8 @@ package core
 import (
 	"bytes"
 	"context"
+	"path"
+	"slices"
 
 	"github.com/go-zookeeper/zk"
 )
@@ -12,8 +14,19 @@ import (
 // makeRevocable), which ours speaks both ways.
 var RevokeMessage = []byte("__REVOKE__")
 
-// IsRevokeRequest reports whether a node's data is a revocation request.
-func IsRevokeRequest(data []byte) bool { return bytes.Equal(data, RevokeMessage) }
+// IsRevokeRequest reports whether a node's data is a revocation request:
+// Curator's message, alone or (as ours writes it into a node that
+// declares a max hold) followed by the node's declaration.
+func IsRevokeRequest(data []byte) bool { return bytes.Equal(withoutMaxHold(data), RevokeMessage) }
+
+// RevokeRequest returns the request to write into a node that holds data:
+// Curator's message, followed by the node's max-hold declaration if it has
+// one, so that the request hides no limit from the node's enforcer.
+// Curator's holders declare none, and get the message alone.
+func RevokeRequest(data []byte) []byte {
+	tail := data[len(withoutMaxHold(data)):]
+	return append(slices.Clip(RevokeMessage), tail...)
+}
 
 // RevokeRequested returns a channel closed once someone asked the hold to
 // let go (see RevokeMessage), while it waited or held. The request ends
@@ -29,13 +42,28 @@ func (h *Hold) RevokeRequested() <-chan struct{} { return h.revoked }
 // before it can apply after it: each checked an older version), and the
 // owner is told. It reports whether the read is one; data that is not a
 // request is left for the caller to judge.
+//
+// A request read more than one version past ours (two, while a write of
+// ours is unsettled) hides what was written in between. On the node of a
+// read-write lock's writer that has not downgraded, a write in between may
+// have been someone else's downgrade marker, which admits readers: there
+// the read is not taken for a request, and the caller ends the hold.
+// Elsewhere nothing written in between can let anyone in.
 func (h *Hold) NoteRevoke(data []byte, st *zk.Stat) bool {
 	if !IsRevokeRequest(data) {
 		return false
 	}
 	h.mu.Lock()
 	if st.Version > h.version {
-		h.version, h.unsettled = st.Version, false
+		gap := st.Version - h.version
+		if h.unsettled {
+			gap--
+		}
+		if gap > 1 && h.admitsByData() {
+			h.mu.Unlock()
+			return false
+		}
+		h.version, h.unsettled, h.pending = st.Version, false, nil
 	}
 	h.mu.Unlock()
 	h.revokeOnce.Do(func() {
@@ -48,9 +76,20 @@ func (h *Hold) NoteRevoke(data []byte, st *zk.Stat) bool {
 	return true
 }
 
+// admitsByData reports whether someone else's write to the hold's node
+// could let others in beside it: the node of a read-write lock's writer
+// that has not downgraded, which a downgrade marker would open to readers.
+// Called with h.mu held.
+func (h *Hold) admitsByData() bool {
+	n, ok := ParseNode(path.Base(h.path), []Marker{WriteMarker})
+	return ok && n.Marker == WriteMarker.Name && !Downgraded(n, h.written)
+}
+
 // restore writes back the hold's data over the revocation request read at
 // version v, unless the node changed since (a write of ours followed it).
-// It runs in the background, under the hold's context; a failure is the
+// It runs in the background, under the hold's context, and learns the
+// outcome of a write whose answer was lost by reading the node back: a
+// request still there at v is written over again. A failure is the
 // hold's as with any SetData (the node gone, or written by someone else).
 func (h *Hold) restore(v int32) {
 	h.s.spawn(func() {
@@ -59,16 +98,30 @@ func (h *Hold) restore(v int32) {
 		h.mu.Lock()
 		current, data := h.version == v && !h.unsettled, h.written
 		h.mu.Unlock()
-		if current {
-			_ = h.setData(h.ctx, data)
+		for current && h.ctx.Err() == nil {
+			err := h.setData(h.ctx, data)
+			if !retryable(err) || h.s.waitConnected(h.ctx) != nil {
+				return // done, refused, or unsettled: the node's watch settles it if it lands
+			}
+			r, err := h.s.get(h.ctx, h.path)
+			if err != nil || h.landed(r.data, r.stat.Version) {
+				return
+			}
+			// Still the request at v: ours has not landed (and, checked
+			// against v, only one of the two can): send it again.
+			current = IsRevokeRequest(r.data) && r.stat.Version == v
 		}
 	})
 }
 
 // revokedSince reports whether the node, read now, holds a revocation
 // request at a version newer than v: what made a write checked against v
-// fail, rather than another client's write of its own.
-func (h *Hold) revokedSince(ctx context.Context, v int32) bool {
+// fail, rather than another client's write of its own. A read that fails
+// tells nothing, and is returned.
+func (h *Hold) revokedSince(ctx context.Context, v int32) (bool, error) {
 	r, err := h.s.get(ctx, h.path)
-	return err == nil && r.stat.Version > v && h.NoteRevoke(r.data, r.stat)
+	if err != nil {
+		return false, err
+	}
+	return r.stat.Version > v && h.NoteRevoke(r.data, r.stat), nil
 }
