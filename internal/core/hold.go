@@ -29,9 +29,9 @@ import (
 //
 // A Hold is safe for concurrent use.
 type Hold struct {
-	s      *Session
-	path   string
-	token  int64
+	s         *Session
+	path      string
+	token     int64
 	ctx       context.Context
 	cancelCtx context.CancelCauseFunc // through cancel, which measures the end
 	stop      chan struct{}
