@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
@@ -41,9 +42,9 @@ func benchConn(b *testing.B) *zk.Conn {
 	return conn
 }
 
-func benchSession(b *testing.B) *recipes.Session {
+func benchSession(b *testing.B, opts ...recipes.Option) *recipes.Session {
 	b.Helper()
-	s, err := recipes.Connect(context.Background(), directServers(b))
+	s, err := recipes.Connect(context.Background(), directServers(b), opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -54,8 +55,17 @@ func benchSession(b *testing.B) *recipes.Session {
 // locker is one contender's acquire+release, for any implementation.
 type locker func(ctx context.Context) error
 
-func ours(b *testing.B, path string) locker {
-	m, err := lock.New(benchSession(b), path)
+func ours(b *testing.B, path string) locker { return oursWith(b, path) }
+
+// oursMeasured is ours with an OpenTelemetry SDK recording its metrics and
+// spans (in memory), to measure what recording costs.
+func oursMeasured(b *testing.B, path string) locker {
+	_, opts := testutil.NewTelemetry()
+	return oursWith(b, path, opts...)
+}
+
+func oursWith(b *testing.B, path string, opts ...recipes.Option) locker {
+	m, err := lock.New(benchSession(b, opts...), path)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -121,6 +131,7 @@ var implementations = []struct {
 	{"zkrecipes", ours},
 	{"go-zookeeper", goZookeeper},
 	{"raw-floor", rawFloor},
+	{"zkrecipes-otel-sdk", oursMeasured},
 }
 
 // BenchmarkUncontended is acquire+release by one session with nobody else

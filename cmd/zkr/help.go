@@ -71,8 +71,8 @@ func printHelp(w io.Writer, fs *flag.FlagSet, h help) {
 	fmt.Fprintf(w, "\nexamples:\n%s\n\n%s\n", h.examples, exitCodes)
 }
 
-const exitCodes = `exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held, or
-revoke --wait found it still held; 4 lost the hold while CMD ran, or
+const exitCodes = `exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held,
+revoke --wait found it still held, or deadlocks found a cycle or old hold; 4 lost the hold while CMD ran, or
 --observe's session; 5 --max-hold passed while CMD ran; 6 asked to let go
 while CMD ran (--revocable); 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP.
 Servers default to $ZK_SERVERS.`
@@ -145,4 +145,33 @@ session lives on.`,
 	examples: `  zkr revoke /locks/reindex
   zkr revoke --wait 30s /locks/reindex || zkr revoke --force /locks/reindex
   zkr revoke /elections/scheduler`,
+}
+
+var deadlocksHelp = help{
+	synopsis: "zkr deadlocks [flags] PREFIX",
+	about: `Finds cycles in the wait-for graph of every lock, read-write lock, election
+and semaphore under PREFIX, from ZooKeeper alone: a session waits for the
+contenders ahead of its node that block it, and holds where its node is
+granted. Each cycle is a possible deadlock between processes (the goroutines
+of one process share its session: a session that waits where it holds is
+two of its goroutines, not a cycle). With --older-than D, it also lists
+holds older than D. It exits 3 when it finds either, so that it can drive
+an alert; 0 otherwise.`,
+	examples: `  zkr deadlocks /locks
+  zkr deadlocks --older-than 1h --json /locks`,
+}
+
+var topHelp = help{
+	synopsis: "zkr top [flags] PREFIX",
+	about: `Shows every lock, read-write lock, election and semaphore under PREFIX:
+its holders and how long the oldest has held, its waiters and how long the
+oldest has waited, and the client libraries of its nodes (ages by the
+nodes' creation times, on the servers' clock). In a terminal it refreshes
+in place until interrupted; otherwise, or with --json, it prints once.
+With --listen ADDR it serves the same figures for Prometheus at
+http://ADDR/metrics (zkr_holders, zkr_waiters, zkr_oldest_hold_seconds,
+zkr_longest_wait_seconds, by path and kind), surveying at every scrape.`,
+	examples: `  zkr top /locks
+  zkr top --json /locks | jq '.[] | select(.waiters > 0)'
+  zkr top --listen :9464 /locks`,
 }

@@ -7,6 +7,8 @@
 //	zkr elect [--servers S] --observe PATH
 //	zkr inspect [--servers S] [--json] PATH
 //	zkr revoke [--servers S] [--wait D] [--force] PATH [NODE...]
+//	zkr top [--servers S] [--json] [--interval D] [--listen ADDR] PREFIX
+//	zkr deadlocks [--servers S] [--older-than D] [--json] PREFIX
 //
 // Servers come from --servers or the ZK_SERVERS environment variable
 // ("host:port,host:port").
@@ -40,8 +42,8 @@
 // empty), and as a string in "text" too when it is valid UTF-8.
 //
 // Exit codes: CMD's own when it ran to the end; 1 error (one line); 2 bad
-// usage; 3 --try found the lock held, or revoke --wait found a node still
-// there; 4 the hold was lost while CMD ran, or --observe's session was
+// usage; 3 --try found the lock held, revoke --wait found a node still
+// there, or deadlocks found a cycle (or, with --older-than, an old hold); 4 the hold was lost while CMD ran, or --observe's session was
 // lost; 5 --max-hold passed while CMD ran; 6 asked to let go while CMD ran
 // (--revocable); 130, 143, 129 interrupted by SIGINT, SIGTERM, SIGHUP.
 package main
@@ -102,6 +104,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = inspectCmd(ctx, args[1:], stdout, stderr)
 	case "revoke":
 		err = revokeCmd(ctx, args[1:], stdout, stderr)
+	case "deadlocks":
+		err = deadlocksCmd(ctx, args[1:], stdout, stderr)
+	case "top":
+		err = topCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return 0
@@ -170,6 +176,8 @@ const usage = `usage:
   zkr elect [--servers S] --observe PATH
   zkr inspect [--servers S] [--json] PATH
   zkr revoke [--servers S] [--wait D] [--force] PATH [NODE...]
+  zkr top [--servers S] [--json] [--interval D] [--listen ADDR] PREFIX
+  zkr deadlocks [--servers S] [--older-than D] [--json] PREFIX
 CMD runs in a process group of its own; zkr releases and exits once the
 whole group has exited. If the hold is lost, or zkr gets SIGINT, SIGTERM or
 SIGHUP, the group gets SIGTERM, then SIGKILL after --grace (default 5s).
@@ -177,8 +185,10 @@ inspect says "missing" for a missing PATH; --json gives data as base64
 ("data") and, when it is valid UTF-8, as "text".
 revoke asks the holders of PATH to let go (Curator's protocol); holders that
 heed it (zkr --revocable, ours that listen, Curator's revocable mutexes) do.
-exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held, or
-revoke --wait found it still held; 4 lost the hold while CMD ran, or
+top shows every recipe path under PREFIX; deadlocks finds cycles of
+sessions waiting for each other there (exit 3).
+exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held,
+revoke --wait found it still held, or deadlocks found a cycle; 4 lost the hold while CMD ran, or
 --observe's session; 5 --max-hold passed while CMD ran; 6 asked to let go
 while CMD ran (--revocable); 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP.
 servers default to $ZK_SERVERS`

@@ -54,8 +54,9 @@ func run(t *testing.T, ctx context.Context, args ...string) result {
 
 // started is a zkr process started by the test.
 type started struct {
-	cmd  *exec.Cmd
-	done chan result
+	cmd        *exec.Cmd
+	done       chan result
+	stderrFile string // where its stderr goes, to read while it runs
 }
 
 // start starts zkr with args against the test cluster. Its output goes to
@@ -86,7 +87,7 @@ func start(t *testing.T, ctx context.Context, args ...string) started {
 		errOut, _ := os.ReadFile(stderr.Name())
 		done <- result{code, string(out), string(errOut)}
 	}()
-	return started{cmd, done}
+	return started{cmd, done, stderr.Name()}
 }
 
 // wait returns zkr's result. When the ctx zkr was started with ends, zkr
@@ -213,10 +214,12 @@ func TestCommandIsTerminatedWhenTheLockIsLost(t *testing.T) {
 func TestEverySubcommandHasHelp(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	for sub, flags := range map[string][]string{
-		"lock":    {"--servers", "--timeout", "--try", "--read", "--write", "--grace"},
-		"elect":   {"--servers", "--id", "--observe", "--grace"},
-		"inspect": {"--servers", "--json"},
-		"revoke":  {"--servers", "--wait", "--force"},
+		"lock":      {"--servers", "--timeout", "--try", "--read", "--write", "--grace"},
+		"elect":     {"--servers", "--id", "--observe", "--grace"},
+		"inspect":   {"--servers", "--json"},
+		"revoke":    {"--servers", "--wait", "--force"},
+		"top":       {"--servers", "--json", "--interval", "--listen"},
+		"deadlocks": {"--servers", "--older-than", "--json"},
 	} {
 		r := run(t, ctx, sub, "--help")
 		assert.Equal(t, 0, r.code, sub)
