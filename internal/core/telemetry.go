@@ -96,13 +96,15 @@ func (t *telemetry) stateChanged(st State) {
 // Its attribute sets are made on first use: a recipe made and never used
 // costs nothing more.
 type Measure struct {
-	t                     *telemetry
-	recipe, path          string
-	acquire, release      string
-	once                  sync.Once
-	base                  []attribute.KeyValue
-	outcomes, causes      map[string]metric.MeasurementOption
-	released, kept, plain metric.MeasurementOption // hold.duration: released, lost; no more
+	t                        *telemetry
+	recipe, path             string
+	acquire, release         string
+	once                     sync.Once
+	base                     []attribute.KeyValue
+	acquireName, releaseName string
+	spanOpts                 []trace.SpanStartOption
+	outcomes, causes         map[string]metric.MeasurementOption
+	released, kept, plain    metric.MeasurementOption // hold.duration: released, lost; no more
 }
 
 // Measured makes a queue's acquisitions (Acquire, or Begin and End around
@@ -131,6 +133,8 @@ func (m *Measure) sets() *Measure {
 		for _, c := range causes {
 			m.causes[c] = with(AttrCause.String(c))
 		}
+		m.acquireName, m.releaseName = m.recipe+" "+m.acquire, m.recipe+" "+m.release
+		m.spanOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
 		end := attribute.Key("zkrecipes.end")
 		m.released, m.kept, m.plain = with(end.String("released")), with(end.String("lost")), with()
 	})
@@ -186,22 +190,22 @@ type Op struct {
 
 // Begin starts measuring an acquisition of q; End ends it. A queue that
 // is not Measured gives an Op that measures nothing.
-func (q *Queue) Begin(ctx context.Context) (context.Context, *Op) {
+func (q *Queue) Begin(ctx context.Context) (context.Context, Op) {
 	if q.measure == nil {
-		return ctx, nil
+		return ctx, Op{}
 	}
 	m := q.measure.sets()
-	ctx, span := m.t.tracer.Start(ctx, m.recipe+" "+m.acquire, trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := m.t.tracer.Start(ctx, m.acquireName, m.spanOpts...)
 	if span.IsRecording() {
 		span.SetAttributes(m.base...)
 	}
-	return ctx, &Op{m: m, start: time.Now(), span: span}
+	return ctx, Op{m: m, start: time.Now(), span: span}
 }
 
 // End records the acquisition's outcome (err) and wait, and measures the
 // holds it granted until they end.
-func (o *Op) End(err error, granted ...*Hold) {
-	if o == nil {
+func (o Op) End(err error, granted ...*Hold) {
+	if o.m == nil {
 		return
 	}
 	m, ctx := o.m, context.Background()
@@ -268,7 +272,7 @@ func (h *Hold) releaseSpan(ctx context.Context) trace.Span {
 		return nil
 	}
 	m := h.measure.sets()
-	_, span := m.t.tracer.Start(ctx, m.recipe+" "+m.release, trace.WithSpanKind(trace.SpanKindClient))
+	_, span := m.t.tracer.Start(ctx, m.releaseName, m.spanOpts...)
 	if span.IsRecording() {
 		span.SetAttributes(append(m.base, AttrToken.Int64(h.token))...)
 	}
