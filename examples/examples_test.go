@@ -63,3 +63,15 @@ func TestSchedulerHandsOverToEveryReplica(t *testing.T) {
 		assert.Contains(t, out, r+" leads: scheduled job 2")
 	}
 }
+
+// TestMetricsServesTheRecipesSeries: the metrics example serves, through
+// the OpenTelemetry SDK and Prometheus's exporter, one grant per sale
+// (and one per worker that found the stock empty), with their waits and
+// holds.
+func TestMetricsServesTheRecipesSeries(t *testing.T) {
+	out := runExample(t, "metrics", "-listen", "127.0.0.1:0", "-workers", "3", "-items", "10")
+	assert.Contains(t, out, "sold 10 items")
+	assert.Regexp(t, `zkrecipes_acquisitions_total\{[^}]*zkrecipes_outcome="granted",zkrecipes_path="/examples/metrics/lock",zkrecipes_recipe="lock"\} 13\n`, out)
+	assert.Regexp(t, `zkrecipes_wait_duration_seconds_count\{[^}]*zkrecipes_outcome="granted"[^}]*\} 13\n`, out)
+	assert.Regexp(t, `zkrecipes_hold_duration_seconds_count\{[^}]*zkrecipes_end="released"[^}]*\} 13\n`, out)
+}
