@@ -88,7 +88,10 @@ func (v *Holding) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, er
 // data back (a declared max hold, a downgrade, a leader's payload), so
 // that a request changes nothing else, nor puts off an eviction. The
 // semaphore's leases are told too; the channel of a hold that is not
-// asked never closes.
+// asked never closes. One exception ends a hold: two requests that land
+// on a read-write lock's write hold before it has read the first (the
+// second could hide another client's downgrade marker between them, which
+// lets readers in) end it with ErrNodeMismatch.
 func (v *Holding) RevokeRequested() <-chan struct{} { return core.Of(v).RevokeRequested() }
 
 // Extend moves the end of a hold made with a max hold (lock.WithMaxHold,

@@ -23,5 +23,6 @@
 // closes (its session is lost or closed, its connection is suspended, or
 // its node is deleted), with a token and a guard; Unlock returns it.
 // Leases are not exclusive, so its token orders grants but fences nothing
-// on its own.
+// on its own. [WithMaxHold] limits a lease as lock.WithMaxHold limits a
+// hold: the acquirer waiting for a lease evicts one held past its limit.
 package semaphore
