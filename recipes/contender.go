@@ -21,6 +21,10 @@ type Contender struct {
 	Session    int64     // the session that owns it
 	Created    time.Time // when it was created
 	Token      int64     // the zxid that created it: the fencing token of its hold
+	// Unreadable: the node's ACL does not let this session read it, so its
+	// Data is unknown (nil); its stat, which needs no permission, is known.
+	// A writer's node that cannot be read is taken for not downgraded.
+	Unreadable bool
 }
 
 // Contenders returns the contenders queued at path by any recipe and
@@ -34,7 +38,8 @@ type Contender struct {
 // and Kazoo's readers by default pass every node but Kazoo's writers.
 // Children of other kinds are left out.
 //
-// It lists path, then reads every contender's node (up to 64 at once), and
+// It lists path, then reads every contender's node (up to 64 at once; a
+// node it may not read is stat-ed instead, and marked Unreadable), and
 // returns nil for a path that does not exist. It checks path and s first,
 // and blocks until the reads are answered or ctx ends. It is a snapshot:
 // it may be stale as soon as it returns.

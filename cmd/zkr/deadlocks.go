@@ -199,7 +199,7 @@ type deadlockReport struct {
 
 func deadlocksCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("zkr deadlocks", flag.ContinueOnError)
-	servers := serversFlag(fs)
+	servers := connFlags(fs)
 	olderThan := fs.Duration("older-than", 0, "also list holds older than this (and exit 3 if there are any)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args, stdout, deadlocksHelp); err != nil {
@@ -212,7 +212,7 @@ func deadlocksCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *olderThan < 0 {
 		return usageError("deadlocks: --older-than must not be negative")
 	}
-	s, err := connect(ctx, *servers, 10*time.Second)
+	s, err := connect(ctx, servers, 10*time.Second)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	own, cmd := splitCmd(args)
 	fs := flag.NewFlagSet("zkr elect", flag.ContinueOnError)
-	servers := serversFlag(fs)
+	servers := connFlags(fs)
 	id := fs.String("id", "", "this candidate's value, e.g. its address")
 	observe := fs.Bool("observe", false, "print leadership changes instead of campaigning")
 	heed := revocableFlag(fs)
@@ -29,7 +29,7 @@ func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !*observe && *id == "" {
 		return usageError("elect: --id is required to campaign")
 	}
-	s, err := connect(ctx, *servers, 10*time.Second)
+	s, err := connect(ctx, servers, 10*time.Second)
 	if err != nil {
 		return err
 	}

@@ -39,9 +39,16 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, h help) error
 	return nil
 }
 
-// serversFlag and graceFlag add the flags that several subcommands share.
-func serversFlag(fs *flag.FlagSet) *string {
-	return fs.String("servers", "", "ZooKeeper servers, host:port,... (default $ZK_SERVERS)")
+// connOpts is how a subcommand reaches ZooKeeper: the servers, and the
+// credentials to present.
+type connOpts struct{ servers, auth string }
+
+// connFlags and graceFlag add the flags that several subcommands share.
+func connFlags(fs *flag.FlagSet) *connOpts {
+	var c connOpts
+	fs.StringVar(&c.servers, "servers", "", "ZooKeeper servers, host:port,... (default $ZK_SERVERS)")
+	fs.StringVar(&c.auth, "auth", "", "credentials, as `SCHEME:FILE` (the file holds them, e.g. user:password for digest) or SCHEME:env:NAME (the variable NAME does); never on the command line itself (default $ZK_AUTH)")
+	return &c
 }
 
 func revocableFlag(fs *flag.FlagSet) *bool {
@@ -75,7 +82,7 @@ const exitCodes = `exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it
 revoke --wait found it still held, or deadlocks found a cycle or old hold; 4 lost the hold while CMD ran, or
 --observe's session; 5 --max-hold passed while CMD ran; 6 asked to let go
 while CMD ran (--revocable); 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP.
-Servers default to $ZK_SERVERS.`
+Servers default to $ZK_SERVERS, credentials (--auth) to $ZK_AUTH.`
 
 var lockHelp = help{
 	synopsis: "zkr lock [flags] PATH... [-- CMD [ARGS...]]",

@@ -55,11 +55,13 @@ type entry struct {
 	Sequence *int32    `json:"sequence,omitempty"`
 	Data     []byte    `json:"data,omitempty"`
 	Text     *string   `json:"text,omitempty"`
+	// Unreadable: the node's ACL does not let zkr's session read its data
+	Unreadable bool `json:"unreadable,omitempty"`
 }
 
 func inspectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("zkr inspect", flag.ContinueOnError)
-	servers := serversFlag(fs)
+	servers := connFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args, stdout, inspectHelp); err != nil {
 		return err
@@ -68,7 +70,7 @@ func inspectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	s, err := connect(ctx, *servers, 10*time.Second)
+	s, err := connect(ctx, servers, 10*time.Second)
 	if err != nil {
 		return err
 	}
@@ -99,15 +101,20 @@ func inspectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STATE\tROLE\tCLIENT\tSESSION\tAGE\tTOKEN\tNODE\tDATA")
 	for _, e := range r.Nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%q\n", e.State, e.Role, e.Client, e.Session, e.Age, e.Token, e.Name, e.Data)
+		data := fmt.Sprintf("%q", e.Data)
+		if e.Unreadable {
+			data = "(unreadable: its ACL)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", e.State, e.Role, e.Client, e.Session, e.Age, e.Token, e.Name, data)
 	}
 	return tw.Flush()
 }
 
 type child struct {
-	name string
-	data []byte
-	stat *zk.Stat
+	name       string
+	data       []byte
+	stat       *zk.Stat
+	unreadable bool
 }
 
 type got struct {
@@ -244,6 +251,16 @@ func readAll(ctx context.Context, s *recipes.Session, path string, names []strin
 		wg.Go(func() {
 			defer func() { <-slots }()
 			g, err := read(ctx, s, path+"/"+n)
+			unreadable := errors.Is(err, zk.ErrNoAuth)
+			if unreadable { // its ACL: its stat needs no permission
+				g, err = call(ctx, s, func(c *zk.Conn) (got, error) {
+					ok, st, err := c.Exists(path + "/" + n)
+					if err == nil && !ok {
+						err = zk.ErrNoNode
+					}
+					return got{nil, st}, err
+				})
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -254,7 +271,7 @@ func readAll(ctx context.Context, s *recipes.Session, path string, names []strin
 					cancel()
 				}
 			default:
-				byName[n] = child{n, g.data, g.stat}
+				byName[n] = child{n, g.data, g.stat, unreadable}
 			}
 		})
 	}
@@ -328,7 +345,7 @@ func describeContender(c recipes.Contender) entry {
 	_, session := kindOf(c.Session)
 	return entry{Name: c.Name, State: state, Role: role, Client: clientOf(c), Session: session,
 		Created: c.Created, Age: time.Since(c.Created).Round(time.Second).String(), Token: c.Token,
-		Sequence: &seq, Data: c.Data, Text: text(c.Data)}
+		Sequence: &seq, Data: c.Data, Text: text(c.Data), Unreadable: c.Unreadable}
 }
 
 // describe reports a child that is not a contender.
@@ -337,5 +354,5 @@ func describe(c child, state, client string) entry {
 	_, session := kindOf(c.stat.EphemeralOwner)
 	return entry{Name: c.name, State: state, Client: client, Session: session, Created: created,
 		Age: time.Since(created).Round(time.Second).String(), Token: c.stat.Czxid,
-		Data: c.data, Text: text(c.data)}
+		Data: c.data, Text: text(c.data), Unreadable: c.unreadable}
 }

@@ -28,7 +28,7 @@ type lockMode struct {
 func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	own, cmd := splitCmd(args)
 	fs := flag.NewFlagSet("zkr lock", flag.ContinueOnError)
-	servers := serversFlag(fs)
+	servers := connFlags(fs)
 	timeout := fs.Duration("timeout", 0, "give up waiting for the lock after this long (default: wait)")
 	var mode lockMode
 	fs.BoolVar(&mode.try, "try", false, "exit at once with code 3 if the lock is held")
@@ -63,7 +63,7 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError("lock: --session-timeout takes a positive duration")
 	}
 
-	s, err := connect(ctx, *servers, 10*time.Second, recipes.WithSessionTimeout(*sessionTimeout))
+	s, err := connect(ctx, servers, 10*time.Second, recipes.WithSessionTimeout(*sessionTimeout))
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -191,18 +193,25 @@ exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held,
 revoke --wait found it still held, or deadlocks found a cycle; 4 lost the hold while CMD ran, or
 --observe's session; 5 --max-hold passed while CMD ran; 6 asked to let go
 while CMD ran (--revocable); 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP.
-servers default to $ZK_SERVERS`
+servers default to $ZK_SERVERS; --auth SCHEME:FILE (or $ZK_AUTH) presents
+credentials read from a file (or SCHEME:env:NAME, from a variable)`
 
 func usageError(format string, args ...any) error {
 	return exitErr{exitUsage, fmt.Errorf(format, args...)}
 }
 
 // connect opens a session to the servers given, or to $ZK_SERVERS, with
-// opts (a session timeout).
-func connect(ctx context.Context, servers string, timeout time.Duration, opts ...recipes.Option) (*recipes.Session, error) {
+// the credentials given (or $ZK_AUTH) and opts (a session timeout).
+func connect(ctx context.Context, c *connOpts, timeout time.Duration, opts ...recipes.Option) (*recipes.Session, error) {
+	servers := c.servers
 	if servers == "" {
 		servers = os.Getenv("ZK_SERVERS")
 	}
+	auth, err := authOptions(c.auth)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(auth, opts...)
 	if servers == "" {
 		return nil, usageError("no servers: use --servers or set ZK_SERVERS")
 	}
@@ -217,6 +226,40 @@ func connect(ctx context.Context, servers string, timeout time.Duration, opts ..
 		return nil, fmt.Errorf("cannot reach ZooKeeper at %s within %v", servers, timeout)
 	}
 	return s, nil
+}
+
+// authOptions reads the credentials that spec (or $ZK_AUTH) names, as
+// SCHEME:FILE or SCHEME:env:NAME, so that they never appear on a command
+// line, which ps shows. With credentials, the nodes zkr makes are its own
+// (ZooKeeper's auth scheme: every identity its session has), and readable
+// by all: the clients of a recipe must read each other's nodes.
+func authOptions(spec string) ([]recipes.Option, error) {
+	if spec == "" {
+		spec = os.Getenv("ZK_AUTH")
+	}
+	if spec == "" {
+		return nil, nil
+	}
+	scheme, from, ok := strings.Cut(spec, ":")
+	if !ok || scheme == "" || from == "" {
+		return nil, usageError("--auth %q: want SCHEME:FILE or SCHEME:env:NAME", spec)
+	}
+	var creds []byte
+	if name, ok := strings.CutPrefix(from, "env:"); ok {
+		v, set := os.LookupEnv(name)
+		if !set || v == "" {
+			return nil, usageError("--auth: $%s is not set", name)
+		}
+		creds = []byte(v)
+	} else {
+		data, err := os.ReadFile(from)
+		if err != nil {
+			return nil, fmt.Errorf("--auth: %w", err)
+		}
+		creds = []byte(strings.TrimRight(string(data), "\r\n"))
+	}
+	acl := append(zk.AuthACL(zk.PermAll), zk.WorldACL(zk.PermRead)...)
+	return []recipes.Option{recipes.WithAuth(scheme, creds), recipes.WithACL(acl...)}, nil
 }
 
 // onePath returns the single PATH argument of a subcommand, checked.

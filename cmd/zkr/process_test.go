@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,8 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
 // backgroundChild is a script for sh -c: it starts a background subshell
@@ -311,4 +316,52 @@ func TestRevokeAsksAndForceDeletes(t *testing.T) {
 	r = run(t, ctx, "revoke", path)
 	assert.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "no holder")
+}
+
+// TestAuthFromAFileOrAVariableAndUnreadableNodes: --auth reads digest
+// credentials from a file (or, as ZK_AUTH=digest:env:NAME, from a
+// variable), and zkr's nodes are then its own, readable by all: another
+// identity cannot queue there, the same identity can. inspect shows a node
+// it may not read as unreadable instead of failing.
+func TestAuthFromAFileOrAVariableAndUnreadableNodes(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	const path = "/zkr/auth/x"
+	creds := filepath.Join(t.TempDir(), "creds")
+	require.NoError(t, os.WriteFile(creds, []byte("alice:secret\n"), 0o600))
+	holder := start(t, ctx, "lock", "--auth", "digest:"+creds, path)
+	observer := mutex(t, path)
+	require.NoError(t, waitFor(ctx, func() bool { cs, _ := observer.Contenders(ctx); return len(cs) == 1 }))
+
+	r := run(t, ctx, "lock", "--try", path, "--", "true") // no credentials
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "not authenticated")
+	cmd := exec.CommandContext(ctx, zkr, "lock", "--try", path, "--", "true")
+	cmd.Env = append(os.Environ(), "ZK_SERVERS="+cluster.ConnectString(), "ZK_AUTH=digest:env:ALICE", "ALICE=alice:secret")
+	err := cmd.Run()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, 3, ee.ExitCode(), "the same identity could not queue (3: held, as it is)")
+	r = run(t, ctx, "inspect", path)
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "zkrecipes host=", "zkr's node is not readable by all")
+	require.NoError(t, holder.cmd.Process.Signal(syscall.SIGTERM))
+	holder.wait()
+
+	// A node readable by its owner alone, in a path open to all.
+	const open = "/zkr-acl-open"
+	s, err := recipes.Connect(ctx, cluster.Servers(), recipes.WithAuth("digest", []byte("bob:pw")),
+		recipes.WithACL(zk.DigestACL(zk.PermAll, "bob", "pw")...))
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Conn().Create(open, nil, 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	defer s.Conn().Delete(open, -1)
+	m, err := lock.New(s, open)
+	require.NoError(t, err)
+	h, err := m.Lock(ctx)
+	require.NoError(t, err)
+	defer h.Unlock(ctx)
+	r = run(t, ctx, "inspect", open)
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "(unreadable: its ACL)")
 }

@@ -16,7 +16,7 @@ import (
 
 func revokeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("zkr revoke", flag.ContinueOnError)
-	servers := serversFlag(fs)
+	servers := connFlags(fs)
 	wait := fs.Duration("wait", 0, "wait up to this long for the nodes asked to go (exit 3 if one stays)")
 	force := fs.Bool("force", false, "delete the nodes instead of asking: the lock passes on at once")
 	if err := parseFlags(fs, args, stdout, revokeHelp); err != nil {
@@ -36,7 +36,7 @@ func revokeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case *force && *wait > 0:
 		return usageError("revoke: --force deletes at once; --wait is for requests")
 	}
-	s, err := connect(ctx, *servers, 10*time.Second)
+	s, err := connect(ctx, servers, 10*time.Second)
 	if err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ func kindOfPath(rp recipePath) string {
 
 func topCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("zkr top", flag.ContinueOnError)
-	servers := serversFlag(fs)
+	servers := connFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON once")
 	interval := fs.Duration("interval", 2*time.Second, "how often to refresh in a terminal")
 	listen := fs.String("listen", "", "serve the figures for Prometheus at http://`ADDR`/metrics instead")
@@ -88,7 +88,7 @@ func topCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *interval <= 0 {
 		return usageError("top: --interval must be positive")
 	}
-	s, err := connect(ctx, *servers, 10*time.Second)
+	s, err := connect(ctx, servers, 10*time.Second)
 	if err != nil {
 		return err
 	}

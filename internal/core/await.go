@@ -209,7 +209,7 @@ func (w *waiter) watchPred(ctx context.Context, me Node, blockers []Node) ([]Nod
 		nw, err := q.s.watchExisting(ctx, q.path+"/"+b.Name)
 		switch {
 		case err != nil:
-			return nil, relist, q.wrap(err)
+			return nil, relist, q.wrap(unreadable(b.Name, err))
 		case !nw.ok && len(blockers) == 1:
 			return nil, grant, nil // the last blocker went: later nodes queue behind us
 		case !nw.ok:
@@ -238,7 +238,7 @@ func (w *waiter) watchSecond(ctx context.Context, blockers []Node) (next, error)
 	nw, err := q.s.watchExisting(ctx, q.path+"/"+b.Name)
 	switch {
 	case err != nil:
-		return relist, q.wrap(err)
+		return relist, q.wrap(unreadable(b.Name, err))
 	case !nw.ok:
 		return relist, nil // gone already: pred may lead now
 	}
@@ -314,6 +314,15 @@ func (q *Queue) allYield(ctx context.Context, me Node, blockers []Node) (bool, e
 		}
 	}
 	return true, nil
+}
+
+// unreadable explains a read of node, ahead of ours, that its ACL refused:
+// a waiter must read the nodes ahead of it to wait for them.
+func unreadable(node string, err error) error {
+	if !errors.Is(err, zk.ErrNoAuth) {
+		return err
+	}
+	return fmt.Errorf("%s, ahead of ours, may not be read with this session's credentials (its ACL): the clients of a recipe must be able to read each other's nodes: %w", node, err)
 }
 
 // ended explains why the watch on our node could not be set: the pending

@@ -23,6 +23,7 @@ type Contender struct {
 	Session    int64
 	Created    time.Time
 	Token      int64
+	Unreadable bool
 }
 
 func contender(n Node, p string, data []byte, st *zk.Stat) Contender {
@@ -93,6 +94,7 @@ func (q *Queue) Contenders(ctx context.Context) ([]Contender, error) {
 			continue
 		}
 		c := contender(n, q.path+"/"+n.Name, got[i].data, got[i].stat)
+		c.Unreadable = got[i].unreadable
 		c.Held = !q.blockedAt(nodes, i, got)
 		list = append(list, c)
 	}
@@ -122,6 +124,9 @@ func (q *Queue) readAll(ctx context.Context, nodes []Node) ([]*getResult, error)
 		wg.Go(func() {
 			defer func() { <-slots }()
 			r, err := q.s.get(ctx, q.path+"/"+n.Name)
+			if errors.Is(err, zk.ErrNoAuth) { // its ACL: its stat needs no permission
+				r, err = q.s.stat(ctx, q.path+"/"+n.Name)
+			}
 			switch {
 			case errors.Is(err, zk.ErrNoNode): // gone since the listing
 			case err != nil:
@@ -152,14 +157,26 @@ func (q *Queue) blockedAt(nodes []Node, i int, got []*getResult) bool {
 }
 
 type getResult struct {
-	data []byte
-	stat *zk.Stat
+	data       []byte
+	stat       *zk.Stat
+	unreadable bool // stat-ed only: its ACL forbids reading it
+}
+
+// stat reads a node's stat only, which its ACL cannot forbid.
+func (s *Session) stat(ctx context.Context, p string) (getResult, error) {
+	return call(ctx, s, func() (getResult, error) {
+		ok, st, err := s.Conn().Exists(p)
+		if err == nil && !ok {
+			err = zk.ErrNoNode
+		}
+		return getResult{stat: st, unreadable: true}, err
+	})
 }
 
 // get reads a node's data and stat.
 func (s *Session) get(ctx context.Context, p string) (getResult, error) {
 	return call(ctx, s, func() (getResult, error) {
 		d, st, err := s.Conn().Get(p)
-		return getResult{d, st}, err
+		return getResult{data: d, stat: st}, err
 	})
 }
