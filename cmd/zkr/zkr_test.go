@@ -214,7 +214,7 @@ func TestCommandIsTerminatedWhenTheLockIsLost(t *testing.T) {
 func TestEverySubcommandHasHelp(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	for sub, flags := range map[string][]string{
-		"lock":      {"--servers", "--timeout", "--try", "--read", "--write", "--grace"},
+		"lock":      {"--servers", "--auth", "--timeout", "--try", "--read", "--write", "--grace"},
 		"elect":     {"--servers", "--id", "--observe", "--grace"},
 		"inspect":   {"--servers", "--json"},
 		"revoke":    {"--servers", "--wait", "--force"},
@@ -266,7 +266,8 @@ func TestLeasesLetNCommandsRunAtOnce(t *testing.T) {
 func TestBadArgumentsAndUnreachableServersGiveOneLineErrors(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	for _, args := range [][]string{{}, {"frobnicate"}, {"lock"}, {"lock", "no-slash"}, {"lock", "--read", "--write", "/x"}, {"lock", "-n", "2", "--read", "/x"}, {"lock", "-n", "-1", "/x"}, {"lock", "-n", "0", "/x"}, {"elect", "/x"},
-		{"lock", "--revocable", "/x", "/y"}, {"revoke"}, {"revoke", "x"}, {"revoke", "--force", "--wait", "1s", "/x"}} {
+		{"lock", "--revocable", "/x", "/y"}, {"revoke"}, {"revoke", "x"}, {"revoke", "--force", "--wait", "1s", "/x"},
+		{"inspect", "--auth", "digest", "/x"}, {"inspect", "--auth", "digest:env:ZKR_TEST_UNSET", "/x"}} {
 		r := run(t, ctx, args...)
 		assert.Equal(t, 2, r.code, "%v", args)
 		assert.NotContains(t, r.stderr, "goroutine", "%v", args)
