@@ -1,7 +1,9 @@
 package recipes
 
 import (
+	"crypto/tls"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -110,3 +112,21 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // for applications with one lock per item (a path per order, per file),
 // whose paths would make every series its own.
 func WithoutPathAttribute() Option { return func(c *config) { c.DropPath = true } }
+
+// WithTLS makes [Connect] speak TLS to the servers (their secure client
+// port) with cfg: its RootCAs verify the servers, and its Certificates
+// are presented to them (ZooKeeper's x509 authentication provider then
+// gives the session the certificate's identity, which ACLs can name). The
+// server name verified is cfg.ServerName if set, else the host of each
+// server as given to Connect, not the address it resolves to. The
+// recipes' create tap reads the plaintext above the TLS layer, as it reads
+// a plain connection. A Connect that cannot complete a handshake says why.
+// [NewSession] ignores it: its connection is the application's.
+func WithTLS(cfg *tls.Config) Option { return func(c *config) { c.TLS = cfg } }
+
+// WithDialer makes [Connect] open its connections with dial instead of a
+// plain TCP dial (through a proxy, a tunnel, a custom resolver); with
+// [WithTLS], TLS runs over what dial returns.
+func WithDialer(dial func(network, address string, timeout time.Duration) (net.Conn, error)) Option {
+	return func(c *config) { c.Dial = dial }
+}

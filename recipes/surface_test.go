@@ -47,8 +47,8 @@ func TestSurfaceIsTheUsersOnly(t *testing.T) {
 		"State", "State.String", "StateClosed", "StateConnected", "StateConnecting",
 		"StateLost", "StateSuspended",
 		"ValidatePath",
-		"WithACL", "WithAuth", "WithIdentity", "WithLogger", "WithMeterProvider", "WithPollInterval",
-		"WithSessionTimeout", "WithTolerateSuspension", "WithTracerProvider", "WithoutPathAttribute",
+		"WithACL", "WithAuth", "WithDialer", "WithIdentity", "WithLogger", "WithMeterProvider", "WithPollInterval",
+		"WithSessionTimeout", "WithTLS", "WithTolerateSuspension", "WithTracerProvider", "WithoutPathAttribute",
 	}
 	assert.Equal(t, want, have)
 }

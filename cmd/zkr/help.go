@@ -41,13 +41,16 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, h help) error
 
 // connOpts is how a subcommand reaches ZooKeeper: the servers, and the
 // credentials to present.
-type connOpts struct{ servers, auth string }
+type connOpts struct{ servers, auth, tlsCA, tlsCert, tlsKey string }
 
 // connFlags and graceFlag add the flags that several subcommands share.
 func connFlags(fs *flag.FlagSet) *connOpts {
 	var c connOpts
 	fs.StringVar(&c.servers, "servers", "", "ZooKeeper servers, host:port,... (default $ZK_SERVERS)")
 	fs.StringVar(&c.auth, "auth", "", "credentials, as `SCHEME:FILE` (the file holds them, e.g. user:password for digest) or SCHEME:env:NAME (the variable NAME does); never on the command line itself (default $ZK_AUTH)")
+	fs.StringVar(&c.tlsCA, "tls-ca", "", "speak TLS, verifying the servers with the authorities in this PEM `FILE` (default $ZK_TLS_CA)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "with TLS, present the client certificate in this PEM `FILE` (default $ZK_TLS_CERT)")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "the client certificate's key, PEM `FILE` (default $ZK_TLS_KEY)")
 	return &c
 }
 

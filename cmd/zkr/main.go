@@ -50,6 +50,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -212,6 +214,11 @@ func connect(ctx context.Context, c *connOpts, timeout time.Duration, opts ...re
 		return nil, err
 	}
 	opts = append(auth, opts...)
+	tlsOpt, err := tlsOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, tlsOpt...)
 	if servers == "" {
 		return nil, usageError("no servers: use --servers or set ZK_SERVERS")
 	}
@@ -223,7 +230,7 @@ func connect(ctx context.Context, c *connOpts, timeout time.Duration, opts ...re
 		if ctx.Err() != nil {
 			return nil, exitErr{exitInterrupted, errors.New("interrupted")}
 		}
-		return nil, fmt.Errorf("cannot reach ZooKeeper at %s within %v", servers, timeout)
+		return nil, fmt.Errorf("cannot reach ZooKeeper at %s within %v (%v)", servers, timeout, err)
 	}
 	return s, nil
 }
@@ -260,6 +267,43 @@ func authOptions(spec string) ([]recipes.Option, error) {
 	}
 	acl := append(zk.AuthACL(zk.PermAll), zk.WorldACL(zk.PermRead)...)
 	return []recipes.Option{recipes.WithAuth(scheme, creds), recipes.WithACL(acl...)}, nil
+}
+
+// tlsOptions makes the TLS configuration the flags (or $ZK_TLS_CA,
+// $ZK_TLS_CERT, $ZK_TLS_KEY) ask for: none without an authority.
+func tlsOptions(c *connOpts) ([]recipes.Option, error) {
+	or := func(v, env string) string {
+		if v == "" {
+			return os.Getenv(env)
+		}
+		return v
+	}
+	ca, cert, key := or(c.tlsCA, "ZK_TLS_CA"), or(c.tlsCert, "ZK_TLS_CERT"), or(c.tlsKey, "ZK_TLS_KEY")
+	switch {
+	case ca == "" && (cert != "" || key != ""):
+		return nil, usageError("--tls-cert and --tls-key need --tls-ca")
+	case ca == "":
+		return nil, nil
+	case (cert == "") != (key == ""):
+		return nil, usageError("--tls-cert and --tls-key go together")
+	}
+	pem, err := os.ReadFile(ca)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--tls-ca: no certificate in %s", ca)
+	}
+	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if cert != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return []recipes.Option{recipes.WithTLS(cfg)}, nil
 }
 
 // onePath returns the single PATH argument of a subcommand, checked.

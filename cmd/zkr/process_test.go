@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zkrecipes/zkrecipes/integration/zktest"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
@@ -364,4 +365,44 @@ func TestAuthFromAFileOrAVariableAndUnreadableNodes(t *testing.T) {
 	r = run(t, ctx, "inspect", open)
 	assert.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "(unreadable: its ACL)")
+}
+
+// TestTLSFlags: zkr over TLS with --tls-ca (and a client certificate with
+// --tls-cert/--tls-key, or from ZK_TLS_* variables) locks and inspects on
+// a server's secure port; without the authority it is refused in one line
+// that says why.
+func TestTLSFlags(t *testing.T) {
+	c := zktest.Start(t, zktest.WithTLS())
+	ctx := ctxFor(t, time.Minute)
+	dir := t.TempDir()
+	files := map[string][]byte{"ca.pem": c.TLS().CAPEM, "cert.pem": c.TLS().ClientCertPEM, "key.pem": c.TLS().ClientKeyPEM}
+	for name, data := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o600))
+	}
+	servers := strings.Join(c.SecureServers(), ",")
+	zkrTLS := func(env []string, args ...string) result {
+		cmd := exec.CommandContext(ctx, zkr, args...)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		cmd.Env = append(append(os.Environ(), "ZK_SERVERS="+servers), env...)
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return result{code, out.String(), errOut.String()}
+	}
+	ca := filepath.Join(dir, "ca.pem")
+	r := zkrTLS(nil, "lock", "--try", "--tls-ca", ca, "/zkr/tls", "--", "sh", "-c", "echo $ZKR_FENCING_TOKEN")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.NotEmpty(t, strings.TrimSpace(r.stdout))
+	r = zkrTLS([]string{"ZK_TLS_CA=" + ca, "ZK_TLS_CERT=" + filepath.Join(dir, "cert.pem"), "ZK_TLS_KEY=" + filepath.Join(dir, "key.pem")},
+		"inspect", "/zkr")
+	assert.Equal(t, 0, r.code, r.stderr)
+	r = zkrTLS(nil, "inspect", "--tls-cert", filepath.Join(dir, "cert.pem"), "/zkr")
+	assert.Equal(t, 2, r.code, "a certificate without its key and authority was taken")
+	r = zkrTLS(nil, "lock", "--try", "--tls-ca", filepath.Join(dir, "cert.pem"), "/zkr/tls", "--", "true")
+	assert.Equal(t, 1, r.code, "a client that does not know the servers' authority was let in")
+	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+	assert.Contains(t, r.stderr, "certificate")
 }

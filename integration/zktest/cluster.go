@@ -29,6 +29,8 @@ type Cluster struct {
 	network *testcontainers.DockerNetwork
 	members []*Member
 	front   *Proxy // the proxy behind Servers
+	secure  *Proxy // the proxy behind SecureServers (WithTLS)
+	tls     *TLS   // WithTLS
 
 	sessions sessionBook
 
@@ -101,6 +103,11 @@ func Run(ctx context.Context, img string, opts ...testcontainers.ContainerCustom
 		return nil, fmt.Errorf("zktest: create network: %w", err)
 	}
 	c := &Cluster{opts: o, network: nw}
+	if o.tls {
+		if c.tls, err = newTLS(o.members); err != nil {
+			return c, fmt.Errorf("zktest: certificates: %w", err)
+		}
+	}
 	c.members = make([]*Member, o.members)
 	for i := range c.members {
 		c.members[i] = &Member{cluster: c, id: i + 1}
@@ -117,6 +124,11 @@ func Run(ctx context.Context, img string, opts ...testcontainers.ContainerCustom
 	}
 	if c.front, err = c.NewProxy(); err != nil {
 		return c, err
+	}
+	if o.tls {
+		if c.secure, err = c.newProxy(securePort, true); err != nil {
+			return c, err
+		}
 	}
 	if err := c.WaitServing(ctx); err != nil {
 		return c, err
@@ -157,7 +169,7 @@ func (c *Cluster) env(id int) map[string]string {
 		// Every client reaches the server from one address (the proxy's);
 		// the server's default cap of 60 per address is too few for tests.
 		"ZOO_MAX_CLIENT_CNXNS": "0",
-		"ZOO_CFG_EXTRA":        "maxSessionTimeout=" + strconv.Itoa(int(o.maxSessionTimeout/time.Millisecond)),
+		"ZOO_CFG_EXTRA":        c.cfgExtra(),
 		"JVMFLAGS": strings.Join([]string{
 			"-Xms32m -Xmx256m",
 			"-Dzookeeper.forceSync=" + sync,
@@ -169,6 +181,27 @@ func (c *Cluster) env(id int) map[string]string {
 			"-Dzookeeper.cnxTimeout=1000 -Dzookeeper.fastleader.maxNotificationInterval=1000",
 		}, " "),
 	}
+}
+
+// cfgExtra is ZOO_CFG_EXTRA: zoo.cfg lines the image has no variable for.
+func (c *Cluster) cfgExtra() string {
+	extra := []string{"maxSessionTimeout=" + strconv.Itoa(int(c.opts.maxSessionTimeout/time.Millisecond))}
+	if c.opts.tls {
+		extra = append(extra, tlsConfig...)
+	}
+	return strings.Join(extra, " ")
+}
+
+// TLS returns the certificates of a cluster made WithTLS, or nil.
+func (c *Cluster) TLS() *TLS { return c.started().tls }
+
+// SecureServers returns, for a cluster made WithTLS, the addresses of a
+// proxy in front of the members' TLS ports, in member order; nil otherwise.
+func (c *Cluster) SecureServers() []string {
+	if c = c.started(); c.secure == nil {
+		return nil
+	}
+	return c.secure.Servers()
 }
 
 // dockerHost returns the host on which published ports are reached. The

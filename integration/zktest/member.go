@@ -1,6 +1,7 @@
 package zktest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -53,6 +54,11 @@ func (m *Member) create(ctx context.Context, img string, custom []testcontainers
 		testcontainers.WithLabels(ownerLabels()),
 		network.WithNetwork([]string{m.alias()}, m.cluster.network),
 	}
+	if t := m.cluster.tls; t != nil {
+		opts = append(opts, testcontainers.WithExposedPorts(securePort), testcontainers.WithFiles(
+			testcontainers.ContainerFile{Reader: bytes.NewReader(t.CAPEM), ContainerFilePath: "/conf/tls/ca.pem", FileMode: 0o644},
+			testcontainers.ContainerFile{Reader: bytes.NewReader(t.serverPEM), ContainerFilePath: "/conf/tls/server.pem", FileMode: 0o644}))
+	}
 	ctr, err := testcontainers.Run(ctx, img, append(opts, custom...)...)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -74,12 +80,15 @@ func (m *Member) up() bool {
 
 // Addr returns the member's client address as published on the host. It
 // changes when the member restarts; [Cluster.Servers] does not.
-func (m *Member) Addr(ctx context.Context) (string, error) {
+func (m *Member) Addr(ctx context.Context) (string, error) { return m.addrOf(ctx, clientPort) }
+
+// addrOf returns where the member's port is published on the host.
+func (m *Member) addrOf(ctx context.Context, p string) (string, error) {
 	host, err := m.cluster.dockerHost(ctx, m)
 	if err != nil {
 		return "", fmt.Errorf("zktest: member %d: %w", m.id, err)
 	}
-	port, err := m.ctr.MappedPort(ctx, clientPort)
+	port, err := m.ctr.MappedPort(ctx, p)
 	if err != nil {
 		return "", fmt.Errorf("zktest: member %d: %w", m.id, err)
 	}

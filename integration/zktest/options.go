@@ -30,6 +30,7 @@ type options struct {
 	containerInterval time.Duration
 	maxSessionTimeout time.Duration
 	forceSync         bool
+	tls               bool
 }
 
 func defaultOptions() options {
@@ -66,6 +67,15 @@ type Option func(*options)
 // Customize does nothing: an Option changes the cluster, not one container
 // request. It exists so that an Option is a testcontainers.ContainerCustomizer.
 func (Option) Customize(*testcontainers.GenericContainerRequest) error { return nil }
+
+// WithTLS has every member serve TLS on a secure client port beside the
+// plain one, with certificates made at test time: [Cluster.TLS] gives the
+// authority and a client certificate, [Cluster.SecureServers] the
+// addresses (loopback proxies, which pass the encrypted stream through; the
+// servers' certificate names "localhost" and 127.0.0.1). Clients may
+// present the client certificate, and are then authenticated by
+// ZooKeeper's x509 provider.
+func WithTLS() Option { return func(o *options) { o.tls = true } }
 
 // WithEnsemble runs n members (1, 3 or 5) instead of a single server.
 func WithEnsemble(n int) Option { return func(o *options) { o.members = n } }

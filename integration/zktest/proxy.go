@@ -32,6 +32,8 @@ type Proxy struct {
 	lns     []net.Listener
 	addrs   []string
 	wg      sync.WaitGroup
+	port    string // the members' port it forwards to
+	opaque  bool   // the stream is encrypted (TLS): no session is learned from it
 
 	mu     sync.Mutex
 	mode   proxyMode
@@ -44,9 +46,10 @@ type Proxy struct {
 // NewProxy starts a proxy in front of the cluster's members on loopback
 // ports. Clients that connect to its [Proxy.Servers] can be cut off alone.
 // [Cluster.Terminate] closes it.
-func (c *Cluster) NewProxy() (*Proxy, error) {
-	c = c.started()
-	p := &Proxy{cluster: c, gate: make(chan struct{}), links: make(map[*link]struct{})}
+func (c *Cluster) NewProxy() (*Proxy, error) { return c.started().newProxy(clientPort, false) }
+
+func (c *Cluster) newProxy(port string, opaque bool) (*Proxy, error) {
+	p := &Proxy{cluster: c, port: port, opaque: opaque, gate: make(chan struct{}), links: make(map[*link]struct{})}
 	close(p.gate)
 	for _, m := range c.members {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -271,7 +274,7 @@ func (l *link) run() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	addr, err := l.member.Addr(ctx)
+	addr, err := l.member.addrOf(ctx, l.p.port)
 	if err != nil {
 		return
 	}
@@ -297,7 +300,10 @@ func (l *link) run() {
 	}
 
 	down := newQueue()
-	sniff := &connectSniffer{book: &l.p.cluster.sessions}
+	var sniff *connectSniffer
+	if !l.p.opaque {
+		sniff = &connectSniffer{book: &l.p.cluster.sessions}
+	}
 	wg.Go(func() { l.read(server, down, sniff) })
 	wg.Go(func() { l.write(l.client, down, true) })
 	l.write(server, up, false)

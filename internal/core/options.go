@@ -1,8 +1,10 @@
 package core
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
@@ -34,6 +36,10 @@ type Config struct {
 	MeterProvider  metric.MeterProvider
 	TracerProvider trace.TracerProvider
 	DropPath       bool
+	// How Connect reaches the servers (see createTap.dialUnder): a dialer
+	// (nil: TCP), and TLS over it (nil: none).
+	Dial func(network, address string, timeout time.Duration) (net.Conn, error)
+	TLS  *tls.Config
 }
 
 // Auth is one set of credentials the connection presents.

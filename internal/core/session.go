@@ -100,11 +100,15 @@ func Connect(ctx context.Context, servers []string, cfg Config) (*Session, error
 		return nil, err
 	}
 	s := newSession(cfg)
-	s.tap = &createTap{}
+	s.tap = &createTap{base: cfg.Dial, tls: cfg.TLS}
 	s.owned = true // before any event can come
+	var hosts zk.HostProvider = &zk.DNSHostProvider{}
+	if cfg.TLS != nil {
+		hosts = &configuredHosts{} // the dialer verifies the host named
+	}
 	conn, _, err := zk.Connect(servers, s.cfg.Timeout,
 		zk.WithLogger(zkLogger{s.log}), zk.WithLogInfo(false),
-		zk.WithEventCallback(s.onEvent), zk.WithDialer(s.tap.dial))
+		zk.WithEventCallback(s.onEvent), zk.WithDialer(s.tap.dial), zk.WithHostProvider(hosts))
 	if err != nil {
 		return nil, fmt.Errorf("zkrecipes: connect %v: %w", servers, err)
 	}
@@ -113,6 +117,9 @@ func Connect(ctx context.Context, servers []string, cfg Config) (*Session, error
 	s.observe(conn.State(), conn.SessionID())
 	if err := s.start(ctx); err != nil {
 		s.Close()
+		if derr := s.tap.lastDialErr(); derr != nil {
+			err = fmt.Errorf("%w (the last connection attempt: %w)", err, derr)
+		}
 		return nil, err
 	}
 	return s, nil

@@ -1,9 +1,13 @@
 package core
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +47,14 @@ type createTap struct {
 	dead    atomic.Bool
 
 	heard atomic.Int64 // when the server was last heard from: ns since tapEpoch
+
+	// Under the tap: how a connection is made (Config.Dial, else a TCP
+	// dial), and the TLS it speaks (Config.TLS), whose plaintext the tap
+	// reads. dialErr is the last dial's failure, to explain a Connect
+	// that never got a session.
+	base    func(network, address string, timeout time.Duration) (net.Conn, error)
+	tls     *tls.Config
+	dialErr atomic.Pointer[error]
 }
 
 // tapEpoch is the monotonic origin of createTap.heard.
@@ -127,11 +139,48 @@ func (t *createTap) dial(network, address string, timeout time.Duration) (net.Co
 	if t.dead.Load() {
 		return nil, errOtherSession
 	}
-	c, err := net.DialTimeout(network, address, timeout)
+	c, err := t.dialUnder(network, address, timeout)
 	if err != nil {
+		t.dialErr.Store(&err)
 		return nil, err
 	}
+	t.dialErr.Store(nil)
 	return t.wrap(c), nil
+}
+
+// dialUnder makes the connection the tap sits on: dialed, and with TLS,
+// its handshake done within timeout, verifying the server's certificate
+// against the host the application named (see configuredHosts), unless
+// the configuration names one.
+func (t *createTap) dialUnder(network, address string, timeout time.Duration) (net.Conn, error) {
+	dial := t.base
+	if dial == nil {
+		dial = net.DialTimeout
+	}
+	c, err := dial(network, address, timeout)
+	if err != nil || t.tls == nil {
+		return c, err
+	}
+	cfg := t.tls.Clone()
+	if cfg.ServerName == "" {
+		cfg.ServerName, _, _ = net.SplitHostPort(address)
+	}
+	tc := tls.Client(c, cfg)
+	tc.SetDeadline(time.Now().Add(timeout))
+	if err := tc.Handshake(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("TLS with %s: %w", address, err)
+	}
+	tc.SetDeadline(time.Time{})
+	return tc, nil
+}
+
+// lastDialErr returns why the last dial failed, if it did.
+func (t *createTap) lastDialErr() error {
+	if p := t.dialErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (t *createTap) wrap(c net.Conn) net.Conn {
@@ -327,4 +376,51 @@ func parseReply(head []byte) (xid int32, zxid int64, code int32, ok bool) {
 	}
 	return int32(binary.BigEndian.Uint32(head)), int64(binary.BigEndian.Uint64(head[4:])),
 		int32(binary.BigEndian.Uint32(head[12:])), true
+}
+
+// configuredHosts hands go-zookeeper the servers as the application named
+// them, unresolved (go-zookeeper's own provider resolves names to
+// addresses), so that the dialer knows the host a server's certificate
+// must name. They are tried in a shuffled round, as go-zookeeper's are.
+type configuredHosts struct {
+	mu         sync.Mutex
+	servers    []string
+	curr, last int // the server tried last, and the one last connected to (-1: none)
+}
+
+func (h *configuredHosts) Init(servers []string) error {
+	if len(servers) == 0 {
+		return errors.New("no servers")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.servers = slices.Clone(servers)
+	rand.Shuffle(len(h.servers), func(i, j int) { h.servers[i], h.servers[j] = h.servers[j], h.servers[i] })
+	h.curr, h.last = -1, -1
+	return nil
+}
+
+func (h *configuredHosts) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.servers)
+}
+
+// Next returns the next server; retryStart is true once every server has
+// been tried since the last connection, as go-zookeeper's provider says.
+func (h *configuredHosts) Next() (server string, retryStart bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.curr = (h.curr + 1) % len(h.servers)
+	retryStart = h.curr == h.last
+	if h.last == -1 {
+		h.last = 0
+	}
+	return h.servers[h.curr], retryStart
+}
+
+func (h *configuredHosts) Connected() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last = h.curr
 }

@@ -22,7 +22,10 @@ command -v docker >/dev/null || die "docker is not installed"
 docker info >/dev/null 2>&1 || die "cannot reach the Docker engine"
 
 # An image built before the data directories were volumes is built anew.
-if docker image inspect --format '{{json .Config.Volumes}}' "$image" 2>/dev/null | grep -q /datalog; then
+# The image's revision: raise it when what the image holds changes, so that
+# an image built before is built again. 2: Netty jars for TLS on the class path.
+revision=2
+if [ "$(docker image inspect --format '{{ index .Config.Labels "org.zkrecipes.image.revision" }}' "$image" 2>/dev/null)" = "$revision" ]; then
 	log "$image exists"
 	exit 0
 fi
@@ -94,7 +97,7 @@ tar -C "$rootfs" -c . | docker import \
 	--change 'WORKDIR /' \
 	--change 'ENTRYPOINT ["/docker-entrypoint.sh"]' \
 	--change 'CMD ["zkServer.sh", "start-foreground"]' \
-	--change "LABEL org.zkrecipes.zookeeper.version=$version org.zkrecipes.source=debian-$suite" \
+	--change "LABEL org.zkrecipes.zookeeper.version=$version org.zkrecipes.source=debian-$suite org.zkrecipes.image.revision=$revision" \
 	- "$image" >/dev/null
 
 log "built $image in $(($(date +%s) - start))s"

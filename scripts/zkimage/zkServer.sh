@@ -7,6 +7,11 @@ if [[ "$1" != start-foreground ]]; then
 	exit 2
 fi
 cp=/usr/share/java/zookeeper.jar
+# Netty jars the server's TLS needs (NettyServerCnxnFactory, secure client
+# port) that Debian's zookeeper.jar does not list in its Class-Path.
+for j in netty-codec netty-resolver netty-transport-native-unix-common; do
+	[[ -f /usr/share/java/$j.jar ]] && cp="$cp:/usr/share/java/$j.jar"
+done
 # Send the server's log to stderr if an slf4j binding is installed.
 [[ -f /usr/share/java/slf4j-simple.jar ]] && cp="$cp:/usr/share/java/slf4j-simple.jar"
 # SERVER_JVMFLAGS and JVMFLAGS are split on spaces, as upstream does.
