@@ -112,3 +112,37 @@ func TestRecipesOverTLS(t *testing.T) {
 		require.NoError(t, h.Unlock(ctx))
 	})
 }
+
+// TestTLSSessionsOutliveAMemberRestart: on a 3-node ensemble serving TLS,
+// sessions spread over the members by the proxies; every member is
+// restarted in turn, and each session reconnects over TLS (to another
+// member while its own is down) and keeps its id, and a lock still passes
+// between them.
+func TestTLSSessionsOutliveAMemberRestart(t *testing.T) {
+	c := zktest.Start(t, zktest.WithEnsemble(3), zktest.WithTLS())
+	ctx := ctxFor(t, 3*time.Minute)
+	cfg := &tls.Config{RootCAs: c.TLS().CA, MinVersion: tls.VersionTLS12}
+	var sessions []*recipes.Session
+	ids := map[*recipes.Session]int64{}
+	for range 3 {
+		s, err := recipes.Connect(ctx, c.SecureServers(), recipes.WithTLS(cfg), recipes.WithSessionTimeout(20*time.Second),
+			recipes.WithTolerateSuspension())
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		sessions = append(sessions, s)
+		ids[s] = s.ID()
+	}
+	for _, m := range c.Members() {
+		require.NoError(t, m.Restart(ctx))
+		require.NoError(t, c.WaitServing(ctx))
+		for i, s := range sessions {
+			require.NoError(t, s.WaitConnected(ctx), "session %d", i)
+			assert.Equal(t, ids[s], s.ID(), "session %d is another session", i)
+			mu, err := lock.New(s, "/tls/restart")
+			require.NoError(t, err)
+			h, err := mu.Lock(ctx)
+			require.NoError(t, err, "session %d after member %d restarted", i, m.ID())
+			require.NoError(t, h.Unlock(ctx))
+		}
+	}
+}

@@ -29,7 +29,12 @@ func digest(user string) []recipes.Option {
 // behind, and the hold stays trusted.
 func TestACLKeepsOtherIdentitiesOut(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
-	path := testPath(t) + "/guarded"
+	// Under a root of its own, open to all: were alice to make /test, its
+	// ACL would close it to every other test until the server reaps it.
+	root := "/" + t.Name()
+	_, err := session(t, nil).Conn().CreateContainer(root, nil, zk.FlagContainer, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	path := root + "/guarded"
 	alice := session(t, nil, digest("alice")...)
 	m, err := lock.New(alice, path)
 	require.NoError(t, err)

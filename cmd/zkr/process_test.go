@@ -326,7 +326,7 @@ func TestRevokeAsksAndForceDeletes(t *testing.T) {
 // it may not read as unreadable instead of failing.
 func TestAuthFromAFileOrAVariableAndUnreadableNodes(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
-	const path = "/zkr/auth/x"
+	const path = "/zkr-auth/x" // not under /zkr, which its ACL would close to the other tests
 	creds := filepath.Join(t.TempDir(), "creds")
 	require.NoError(t, os.WriteFile(creds, []byte("alice:secret\n"), 0o600))
 	holder := start(t, ctx, "lock", "--auth", "digest:"+creds, path)

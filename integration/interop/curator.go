@@ -69,13 +69,40 @@ func build() (string, error) {
 // to connect, a connect string, and waits until it is connected. Stop it
 // when done. Its stderr goes to stderr.
 func StartCuratorDriver(ctx context.Context, connect string, stderr io.Writer) (*Driver, error) {
+	return startCurator(ctx, connect, stderr, nil)
+}
+
+// nettyJars are what ZooKeeper's Netty client socket needs besides the
+// jars zookeeper.jar's manifest names (as the server does: see
+// scripts/zkimage/zkServer.sh).
+var nettyJars = []string{
+	"/usr/share/java/netty-codec.jar", "/usr/share/java/netty-resolver.jar",
+	"/usr/share/java/netty-transport-native-unix-common.jar",
+}
+
+func startCurator(ctx context.Context, connect string, stderr io.Writer, jvm []string) (*Driver, error) {
 	dir, err := build()
 	if err != nil {
 		return nil, err
 	}
-	cp := strings.Join(append([]string{dir}, CuratorJars...), ":")
-	cmd := exec.Command("java", "-Xmx512m", "-XX:+UseSerialGC", "-cp", cp, "CuratorDriver", connect)
-	return start(ctx, "curator", cmd, stderr)
+	cp := strings.Join(append(append([]string{dir}, CuratorJars...), nettyJars...), ":")
+	args := append(append([]string{"-Xmx512m", "-XX:+UseSerialGC"}, jvm...), "-cp", cp, "CuratorDriver", connect)
+	return start(ctx, "curator", exec.Command("java", args...), stderr)
+}
+
+// StartCuratorTLS starts the Curator driver for a test, its ZooKeeper
+// client speaking TLS (Netty's client socket) to connect, the servers'
+// secure ports, and verifying them with the PEM file ca.
+func StartCuratorTLS(t testing.TB, connect, ca string) *Driver {
+	t.Helper()
+	jvm := []string{
+		"-Dzookeeper.client.secure=true",
+		"-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty",
+		"-Dzookeeper.ssl.trustStore.location=" + ca, "-Dzookeeper.ssl.trustStore.type=PEM",
+	}
+	return startForTest(t, "curator", connect, func(ctx context.Context, connect string, stderr io.Writer) (*Driver, error) {
+		return startCurator(ctx, connect, stderr, jvm)
+	})
 }
 
 // StartCurator starts the Curator driver for a test (failing it if that is

@@ -18,8 +18,10 @@ benchmarks: one command per line on stdin, one reply per line on stdout.
   quit                            -> exits
 
 It prints "ready" once connected. Nodes of zkrecipes and Curator mutexes
-count as contenders (extra_lock_patterns).
+count as contenders (extra_lock_patterns). With KAZOO_TLS_CA set to a PEM
+file, every client speaks TLS (use_ssl) and verifies the servers with it.
 """
+import os
 import random
 import sys
 import threading
@@ -35,7 +37,11 @@ def say(line):
 
 def client(connect):
     """A started client: a session of its own."""
-    zk = KazooClient(hosts=connect, timeout=10.0)
+    ca = os.environ.get("KAZOO_TLS_CA")
+    if ca:
+        zk = KazooClient(hosts=connect, timeout=10.0, use_ssl=True, ca=ca, verify_certs=True)
+    else:
+        zk = KazooClient(hosts=connect, timeout=10.0)
     zk.start(timeout=30)
     return zk
 
