@@ -3,6 +3,7 @@ package integration_test
 import (
 	"context"
 	"crypto/tls"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,9 +11,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zkrecipes/zkrecipes/barrier"
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
 	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/multilock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/rwlock"
 	"github.com/zkrecipes/zkrecipes/semaphore"
@@ -77,6 +80,34 @@ func TestRecipesOverTLS(t *testing.T) {
 		lease, err := sem.Acquire(ctx)
 		require.NoError(t, err)
 		require.NoError(t, lease.Unlock(ctx))
+
+		m1, err := lock.New(a, "/tls/multi/a")
+		require.NoError(t, err)
+		m2, err := lock.New(a, "/tls/multi/b")
+		require.NoError(t, err)
+		mh, err := multilock.Lock(ctx, multilock.Mutex(m1), multilock.Mutex(m2))
+		require.NoError(t, err)
+		require.NoError(t, mh.Unlock(ctx))
+
+		bar, err := barrier.New(a, "/tls/barrier")
+		require.NoError(t, err)
+		require.NoError(t, bar.Set(ctx))
+		waited := make(chan error, 1)
+		bb, err := barrier.New(b, "/tls/barrier")
+		require.NoError(t, err)
+		go func() { waited <- bb.Wait(ctx) }()
+		require.NoError(t, bar.Remove(ctx))
+		require.NoError(t, <-waited)
+		var wg sync.WaitGroup
+		for _, s := range []*recipes.Session{a, b} {
+			d, err := barrier.NewDouble(s, "/tls/double", 2)
+			require.NoError(t, err)
+			wg.Go(func() {
+				assert.NoError(t, d.Enter(ctx))
+				assert.NoError(t, d.Leave(ctx))
+			})
+		}
+		wg.Wait()
 	})
 
 	t.Run("refused", func(t *testing.T) {
