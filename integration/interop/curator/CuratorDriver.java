@@ -45,6 +45,11 @@
 //                     releases it: a Curator mutex is released by the
 //                     thread that holds it)
 //   revoke NODE    -> Revoker.attemptRevoke(NODE): "revoke-sent NODE"
+//   incrlong PATH N  -> N increments of DistributedAtomicLong(PATH), each
+//                     tried until it succeeds: "incremented PATH"
+//   incrcount PATH N -> N increments of SharedCount(PATH, 0) by
+//                     trySetCount, each tried until it succeeds:
+//                     "counted PATH"
 //   quit           -> closes the client and exits
 //
 // Commands run one at a time, in order; "ready" is printed once connected.
@@ -56,6 +61,7 @@ import java.util.concurrent.TimeUnit;
 
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.recipes.atomic.DistributedAtomicLong;
 import org.apache.curator.framework.recipes.barriers.DistributedDoubleBarrier;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
@@ -65,6 +71,8 @@ import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
 import org.apache.curator.framework.recipes.locks.InterProcessSemaphoreV2;
 import org.apache.curator.framework.recipes.locks.Lease;
 import org.apache.curator.framework.recipes.locks.Revoker;
+import org.apache.curator.framework.recipes.shared.SharedCount;
+import org.apache.curator.framework.recipes.shared.VersionedValue;
 import org.apache.curator.retry.RetryNTimes;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.data.Stat;
@@ -211,6 +219,30 @@ public class CuratorDriver {
                         mutexes.put(p, m);
                         m.acquire();
                         say("locked " + p + " " + token(client, m));
+                        break;
+                    }
+                    case "incrlong": {
+                        DistributedAtomicLong dal = new DistributedAtomicLong(client, f[1], new RetryNTimes(10, 1));
+                        for (int i = 0; i < Integer.parseInt(f[2]); i++) {
+                            while (!dal.increment().succeeded()) {
+                            }
+                        }
+                        say("incremented " + f[1]);
+                        break;
+                    }
+                    case "incrcount": {
+                        SharedCount sc = new SharedCount(client, f[1], 0);
+                        sc.start();
+                        for (int i = 0; i < Integer.parseInt(f[2]); i++) {
+                            while (true) {
+                                VersionedValue<Integer> v = sc.getVersionedValue();
+                                if (sc.trySetCount(v, v.getValue() + 1)) {
+                                    break;
+                                }
+                            }
+                        }
+                        sc.close();
+                        say("counted " + f[1]);
                         break;
                     }
                     case "revoke":
