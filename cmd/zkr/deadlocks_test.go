@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zkrecipes/zkrecipes/group"
 	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
@@ -167,6 +168,29 @@ func TestTopShowsHoldersAndWaitersAndServesThem(t *testing.T) {
 	resp.Body.Close()
 	require.NoError(t, err)
 	assert.Contains(t, string(body), fmt.Sprintf("zkr_waiters{path=%q,kind=\"lock\"} 1\n", prefix+"/a"))
+	require.NoError(t, z.cmd.Process.Signal(syscall.SIGINT))
+	assert.Equal(t, 130, z.wait().code)
+}
+
+// TestGroupListsAndWatchesMembers: zkr group lists a group's members, and
+// with --watch prints the membership again when one joins.
+func TestGroupListsAndWatchesMembers(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	const path = "/zkr/group"
+	g, err := group.New(connectT(t, ctx), path)
+	require.NoError(t, err)
+	_, err = g.Join(ctx, "a", []byte("10.0.0.1:80"))
+	require.NoError(t, err)
+	r := run(t, ctx, "group", path)
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "a  \"10.0.0.1:80\"")
+	z := start(t, ctx, "group", "--watch", path)
+	other, err := group.New(connectT(t, ctx), path)
+	require.NoError(t, err)
+	require.NoError(t, waitFor(ctx, func() bool { out, _ := os.ReadFile(z.stdoutFile); return strings.Contains(string(out), "1 members") }))
+	_, err = other.Join(ctx, "b", nil)
+	require.NoError(t, err)
+	require.NoError(t, waitFor(ctx, func() bool { out, _ := os.ReadFile(z.stdoutFile); return strings.Contains(string(out), "2 members") }))
 	require.NoError(t, z.cmd.Process.Signal(syscall.SIGINT))
 	assert.Equal(t, 130, z.wait().code)
 }

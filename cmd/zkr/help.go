@@ -185,3 +185,13 @@ zkr_longest_wait_seconds, by path and kind), surveying at every scrape.`,
   zkr top --json /locks | jq '.[] | select(.waiters > 0)'
   zkr top --listen :9464 /locks`,
 }
+
+var groupHelp = help{
+	synopsis: "zkr group [flags] PATH",
+	about: `Lists the members of the group at PATH (Curator's GroupMember layout, and
+Kazoo's Party nodes by their identifier): id, payload, session. With
+--watch, prints the whole membership again on every change, until
+interrupted (130) or its session is lost (4).`,
+	examples: `  zkr group /groups/api
+  zkr group --watch /groups/api`,
+}

@@ -9,6 +9,7 @@
 //	zkr revoke [--servers S] [--wait D] [--force] PATH [NODE...]
 //	zkr top [--servers S] [--json] [--interval D] [--listen ADDR] PREFIX
 //	zkr deadlocks [--servers S] [--older-than D] [--json] PREFIX
+//	zkr group [--servers S] [--watch] [--json] PATH
 //
 // Servers come from --servers or the ZK_SERVERS environment variable
 // ("host:port,host:port").
@@ -112,6 +113,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = deadlocksCmd(ctx, args[1:], stdout, stderr)
 	case "top":
 		err = topCmd(ctx, args[1:], stdout, stderr)
+	case "group":
+		err = groupCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return 0
@@ -182,6 +185,7 @@ const usage = `usage:
   zkr revoke [--servers S] [--wait D] [--force] PATH [NODE...]
   zkr top [--servers S] [--json] [--interval D] [--listen ADDR] PREFIX
   zkr deadlocks [--servers S] [--older-than D] [--json] PREFIX
+  zkr group [--servers S] [--watch] [--json] PATH
 CMD runs in a process group of its own; zkr releases and exits once the
 whole group has exited. If the hold is lost, or zkr gets SIGINT, SIGTERM or
 SIGHUP, the group gets SIGTERM, then SIGKILL after --grace (default 5s).

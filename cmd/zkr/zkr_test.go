@@ -57,6 +57,7 @@ type started struct {
 	cmd        *exec.Cmd
 	done       chan result
 	stderrFile string // where its stderr goes, to read while it runs
+	stdoutFile string // and its stdout
 }
 
 // start starts zkr with args against the test cluster. Its output goes to
@@ -87,7 +88,7 @@ func start(t *testing.T, ctx context.Context, args ...string) started {
 		errOut, _ := os.ReadFile(stderr.Name())
 		done <- result{code, string(out), string(errOut)}
 	}()
-	return started{cmd, done, stderr.Name()}
+	return started{cmd, done, stderr.Name(), stdout.Name()}
 }
 
 // wait returns zkr's result. When the ctx zkr was started with ends, zkr
@@ -220,6 +221,7 @@ func TestEverySubcommandHasHelp(t *testing.T) {
 		"revoke":    {"--servers", "--wait", "--force"},
 		"top":       {"--servers", "--json", "--interval", "--listen"},
 		"deadlocks": {"--servers", "--older-than", "--json"},
+		"group":     {"--servers", "--watch", "--json"},
 	} {
 		r := run(t, ctx, sub, "--help")
 		assert.Equal(t, 0, r.code, sub)

@@ -50,6 +50,9 @@
 //   incrcount PATH N -> N increments of SharedCount(PATH, 0) by
 //                     trySetCount, each tried until it succeeds:
 //                     "counted PATH"
+//   groupjoin PATH ID -> a GroupMember(PATH, ID, payload ID) starts:
+//                     "joined PATH" once its node exists
+//   groupmembers PATH -> "members ID,ID,..." that member sees, sorted
 //   quit           -> closes the client and exits
 //
 // Commands run one at a time, in order; "ready" is printed once connected.
@@ -64,6 +67,7 @@ import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.atomic.DistributedAtomicLong;
 import org.apache.curator.framework.recipes.barriers.DistributedDoubleBarrier;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
+import org.apache.curator.framework.recipes.nodes.GroupMember;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
 import org.apache.curator.framework.recipes.locks.InterProcessMultiLock;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
@@ -91,6 +95,7 @@ public class CuratorDriver {
         Map<String, InterProcessReadWriteLock> rwlocks = new HashMap<>();
         Map<String, LeaderLatch> latches = new HashMap<>();
         Map<String, DistributedDoubleBarrier> barriers = new HashMap<>();
+        Map<String, GroupMember> members = new HashMap<>();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
         say("ready");
         String line;
@@ -243,6 +248,22 @@ public class CuratorDriver {
                         }
                         sc.close();
                         say("counted " + f[1]);
+                        break;
+                    }
+                    case "groupjoin": {
+                        GroupMember gm = new GroupMember(client, f[1], f[2], f[2].getBytes());
+                        gm.start(); // its node is made in the background: say so once it is there
+                        while (client.checkExists().forPath(f[1] + "/" + f[2]) == null) {
+                            Thread.sleep(10);
+                        }
+                        members.put(f[1], gm);
+                        say("joined " + f[1]);
+                        break;
+                    }
+                    case "groupmembers": {
+                        java.util.List<String> ids = new java.util.ArrayList<>(members.get(f[1]).getCurrentMembers().keySet());
+                        java.util.Collections.sort(ids);
+                        say("members " + String.join(",", ids));
                         break;
                     }
                     case "revoke":

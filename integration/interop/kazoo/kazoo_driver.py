@@ -15,6 +15,8 @@ benchmarks: one command per line on stdin, one reply per line on stdout.
       returning (resign) or its client stopping (closed) until the next
       candidate, queued beforehand, runs its function:
       "elected resign US,US,... closed US,US,..."
+  party PATH ID  -> joins Party(PATH, ID): "joined PATH"
+  members PATH   -> "members ID,ID,..." of Party(PATH), sorted
   quit                            -> exits
 
 It prints "ready" once connected. Nodes of zkrecipes and Curator mutexes
@@ -145,6 +147,7 @@ def main():
     connect = sys.argv[1]
     zk = client(connect)
     locks = {}
+    parties = {}
 
     def mutex(path):
         if path not in locks:
@@ -165,6 +168,12 @@ def main():
             elif f[0] == "unlock":
                 mutex(f[1]).release()
                 say("unlocked " + f[1])
+            elif f[0] == "party":
+                parties[f[1]] = zk.Party(f[1], f[2])
+                parties[f[1]].join()
+                say("joined " + f[1])
+            elif f[0] == "members":
+                say("members " + ",".join(sorted(zk.Party(f[1]))))
             elif f[0] == "bench":
                 say(bench(connect, f[1], f[2], int(f[3]), int(f[4])))
             elif f[0] == "benchelect":

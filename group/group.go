@@ -1,0 +1,253 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/google/uuid"
+
+	"github.com/zkrecipes/zkrecipes/internal/core"
+	"github.com/zkrecipes/zkrecipes/recipes"
+)
+
+// ErrMemberExists is returned by Join for an id another member has.
+var ErrMemberExists = errors.New("group: a member with this id exists")
+
+// kazooParty ends the names of Kazoo's Party nodes.
+const kazooParty = "__party__"
+
+// Group is the group at one ZooKeeper path. It is cheap: no server call
+// until one of its methods. A Group is safe for concurrent use.
+type Group struct {
+	s     *core.Session
+	path  string
+	kazoo bool // join as a Kazoo Party node
+}
+
+// Option configures a Group.
+type Option func(*Group)
+
+// WithKazooParty makes Join create Kazoo Party's node (a random name ending
+// in __party__, the id as data; Kazoo has no payload) instead of Curator's.
+func WithKazooParty() Option { return func(g *Group) { g.kazoo = true } }
+
+// New returns the group at path on session s. It checks its arguments and
+// makes no server call.
+func New(s *recipes.Session, p string, opts ...Option) (*Group, error) {
+	cs, err := core.Prepare(s, p)
+	if err != nil {
+		return nil, fmt.Errorf("group: %w", err)
+	}
+	g := &Group{s: cs, path: p}
+	for _, opt := range opts {
+		opt(g)
+	}
+	return g, nil
+}
+
+// Path returns the group's path.
+func (g *Group) Path() string { return g.path }
+
+// Member is one member as listed.
+type Member struct {
+	ID      string // Curator's node name; for a Kazoo Party node, its identifier
+	Payload []byte // the node's data
+	Session int64  // the session whose member it is
+	Node    string // the node's name
+}
+
+// Join makes this session a member with id and payload, until Leave or
+// the session's end. The id must be a valid node name (no "/"). It blocks
+// until the server answers or ctx ends; if ctx ends first, a node the
+// request made is deleted. Joining with an id another member has returns
+// ErrMemberExists.
+func (g *Group) Join(ctx context.Context, id string, payload []byte) (*Membership, error) {
+	name, data := id, payload
+	if g.kazoo {
+		name, data = strings.ReplaceAll(uuid.NewString(), "-", "")+kazooParty, []byte(id)
+	}
+	p := path.Join(g.path, name)
+	if strings.Contains(name, "/") || core.ValidatePath(p) != nil || path.Dir(p) != g.path {
+		return nil, fmt.Errorf("group %s: join: %q is not a node name", g.path, id)
+	}
+	_, err := g.s.Create(ctx, p, data, zk.FlagEphemeral)
+	switch {
+	case errors.Is(err, zk.ErrNodeExists):
+		return nil, fmt.Errorf("group %s: join %s: %w", g.path, id, ErrMemberExists)
+	case err != nil:
+		return nil, fmt.Errorf("group %s: join %s: %w", g.path, id, err)
+	}
+	m := &Membership{s: g.s, path: p, done: make(chan struct{})}
+	go m.watch()
+	return m, nil
+}
+
+// Members returns the members, in node name order. It lists the group and
+// reads every member's node; a member gone meanwhile is left out. A path
+// that does not exist has none.
+func (g *Group) Members(ctx context.Context) ([]Member, error) {
+	ms, _, err := g.members(ctx, false)
+	return ms, err
+}
+
+func (g *Group) members(ctx context.Context, watch bool) ([]Member, <-chan zk.Event, error) {
+	type listing struct {
+		names []string
+		ch    <-chan zk.Event
+	}
+	l, err := core.Call(ctx, g.s, func(c *zk.Conn) (listing, error) {
+		if !watch {
+			n, _, err := c.Children(g.path)
+			return listing{n, nil}, err
+		}
+		n, _, ch, err := c.ChildrenW(g.path)
+		if errors.Is(err, zk.ErrNoNode) { // not made yet: watch for it
+			var ok bool
+			ok, _, ch, err = c.ExistsW(g.path)
+			if err == nil && ok {
+				err = errRelist
+			} else if err == nil {
+				err = zk.ErrNoNode
+			}
+		}
+		return listing{n, ch}, err
+	})
+	switch {
+	case errors.Is(err, zk.ErrNoNode):
+		return []Member{}, l.ch, nil
+	case err != nil:
+		return nil, l.ch, err
+	}
+	slices.Sort(l.names)
+	out := make([]Member, len(l.names))
+	var wg sync.WaitGroup
+	errs := make([]error, len(l.names))
+	for i, n := range l.names {
+		wg.Go(func() {
+			type got struct {
+				d  []byte
+				st *zk.Stat
+			}
+			r, err := core.Call(ctx, g.s, func(c *zk.Conn) (got, error) {
+				d, st, err := c.Get(path.Join(g.path, n))
+				return got{d, st}, err
+			})
+			switch {
+			case errors.Is(err, zk.ErrNoNode): // left meanwhile
+			case err != nil:
+				errs[i] = err
+			default:
+				m := Member{ID: n, Payload: r.d, Session: r.st.EphemeralOwner, Node: n}
+				if strings.HasSuffix(n, kazooParty) {
+					m.ID = string(r.d)
+				}
+				out[i] = m
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, l.ch, fmt.Errorf("group %s: %w", g.path, err)
+	}
+	return slices.DeleteFunc(out, func(m Member) bool { return m.Node == "" }), l.ch, nil
+}
+
+var errRelist = errors.New("group: list again")
+
+// Watch sends the membership, then the whole membership again after every
+// change (a member joined or left), in order: each is listed after the one
+// before it was, so a view is never older than one sent before it (changes
+// that come close together may be sent as one). The channel holds the
+// latest view for a slow reader, and closes when ctx ends, the session is
+// lost, or a listing fails.
+func (g *Group) Watch(ctx context.Context) <-chan []Member {
+	out := make(chan []Member, 1)
+	go func() {
+		defer close(out)
+		for {
+			ms, ch, err := g.members(ctx, true)
+			switch {
+			case errors.Is(err, errRelist):
+				continue
+			case err != nil:
+				return
+			}
+			select {
+			case <-out: // unread: the newer view replaces it
+			default:
+			}
+			out <- ms
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return
+			case <-g.s.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// Membership is this session's place in a group.
+type Membership struct {
+	s    *core.Session
+	path string
+	done chan struct{}
+	once sync.Once
+}
+
+// Path returns the member's node.
+func (m *Membership) Path() string { return m.path }
+
+// Done returns a channel closed when the member is no longer in the group:
+// it left, its node was deleted, or its session ended.
+func (m *Membership) Done() <-chan struct{} { return m.done }
+
+func (m *Membership) watch() {
+	defer m.once.Do(func() { close(m.done) })
+	for {
+		type w struct {
+			ok bool
+			ch <-chan zk.Event
+		}
+		r, err := core.Call(context.Background(), m.s, func(c *zk.Conn) (w, error) {
+			_, _, ch, err := c.GetW(m.path)
+			if errors.Is(err, zk.ErrNoNode) {
+				return w{}, nil
+			}
+			return w{err == nil, ch}, err
+		})
+		switch {
+		case core.Retryable(err):
+			if m.s.WaitConnected(context.Background()) != nil {
+				return
+			}
+			continue
+		case err != nil, !r.ok:
+			return
+		}
+		select {
+		case ev := <-r.ch:
+			if ev.Type == zk.EventNodeDeleted {
+				return
+			}
+		case <-m.s.Done():
+			return
+		}
+	}
+}
+
+// Leave deletes the member's node, retrying through connection loss until
+// ctx ends (then in the background); Done closes.
+func (m *Membership) Leave(ctx context.Context) error {
+	err := m.s.DeleteEphemeral(ctx, m.path)
+	m.once.Do(func() { close(m.done) })
+	return err
+}

@@ -1,0 +1,147 @@
+package group_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkrecipes/zkrecipes/group"
+)
+
+func ids(ms []group.Member) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+func TestJoinListLeave(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	s := session(t)
+	g, err := group.New(s, path)
+	require.NoError(t, err)
+	none, err := g.Members(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, none, "a group that does not exist has no members")
+	a, err := g.Join(ctx, "a", []byte("payload a"))
+	require.NoError(t, err)
+	assert.Equal(t, path+"/a", a.Path(), "Curator's GroupMember layout")
+	_, err = g.Join(ctx, "a", nil)
+	assert.ErrorIs(t, err, group.ErrMemberExists)
+	_, err = g.Join(ctx, "x/y", nil)
+	assert.Error(t, err)
+	other, err := group.New(session(t), path)
+	require.NoError(t, err)
+	b, err := other.Join(ctx, "b", []byte("payload b"))
+	require.NoError(t, err)
+	ms, err := g.Members(ctx)
+	require.NoError(t, err)
+	require.Len(t, ms, 2)
+	assert.Equal(t, group.Member{ID: "a", Payload: []byte("payload a"), Session: s.ID(), Node: "a"}, ms[0])
+	assert.Equal(t, "b", ms[1].ID)
+	require.NoError(t, b.Leave(ctx))
+	<-b.Done()
+	ms, err = g.Members(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a"}, ids(ms))
+	select {
+	case <-a.Done():
+		t.Fatal("a member that stayed is told it left")
+	default:
+	}
+}
+
+// TestWatchDeliversEveryMembershipInOrder: members join one after another
+// and then leave in the same order; every view the watcher gets is one of
+// the states the group went through, in the order it went through them
+// (it may skip states that came close together), down to the empty group.
+func TestWatchDeliversEveryMembershipInOrder(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	g, err := group.New(session(t), path)
+	require.NoError(t, err)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := g.Watch(wctx)
+	var states [][]string // in order
+	states = append(states, nil)
+	var joined []*group.Membership
+	var names []string
+	for i := range 5 {
+		m, err := group.New(session(t), path)
+		require.NoError(t, err)
+		id := fmt.Sprintf("m%d", i)
+		j, err := m.Join(ctx, id, nil)
+		require.NoError(t, err)
+		joined = append(joined, j)
+		names = append(names, id)
+		states = append(states, slices.Clone(names))
+	}
+	for i, j := range joined {
+		require.NoError(t, j.Leave(ctx))
+		states = append(states, slices.Clone(names[i+1:]))
+	}
+	at := 0
+	for at < len(states)-1 {
+		select {
+		case v := <-w:
+			got := ids(v)
+			next := slices.IndexFunc(states[at:], func(s []string) bool { return slices.Equal(s, got) })
+			require.GreaterOrEqual(t, next, 0, "view %v is not a state after %v", got, states[at])
+			at += next
+		case <-ctx.Done():
+			t.Fatalf("never saw the group empty again; at state %d", at)
+		}
+	}
+}
+
+// TestASessionsEndTakesItsMemberOut: a member whose session is closed
+// leaves the group, and its Done closes.
+func TestASessionsEndTakesItsMemberOut(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	s := session(t)
+	g, err := group.New(s, path)
+	require.NoError(t, err)
+	m, err := g.Join(ctx, "leaving", nil)
+	require.NoError(t, err)
+	watcher, err := group.New(session(t), path)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	select {
+	case <-m.Done():
+	case <-ctx.Done():
+		t.Fatal("Done did not close with the session")
+	}
+	require.NoError(t, waitFor(ctx, func() bool { ms, err := watcher.Members(ctx); return err == nil && len(ms) == 0 }))
+}
+
+// TestKazooPartyNodesAreMembers: Kazoo's Party nodes count, by their
+// identifier; WithKazooParty joins as one.
+func TestKazooPartyNodesAreMembers(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	s := session(t)
+	g, err := group.New(s, path, group.WithKazooParty())
+	require.NoError(t, err)
+	m, err := g.Join(ctx, "go-1", nil)
+	require.NoError(t, err)
+	assert.True(t, strings.HasSuffix(m.Path(), "__party__"))
+	data, _, err := s.Conn().Get(m.Path())
+	require.NoError(t, err)
+	assert.Equal(t, "go-1", string(data), "Kazoo reads the identifier from the data")
+	_, err = s.Conn().Create(path+"/0123456789abcdef0123456789abcdef__party__", []byte("py-1"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	ms, err := g.Members(ctx)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"go-1", "py-1"}, ids(ms))
+}
