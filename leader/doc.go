@@ -1,7 +1,9 @@
 // Package leader is leader election on ZooKeeper: one candidate among many
 // leads; when it resigns, or its session dies, the next in line takes over.
 // Go candidates and Apache Curator LeaderLatch candidates can share one
-// election: nodes are named as LeaderLatch names them ("latch-").
+// election: nodes are named as LeaderLatch names them ("latch-"). With
+// [WithLayout], they are named as Curator's LeaderSelector or Kazoo's
+// Election name theirs, to share an election with those instead.
 //
 // Candidates queue as ephemeral sequential nodes; the head leads, and every
 // other candidate watches the one just ahead of it, the one before that,

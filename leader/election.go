@@ -30,8 +30,9 @@ var markers = []core.Marker{core.LatchMarker}
 // until a method needs one. Every Campaign is a candidate of its own. An
 // Election is safe for concurrent use.
 type Election struct {
-	s *recipes.Session
-	q *core.Queue
+	s      *recipes.Session
+	q      *core.Queue
+	marker core.Marker // how its candidates' nodes are named (see Layout)
 }
 
 // New returns the election at path on session s. It checks path and makes
@@ -49,13 +50,50 @@ func New(s *recipes.Session, path string, opts ...Option) (*Election, error) {
 	if err != nil {
 		return nil, fmt.Errorf("leader: %w", err)
 	}
-	return &Election{s: s, q: q}, nil
+	return &Election{s: s, q: q, marker: o.layout.marker()}, nil
 }
 
 // Option configures an Election.
 type Option func(*options)
 
-type options struct{ maxTerm time.Duration }
+type options struct {
+	maxTerm time.Duration
+	layout  Layout
+}
+
+// Layout is how candidates' nodes are named, for elections shared with
+// another client's recipe. Whatever the layout, every candidate's value is
+// its node's data, and the head of the queue leads.
+type Layout int
+
+const (
+	// LeaderLatch names nodes as Curator's LeaderLatch does
+	// (_c_<uuid>-latch-<seq>): the default.
+	LeaderLatch Layout = iota
+	// LeaderSelector names them as Curator's LeaderSelector does, which
+	// queues on an InterProcessMutex (_c_<uuid>-lock-<seq>) with the
+	// participant's id as data.
+	LeaderSelector
+	// KazooElection names them so that Kazoo's Election, which queues on
+	// its Lock (<uuid>__lock__<seq>, the identifier as data), counts them.
+	KazooElection
+)
+
+func (l Layout) marker() core.Marker {
+	switch l {
+	case LeaderSelector:
+		return core.MutexMarker
+	case KazooElection:
+		return core.KazooLockMarker
+	}
+	return core.LatchMarker
+}
+
+// WithLayout makes candidates queue in another client's layout, so that
+// Curator's LeaderSelector or Kazoo's Election candidates share the
+// election. Use one layout per path: each of those clients counts only
+// its own kind of node.
+func WithLayout(l Layout) Option { return func(o *options) { o.layout = l } }
 
 // WithMaxTerm limits every term of this Election's candidates to d, as
 // lock.WithMaxHold limits a hold: the leadership's context ends d after
@@ -77,7 +115,7 @@ func (e *Election) Campaign(ctx context.Context, value []byte) (*Leadership, err
 	if value == nil {
 		value = []byte{}
 	}
-	h, err := e.q.Acquire(ctx, core.LatchMarker, true, value)
+	h, err := e.q.Acquire(ctx, e.marker, true, value)
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return nil, err

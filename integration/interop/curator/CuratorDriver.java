@@ -53,6 +53,12 @@
 //   groupjoin PATH ID -> a GroupMember(PATH, ID, payload ID) starts:
 //                     "joined PATH" once its node exists
 //   groupmembers PATH -> "members ID,ID,..." that member sees, sorted
+//   selector PATH ID -> a LeaderSelector(PATH) with id ID starts:
+//                     "selecting PATH"; when it leads, "leading PATH ID",
+//                     and it leads until unselect PATH
+//   unselect PATH  -> its takeLeadership returns: "unselected PATH"
+//   participants PATH -> "participants ID,ID*,..." as that LeaderSelector
+//                     sees them, in order, the leader marked with *
 //   quit           -> closes the client and exits
 //
 // Commands run one at a time, in order; "ready" is printed once connected.
@@ -69,6 +75,8 @@ import org.apache.curator.framework.recipes.barriers.DistributedDoubleBarrier;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.nodes.GroupMember;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
+import org.apache.curator.framework.recipes.leader.LeaderSelector;
+import org.apache.curator.framework.recipes.leader.LeaderSelectorListenerAdapter;
 import org.apache.curator.framework.recipes.locks.InterProcessMultiLock;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
@@ -96,6 +104,8 @@ public class CuratorDriver {
         Map<String, LeaderLatch> latches = new HashMap<>();
         Map<String, DistributedDoubleBarrier> barriers = new HashMap<>();
         Map<String, GroupMember> members = new HashMap<>();
+        Map<String, java.util.concurrent.Semaphore> selectors = new HashMap<>();
+        Map<String, LeaderSelector> selectorsByPath = new HashMap<>();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
         say("ready");
         String line;
@@ -250,6 +260,35 @@ public class CuratorDriver {
                         say("counted " + f[1]);
                         break;
                     }
+                    case "selector": {
+                        String p = f[1], id = f[2];
+                        java.util.concurrent.Semaphore release = new java.util.concurrent.Semaphore(0);
+                        LeaderSelector ls = new LeaderSelector(client, p, new LeaderSelectorListenerAdapter() {
+                            @Override
+                            public void takeLeadership(CuratorFramework c) throws Exception {
+                                say("leading " + p + " " + id);
+                                release.acquire();
+                            }
+                        });
+                        ls.setId(id);
+                        ls.start();
+                        selectors.put(p, release);
+                        selectorsByPath.put(p, ls);
+                        say("selecting " + p);
+                        break;
+                    }
+                    case "participants": {
+                        java.util.List<String> ps = new java.util.ArrayList<>();
+                        for (org.apache.curator.framework.recipes.leader.Participant pt : selectorsByPath.get(f[1]).getParticipants()) {
+                            ps.add(pt.getId() + (pt.isLeader() ? "*" : ""));
+                        }
+                        say("participants " + String.join(",", ps));
+                        break;
+                    }
+                    case "unselect":
+                        selectors.get(f[1]).release();
+                        say("unselected " + f[1]);
+                        break;
                     case "groupjoin": {
                         GroupMember gm = new GroupMember(client, f[1], f[2], f[2].getBytes());
                         gm.start(); // its node is made in the background: say so once it is there

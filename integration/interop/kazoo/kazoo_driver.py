@@ -17,6 +17,11 @@ benchmarks: one command per line on stdin, one reply per line on stdout.
       "elected resign US,US,... closed US,US,..."
   party PATH ID  -> joins Party(PATH, ID): "joined PATH"
   members PATH   -> "members ID,ID,..." of Party(PATH), sorted
+  elect PATH ID  -> a candidate of Election(PATH, ID) in a thread:
+                    "electing PATH"; when it leads, "leading PATH ID",
+                    and it leads until unelect PATH
+  unelect PATH   -> its function returns: "unelected PATH"
+  contenders PATH -> "contenders ID,ID,..." of Election(PATH), in order
   quit                            -> exits
 
 It prints "ready" once connected. Nodes of zkrecipes and Curator mutexes
@@ -148,6 +153,7 @@ def main():
     zk = client(connect)
     locks = {}
     parties = {}
+    elections = {}
 
     def mutex(path):
         if path not in locks:
@@ -168,6 +174,21 @@ def main():
             elif f[0] == "unlock":
                 mutex(f[1]).release()
                 say("unlocked " + f[1])
+            elif f[0] == "elect":
+                path, ident, done = f[1], f[2], threading.Event()
+
+                def lead(path=path, ident=ident, done=done):
+                    say("leading %s %s" % (path, ident))
+                    done.wait()
+
+                threading.Thread(target=zk.Election(path, ident).run, args=(lead,), daemon=True).start()
+                elections[path] = done
+                say("electing " + path)
+            elif f[0] == "contenders":
+                say("contenders " + ",".join(zk.Election(f[1]).contenders()))
+            elif f[0] == "unelect":
+                elections[f[1]].set()
+                say("unelected " + f[1])
             elif f[0] == "party":
                 parties[f[1]] = zk.Party(f[1], f[2])
                 parties[f[1]].join()
