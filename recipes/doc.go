@@ -2,7 +2,8 @@
 // types: the [Session] that recipes run on, the [Holding] surface of every
 // hold, the sentinel errors, and [Contenders], a view of who holds and
 // who waits at a recipe path. The recipes themselves are in packages
-// lock, rwlock, semaphore, multilock, leader, barrier, counter and group; the machinery
+// lock, rwlock, semaphore, multilock, leader, barrier, counter, group and
+// partition; the machinery
 // they share (the queue of sequential nodes, node naming, the wire tap) is
 // internal.
 //

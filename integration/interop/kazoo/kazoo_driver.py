@@ -22,6 +22,10 @@ benchmarks: one command per line on stdin, one reply per line on stdout.
                     and it leads until unelect PATH
   unelect PATH   -> its function returns: "unelected PATH"
   contenders PATH -> "contenders ID,ID,..." of Election(PATH), in order
+  partition PATH ITEMS ID SECONDS -> a SetPartitioner of ITEMS (comma
+      separated) with identifier ID and time_boundary SECONDS, in a
+      thread: "owns ID ITEM,ITEM,..." each time it has acquired its share
+      (releasing it when the party changes)
   quit                            -> exits
 
 It prints "ready" once connected. Nodes of zkrecipes and Curator mutexes
@@ -148,6 +152,24 @@ def bench_elect(connect, path, n):
     return " ".join(out)
 
 
+def partition(zk, path, items, ident, boundary):
+    """Runs a SetPartitioner the way Kazoo's documentation does, saying
+    what it owns each time it has acquired its share."""
+    qp = zk.SetPartitioner(path, set=items, identifier=ident, time_boundary=boundary)
+    while True:
+        if qp.failed:
+            say("partition-failed " + ident)
+            return
+        elif qp.release:
+            qp.release_set()
+        elif qp.acquired:
+            say("owns %s %s" % (ident, ",".join(sorted(qp))))
+            while qp.acquired:
+                time.sleep(0.05)
+        elif qp.allocating:
+            qp.wait_for_acquire()
+
+
 def main():
     connect = sys.argv[1]
     zk = client(connect)
@@ -189,6 +211,8 @@ def main():
             elif f[0] == "unelect":
                 elections[f[1]].set()
                 say("unelected " + f[1])
+            elif f[0] == "partition":
+                threading.Thread(target=partition, args=(zk, f[1], f[2].split(","), f[3], float(f[4])), daemon=True).start()
             elif f[0] == "party":
                 parties[f[1]] = zk.Party(f[1], f[2])
                 parties[f[1]].join()

@@ -1,0 +1,233 @@
+package partition
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/google/uuid"
+
+	"github.com/zkrecipes/zkrecipes/internal/core"
+	"github.com/zkrecipes/zkrecipes/recipes"
+)
+
+// DefaultStability is how long the membership must stay the same before
+// members take their shares, unless WithStability says otherwise. Kazoo's
+// SetPartitioner waits 30 s by default; ours reacts faster, and a share
+// changes hands only through its locks either way.
+const DefaultStability = 5 * time.Second
+
+// Partitioner divides items among the members of the party at one path.
+// It is cheap: no server call until Run.
+type Partitioner struct {
+	s         *core.Session
+	path      string
+	items     []string
+	id        string
+	stability time.Duration
+}
+
+// Option configures a Partitioner.
+type Option func(*Partitioner)
+
+// WithIdentifier sets this member's identifier: its name in the party,
+// and what orders the members. The default is "<host>-<pid>", as Kazoo's.
+// Members need distinct identifiers, without "/".
+func WithIdentifier(id string) Option { return func(p *Partitioner) { p.id = id } }
+
+// WithStability sets how long the membership must stay the same before
+// members take their shares (Kazoo's time_boundary). The default is
+// DefaultStability.
+func WithStability(d time.Duration) Option { return func(p *Partitioner) { p.stability = d } }
+
+// New returns the partitioner of items at path on session s. Items are
+// node names (no "/"); every member must be given the same set. It checks
+// its arguments and makes no server call.
+func New(s *recipes.Session, p string, items []string, opts ...Option) (*Partitioner, error) {
+	cs, err := core.Prepare(s, p)
+	if err != nil {
+		return nil, fmt.Errorf("partition: %w", err)
+	}
+	host, _ := os.Hostname()
+	pt := &Partitioner{s: cs, path: p, items: slices.Clone(items), id: fmt.Sprintf("%s-%d", host, os.Getpid()), stability: DefaultStability}
+	for _, opt := range opts {
+		opt(pt)
+	}
+	slices.Sort(pt.items)
+	for _, it := range pt.items {
+		if it == "" || strings.Contains(it, "/") || core.ValidatePath(pt.locks(it)) != nil {
+			return nil, fmt.Errorf("partition %s: item %q is not a node name", p, it)
+		}
+	}
+	if pt.id == "" || strings.Contains(pt.id, "/") || pt.stability <= 0 {
+		return nil, fmt.Errorf("partition %s: identifier %q, stability %v: want a node name and a positive window", p, pt.id, pt.stability)
+	}
+	return pt, nil
+}
+
+func (p *Partitioner) locks(item string) string { return p.path + "/locks/" + item }
+
+// Share returns the items member id takes among members (identifiers), as
+// Kazoo's SetPartitioner decides: of the items sorted, every n-th, from
+// the member's index among the identifiers sorted.
+func Share(items, members []string, id string) []string {
+	items, members = slices.Clone(items), slices.Clone(members)
+	slices.Sort(items)
+	slices.Sort(members)
+	i := slices.Index(members, id)
+	if i < 0 {
+		return nil
+	}
+	var out []string
+	for j := i; j < len(items); j += len(members) {
+		out = append(out, items[j])
+	}
+	return out
+}
+
+// Run joins the party and, until ctx ends, works on this member's share:
+// each time the membership has settled, it locks every item of the share
+// and calls work with them, under a context that ends when the membership
+// changes, a lock is lost, or ctx ends; work must then return. Run
+// releases the share and settles again. If work returns nil earlier, the
+// share stays held until then. If work returns an error, or the session is
+// lost, Run leaves the party, releases everything, and returns the error;
+// when ctx ends, it returns ctx.Err().
+func (p *Partitioner) Run(ctx context.Context, work func(ctx context.Context, items []string) error) error {
+	node := path.Join(p.path, "party", strings.ReplaceAll(uuid.NewString(), "-", "")+"-"+p.id)
+	if _, err := p.s.Create(ctx, node, nil, zk.FlagEphemeral); err != nil {
+		return fmt.Errorf("partition %s: join: %w", p.path, err)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		p.s.DeleteEphemeral(dctx, node)
+	}()
+	for {
+		members, changed, err := p.settle(ctx)
+		if err != nil {
+			return err
+		}
+		if err := p.round(ctx, Share(p.items, members, p.id), changed, work); err != nil {
+			return err
+		}
+	}
+}
+
+// round takes the share and works on it until the membership changes
+// (changed fires), then releases it. It returns an error only to end Run.
+func (p *Partitioner) round(ctx context.Context, share []string, changed <-chan zk.Event, work func(context.Context, []string) error) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-changed:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	var holds []*core.Hold
+	defer func() {
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer rcancel()
+		for _, h := range holds {
+			h.Release(rctx)
+		}
+	}()
+	for _, it := range share {
+		q, err := core.NewQueue(p.s, p.locks(it), nil, core.AnyBlocks)
+		if err != nil {
+			return err
+		}
+		h, err := q.Acquire(wctx, core.KazooLockMarker, true, []byte(p.id))
+		switch {
+		case wctx.Err() != nil && ctx.Err() == nil:
+			return nil // the membership changed while we took the share
+		case err != nil:
+			return fmt.Errorf("partition %s: lock %s: %w", p.path, it, err)
+		}
+		holds = append(holds, h)
+		go func() { // a lost lock ends the round
+			select {
+			case <-h.Done():
+				cancel()
+			case <-wctx.Done():
+			}
+		}()
+	}
+	if err := work(wctx, slices.Clone(share)); err != nil && wctx.Err() == nil {
+		return err
+	}
+	<-wctx.Done()
+	if err := p.s.Err(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// settle waits until the party's membership has stayed the same for the
+// stability window, and returns the identifiers and a watch that fires on
+// the next change.
+func (p *Partitioner) settle(ctx context.Context) ([]string, <-chan zk.Event, error) {
+	for {
+		members, changed, err := p.party(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		t := time.NewTimer(p.stability)
+		select {
+		case <-t.C:
+			return members, changed, nil
+		case <-changed: // not settled yet
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, ctx.Err()
+		case <-p.s.Done():
+			t.Stop()
+			return nil, nil, p.s.Err()
+		}
+	}
+}
+
+// party lists the party's identifiers (ShallowParty: after the first "-"
+// of each node's name) with a watch.
+func (p *Partitioner) party(ctx context.Context) ([]string, <-chan zk.Event, error) {
+	type listing struct {
+		names []string
+		ch    <-chan zk.Event
+	}
+	for {
+		l, err := core.Call(ctx, p.s, func(c *zk.Conn) (listing, error) {
+			n, _, ch, err := c.ChildrenW(path.Join(p.path, "party"))
+			return listing{n, ch}, err
+		})
+		switch {
+		case core.Retryable(err):
+			if err := p.s.WaitConnected(ctx); err != nil {
+				return nil, nil, err
+			}
+			continue
+		case errors.Is(err, zk.ErrNoNode): // our node is gone: the session is
+			return nil, nil, fmt.Errorf("partition %s: %w", p.path, recipes.ErrNodeDeleted)
+		case err != nil:
+			return nil, nil, fmt.Errorf("partition %s: %w", p.path, err)
+		}
+		var ids []string
+		for _, n := range l.names {
+			if _, id, ok := strings.Cut(n, "-"); ok {
+				ids = append(ids, id)
+			}
+		}
+		return ids, l.ch, nil
+	}
+}

@@ -1,0 +1,189 @@
+package partition_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkrecipes/zkrecipes/partition"
+	"github.com/zkrecipes/zkrecipes/recipes"
+)
+
+func TestShareIsKazoos(t *testing.T) {
+	items := []string{"j", "a", "c", "b", "e", "d", "g", "f", "i", "h"}
+	members := []string{"z", "x", "y"}
+	assert.Equal(t, []string{"a", "d", "g", "j"}, partition.Share(items, members, "x"))
+	assert.Equal(t, []string{"b", "e", "h"}, partition.Share(items, members, "y"))
+	assert.Equal(t, []string{"c", "f", "i"}, partition.Share(items, members, "z"))
+	assert.Nil(t, partition.Share(items, members, "w"), "not a member: no share")
+	assert.Equal(t, []string{"a"}, partition.Share([]string{"a"}, []string{"x", "y"}, "x"))
+	assert.Nil(t, partition.Share([]string{"a"}, []string{"x", "y"}, "y"))
+}
+
+// stint is one member's work on one item: from when it held the lock to
+// when its work returned (or its session was expired).
+type stint struct {
+	member   string
+	from, to time.Time
+	item     string
+	open     bool
+}
+
+// linger is how long a worker goes on after its context ended.
+const linger = 600 * time.Millisecond
+
+// ledger records every member's stints, and each member's current share.
+type ledger struct {
+	mu      sync.Mutex
+	stints  []*stint
+	current map[string][]string
+}
+
+func (l *ledger) work(member string) func(context.Context, []string) error {
+	return func(ctx context.Context, items []string) error {
+		l.mu.Lock()
+		var mine []*stint
+		for _, it := range items {
+			s := &stint{member: member, from: time.Now(), item: it, open: true}
+			mine = append(mine, s)
+			l.stints = append(l.stints, s)
+		}
+		l.current[member] = items
+		l.mu.Unlock()
+		<-ctx.Done()
+		// A worker slow to stop: it goes on for longer than the stability
+		// window, so that only the locks keep the next owner out.
+		time.Sleep(linger)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		delete(l.current, member)
+		for _, s := range mine {
+			if s.open {
+				s.to, s.open = time.Now(), false
+			}
+		}
+		return nil
+	}
+}
+
+// cut ends member's open stints at t: its session was expired then, and
+// it can no longer trust its locks (the checker's view, as the safety
+// suite's).
+func (l *ledger) cut(member string, t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.stints {
+		if s.member == member && (s.open || s.to.After(t)) {
+			s.to, s.open = t, false
+		}
+	}
+}
+
+// settledOn reports whether exactly the live members work, each on its
+// share of items among them.
+func (l *ledger) settledOn(items, live []string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.current) != len(live) {
+		return false
+	}
+	for _, id := range live {
+		share, ok := l.current[id]
+		if !ok || !slices.Equal(share, partition.Share(items, live, id)) {
+			return false
+		}
+	}
+	return true
+}
+
+// overlaps returns every pair of stints on one item by two members that
+// overlap in time.
+func (l *ledger) overlaps() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for i, a := range l.stints {
+		for _, b := range l.stints[i+1:] {
+			if a.item != b.item || a.member == b.member {
+				continue
+			}
+			aTo, bTo := a.to, b.to
+			if a.open {
+				aTo = time.Now()
+			}
+			if b.open {
+				bTo = time.Now()
+			}
+			if a.from.Before(bTo) && b.from.Before(aTo) {
+				out = append(out, fmt.Sprintf("%s: %s %v-%v and %s %v-%v", a.item, a.member, a.from, aTo, b.member, b.from, bTo))
+			}
+		}
+	}
+	return out
+}
+
+// TestMembersSplitTheSetAndNoItemIsEverHeldTwice: members join, leave and
+// lose their sessions while they work; after each change every item is
+// owned again, by one live member, within the stability window and a
+// bound; and the recorded history never has an item worked on by two
+// members at once, though every worker goes on for longer than the
+// stability window after it is told to stop (the locks keep the next
+// owner waiting).
+func TestMembersSplitTheSetAndNoItemIsEverHeldTwice(t *testing.T) {
+	ctx := ctxFor(t, 2*time.Minute)
+	path := testPath(t)
+	const stability = 300 * time.Millisecond
+	var items []string
+	for i := range 12 {
+		items = append(items, fmt.Sprintf("item-%02d", i))
+	}
+	l := &ledger{current: map[string][]string{}}
+	type member struct {
+		s      *recipes.Session
+		cancel context.CancelFunc
+		done   chan error
+	}
+	members := map[string]*member{}
+	start := func(id string) {
+		s := session(t)
+		p, err := partition.New(s, path, items, partition.WithIdentifier(id), partition.WithStability(stability))
+		require.NoError(t, err)
+		mctx, cancel := context.WithCancel(ctx)
+		m := &member{s, cancel, make(chan error, 1)}
+		members[id] = m
+		go func() { m.done <- p.Run(mctx, l.work(id)) }()
+	}
+	settled := func(t0 time.Time, what string, live ...string) {
+		require.NoError(t, waitFor(ctx, func() bool { return l.settledOn(items, live) }), "%s: the set was never divided among %v", what, live)
+		took := time.Since(t0)
+		t.Logf("%s: every item owned again after %v", what, took)
+		assert.Less(t, took, stability+5*time.Second, what)
+	}
+	for _, id := range []string{"m1", "m2", "m3"} {
+		start(id)
+	}
+	settled(time.Now(), "three members", "m1", "m2", "m3")
+	t0 := time.Now()
+	start("m4")
+	settled(t0, "a fourth joined", "m1", "m2", "m3", "m4")
+	t0 = time.Now()
+	members["m2"].cancel()
+	assert.ErrorIs(t, <-members["m2"].done, context.Canceled)
+	settled(t0, "one left", "m1", "m3", "m4")
+	at := time.Now()
+	require.NoError(t, cluster.ExpireSession(ctx, members["m3"].s.ID()))
+	l.cut("m3", at)
+	assert.ErrorIs(t, <-members["m3"].done, recipes.ErrLost)
+	settled(at, "one's session expired", "m1", "m4")
+	assert.Empty(t, l.overlaps(), "an item worked on by two members at once")
+	l.mu.Lock()
+	n := len(l.stints)
+	l.mu.Unlock()
+	assert.Greater(t, n, 12, "the history has too few stints to say anything")
+}
