@@ -195,3 +195,16 @@ interrupted (130) or its session is lost (4).`,
 	examples: `  zkr group /groups/api
   zkr group --watch /groups/api`,
 }
+
+var partitionHelp = help{
+	synopsis: "zkr partition [flags] --items A,B,... PATH -- CMD [ARGS...]",
+	about: `Joins the partition at PATH (Kazoo's SetPartitioner layout: Python members
+share it) and runs CMD with this member's share of the items in ZKR_ITEMS
+(comma separated), in a process group of its own, while it holds their
+locks. When the membership changes, the group gets SIGTERM (SIGKILL after
+--grace), the share is released, and once the membership has been stable
+for --stability, CMD runs again with the new share. A CMD that exits on its
+own is run again only at the next change. zkr stops on SIGINT, SIGTERM or
+SIGHUP, or with exit 4 when its session is lost.`,
+	examples: `  zkr partition --items feed-a,feed-b,feed-c,feed-d --id "$(hostname)" /partitions/feeds -- ./poll.sh`,
+}

@@ -10,6 +10,7 @@
 //	zkr top [--servers S] [--json] [--interval D] [--listen ADDR] PREFIX
 //	zkr deadlocks [--servers S] [--older-than D] [--json] PREFIX
 //	zkr group [--servers S] [--watch] [--json] PATH
+//	zkr partition [--servers S] --items A,B,... [--id ID] [--stability D] PATH -- CMD [ARGS...]
 //
 // Servers come from --servers or the ZK_SERVERS environment variable
 // ("host:port,host:port").
@@ -115,6 +116,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = topCmd(ctx, args[1:], stdout, stderr)
 	case "group":
 		err = groupCmd(ctx, args[1:], stdout, stderr)
+	case "partition":
+		err = partitionCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return 0
@@ -186,6 +189,7 @@ const usage = `usage:
   zkr top [--servers S] [--json] [--interval D] [--listen ADDR] PREFIX
   zkr deadlocks [--servers S] [--older-than D] [--json] PREFIX
   zkr group [--servers S] [--watch] [--json] PATH
+  zkr partition [--servers S] --items A,B,... [--id ID] [--stability D] PATH -- CMD [ARGS...]
 CMD runs in a process group of its own; zkr releases and exits once the
 whole group has exited. If the hold is lost, or zkr gets SIGINT, SIGTERM or
 SIGHUP, the group gets SIGTERM, then SIGKILL after --grace (default 5s).

@@ -406,3 +406,35 @@ func TestTLSFlags(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
 	assert.Contains(t, r.stderr, "certificate")
 }
+
+// TestPartitionRunsTheCommandWithItsShareAndRestartsItOnAChange: one zkr
+// partition member runs its command with every item; a second joins, and
+// each runs with its share by Kazoo's division; the second stops, and the
+// first runs again with every item.
+func TestPartitionRunsTheCommandWithItsShareAndRestartsItOnAChange(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	dir := t.TempDir()
+	const path, items = "/zkr/partition", "a,b,c,d,e"
+	member := func(id string) started {
+		script := fmt.Sprintf(`echo "$ZKR_ITEMS" >> %s/%s; exec sleep 60`, dir, id)
+		return start(t, ctx, "partition", "--items", items, "--id", id, "--stability", "300ms", "--grace", "1s", path, "--", "sh", "-c", script)
+	}
+	last := func(id string) string {
+		data, _ := os.ReadFile(filepath.Join(dir, id))
+		lines := strings.Fields(string(data))
+		if len(lines) == 0 {
+			return ""
+		}
+		return lines[len(lines)-1]
+	}
+	p1 := member("p1")
+	require.NoError(t, waitFor(ctx, func() bool { return last("p1") == items }), "alone, p1 runs with every item")
+	p2 := member("p2")
+	require.NoError(t, waitFor(ctx, func() bool { return last("p1") == "a,c,e" && last("p2") == "b,d" }),
+		"with two members: p1 %q, p2 %q", last("p1"), last("p2"))
+	require.NoError(t, p2.cmd.Process.Signal(syscall.SIGTERM))
+	assert.Equal(t, 143, p2.wait().code)
+	require.NoError(t, waitFor(ctx, func() bool { return last("p1") == items }), "p1 never took every item back")
+	require.NoError(t, p1.cmd.Process.Signal(syscall.SIGINT))
+	assert.Equal(t, 130, p1.wait().code)
+}

@@ -222,6 +222,7 @@ func TestEverySubcommandHasHelp(t *testing.T) {
 		"top":       {"--servers", "--json", "--interval", "--listen"},
 		"deadlocks": {"--servers", "--older-than", "--json"},
 		"group":     {"--servers", "--watch", "--json"},
+		"partition": {"--servers", "--items", "--id", "--stability", "--grace"},
 	} {
 		r := run(t, ctx, sub, "--help")
 		assert.Equal(t, 0, r.code, sub)
@@ -269,7 +270,8 @@ func TestBadArgumentsAndUnreachableServersGiveOneLineErrors(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	for _, args := range [][]string{{}, {"frobnicate"}, {"lock"}, {"lock", "no-slash"}, {"lock", "--read", "--write", "/x"}, {"lock", "-n", "2", "--read", "/x"}, {"lock", "-n", "-1", "/x"}, {"lock", "-n", "0", "/x"}, {"elect", "/x"},
 		{"lock", "--revocable", "/x", "/y"}, {"revoke"}, {"revoke", "x"}, {"revoke", "--force", "--wait", "1s", "/x"},
-		{"inspect", "--auth", "digest", "/x"}, {"inspect", "--auth", "digest:env:ZKR_TEST_UNSET", "/x"}} {
+		{"inspect", "--auth", "digest", "/x"}, {"inspect", "--auth", "digest:env:ZKR_TEST_UNSET", "/x"},
+		{"partition", "/x", "--", "true"}, {"partition", "--items", "a", "/x"}, {"partition", "--items", "a/b", "/x", "--", "true"}} {
 		r := run(t, ctx, args...)
 		assert.Equal(t, 2, r.code, "%v", args)
 		assert.NotContains(t, r.stderr, "goroutine", "%v", args)

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/zkrecipes/zkrecipes/partition"
+	"github.com/zkrecipes/zkrecipes/recipes"
+)
+
+func partitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	own, cmd := splitCmd(args)
+	fs := flag.NewFlagSet("zkr partition", flag.ContinueOnError)
+	servers := connFlags(fs)
+	items := fs.String("items", "", "the set to divide, comma separated (every member gives the same)")
+	id := fs.String("id", "", "this member's identifier (default <host>-<pid>)")
+	stability := fs.Duration("stability", partition.DefaultStability, "how long the membership must stay the same before members take their shares")
+	grace := graceFlag(fs)
+	if err := parseFlags(fs, own, stdout, partitionHelp); err != nil {
+		return err
+	}
+	path, err := onePath("partition", fs)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *items == "":
+		return usageError("partition: --items is required")
+	case len(cmd) == 0:
+		return usageError("partition: want -- CMD")
+	case *stability <= 0:
+		return usageError("partition: --stability must be positive")
+	}
+	opts := []partition.Option{partition.WithStability(*stability)}
+	if *id != "" {
+		opts = append(opts, partition.WithIdentifier(*id))
+	}
+	s, err := connect(ctx, servers, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	p, err := partition.New(s, path, strings.Split(*items, ","), opts...)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	err = p.Run(ctx, func(wctx context.Context, mine []string) error {
+		fmt.Fprintf(stderr, "zkr: %s owns %q\n", path, strings.Join(mine, ","))
+		if len(mine) == 0 {
+			return nil // nothing to run: wait for the next division
+		}
+		g, err := startGroup(cmd, append(os.Environ(), "ZKR_ITEMS="+strings.Join(mine, ","), "ZKR_PARTITION_PATH="+path))
+		if err != nil {
+			return err
+		}
+		select {
+		case <-g.empty: // done on its own: the share stays ours until the division changes
+		case <-wctx.Done():
+			if err := g.stop(syscall.SIGTERM, *grace); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	switch {
+	case ctx.Err() != nil:
+		return exitErr{exitInterrupted, errQuiet}
+	case errors.Is(err, recipes.ErrLost):
+		return exitErr{exitLost, fmt.Errorf("lost the partition %s: %w", path, err)}
+	}
+	return err
+}
