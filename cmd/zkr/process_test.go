@@ -410,13 +410,14 @@ func TestTLSFlags(t *testing.T) {
 // TestPartitionRunsTheCommandWithItsShareAndRestartsItOnAChange: one zkr
 // partition member runs its command with every item; a second joins, and
 // each runs with its share by Kazoo's division; the second stops, and the
-// first runs again with every item.
+// first runs again with every item; a third joins and is killed
+// (SIGKILL), and the first takes its share once its session expires.
 func TestPartitionRunsTheCommandWithItsShareAndRestartsItOnAChange(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	dir := t.TempDir()
 	const path, items = "/zkr/partition", "a,b,c,d,e"
 	member := func(id string) started {
-		script := fmt.Sprintf(`echo "$ZKR_ITEMS" >> %s/%s; exec sleep 60`, dir, id)
+		script := fmt.Sprintf(`echo "$ZKR_ITEMS" >> %[1]s/%[2]s; echo $$ > %[1]s/%[2]s.pid; exec sleep 60`, dir, id)
 		return start(t, ctx, "partition", "--items", items, "--id", id, "--stability", "300ms", "--grace", "1s", path, "--", "sh", "-c", script)
 	}
 	last := func(id string) string {
@@ -435,6 +436,25 @@ func TestPartitionRunsTheCommandWithItsShareAndRestartsItOnAChange(t *testing.T)
 	require.NoError(t, p2.cmd.Process.Signal(syscall.SIGTERM))
 	assert.Equal(t, 143, p2.wait().code)
 	require.NoError(t, waitFor(ctx, func() bool { return last("p1") == items }), "p1 never took every item back")
+
+	// A member killed outright leaves with its session, once the server
+	// expires it; meanwhile its locks keep its share from the others.
+	p3 := member("p3")
+	require.NoError(t, waitFor(ctx, func() bool { return last("p1") == "a,c,e" && last("p3") == "b,d" }),
+		"with p3: p1 %q, p3 %q", last("p1"), last("p3"))
+	require.NoError(t, p3.cmd.Process.Signal(syscall.SIGKILL))
+	p3.wait()
+	t.Cleanup(func() { // a zkr killed outright cannot stop its command: the test does
+		data, _ := os.ReadFile(filepath.Join(dir, "p3.pid"))
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+			if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && bytes.Contains(cmdline, []byte("sleep")) {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	killed := time.Now()
+	require.NoError(t, waitFor(ctx, func() bool { return last("p1") == items }), "p1 never took p3's share")
+	t.Logf("p1 had every item again %v after p3 was killed (its session expires in 10 s)", time.Since(killed))
 	require.NoError(t, p1.cmd.Process.Signal(syscall.SIGINT))
 	assert.Equal(t, 130, p1.wait().code)
 }
