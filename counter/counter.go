@@ -55,11 +55,12 @@ func New(s *recipes.Session, path string, opts ...Option) (*Counter, error) {
 // Path returns the counter's path.
 func (c *Counter) Path() string { return c.path }
 
-// Value is a count as read: N, at the node's Version (-1: the node does
-// not exist yet, and counts 0). CompareAndSet takes it back.
+// Value is a count as read: N, at the node's Version, if the node Exists
+// (a missing node counts 0). CompareAndSet takes it back.
 type Value struct {
 	N       int64
 	Version int32
+	Exists  bool
 }
 
 // Get reads the count. It blocks until the server answers or ctx ends.
@@ -96,12 +97,12 @@ func (c *Counter) read(ctx context.Context, watch bool) (Value, <-chan zk.Event,
 	})
 	switch {
 	case errors.Is(err, zk.ErrNoNode):
-		return Value{0, -1}, g.ch, nil
+		return Value{}, g.ch, nil
 	case err != nil:
 		return Value{}, g.ch, fmt.Errorf("counter %s: %w", c.path, err)
 	}
 	n, err := c.parse(g.data)
-	return Value{n, g.st.Version}, g.ch, err
+	return Value{n, g.st.Version, true}, g.ch, err
 }
 
 var errAgain = errors.New("counter: read again")
@@ -129,7 +130,7 @@ func (c *Counter) format(n int64) ([]byte, error) {
 }
 
 // CompareAndSet writes n if the node is still as prev read it (its
-// version; or, for prev.Version -1, if it still does not exist), and
+// version; or, if prev found none, if it still does not exist), and
 // reports whether it did. It blocks until the server answers or ctx ends;
 // if ctx ends first, or the connection drops, the write may or may not
 // have been applied, and it returns the error: read again to learn.
@@ -138,7 +139,7 @@ func (c *Counter) CompareAndSet(ctx context.Context, prev Value, n int64) (bool,
 	if err != nil {
 		return false, err
 	}
-	if prev.Version < 0 {
+	if !prev.Exists {
 		_, err = c.s.Create(ctx, c.path, data, 0)
 		if errors.Is(err, zk.ErrNodeExists) {
 			return false, nil
@@ -183,28 +184,34 @@ func (c *Counter) Add(ctx context.Context, delta int64) (int64, error) {
 // Watch sends the count, then the count after every change, in order: a
 // value is never sent after one of a later version (changes that come
 // close together may be sent as the last of them). The channel closes
-// when ctx ends, the session is lost, or a read fails; it is unbuffered
-// beyond one value, and a slow reader gets the latest value when it reads.
+// when ctx ends, the session is lost, or a read fails for another reason
+// than a dropped connection (it reads again once the connection is back);
+// it holds one value, and a slow reader gets the latest when it reads.
 func (c *Counter) Watch(ctx context.Context) <-chan Value {
 	out := make(chan Value, 1)
 	go func() {
 		defer close(out)
-		last := Value{Version: -2}
+		last, sent := Value{}, false
 		for {
 			v, ch, err := c.read(ctx, true)
 			switch {
 			case errors.Is(err, errAgain):
 				continue
+			case core.Retryable(err): // a dropped connection: read again once it is back
+				if c.s.WaitConnected(ctx) != nil {
+					return
+				}
+				continue
 			case err != nil:
 				return
 			}
-			if v != last {
+			if v != last || !sent {
 				select {
 				case <-out: // unread: the newer one replaces it
 				default:
 				}
 				out <- v
-				last = v
+				last, sent = v, true
 			}
 			select {
 			case <-ch:

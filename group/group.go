@@ -165,7 +165,8 @@ var errRelist = errors.New("group: list again")
 // before it was, so a view is never older than one sent before it (changes
 // that come close together may be sent as one). The channel holds the
 // latest view for a slow reader, and closes when ctx ends, the session is
-// lost, or a listing fails.
+// lost, or a listing fails for another reason than a dropped connection
+// (it lists again once the connection is back).
 func (g *Group) Watch(ctx context.Context) <-chan []Member {
 	out := make(chan []Member, 1)
 	go func() {
@@ -174,6 +175,11 @@ func (g *Group) Watch(ctx context.Context) <-chan []Member {
 			ms, ch, err := g.members(ctx, true)
 			switch {
 			case errors.Is(err, errRelist):
+				continue
+			case core.Retryable(err): // a dropped connection: list again once it is back
+				if g.s.WaitConnected(ctx) != nil {
+					return
+				}
 				continue
 			case err != nil:
 				return
@@ -218,11 +224,13 @@ func (m *Membership) watch() {
 			ch <-chan zk.Event
 		}
 		r, err := core.Call(context.Background(), m.s, func(c *zk.Conn) (w, error) {
-			_, _, ch, err := c.GetW(m.path)
+			_, st, ch, err := c.GetW(m.path)
 			if errors.Is(err, zk.ErrNoNode) {
 				return w{}, nil
 			}
-			return w{err == nil, ch}, err
+			// A node of that name owned by another session (it joined with
+			// our id once ours was gone) is not our membership.
+			return w{err == nil && st.EphemeralOwner == m.s.ID(), ch}, err
 		})
 		switch {
 		case core.Retryable(err):

@@ -62,9 +62,13 @@ func TestKazooSetPartitionerAndOursSplitOneSet(t *testing.T) {
 		p, err := partition.New(session(t), path, items, partition.WithIdentifier(id), partition.WithStability(300*time.Millisecond))
 		require.NoError(t, err)
 		wg.Go(func() {
-			p.Run(wctx, func(ctx context.Context, share []string) error {
+			p.Run(wctx, func(ctx context.Context, share []partition.Item) error {
+				var names []string
+				for _, it := range share {
+					names = append(names, it.Name)
+				}
 				mu.Lock()
-				owns[id] = share
+				owns[id] = names
 				mu.Unlock()
 				<-ctx.Done()
 				mu.Lock()

@@ -60,6 +60,7 @@ func New(s *recipes.Session, p string, items []string, opts ...Option) (*Partiti
 		opt(pt)
 	}
 	slices.Sort(pt.items)
+	pt.items = slices.Compact(pt.items) // an item twice would queue behind its own lock
 	for _, it := range pt.items {
 		if it == "" || strings.Contains(it, "/") || core.ValidatePath(pt.locks(it)) != nil {
 			return nil, fmt.Errorf("partition %s: item %q is not a node name", p, it)
@@ -91,17 +92,28 @@ func Share(items, members []string, id string) []string {
 	return out
 }
 
+// Item is one item of a member's share, as work gets it: its name, and
+// the fencing token of the member's lock on it (the zxid that created the
+// lock's node; a later owner's is larger). Hand the token to whatever the
+// work writes, so that a member that works on after it lost the item (a
+// paused process) is refused.
+type Item struct {
+	Name  string
+	Token int64
+}
+
 // Run joins the party and, until ctx ends, works on this member's share:
 // each time the membership has settled, it locks every item of the share
 // and calls work with them, under a context that ends when the membership
 // changes, a lock is lost, or ctx ends; work must then return. Run
-// releases the share and settles again. If work returns nil earlier, the
-// share stays held until then. If work returns an error, or the session is
-// lost, Run leaves the party, releases everything, and returns the error;
-// when ctx ends, it returns ctx.Err().
-func (p *Partitioner) Run(ctx context.Context, work func(ctx context.Context, items []string) error) error {
+// releases the share once work has returned, and settles again. If work
+// returns nil earlier, the share stays held until then. If work returns
+// an error (other than its context's), the session is lost, or this
+// member's party node goes, Run leaves the party, releases everything, and
+// returns the error; when ctx ends, it returns ctx.Err().
+func (p *Partitioner) Run(ctx context.Context, work func(ctx context.Context, items []Item) error) error {
 	node := path.Join(p.path, "party", strings.ReplaceAll(uuid.NewString(), "-", "")+"-"+p.id)
-	if _, err := p.s.Create(ctx, node, nil, zk.FlagEphemeral); err != nil {
+	if err := p.join(ctx, node); err != nil {
 		return fmt.Errorf("partition %s: join: %w", p.path, err)
 	}
 	defer func() {
@@ -110,7 +122,7 @@ func (p *Partitioner) Run(ctx context.Context, work func(ctx context.Context, it
 		p.s.DeleteEphemeral(dctx, node)
 	}()
 	for {
-		members, changed, err := p.settle(ctx)
+		members, changed, err := p.settle(ctx, path.Base(node))
 		if err != nil {
 			return err
 		}
@@ -120,9 +132,28 @@ func (p *Partitioner) Run(ctx context.Context, work func(ctx context.Context, it
 	}
 }
 
+// join makes this member's party node, through connection loss: its name
+// is new, so a node found there is ours, made by a create whose answer was
+// lost.
+func (p *Partitioner) join(ctx context.Context, node string) error {
+	for {
+		_, err := p.s.Create(ctx, node, nil, zk.FlagEphemeral)
+		switch {
+		case core.Retryable(err):
+			if err := p.s.WaitConnected(ctx); err != nil {
+				return err
+			}
+		case errors.Is(err, zk.ErrNodeExists):
+			return nil
+		default:
+			return err
+		}
+	}
+}
+
 // round takes the share and works on it until the membership changes
 // (changed fires), then releases it. It returns an error only to end Run.
-func (p *Partitioner) round(ctx context.Context, share []string, changed <-chan zk.Event, work func(context.Context, []string) error) error {
+func (p *Partitioner) round(ctx context.Context, share []string, changed <-chan zk.Event, work func(context.Context, []Item) error) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -146,13 +177,15 @@ func (p *Partitioner) round(ctx context.Context, share []string, changed <-chan 
 			return err
 		}
 		h, err := q.Acquire(wctx, core.KazooLockMarker, true, []byte(p.id))
+		if err == nil {
+			holds = append(holds, h) // released with the rest, even if the round ends now
+		}
 		switch {
 		case wctx.Err() != nil && ctx.Err() == nil:
 			return nil // the membership changed while we took the share
 		case err != nil:
 			return fmt.Errorf("partition %s: lock %s: %w", p.path, it, err)
 		}
-		holds = append(holds, h)
 		go func() { // a lost lock ends the round
 			select {
 			case <-h.Done():
@@ -161,10 +194,19 @@ func (p *Partitioner) round(ctx context.Context, share []string, changed <-chan 
 			}
 		}()
 	}
-	if err := work(wctx, slices.Clone(share)); err != nil && wctx.Err() == nil {
+	items := make([]Item, len(share))
+	for i, h := range holds {
+		items[i] = Item{Name: share[i], Token: h.Token()}
+	}
+	// Only its context's end is not work's failure: anything else (a
+	// command that would not stop) ends Run.
+	if err := work(wctx, items); err != nil && (wctx.Err() == nil || !errors.Is(err, context.Canceled)) {
 		return err
 	}
-	<-wctx.Done()
+	select {
+	case <-wctx.Done():
+	case <-p.s.Done(): // closed: no watch will fire
+	}
 	if err := p.s.Err(); err != nil {
 		return err
 	}
@@ -176,12 +218,19 @@ func (p *Partitioner) round(ctx context.Context, share []string, changed <-chan 
 
 // settle waits until the party's membership has stayed the same for the
 // stability window, and returns the identifiers and a watch that fires on
-// the next change.
-func (p *Partitioner) settle(ctx context.Context) ([]string, <-chan zk.Event, error) {
+// the next change. Our node (own) must be in the party, alone with our
+// identifier.
+func (p *Partitioner) settle(ctx context.Context, own string) ([]string, <-chan zk.Event, error) {
 	for {
-		members, changed, err := p.party(ctx)
+		members, nodes, changed, err := p.party(ctx)
 		if err != nil {
 			return nil, nil, err
+		}
+		switch {
+		case !slices.Contains(nodes, own):
+			return nil, nil, fmt.Errorf("partition %s: this member's party node %s: %w", p.path, own, recipes.ErrNodeDeleted)
+		case len(slices.DeleteFunc(slices.Clone(members), func(id string) bool { return id != p.id })) > 1:
+			return nil, nil, fmt.Errorf("partition %s: another member has the identifier %q: give each its own", p.path, p.id)
 		}
 		t := time.NewTimer(p.stability)
 		select {
@@ -200,8 +249,9 @@ func (p *Partitioner) settle(ctx context.Context) ([]string, <-chan zk.Event, er
 }
 
 // party lists the party's identifiers (ShallowParty: after the first "-"
-// of each node's name) with a watch.
-func (p *Partitioner) party(ctx context.Context) ([]string, <-chan zk.Event, error) {
+// of each node's name; a name without one is an identifier of its own, as
+// Kazoo reads it) and nodes, with a watch.
+func (p *Partitioner) party(ctx context.Context) ([]string, []string, <-chan zk.Event, error) {
 	type listing struct {
 		names []string
 		ch    <-chan zk.Event
@@ -214,20 +264,22 @@ func (p *Partitioner) party(ctx context.Context) ([]string, <-chan zk.Event, err
 		switch {
 		case core.Retryable(err):
 			if err := p.s.WaitConnected(ctx); err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			continue
-		case errors.Is(err, zk.ErrNoNode): // our node is gone: the session is
-			return nil, nil, fmt.Errorf("partition %s: %w", p.path, recipes.ErrNodeDeleted)
+		case errors.Is(err, zk.ErrNoNode): // the party itself is gone, and our node with it
+			return nil, nil, nil, fmt.Errorf("partition %s: the party: %w", p.path, recipes.ErrNodeDeleted)
 		case err != nil:
-			return nil, nil, fmt.Errorf("partition %s: %w", p.path, err)
+			return nil, nil, nil, fmt.Errorf("partition %s: %w", p.path, err)
 		}
 		var ids []string
 		for _, n := range l.names {
-			if _, id, ok := strings.Cut(n, "-"); ok {
-				ids = append(ids, id)
+			_, id, ok := strings.Cut(n, "-")
+			if !ok {
+				id = n
 			}
+			ids = append(ids, id)
 		}
-		return ids, l.ch, nil
+		return ids, l.names, l.ch, nil
 	}
 }

@@ -2,12 +2,14 @@ package partition_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -45,12 +47,14 @@ type ledger struct {
 	current map[string][]string
 }
 
-func (l *ledger) work(member string) func(context.Context, []string) error {
-	return func(ctx context.Context, items []string) error {
+func (l *ledger) work(member string) func(context.Context, []partition.Item) error {
+	return func(ctx context.Context, share []partition.Item) error {
 		l.mu.Lock()
 		var mine []*stint
-		for _, it := range items {
-			s := &stint{member: member, from: time.Now(), item: it, open: true}
+		var items []string
+		for _, it := range share {
+			items = append(items, it.Name)
+			s := &stint{member: member, from: time.Now(), item: it.Name, open: true}
 			mine = append(mine, s)
 			l.stints = append(l.stints, s)
 		}
@@ -186,4 +190,66 @@ func TestMembersSplitTheSetAndNoItemIsEverHeldTwice(t *testing.T) {
 	n := len(l.stints)
 	l.mu.Unlock()
 	assert.Greater(t, n, 12, "the history has too few stints to say anything")
+}
+
+// TestAMemberThatLostItsPlaceStops: a member whose party node is deleted
+// (an operator) returns ErrNodeDeleted, releasing its share, instead of
+// idling; the items a member works on carry its locks' fencing tokens.
+func TestAMemberThatLostItsPlaceStops(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	items := []string{"a", "b", "a"} // an item twice counts once
+	p, err := partition.New(session(t), path, items, partition.WithIdentifier("one"), partition.WithStability(200*time.Millisecond))
+	require.NoError(t, err)
+	got := make(chan []partition.Item, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- p.Run(ctx, func(ctx context.Context, share []partition.Item) error {
+			got <- share
+			<-ctx.Done()
+			return ctx.Err()
+		})
+	}()
+	share := <-got
+	require.Len(t, share, 2)
+	for _, it := range share {
+		assert.Positive(t, it.Token, it.Name)
+	}
+
+	admin := session(t)
+	nodes, _, err := admin.Conn().Children(path + "/party")
+	require.NoError(t, err)
+	for _, n := range nodes {
+		require.NoError(t, admin.Conn().Delete(path+"/party/"+n, -1))
+	}
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, recipes.ErrNodeDeleted)
+	case <-ctx.Done():
+		t.Fatal("a member without its party node went on")
+	}
+	locks, _, err := admin.Conn().Children(path + "/locks/a")
+	if !errors.Is(err, zk.ErrNoNode) { // or its container is reaped already
+		require.NoError(t, err)
+		assert.Empty(t, locks, "the share was not released")
+	}
+}
+
+// TestTwoMembersWithOneIdentifierAreRefused: both would take the same
+// share, and the rest of the set nobody: a member that sees its identifier
+// twice in the party stops with an error that says so.
+func TestTwoMembersWithOneIdentifierAreRefused(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 2)
+	for range 2 {
+		p, err := partition.New(session(t), path, []string{"a", "b"}, partition.WithIdentifier("same"), partition.WithStability(200*time.Millisecond))
+		require.NoError(t, err)
+		go func() { errs <- p.Run(rctx, func(context.Context, []partition.Item) error { return nil }) }()
+	}
+	assert.ErrorContains(t, <-errs, "another member has the identifier")
+	cancel()
+	<-errs
 }

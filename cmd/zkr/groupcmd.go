@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -76,5 +77,9 @@ func groupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if ctx.Err() != nil {
 		return exitErr{exitInterrupted, errQuiet}
 	}
-	return exitErr{exitLost, fmt.Errorf("stopped watching %s: %v", path, s.Err())}
+	cause := s.Err()
+	if cause == nil {
+		cause = errors.New("a listing failed")
+	}
+	return exitErr{exitLost, fmt.Errorf("stopped watching %s: %v", path, cause)}
 }

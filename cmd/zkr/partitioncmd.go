@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,12 +52,17 @@ func partitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return usageError("%v", err)
 	}
-	err = p.Run(ctx, func(wctx context.Context, mine []string) error {
-		fmt.Fprintf(stderr, "zkr: %s owns %q\n", path, strings.Join(mine, ","))
-		if len(mine) == 0 {
+	err = p.Run(ctx, func(wctx context.Context, share []partition.Item) error {
+		var names, tokens []string
+		for _, it := range share {
+			names, tokens = append(names, it.Name), append(tokens, strconv.FormatInt(it.Token, 10))
+		}
+		fmt.Fprintf(stderr, "zkr: %s owns %q\n", path, strings.Join(names, ","))
+		if len(share) == 0 {
 			return nil // nothing to run: wait for the next division
 		}
-		g, err := startGroup(cmd, append(os.Environ(), "ZKR_ITEMS="+strings.Join(mine, ","), "ZKR_PARTITION_PATH="+path))
+		g, err := startGroup(cmd, append(os.Environ(), "ZKR_ITEMS="+strings.Join(names, ","),
+			"ZKR_FENCING_TOKENS="+strings.Join(tokens, ","), "ZKR_PARTITION_PATH="+path))
 		if err != nil {
 			return err
 		}
@@ -64,7 +70,10 @@ func partitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		case <-g.empty: // done on its own: the share stays ours until the division changes
 		case <-wctx.Done():
 			if err := g.stop(syscall.SIGTERM, *grace); err != nil {
-				return err
+				// Some process of the group outlived SIGKILL (stuck in the
+				// kernel): nothing zkr can do stops it. zkr ends and says
+				// so; its late writes carry the old fencing tokens.
+				return fmt.Errorf("the command's process group would not stop: %w", err)
 			}
 		}
 		return nil

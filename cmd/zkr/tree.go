@@ -53,7 +53,7 @@ func survey(ctx context.Context, s *recipes.Session, prefix string) ([]recipePat
 		}
 		slices.Sort(names)
 		skip := map[string]bool{}
-		if slices.Contains(names, "leases") && slices.Contains(names, "locks") {
+		if slices.Contains(names, "leases") { // its locks container goes when nobody waits
 			leases, waiters, err := semaphore.Inspect(ctx, s, p)
 			if err != nil {
 				return out, err

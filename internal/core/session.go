@@ -56,6 +56,8 @@ type Session struct {
 	cfg   Config
 	log   *slog.Logger
 	tel   *telemetry
+	// containers counts CreateContainer calls in flight (see closeConn)
+	containers atomic.Int32
 
 	ctx    context.Context // cancelled when the session is lost or closed
 	cancel context.CancelCauseFunc
@@ -361,8 +363,17 @@ func (s *Session) terminate(st State, cause error) {
 
 // closeConn closes a connection the Session made; the tap refuses any
 // handshake from then on, even one already under way.
+//
+// It first waits, a second at most, for CreateContainer calls in flight:
+// go-zookeeper's CreateContainer (unlike Create) reads its reply after a
+// request that Close ended, while the receiving goroutine may still be
+// writing it, a data race that the race detector reports. Answered, or
+// ended by the connection's own loss, they race with nothing.
 func (s *Session) closeConn() {
 	s.tap.kill()
+	for wait := time.Now().Add(time.Second); s.containers.Load() > 0 && time.Now().Before(wait); {
+		time.Sleep(time.Millisecond)
+	}
 	s.Conn().Close()
 }
 
@@ -565,7 +576,11 @@ func Call[T any](ctx context.Context, s *Session, f func(conn *zk.Conn) (T, erro
 // connection loss until ctx ends.
 func (s *Session) CreateParents(ctx context.Context, p string) error {
 	return s.retry(ctx, "create "+p, func(ctx context.Context) error {
-		create := func() (string, error) { return s.Conn().CreateContainer(p, nil, zk.FlagContainer, s.cfg.ACL) }
+		create := func() (string, error) {
+			s.containers.Add(1) // see closeConn
+			defer s.containers.Add(-1)
+			return s.Conn().CreateContainer(p, nil, zk.FlagContainer, s.cfg.ACL)
+		}
 		_, err := call(ctx, s, create)
 		if errors.Is(err, zk.ErrNoNode) {
 			if err := s.CreateParents(ctx, path.Dir(p)); err != nil {
