@@ -46,7 +46,7 @@ func New(s *recipes.Session, path string, opts ...Option) (*Election, error) {
 	if err != nil {
 		return nil, fmt.Errorf("leader: %w", err)
 	}
-	q, err := core.NewQueue(c, path, markers, core.AnyBlocks, core.WithMaxHold(o.maxTerm), core.Measured("leader", path, "campaign", "resign"))
+	q, err := core.NewQueue(c, path, markers, core.AnyBlocks, core.WithMaxHold(o.maxTerm), core.Measured("leader", path, "leader campaign", "leader resign"))
 	if err != nil {
 		return nil, fmt.Errorf("leader: %w", err)
 	}

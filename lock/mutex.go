@@ -69,7 +69,7 @@ func New(s *recipes.Session, path string, opts ...Option) (*Mutex, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	q, err := core.NewQueue(c, path, markers, core.AnyBlocks, core.WithMaxHold(o.maxHold), core.Measured("lock", path, "acquire", "release"))
+	q, err := core.NewQueue(c, path, markers, core.AnyBlocks, core.WithMaxHold(o.maxHold), core.Measured("lock", path, "lock acquire", "lock release"))
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}

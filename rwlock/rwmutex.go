@@ -50,7 +50,7 @@ func New(s *recipes.Session, path string, opts ...Option) (*RWMutex, error) {
 		return nil, fmt.Errorf("rwlock: %w", err)
 	}
 	q, err := core.NewQueue(c, path, markers, core.ReadWriteBlocks, core.WithYieldRule(core.DowngradeYields), core.WithMaxHold(o.maxHold),
-		core.Measured("rwlock", path, "acquire", "release"))
+		core.Measured("rwlock", path, "rwlock acquire", "rwlock release"))
 	if err != nil {
 		return nil, fmt.Errorf("rwlock: %w", err)
 	}

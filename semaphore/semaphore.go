@@ -121,7 +121,7 @@ func newSemaphore(s *recipes.Session, p string, max int, count string, opts []Op
 		return nil, fmt.Errorf("semaphore: %w", err)
 	}
 	leases, err := core.NewQueue(c, p+"/leases", []core.Marker{leaseMarker}, noneBlocks, core.Unlisted(), core.WithMaxHold(o.maxHold),
-		core.Measured("semaphore", p, "acquire", "release"))
+		core.Measured("semaphore", p, "semaphore acquire", "semaphore release"))
 	if err != nil {
 		return nil, fmt.Errorf("semaphore: %w", err)
 	}

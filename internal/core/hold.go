@@ -57,9 +57,9 @@ type Hold struct {
 
 	// writing: one write of ours to the node at a time, and none while a
 	// Multi is guarded by its version (Multis share it)
-	writing    sync.RWMutex
-	revoked    chan struct{}
-	revokeOnce sync.Once
+	writing sync.RWMutex
+	revoked chan struct{} // RevokeRequested's; made when first asked for
+	asked   bool          // a revocation request came
 
 	measure   *Measure  // nil: not measured; set before the hold is shared
 	grantedAt time.Time // when a measured hold was granted; zero once its end is recorded
@@ -70,7 +70,7 @@ type Hold struct {
 // being set) if the contender gives up. token is 0 until known.
 func (s *Session) pendingHold(path string, token int64) *Hold {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Hold{s: s, path: path, token: token, ctx: ctx, cancelCtx: cancel, stop: make(chan struct{}), revoked: make(chan struct{})}
+	return &Hold{s: s, path: path, token: token, ctx: ctx, cancelCtx: cancel, stop: make(chan struct{})}
 }
 
 // cancel ends the hold's context with cause, unless it has ended already,

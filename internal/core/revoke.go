@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/go-zookeeper/zk"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // RevokeMessage is what a client writes into a contender's node to ask it
@@ -35,7 +36,17 @@ func RevokeRequest(data []byte) []byte {
 // downgrade and an election's payload mean what they meant), so every
 // request is noticed once and none changes what the hold declares. A hold
 // that does not watch its node (Unwatched) is never told.
-func (h *Hold) RevokeRequested() <-chan struct{} { return h.revoked }
+func (h *Hold) RevokeRequested() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.revoked == nil { // made when first asked for: most holds never are
+		h.revoked = make(chan struct{})
+		if h.asked {
+			close(h.revoked)
+		}
+	}
+	return h.revoked
+}
 
 // NoteRevoke takes a read of the hold's node that shows a revocation
 // request: the version it is at is the guard's (no write of ours sent
@@ -65,14 +76,18 @@ func (h *Hold) NoteRevoke(data []byte, st *zk.Stat) bool {
 		}
 		h.version, h.unsettled, h.pending = st.Version, false, nil
 	}
-	h.mu.Unlock()
-	h.revokeOnce.Do(func() {
-		h.s.log.Info("zkrecipes: revocation requested", "node", h.path)
-		if m := h.measure; m != nil {
-			m.t.revoked.Add(context.Background(), 1, m.sets().plain)
-		}
+	first := !h.asked
+	h.asked = true
+	if first && h.revoked != nil {
 		close(h.revoked)
-	})
+	}
+	h.mu.Unlock()
+	if first {
+		h.s.log.Info("zkrecipes: revocation requested", "node", h.path)
+		if m := h.measure; m != nil && m.t.revoked.Enabled(context.Background()) {
+			m.t.revoked.Add(context.Background(), 1, m.with(attribute.KeyValue{}))
+		}
+	}
 	return true
 }
 

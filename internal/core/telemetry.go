@@ -93,56 +93,67 @@ func (t *telemetry) stateChanged(st State) {
 // Measure is what a recipe's acquisitions and holds are measured as: its
 // name, its path (unless dropped), and the verbs its spans are named with
 // ("lock acquire", "leader campaign", "lock release", "leader resign").
-// Its attribute sets are made on first use: a recipe made and never used
-// costs nothing more.
+// Its attribute sets are made on first use, each when first recorded: a
+// recipe made and never used costs nothing more, and one lock per item
+// costs a few small sets per item, for the outcomes it meets.
 type Measure struct {
 	t                        *telemetry
 	recipe, path             string
-	acquire, release         string
-	once                     sync.Once
-	base                     []attribute.KeyValue
-	acquireName, releaseName string
-	spanOpts                 []trace.SpanStartOption
-	outcomes, causes         map[string]metric.MeasurementOption
-	released, kept, plain    metric.MeasurementOption // hold.duration: released, lost; no more
+	acquireName, releaseName string // the spans' names
+
+	mu   sync.Mutex
+	base []attribute.KeyValue                            // recipe, path: made on first record
+	opts map[attribute.KeyValue]metric.MeasurementOption // by the attribute added to base
 }
+
+// clientSpan starts every span of the recipes.
+var clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
 
 // Measured makes a queue's acquisitions (Acquire, or Begin and End around
 // a recipe's own) and its holds measured as those of the recipe at path,
-// with spans named after the verbs.
+// with spans named acquire and release ("lock acquire", "lock release").
 func Measured(recipe, path, acquire, release string) QueueOption {
 	return func(q *Queue) {
-		q.measure = &Measure{t: q.s.tel, recipe: recipe, path: path, acquire: acquire, release: release}
+		q.measure = &Measure{t: q.s.tel, recipe: recipe, path: path, acquireName: acquire, releaseName: release}
 	}
 }
 
-// sets makes m's attribute sets, once.
-func (m *Measure) sets() *Measure {
-	m.once.Do(func() {
-		m.base = []attribute.KeyValue{AttrRecipe.String(m.recipe)}
-		if !m.t.dropPath {
-			m.base = append(m.base, AttrPath.String(m.path))
-		}
-		with := func(kv ...attribute.KeyValue) metric.MeasurementOption {
-			return metric.WithAttributeSet(attribute.NewSet(append(slices.Clone(m.base), kv...)...))
-		}
-		m.outcomes, m.causes = map[string]metric.MeasurementOption{}, map[string]metric.MeasurementOption{}
-		for _, o := range outcomes {
-			m.outcomes[o] = with(AttrOutcome.String(o))
-		}
-		for _, c := range causes {
-			m.causes[c] = with(AttrCause.String(c))
-		}
-		m.acquireName, m.releaseName = m.recipe+" "+m.acquire, m.recipe+" "+m.release
-		m.spanOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
-		end := attribute.Key("zkrecipes.end")
-		m.released, m.kept, m.plain = with(end.String("released")), with(end.String("lost")), with()
-	})
-	return m
+// attrs returns m's own attributes: the recipe, and its path unless
+// dropped.
+func (m *Measure) attrs() []attribute.KeyValue {
+	kv := []attribute.KeyValue{AttrRecipe.String(m.recipe)}
+	if !m.t.dropPath {
+		kv = append(kv, AttrPath.String(m.path))
+	}
+	return kv
 }
 
-// The outcomes of an acquisition.
-var outcomes = []string{"granted", "would_block", "cancelled", "lost", "error"}
+// with returns the measurement option of m's attributes and kv (none if
+// kv is the zero KeyValue), made once. It is called only where an
+// instrument is enabled: with no SDK, nothing of this is made.
+func (m *Measure) with(kv attribute.KeyValue) metric.MeasurementOption {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if o, ok := m.opts[kv]; ok {
+		return o
+	}
+	if m.base == nil {
+		m.base = m.attrs()
+	}
+	attrs := slices.Clone(m.base)
+	if kv.Key != "" {
+		attrs = append(attrs, kv)
+	}
+	o := metric.WithAttributeSet(attribute.NewSet(attrs...))
+	if m.opts == nil {
+		m.opts = map[attribute.KeyValue]metric.MeasurementOption{}
+	}
+	m.opts[kv] = o
+	return o
+}
+
+// attrEnd is hold.duration's attribute: released, or lost.
+const attrEnd = attribute.Key("zkrecipes.end")
 
 // Outcome names what an acquisition that returned err came to.
 func Outcome(err error) string {
@@ -158,9 +169,6 @@ func Outcome(err error) string {
 	}
 	return "error"
 }
-
-// The causes of a loss.
-var causes = []string{"max_hold", "suspended", "expired", "closed", "node_deleted", "mismatch", "other"}
 
 // LossCause names why a hold was lost.
 func LossCause(err error) string {
@@ -194,10 +202,10 @@ func (q *Queue) Begin(ctx context.Context) (context.Context, Op) {
 	if q.measure == nil {
 		return ctx, Op{}
 	}
-	m := q.measure.sets()
-	ctx, span := m.t.tracer.Start(ctx, m.acquireName, m.spanOpts...)
+	m := q.measure
+	ctx, span := m.t.tracer.Start(ctx, m.acquireName, clientSpan...)
 	if span.IsRecording() {
-		span.SetAttributes(m.base...)
+		span.SetAttributes(m.attrs()...)
 	}
 	return ctx, Op{m: m, start: time.Now(), span: span}
 }
@@ -210,8 +218,11 @@ func (o Op) End(err error, granted ...*Hold) {
 	}
 	m, ctx := o.m, context.Background()
 	outcome := Outcome(err)
-	m.t.wait.Record(ctx, time.Since(o.start).Seconds(), m.outcomes[outcome])
-	m.t.acquired.Add(ctx, 1, m.outcomes[outcome])
+	if m.t.wait.Enabled(ctx) || m.t.acquired.Enabled(ctx) {
+		opt := m.with(AttrOutcome.String(outcome))
+		m.t.wait.Record(ctx, time.Since(o.start).Seconds(), opt)
+		m.t.acquired.Add(ctx, 1, opt)
+	}
 	if o.span.IsRecording() {
 		o.span.SetAttributes(AttrOutcome.String(outcome))
 		if len(granted) > 0 {
@@ -255,15 +266,19 @@ func (h *Hold) recordEnd() {
 	if m == nil || granted.IsZero() {
 		return
 	}
-	m = m.sets()
 	ctx, cause := context.Background(), context.Cause(h.ctx)
 	held := time.Since(granted).Seconds()
-	if errors.Is(cause, ErrNotHeld) {
-		m.t.hold.Record(ctx, held, m.released)
-		return
+	released := errors.Is(cause, ErrNotHeld)
+	if m.t.hold.Enabled(ctx) {
+		end := "lost"
+		if released {
+			end = "released"
+		}
+		m.t.hold.Record(ctx, held, m.with(attrEnd.String(end)))
 	}
-	m.t.hold.Record(ctx, held, m.kept)
-	m.t.lost.Add(ctx, 1, m.causes[LossCause(cause)])
+	if !released && m.t.lost.Enabled(ctx) {
+		m.t.lost.Add(ctx, 1, m.with(AttrCause.String(LossCause(cause))))
+	}
 }
 
 // releaseSpan starts the span of a measured hold's release.
@@ -271,10 +286,10 @@ func (h *Hold) releaseSpan(ctx context.Context) trace.Span {
 	if h.measure == nil {
 		return nil
 	}
-	m := h.measure.sets()
-	_, span := m.t.tracer.Start(ctx, m.releaseName, m.spanOpts...)
+	m := h.measure
+	_, span := m.t.tracer.Start(ctx, m.releaseName, clientSpan...)
 	if span.IsRecording() {
-		span.SetAttributes(append(m.base, AttrToken.Int64(h.token))...)
+		span.SetAttributes(append(m.attrs(), AttrToken.Int64(h.token))...)
 	}
 	return span
 }
