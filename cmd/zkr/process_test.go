@@ -263,9 +263,11 @@ func TestMaxHoldTerminatesTheCommand(t *testing.T) {
 func TestStoppedZkrIsEvictedLongBeforeItsSessionExpires(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	const path = "/zkr/stopped"
-	z := start(t, ctx, "lock", "--max-hold", "1s", "--session-timeout", "40s", path, "--", "sleep", "60")
-	observer := mutex(t, path)
-	require.NoError(t, waitFor(ctx, func() bool { cs, _ := observer.Contenders(ctx); return len(cs) == 1 }))
+	started := filepath.Join(t.TempDir(), "started")
+	z := start(t, ctx, "lock", "--max-hold", "1s", "--session-timeout", "40s", path, "--", "sh", "-c", "touch "+started+"; exec sleep 60")
+	// Stopped once it holds (its command runs): its node alone would not
+	// say so, and a zkr stopped before its grant never times its hold.
+	require.NoError(t, waitFor(ctx, func() bool { _, err := os.Stat(started); return err == nil }))
 	require.NoError(t, z.cmd.Process.Signal(syscall.SIGSTOP))
 	defer z.cmd.Process.Signal(syscall.SIGCONT)
 
