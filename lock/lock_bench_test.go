@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,13 +144,31 @@ func BenchmarkUncontended(b *testing.B) {
 		b.Run(impl.name, func(b *testing.B) {
 			l := impl.make(b, "/bench/uncontended-"+impl.name)
 			ctx := context.Background()
+			cpu := cpuTime()
 			for b.Loop() {
 				if err := l(ctx); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, cpu)
 		})
 	}
+}
+
+// cpuTime returns the process's CPU time so far, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the client's CPU time per acquisition since since:
+// the whole process's (go-zookeeper's goroutines included), divided by
+// b.N.
+func reportCPU(b *testing.B, since time.Duration) {
+	b.ReportMetric(float64((cpuTime()-since).Microseconds())/float64(b.N), "cpu-us/op")
 }
 
 // BenchmarkContended is acquisitions by n sessions contending for one
@@ -167,6 +186,7 @@ func BenchmarkContended(b *testing.B) {
 				ctx := context.Background()
 				var left atomic.Int64
 				left.Store(int64(b.N))
+				cpu := cpuTime()
 				b.ResetTimer()
 				var wg sync.WaitGroup
 				for _, l := range lockers {
@@ -180,6 +200,7 @@ func BenchmarkContended(b *testing.B) {
 					})
 				}
 				wg.Wait()
+				reportCPU(b, cpu)
 			})
 		}
 	}
