@@ -35,9 +35,9 @@ type evicting struct {
 // declares no max hold, or shows a bare request over a declaration not
 // known yet (read it again).
 func retime(d evicting, name string, data []byte, version int32, first, now time.Time) (_ evicting, ok bool) {
-	decl, declared := MaxHoldDeclaration(data)
+	decl, declared := declaration(data)
 	switch {
-	case !declared && IsRevokeRequest(data) && d.name == name:
+	case !declared && isRevokeRequest(data) && d.name == name:
 		d.blind = d.blind || version != d.version+1
 		d.version = version
 		return d, true
@@ -167,7 +167,7 @@ func (e *Evictor) read(ctx context.Context, n string, first, now time.Time) erro
 		e.again[n] = now.Add(EvictionMargin) // its holder puts its declaration back
 	case ok:
 		e.duty[n] = d
-	case IsRevokeRequest(r.data):
+	case isRevokeRequest(r.data):
 		e.again[n] = now.Add(EvictionMargin) // its holder puts its data back
 	default:
 		e.duty[n] = evicting{} // none

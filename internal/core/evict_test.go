@@ -34,13 +34,13 @@ func TestRetimeKeepsTheCountThroughRequests(t *testing.T) {
 			evicting{name: "n", decl: "1s extended=1", version: 4, at: now.Add(2 * time.Second)}, true},
 		{"our request keeps the declaration", timed, RevokeRequest(decl(time.Second, 0)), 4,
 			evicting{name: "n", decl: "1s", version: 4, at: timed.at}, true},
-		{"a bare request, next version: the count runs on", timed, RevokeMessage, 4,
+		{"a bare request, next version: the count runs on", timed, revokeMessage, 4,
 			evicting{name: "n", decl: "1s", version: 4, at: timed.at}, true},
-		{"a bare request further on: blind", timed, RevokeMessage, 5,
+		{"a bare request further on: blind", timed, revokeMessage, 5,
 			evicting{name: "n", decl: "1s", version: 5, at: timed.at, blind: true}, true},
 		{"blind, then the declaration back: sees again", evicting{name: "n", decl: "1s", version: 5, at: timed.at, blind: true}, decl(time.Second, 0), 6,
 			evicting{name: "n", decl: "1s", version: 6, at: timed.at}, true},
-		{"a bare request first seen: no duty yet", evicting{}, RevokeMessage, 4, evicting{}, false},
+		{"a bare request first seen: no duty yet", evicting{}, revokeMessage, 4, evicting{}, false},
 		{"another holder: from first", timed, decl(time.Second, 0), 0,
 			evicting{name: "m", decl: "1s", version: 0, at: t0.Add(2 * time.Second)}, true},
 		{"no declaration: no duty", timed, []byte("10.0.0.1"), 4, evicting{}, false},
@@ -60,12 +60,12 @@ func TestRetimeKeepsTheCountThroughRequests(t *testing.T) {
 
 func TestRevokeRequestsKeepOnlyTheDeclaration(t *testing.T) {
 	for _, data := range [][]byte{nil, []byte("10.0.0.1"), []byte("zkrecipes host=h pid=1")} {
-		assert.Equal(t, RevokeMessage, RevokeRequest(data), "%q", data)
+		assert.Equal(t, revokeMessage, RevokeRequest(data), "%q", data)
 	}
 	r := RevokeRequest(declare([]byte("zkrecipes host=h"), 5*time.Second, 2))
 	assert.Equal(t, "__REVOKE__ zkrecipes-max-hold=5s extended=2", string(r))
-	assert.True(t, IsRevokeRequest(r))
-	assert.True(t, IsRevokeRequest(RevokeMessage))
-	assert.False(t, IsRevokeRequest([]byte("__REVOKE__ ")))
-	assert.False(t, IsRevokeRequest(declare([]byte("id"), time.Second, 0)))
+	assert.True(t, isRevokeRequest(r))
+	assert.True(t, isRevokeRequest(revokeMessage))
+	assert.False(t, isRevokeRequest([]byte("__REVOKE__ ")))
+	assert.False(t, isRevokeRequest(declare([]byte("id"), time.Second, 0)))
 }

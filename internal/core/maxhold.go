@@ -60,7 +60,7 @@ func declare(data []byte, d time.Duration, n int) []byte {
 // withoutMaxHold returns data without its max hold, if it declares one:
 // what its client wrote for others to read.
 func withoutMaxHold(data []byte) []byte {
-	if _, ok := MaxHoldDeclaration(data); ok {
+	if _, ok := declaration(data); ok {
 		return data[:bytes.LastIndex(data, []byte(maxHoldTag))]
 	}
 	return data
@@ -70,7 +70,7 @@ func withoutMaxHold(data []byte) []byte {
 // Data of other clients (Curator's address, Kazoo's, ours without the
 // option) declares none, and is never evicted.
 func DeclaredMaxHold(data []byte) (time.Duration, bool) {
-	decl, ok := MaxHoldDeclaration(data)
+	decl, ok := declaration(data)
 	if !ok {
 		return 0, false
 	}
@@ -79,10 +79,10 @@ func DeclaredMaxHold(data []byte) (time.Duration, bool) {
 	return v, err == nil && v > 0
 }
 
-// MaxHoldDeclaration returns the declaration of a max hold in data (what
+// declaration returns the declaration of a max hold in data (what
 // follows the tag), if data has a valid one: an enforcer times a holder
 // anew when it changes (see maxHoldTag).
-func MaxHoldDeclaration(data []byte) (string, bool) {
+func declaration(data []byte) (string, bool) {
 	i := bytes.LastIndex(data, []byte(maxHoldTag))
 	if i < 0 {
 		return "", false

@@ -36,7 +36,7 @@ func TestParseMaxHoldDeclarations(t *testing.T) {
 			d, ok := DeclaredMaxHold([]byte(tt.data))
 			assert.Equal(t, tt.d, d)
 			assert.Equal(t, tt.d > 0, ok)
-			decl, ok := MaxHoldDeclaration([]byte(tt.data))
+			decl, ok := declaration([]byte(tt.data))
 			assert.Equal(t, tt.decl, decl)
 			assert.Equal(t, tt.decl != "", ok)
 			assert.Equal(t, tt.rest, string(withoutMaxHold([]byte(tt.data))))
@@ -51,11 +51,11 @@ func TestEveryExtensionIsANewDeclaration(t *testing.T) {
 	seen := map[string]bool{}
 	for n := range 5 {
 		data := declare([]byte("id"), time.Second, n)
-		decl, ok := MaxHoldDeclaration(data)
+		decl, ok := declaration(data)
 		assert.True(t, ok)
 		assert.False(t, seen[decl], "extension %d declares %q again", n, decl)
 		seen[decl] = true
-		again, _ := MaxHoldDeclaration(declare([]byte("other"), time.Second, n))
+		again, _ := declaration(declare([]byte("other"), time.Second, n))
 		assert.Equal(t, decl, again)
 	}
 	assert.Equal(t, []byte("id"), declare([]byte("id"), 0, 3), "no max hold, nothing declared")

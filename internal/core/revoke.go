@@ -10,15 +10,15 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 )
 
-// RevokeMessage is what a client writes into a contender's node to ask it
+// revokeMessage is what a client writes into a contender's node to ask it
 // to let go: Curator's protocol (its Revoker, and InterProcessMutex's
 // makeRevocable), which ours speaks both ways.
-var RevokeMessage = []byte("__REVOKE__")
+var revokeMessage = []byte("__REVOKE__")
 
-// IsRevokeRequest reports whether a node's data is a revocation request:
+// isRevokeRequest reports whether a node's data is a revocation request:
 // Curator's message, alone or (as ours writes it into a node that
 // declares a max hold) followed by the node's declaration.
-func IsRevokeRequest(data []byte) bool { return bytes.Equal(withoutMaxHold(data), RevokeMessage) }
+func isRevokeRequest(data []byte) bool { return bytes.Equal(withoutMaxHold(data), revokeMessage) }
 
 // RevokeRequest returns the request to write into a node that holds data:
 // Curator's message, followed by the node's max-hold declaration if it has
@@ -26,11 +26,11 @@ func IsRevokeRequest(data []byte) bool { return bytes.Equal(withoutMaxHold(data)
 // Curator's holders declare none, and get the message alone.
 func RevokeRequest(data []byte) []byte {
 	tail := data[len(withoutMaxHold(data)):]
-	return append(slices.Clip(RevokeMessage), tail...)
+	return append(slices.Clip(revokeMessage), tail...)
 }
 
 // RevokeRequested returns a channel closed once someone asked the hold to
-// let go (see RevokeMessage), while it waited or held. The request ends
+// let go (see revokeMessage), while it waited or held. The request ends
 // nothing by itself: the hold stays trusted until its owner releases it.
 // The node's data, overwritten by the request, is restored (a max hold, a
 // downgrade and an election's payload mean what they meant), so every
@@ -61,7 +61,7 @@ func (h *Hold) RevokeRequested() <-chan struct{} {
 // the read is not taken for a request, and the caller ends the hold.
 // Elsewhere nothing written in between can let anyone in.
 func (h *Hold) NoteRevoke(data []byte, st *zk.Stat) bool {
-	if !IsRevokeRequest(data) {
+	if !isRevokeRequest(data) {
 		return false
 	}
 	h.mu.Lock()
@@ -124,7 +124,7 @@ func (h *Hold) restore(v int32) {
 			}
 			// Still the request at v: ours has not landed (and, checked
 			// against v, only one of the two can): send it again.
-			current = IsRevokeRequest(r.data) && r.stat.Version == v
+			current = isRevokeRequest(r.data) && r.stat.Version == v
 		}
 	})
 }

@@ -15,17 +15,17 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Instrumentation is the name the library's meter and tracer go by.
-const Instrumentation = "github.com/zkrecipes/zkrecipes"
+// instrumentation is the name the library's meter and tracer go by.
+const instrumentation = "github.com/zkrecipes/zkrecipes"
 
 // The attributes the library's metrics and spans carry.
 const (
-	AttrRecipe  = attribute.Key("zkrecipes.recipe")  // lock, rwlock, leader, semaphore
-	AttrPath    = attribute.Key("zkrecipes.path")    // the recipe's path (see Config.DropPath)
-	AttrOutcome = attribute.Key("zkrecipes.outcome") // of an acquisition: see Outcome
-	AttrCause   = attribute.Key("zkrecipes.cause")   // of a loss: see LossCause
-	AttrState   = attribute.Key("zkrecipes.session.state")
-	AttrToken   = attribute.Key("zkrecipes.token") // spans only
+	attrRecipe  = attribute.Key("zkrecipes.recipe")  // lock, rwlock, leader, semaphore
+	attrPath    = attribute.Key("zkrecipes.path")    // the recipe's path (see Config.DropPath)
+	attrOutcome = attribute.Key("zkrecipes.outcome") // of an acquisition: see outcome
+	attrCause   = attribute.Key("zkrecipes.cause")   // of a loss: see lossCause
+	attrState   = attribute.Key("zkrecipes.session.state")
+	attrToken   = attribute.Key("zkrecipes.token") // spans only
 )
 
 // telemetry is a Session's instruments, made once from its providers (the
@@ -54,8 +54,8 @@ func newTelemetry(cfg Config) *telemetry {
 	if tp == nil {
 		tp = otel.GetTracerProvider()
 	}
-	m := mp.Meter(Instrumentation)
-	t := &telemetry{tracer: tp.Tracer(Instrumentation), dropPath: cfg.DropPath}
+	m := mp.Meter(instrumentation)
+	t := &telemetry{tracer: tp.Tracer(instrumentation), dropPath: cfg.DropPath}
 	var errs []error
 	hist := func(name, desc string) metric.Float64Histogram {
 		h, err := m.Float64Histogram(name, metric.WithUnit("s"), metric.WithDescription(desc), metric.WithExplicitBucketBoundaries(durations...))
@@ -87,7 +87,7 @@ func newTelemetry(cfg Config) *telemetry {
 
 // stateChanged counts a change of the session's state.
 func (t *telemetry) stateChanged(st State) {
-	t.states.Add(context.Background(), 1, metric.WithAttributes(AttrState.String(st.String())))
+	t.states.Add(context.Background(), 1, metric.WithAttributes(attrState.String(st.String())))
 }
 
 // Measure is what a recipe's acquisitions and holds are measured as: its
@@ -121,9 +121,9 @@ func Measured(recipe, path, acquire, release string) QueueOption {
 // attrs returns m's own attributes: the recipe, and its path unless
 // dropped.
 func (m *Measure) attrs() []attribute.KeyValue {
-	kv := []attribute.KeyValue{AttrRecipe.String(m.recipe)}
+	kv := []attribute.KeyValue{attrRecipe.String(m.recipe)}
 	if !m.t.dropPath {
-		kv = append(kv, AttrPath.String(m.path))
+		kv = append(kv, attrPath.String(m.path))
 	}
 	return kv
 }
@@ -155,8 +155,8 @@ func (m *Measure) with(kv attribute.KeyValue) metric.MeasurementOption {
 // attrEnd is hold.duration's attribute: released, or lost.
 const attrEnd = attribute.Key("zkrecipes.end")
 
-// Outcome names what an acquisition that returned err came to.
-func Outcome(err error) string {
+// outcome names what an acquisition that returned err came to.
+func outcome(err error) string {
 	switch {
 	case err == nil:
 		return "granted"
@@ -170,8 +170,8 @@ func Outcome(err error) string {
 	return "error"
 }
 
-// LossCause names why a hold was lost.
-func LossCause(err error) string {
+// lossCause names why a hold was lost.
+func lossCause(err error) string {
 	switch {
 	case errors.Is(err, ErrMaxHoldExceeded):
 		return "max_hold"
@@ -217,20 +217,20 @@ func (o Op) End(err error, granted ...*Hold) {
 		return
 	}
 	m, ctx := o.m, context.Background()
-	outcome := Outcome(err)
+	result := outcome(err)
 	if m.t.wait.Enabled(ctx) || m.t.acquired.Enabled(ctx) {
-		opt := m.with(AttrOutcome.String(outcome))
+		opt := m.with(attrOutcome.String(result))
 		m.t.wait.Record(ctx, time.Since(o.start).Seconds(), opt)
 		m.t.acquired.Add(ctx, 1, opt)
 	}
 	if o.span.IsRecording() {
-		o.span.SetAttributes(AttrOutcome.String(outcome))
+		o.span.SetAttributes(attrOutcome.String(result))
 		if len(granted) > 0 {
-			o.span.SetAttributes(AttrToken.Int64(granted[0].token))
+			o.span.SetAttributes(attrToken.Int64(granted[0].token))
 		}
-		if err != nil && outcome != "would_block" {
+		if err != nil && result != "would_block" {
 			o.span.RecordError(err)
-			o.span.SetStatus(codes.Error, outcome)
+			o.span.SetStatus(codes.Error, result)
 		}
 	}
 	o.span.End()
@@ -277,7 +277,7 @@ func (h *Hold) recordEnd() {
 		m.t.hold.Record(ctx, held, m.with(attrEnd.String(end)))
 	}
 	if !released && m.t.lost.Enabled(ctx) {
-		m.t.lost.Add(ctx, 1, m.with(AttrCause.String(LossCause(cause))))
+		m.t.lost.Add(ctx, 1, m.with(attrCause.String(lossCause(cause))))
 	}
 }
 
@@ -289,7 +289,7 @@ func (h *Hold) releaseSpan(ctx context.Context) trace.Span {
 	m := h.measure
 	_, span := m.t.tracer.Start(ctx, m.releaseName, clientSpan...)
 	if span.IsRecording() {
-		span.SetAttributes(append(m.attrs(), AttrToken.Int64(h.token))...)
+		span.SetAttributes(append(m.attrs(), attrToken.Int64(h.token))...)
 	}
 	return span
 }
