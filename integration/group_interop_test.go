@@ -11,6 +11,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes/group"
 	"github.com/zkrecipes/zkrecipes/integration/interop"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 )
 
 // askUntil sends cmd to d until its reply is want, or ctx ends: a
@@ -18,16 +19,13 @@ import (
 func askUntil(t *testing.T, ctx context.Context, d *interop.Driver, cmd, want string) {
 	t.Helper()
 	var last string
-	for ctx.Err() == nil {
+	err := testutil.WaitFor(ctx, func() bool {
 		d.Send(cmd)
 		line, err := d.Expect(ctx, "members ")
-		require.NoError(t, err)
-		if last = line; line == want {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: got %q, want %q", cmd, last, want)
+		last = line
+		return err == nil && line == want
+	})
+	require.NoError(t, err, "%s: got %q, want %q", cmd, last, want)
 }
 
 // TestCuratorGroupMemberAndKazooPartyShareOurGroups: Curator's GroupMember

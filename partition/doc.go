@@ -12,8 +12,11 @@
 // membership changes (or a lock is lost); it then releases them all, waits
 // for the membership to settle again, and takes its new share.
 //
-// Locks make the ownership safe: a member works on an item only while it
-// holds the item's lock, so an item is never held by two members, whatever
-// the members believe about the party. The stability window keeps the
-// locks from changing hands on every join.
+// Locks make the ownership safe: work is called only while the member
+// holds every lock of its share, and an item's lock is held by one member
+// at a time, whatever the members believe about the party. A member that
+// is paused past its session's expiry may still work when it wakes, after
+// the next owner began: each Item carries its lock's fencing token for the
+// systems the work writes to. The stability window keeps the locks from
+// changing hands on every join.
 package partition
