@@ -12,20 +12,25 @@ import (
 	"github.com/zkrecipes/zkrecipes/counter"
 )
 
-// TestConcurrentAddsLoseNoUpdate: 32 sessions add at once, in both
-// formats; the count is the sum of every Add, and every Add's result is
-// distinct (each saw a count no other did).
+// TestConcurrentAddsLoseNoUpdate: 32 goroutines add at once, in both
+// formats, two to a Session as a service's goroutines share one; the count
+// is the sum of every Add, and every Add's result is distinct (each saw a
+// count no other did).
 func TestConcurrentAddsLoseNoUpdate(t *testing.T) {
 	for name, opts := range map[string][]counter.Option{"long": nil, "shared count": {counter.WithSharedCountFormat()}} {
 		t.Run(name, func(t *testing.T) {
 			ctx := ctxFor(t, 2*time.Minute)
 			path := testPath(t)
-			const sessions, adds = 32, 10
+			const goroutines, adds = 32, 10
 			var mu sync.Mutex
 			seen := map[int64]bool{}
 			var wg sync.WaitGroup
-			for range sessions {
-				c, err := counter.New(session(t), path, opts...)
+			s := session(t)
+			for i := range goroutines {
+				if i%2 == 0 {
+					s = session(t)
+				}
+				c, err := counter.New(s, path, opts...)
 				require.NoError(t, err)
 				wg.Go(func() {
 					for range adds {
@@ -45,7 +50,7 @@ func TestConcurrentAddsLoseNoUpdate(t *testing.T) {
 			require.NoError(t, err)
 			v, err := c.Get(ctx)
 			require.NoError(t, err)
-			assert.Equal(t, int64(sessions*adds), v.N, "updates lost")
+			assert.Equal(t, int64(goroutines*adds), v.N, "updates lost")
 		})
 	}
 }
