@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"errors"
-	"slices"
 	"sync"
 	"time"
 
@@ -91,8 +90,8 @@ func (t *telemetry) stateChanged(st State) {
 }
 
 // Measure is what a recipe's acquisitions and holds are measured as: its
-// name, its path (unless dropped), and the verbs its spans are named with
-// ("lock acquire", "leader campaign", "lock release", "leader resign").
+// name, its path (unless dropped), and the names of its spans ("lock
+// acquire", "leader campaign", "lock release", "leader resign").
 // Its attribute sets are made on first use, each when first recorded: a
 // recipe made and never used costs nothing more, and one lock per item
 // costs a few small sets per item, for the outcomes it meets.
@@ -102,8 +101,7 @@ type Measure struct {
 	acquireName, releaseName string // the spans' names
 
 	mu   sync.Mutex
-	base []attribute.KeyValue                            // recipe, path: made on first record
-	opts map[attribute.KeyValue]metric.MeasurementOption // by the attribute added to base
+	opts map[attribute.KeyValue]metric.MeasurementOption // by the attribute added to attrs
 }
 
 // clientSpan starts every span of the recipes.
@@ -137,10 +135,7 @@ func (m *Measure) with(kv attribute.KeyValue) metric.MeasurementOption {
 	if o, ok := m.opts[kv]; ok {
 		return o
 	}
-	if m.base == nil {
-		m.base = m.attrs()
-	}
-	attrs := slices.Clone(m.base)
+	attrs := m.attrs()
 	if kv.Key != "" {
 		attrs = append(attrs, kv)
 	}
