@@ -32,7 +32,8 @@ import (
 //     while pred still holds, off the hand-over's path, so that the
 //     hand-over usually finds pred the last blocker;
 //   - own, on our own node, so that we learn when an operator or an expiry
-//     deletes it; the hold's monitor takes it over at the grant.
+//     deletes it; its events come through the Session (the pending hold's
+//     events channel), and the hold takes them over at the grant.
 //
 // Where every node ahead blocks (a mutex, an election), each node is
 // watched by at most two waiters, so one release wakes no herd. Under the
@@ -44,12 +45,11 @@ type waiter struct {
 	h    *Hold  // the pending hold: its token, version and context
 	wait bool   // false for a try
 
-	first        <-chan listing         // the listing sent behind the create, unread
-	pred, second watched                // the nearest blocker, and the one before it
-	last         bool                   // pred is the only blocker: its deletion grants us
-	evict        evicting               // our duty towards a head that declared a max hold
-	own          <-chan zk.Event        // the watch on our node, once set
-	arming       chan (<-chan zk.Event) // the watch on our node, being set
+	first        <-chan listing // the listing sent behind the create, unread
+	pred, second watched        // the nearest blocker, and the one before it
+	last         bool           // pred is the only blocker: its deletion grants us
+	evict        evicting       // our duty towards a head that declared a max hold
+	watching     bool           // the watch on our node is set, or being set
 }
 
 // watched is a node ahead of ours that we watch, and what it held when
@@ -79,11 +79,12 @@ const (
 // that the node is this session's. On an error the pending hold is
 // cancelled, which stops the watch being set; the caller removes the node.
 func (q *Queue) await(ctx context.Context, own string, first created, wait bool, data []byte) (_ *Hold, err error) {
-	w := &waiter{q: q, name: path.Base(own), h: q.s.pendingHold(own, first.token), wait: wait, first: first.listing}
+	w := &waiter{q: q, name: path.Base(own), h: q.s.pendingHold(own, first.token, true), wait: wait, first: first.listing}
 	w.h.maxHold, w.h.written, w.h.unwatched, w.h.measure = q.maxHold, declare(data, q.maxHold, 0), q.unwatched, q.measure
 	defer func() {
 		if err != nil {
 			w.h.cancel(err)
+			w.h.forget()
 		}
 	}()
 	for {
@@ -103,7 +104,7 @@ func (q *Queue) await(ctx context.Context, own string, first created, wait bool,
 		case err != nil:
 			return nil, err
 		case n == grant:
-			return w.h.grant(w.own, w.arming), nil
+			return w.h.grant(w.watching), nil
 		}
 	}
 }
@@ -134,7 +135,8 @@ func (w *waiter) list(ctx context.Context) (nodes []Node, me int, err error) {
 		case nw.stat.EphemeralOwner != q.s.ID():
 			return nil, 0, fmt.Errorf("acquire %s: %s: %w", q.path, w.name, ErrForeignNode)
 		default:
-			w.h.token, w.h.version, w.own = nw.stat.Czxid, nw.stat.Version, nw.watch
+			w.h.token, w.h.version, w.watching = nw.stat.Czxid, nw.stat.Version, true
+			q.s.follow(nw.watch)
 			if w.h.NoteRevoke(nw.data, nw.stat) {
 				w.h.restore(nw.stat.Version)
 			}
@@ -171,8 +173,9 @@ func (w *waiter) place(ctx context.Context, nodes []Node, me int) (next, error) 
 		}
 		return relist, ErrWouldBlock
 	}
-	if w.own == nil && w.arming == nil && !q.unwatched { // a waiter learns if its node goes
-		w.arming = w.h.arm()
+	if !w.watching && !q.unwatched { // a waiter learns if its node goes
+		w.watching = true
+		w.h.arm()
 	}
 	blockers, n, err := w.watchPred(ctx, nodes[me], blockers)
 	if n != sleep || err != nil {
@@ -274,15 +277,13 @@ func (w *waiter) sleep(ctx context.Context) (next, error) {
 		case <-w.second.watch:
 			w.second = watched{}
 			return relist, nil
-		case set := <-w.arming:
-			if w.arming, w.own = nil, set; w.own == nil {
-				return relist, w.ended()
-			}
-		case ev := <-w.own:
+		case <-w.h.Done(): // the watch on our node could not be set
+			return relist, w.ended()
+		case ev := <-w.h.events:
 			if ev.Type == zk.EventNodeDeleted {
 				return relist, w.q.gone()
 			}
-			w.own, w.arming = nil, w.h.arm()
+			w.h.arm()
 		case <-s.Done():
 			return relist, s.Err()
 		case <-ctx.Done():

@@ -34,7 +34,7 @@ type Hold struct {
 	token     int64
 	ctx       context.Context
 	cancelCtx context.CancelCauseFunc // through cancel, which measures the end
-	stop      chan struct{}
+	granted   bool                    // under s.mu: the Session ends it with its state
 
 	mu      sync.Mutex
 	version int32 // of the node's data, for the guard
@@ -54,6 +54,12 @@ type Hold struct {
 	written, pending []byte
 	// unwatched: the hold does not watch its node (see Unwatched)
 	unwatched bool
+	// events: a waiting contender's, for the events on its node; nil once
+	// granted, when the hold takes them itself
+	events chan zk.Event
+	// arming: the watch on the node is being set; armAgain: an event came
+	// meanwhile, so set it once more when done
+	arming, armAgain bool
 
 	// writing: one write of ours to the node at a time, and none while a
 	// Multi is guarded by its version (Multis share it)
@@ -66,11 +72,31 @@ type Hold struct {
 }
 
 // pendingHold prepares the hold of the node at path while its contender
-// waits: its context stops the background work on the node (the watch
-// being set) if the contender gives up. token is 0 until known.
-func (s *Session) pendingHold(path string, token int64) *Hold {
+// waits (waiting: it gets the events on its node through the hold's
+// events channel) or decides (Join): its context stops the background
+// work on the node (the watch being set) if the contender gives up. token
+// is 0 until known. The hold is registered with the Session, which routes
+// the events on its node to it, until it is released or given up.
+func (s *Session) pendingHold(path string, token int64, waiting bool) *Hold {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Hold{s: s, path: path, token: token, ctx: ctx, cancelCtx: cancel, stop: make(chan struct{})}
+	h := &Hold{s: s, path: path, token: token, ctx: ctx, cancelCtx: cancel}
+	if waiting {
+		h.events = make(chan zk.Event, 1)
+	}
+	s.mu.Lock()
+	s.nodes[path] = h
+	s.mu.Unlock()
+	return h
+}
+
+// forget stops routing the events on the hold's node to it.
+func (h *Hold) forget() {
+	s := h.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.nodes[h.path] == h {
+		delete(s.nodes, h.path)
+	}
 }
 
 // cancel ends the hold's context with cause, unless it has ended already,
@@ -80,32 +106,73 @@ func (h *Hold) cancel(cause error) {
 	h.recordEnd()
 }
 
-// arm sets the watch on the hold's node in the background; the channel
-// gets the watch, or nil once the hold has ended (the node is gone, or the
-// session is).
-func (h *Hold) arm() chan (<-chan zk.Event) {
-	arming := make(chan (<-chan zk.Event), 1)
-	if !h.s.spawn(func() { arming <- h.rearm() }) {
-		h.cancel(h.s.Err())
-		arming <- nil
+// arm sets the watch on the hold's node in the background, or sets it
+// again once the one being set is, if it is being set already; a failure
+// ends the hold (the node is gone, or the session is). The watch's events
+// reach the hold through the Session (see Session.nodeEvent).
+func (h *Hold) arm() {
+	h.mu.Lock()
+	if h.arming {
+		h.armAgain = true
+		h.mu.Unlock()
+		return
 	}
-	return arming
+	h.arming = true
+	h.mu.Unlock()
+	if !h.s.spawn(h.armLoop) {
+		h.cancel(h.s.Err())
+	}
 }
 
-// grant makes the hold trusted and starts its monitor, which takes over
-// the node's watch: own once set, or arming while being set; with neither,
-// it is set now, in the background.
-func (h *Hold) grant(own <-chan zk.Event, arming chan (<-chan zk.Event)) *Hold {
-	if own == nil && arming == nil && !h.unwatched {
-		arming = h.arm()
+func (h *Hold) armLoop() {
+	for {
+		h.s.follow(h.rearm())
+		h.mu.Lock()
+		again := h.armAgain && h.Err() == nil
+		h.armAgain, h.arming = false, again
+		h.mu.Unlock()
+		if !again {
+			return
+		}
 	}
+}
+
+// grant makes the hold trusted. The Session ends it from now on when its
+// state says so (see Session.endHolds), and routes the events on its node
+// to it: an event the contender did not take yet is taken now. watching:
+// the watch on the node is set, or being set; if not, it is set now, in
+// the background. An idle hold costs no goroutine.
+func (h *Hold) grant(watching bool) *Hold {
+	h.mu.Lock()
+	var ev zk.Event
+	missed := false
+	if h.events != nil {
+		select {
+		case ev = <-h.events:
+			missed = true
+		default:
+		}
+		h.events = nil
+	}
+	h.mu.Unlock()
 	s := h.s
 	s.mu.Lock()
-	s.holds[h] = struct{}{}
-	suspensions := s.suspensions
+	h.granted = true
+	st, since := s.state, s.suspended
 	s.mu.Unlock()
-	if !s.spawn(func() { h.monitor(own, arming, suspensions) }) {
+	switch {
+	case st == StateLost, st == StateClosed:
 		h.cancel(s.Err())
+	case st == StateSuspended && !s.cfg.TolerateSuspension:
+		h.cancel(ErrSuspended)
+	case st == StateSuspended && !time.Now().Before(s.toleratedUntil(since)):
+		h.cancel(s.intolerable())
+	}
+	switch {
+	case missed:
+		h.event(ev)
+	case !watching && !h.unwatched:
+		h.arm()
 	}
 	if h.maxHold > 0 {
 		h.expireAfter(h.maxHold)
@@ -113,75 +180,35 @@ func (h *Hold) grant(own <-chan zk.Event, arming chan (<-chan zk.Event)) *Hold {
 	return h
 }
 
-// monitor ends the hold on the first sign that it cannot be trusted.
-// suspensions is the Session's count of them at the grant: one that came
-// and went before the monitor looked still ends the hold.
-func (h *Hold) monitor(own <-chan zk.Event, arming chan (<-chan zk.Event), suspensions int) {
-	// A watch being set (at first, or again after the node's data changed
-	// in a downgrade) arrives on arming; it is set in the background, so
-	// that the monitor keeps reacting to the session meanwhile.
-	//
-	// A tolerated suspension ends the hold before the server may have
-	// expired the session and granted the node's place to the next
-	// contender (see toleratedUntil).
-	var limit *time.Timer
-	defer func() {
-		if limit != nil {
-			limit.Stop()
-		}
-	}()
-	for {
-		st, changed := h.s.watch()
-		since, count := h.s.suspension()
-		var tooLong <-chan time.Time
-		switch {
-		case st == StateLost, st == StateClosed:
-			h.cancel(h.s.Err())
-			return
-		case !h.s.cfg.TolerateSuspension && (st == StateSuspended || count != suspensions):
-			h.cancel(ErrSuspended)
-			return
-		case st == StateSuspended:
-			left := time.Until(h.s.toleratedUntil(since))
-			if left <= 0 {
-				h.cancel(fmt.Errorf("%w for as long as the server may keep the session (%v)", ErrSuspended, h.s.sessionTimeout()))
-				return
-			}
-			if limit == nil {
-				limit = time.NewTimer(left)
-			} else {
-				limit.Reset(left)
-			}
-			tooLong = limit.C
-		}
+// event takes an event on the hold's node: a waiting contender gets it
+// through the events channel (one is enough: it reads the node again); a
+// granted hold ends if the node is gone, and reads it again (and watches
+// it anew) if its data changed.
+func (h *Hold) event(ev zk.Event) {
+	h.mu.Lock()
+	if h.events != nil {
 		select {
-		case <-tooLong:
-			continue // the state says what to do
-		case <-changed:
-		case w := <-arming:
-			if arming, own = nil, w; own == nil {
-				return // the hold ended while the watch was being set
-			}
-		case ev, ok := <-own:
-			switch {
-			case ok && ev.Type == zk.EventNodeDeleted:
-				h.cancel(h.deleted())
-				return
-			case ok && ev.Type == zk.EventNotWatching:
-				own = nil // the session is ending; its state says how
-			default:
-				own, arming = nil, h.arm()
-			}
-		case <-h.stop:
-			return
+		case h.events <- ev:
+		default:
+		}
+		h.mu.Unlock()
+		return
+	}
+	h.mu.Unlock()
+	switch ev.Type {
+	case zk.EventNodeDeleted:
+		h.cancel(h.deleted())
+	case zk.EventNodeDataChanged:
+		if h.Err() == nil {
+			h.arm()
 		}
 	}
 }
 
 // rearm sets a watch on the hold's node (at first, or again after a watch
-// fired because its data changed), retrying through connection loss. It
-// returns nil once the hold has ended: it ends it itself if the node is
-// gone.
+// fired because its data changed), retrying through connection loss, and
+// judges what it reads. It returns the watch, or nil once the hold has
+// ended: it ends it itself if the node is gone.
 func (h *Hold) rearm() <-chan zk.Event {
 	var w nodeWatch
 	err := h.s.retry(h.ctx, "watch "+h.path, func(ctx context.Context) error {
@@ -463,7 +490,6 @@ func (h *Hold) Release(ctx context.Context) (err error) {
 	h.released = true
 	h.mu.Unlock()
 
-	close(h.stop)
 	h.mu.Lock()
 	if h.expiry != nil {
 		h.expiry.Stop()
@@ -473,9 +499,7 @@ func (h *Hold) Release(ctx context.Context) (err error) {
 	defer func() { endSpan(span, err) }()
 	lost := h.Err()
 	h.cancel(ErrNotHeld)
-	h.s.mu.Lock()
-	delete(h.s.holds, h)
-	h.s.mu.Unlock()
+	h.forget()
 
 	switch derr := h.s.deleteNode(ctx, h.path); {
 	case lost != nil:

@@ -24,7 +24,9 @@ func TestHoldWhoseNodeDoesNotMatchItsTokenEnds(t *testing.T) {
 
 	// A hold on the same node that believes a wrong token, as one would
 	// if a reply were misread.
-	wrong := s.pendingHold(h.Path(), h.Token()+1).grant(nil, nil)
+	// (It takes the path's events over from h until it is forgotten.)
+	wrong := s.pendingHold(h.Path(), h.Token()+1, false).grant(false)
+	defer wrong.forget()
 	select {
 	case <-wrong.Done():
 	case <-ctx.Done():
@@ -37,7 +39,7 @@ func TestHoldWhoseNodeDoesNotMatchItsTokenEnds(t *testing.T) {
 }
 
 // TestSuspensionBetweenTwoLooksEndsTheHold: a suspension that came and
-// went before the hold's monitor looked at the state still ends the hold
+// went before anyone looked at the state still ends the hold
 // (by default a suspension ends every hold: the server may have expired
 // the session meanwhile).
 func TestSuspensionBetweenTwoLooksEndsTheHold(t *testing.T) {

@@ -25,7 +25,7 @@ func (q *Queue) Join(ctx context.Context, m Marker, data []byte) (*Hold, error) 
 	if err != nil {
 		return nil, err
 	}
-	h := q.s.pendingHold(own, first.token)
+	h := q.s.pendingHold(own, first.token, false)
 	h.written, h.maxHold, h.measure = data, q.maxHold, q.measure
 	if h.token != 0 {
 		return h, nil
@@ -52,11 +52,12 @@ func (q *Queue) Join(ctx context.Context, m Marker, data []byte) (*Hold, error) 
 
 // Grant makes a pending hold trusted, from now until it is released or
 // lost, and starts watching its node.
-func (h *Hold) Grant() { h.grant(nil, nil) }
+func (h *Hold) Grant() { h.grant(false) }
 
 // Abandon gives up a pending hold: its node is deleted, within a second or
 // in the background.
 func (h *Hold) Abandon() {
 	h.cancel(ErrNotHeld)
+	h.forget()
 	h.s.abandon(h.path)
 }

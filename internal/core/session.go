@@ -65,17 +65,22 @@ type Session struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
-	mu        sync.Mutex
-	id        int64
-	state     State
-	suspended time.Time // when the current suspension began
-	// suspensions counts them, so that a hold notices one that came and
-	// went between two of its looks at the state.
+	mu          sync.Mutex
+	id          int64
+	state       State
+	suspended   time.Time // when the current suspension began
 	suspensions int
 	changed     chan struct{} // closed and replaced on every change of state
-	holds       map[*Hold]struct{}
-	cleaning    int           // background cleanups running
-	cleaned     chan struct{} // closed when cleaning drops to 0
+	// tolerance ends the holds when a tolerated suspension has lasted too
+	// long (see toleratedUntil)
+	tolerance *time.Timer
+	// nodes routes the events on our contenders' and holds' nodes to their
+	// holds (pending or granted), by path; on a change of state the
+	// Session ends the granted ones itself. Neither costs a hold a
+	// goroutine.
+	nodes    map[string]*Hold
+	cleaning int           // background cleanups running
+	cleaned  chan struct{} // closed when cleaning drops to 0
 	// Our nodes that may exist on a connection we did not make (see
 	// sweep.go), by name or, for a sequential node, the name it was created
 	// with.
@@ -90,7 +95,7 @@ func newSession(cfg Config) *Session {
 	return &Session{
 		cfg: cfg, log: cfg.Logger, tel: newTelemetry(cfg), ctx: ctx, cancel: cancel,
 		stop: make(chan struct{}), changed: make(chan struct{}),
-		holds: make(map[*Hold]struct{}), mine: make(map[string]*ours),
+		nodes: make(map[string]*Hold), mine: make(map[string]*ours),
 	}
 }
 
@@ -224,10 +229,7 @@ func (s *Session) Close() error {
 
 func (s *Session) releaseAll() error {
 	s.mu.Lock()
-	holds := make([]*Hold, 0, len(s.holds))
-	for h := range s.holds {
-		holds = append(holds, h)
-	}
+	holds := s.grantedHolds()
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
@@ -256,9 +258,23 @@ func (s *Session) waitCleanups(limit time.Duration) {
 	}
 }
 
-// onEvent receives go-zookeeper's events synchronously: never dropped.
+// grantedHolds lists the granted holds not yet released; called with s.mu
+// held.
+func (s *Session) grantedHolds() []*Hold {
+	var hs []*Hold
+	for _, h := range s.nodes {
+		if h.granted {
+			hs = append(hs, h)
+		}
+	}
+	return hs
+}
+
+// onEvent receives go-zookeeper's events synchronously, on its receiving
+// goroutine: never dropped, and in the order they came. It must not block.
 func (s *Session) onEvent(ev zk.Event) {
 	if ev.Type != zk.EventSession {
+		s.nodeEvent(ev)
 		return
 	}
 	var sid int64
@@ -266,6 +282,40 @@ func (s *Session) onEvent(ev zk.Event) {
 		sid = c.SessionID()
 	}
 	s.observe(ev.State, sid)
+}
+
+// nodeEvent routes a watch's event to the hold of the node, if it is one
+// of ours. A Session made by Connect gets every event through onEvent; one
+// made by NewSession, through the watches it follows (see follow).
+func (s *Session) nodeEvent(ev zk.Event) {
+	if ev.Type != zk.EventNodeDeleted && ev.Type != zk.EventNodeDataChanged {
+		return // EventNotWatching: the session's state says what it means
+	}
+	s.mu.Lock()
+	h := s.nodes[ev.Path]
+	s.mu.Unlock()
+	if h != nil {
+		h.event(ev)
+	}
+}
+
+// follow hands the event of a watch on one of our nodes to nodeEvent. On
+// a connection the Session made, onEvent does, and the watch's channel is
+// left to go-zookeeper (it is buffered, and dropped once it fires); on the
+// application's, a goroutine waits for it, until the Session closes.
+func (s *Session) follow(w <-chan zk.Event) {
+	if s.owned || w == nil {
+		return
+	}
+	s.spawn(func() {
+		select {
+		case ev, ok := <-w:
+			if ok {
+				s.nodeEvent(ev)
+			}
+		case <-s.stop:
+		}
+	})
 }
 
 func (s *Session) poll() {
@@ -327,6 +377,10 @@ func (s *Session) setState(st State) {
 		return
 	}
 	s.log.Debug("zkrecipes: session state", "session", fmt.Sprintf("0x%x", s.id), "from", s.state, "to", st)
+	if s.tolerance != nil {
+		s.tolerance.Stop()
+		s.tolerance = nil
+	}
 	if st == StateSuspended {
 		s.suspended = time.Now()
 		s.suspensions++
@@ -335,6 +389,40 @@ func (s *Session) setState(st State) {
 	s.tel.stateChanged(st)
 	close(s.changed)
 	s.changed = make(chan struct{})
+	switch {
+	case st == StateSuspended && !s.cfg.TolerateSuspension:
+		s.endHolds(ErrSuspended)
+	case st == StateSuspended:
+		count := s.suspensions
+		s.tolerance = time.AfterFunc(time.Until(s.toleratedUntil(s.suspended)), func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.state == StateSuspended && s.suspensions == count {
+				s.endHolds(s.intolerable())
+			}
+		})
+	}
+}
+
+// endHolds ends every granted hold with cause, in the background: there
+// may be many, and this runs with s.mu held, maybe on go-zookeeper's
+// receiving goroutine. Holds granted later see the state themselves (see
+// Hold.grant).
+func (s *Session) endHolds(cause error) {
+	holds := s.grantedHolds()
+	if len(holds) == 0 {
+		return
+	}
+	s.wg.Go(func() {
+		for _, h := range holds {
+			h.cancel(cause)
+		}
+	})
+}
+
+// intolerable is why a tolerated suspension ends the holds.
+func (s *Session) intolerable() error {
+	return fmt.Errorf("%w for as long as the server may keep the session (%v)", ErrSuspended, s.sessionTimeout())
 }
 
 func (s *Session) terminate(st State, cause error) {
@@ -346,6 +434,7 @@ func (s *Session) terminate(st State, cause error) {
 	}
 	s.setState(st)
 	s.cancel(cause)
+	s.endHolds(cause)
 	switch {
 	case st == StateLost && s.owned:
 		s.tap.kill() // before go-zookeeper's next dial
@@ -406,14 +495,6 @@ func (s *Session) toleratedUntil(since time.Time) time.Time {
 	}
 	d := s.sessionTimeout()
 	return from.Add(d - d/10)
-}
-
-// suspension returns when the current (or last) suspension began, and how
-// many the Session has seen.
-func (s *Session) suspension() (since time.Time, count int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.suspended, s.suspensions
 }
 
 // watch returns the current state and a channel closed at the next change.
