@@ -19,6 +19,7 @@ test: image fmt-check vet test-offline
 OFFLINE := ^(Fuzz|Test(Parse|SeqBefore|Blockers|ValidatePath$$|ServerRule|Frames|Tap|Surface|Defaults|RecipesRefuse|SharedCluster|Check|Store|CountFormat|NewChecks|LeaseOffers|WrittenByOther|ParseMaxHold|EveryExtension|Retime|RevokeRequestsKeep|WaitFor|TopFigures))
 test-offline:
 	scripts/nodocker $(GO) test -count=1 -run '$(OFFLINE)' ./internal/core ./recipes ./integration/zktest ./integration/safety ./semaphore ./cmd/zkr
+	cd bench && ../scripts/nodocker $(GO) test -count=1 ./...
 
 # The inventory example: worker processes selling from one stock record under
 # the lock, against ZK_SERVERS or a throwaway ZooKeeper in Docker.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -28,7 +29,15 @@ const (
 	mixKind   = "mix"
 	sem1Kind  = "semaphore-1" // a semaphore of 1 lease
 	sem4Kind  = "semaphore-4" // a semaphore of 4 leases
+	itemsKind = "items"       // a mutex per item, each acquisition on a random one
 )
+
+// items is the per-item case's shape: how many lock paths, and how many
+// acquisitions each session has in flight.
+var items = struct{ paths, inFlight int }{1000, 4}
+
+// itemPath returns the lock path of item i under path.
+func itemPath(path string, i int) string { return fmt.Sprintf("%s/item-%d", path, i) }
 
 // leasesOf returns the maximum of a semaphore kind.
 func leasesOf(kind string) int {
@@ -41,6 +50,7 @@ func leasesOf(kind string) int {
 type result struct {
 	n        int
 	p50, p99 time.Duration
+	cpu      float64 // the client's CPU µs per acquisition; 0: not measured
 }
 
 // impl is one implementation under test.
@@ -54,9 +64,12 @@ type impl interface {
 	run(ctx context.Context, kind, path string, n int, d time.Duration, mark func()) (result, error)
 }
 
-// contender is one session's lock.
+// contender is one session's lock, or, for the per-item case, its locks:
+// acquire takes the write lock (or the read lock), of the item's path for
+// the per-item case (item is ignored otherwise). It is safe for
+// concurrent use by the per-item case's acquisitions in flight.
 type contender struct {
-	acquire func(write bool) (release func() error, err error)
+	acquire func(write bool, item int) (release func() error, err error)
 	close   func()
 }
 
@@ -83,36 +96,58 @@ func (g goImpl) run(ctx context.Context, kind, path string, n int, d time.Durati
 	var mu sync.Mutex
 	var waits []time.Duration
 	var errs []error
+	loops := 1
+	if kind == itemsKind {
+		loops = items.inFlight
+	}
 	mark()
+	cpu := cpuTime()
 	end := time.Now().Add(d)
 	var wg sync.WaitGroup
 	for _, c := range cs {
-		wg.Go(func() {
-			var mine []time.Duration
-			var err error
-			for err == nil && time.Now().Before(end) {
-				write := kind == mutexKind || (kind == mixKind && rand.IntN(10) == 0)
-				t0 := time.Now()
-				var release func() error
-				if release, err = c.acquire(write); err == nil {
-					mine = append(mine, time.Since(t0))
-					err = release()
+		for range loops {
+			wg.Go(func() {
+				var mine []time.Duration
+				var err error
+				for err == nil && time.Now().Before(end) {
+					write := kind != readKind && (kind != mixKind || rand.IntN(10) == 0)
+					t0 := time.Now()
+					var release func() error
+					if release, err = c.acquire(write, rand.IntN(items.paths)); err == nil {
+						mine = append(mine, time.Since(t0))
+						err = release()
+					}
 				}
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			waits = append(waits, mine...)
-			if err != nil {
-				errs = append(errs, err)
-			}
-		})
+				mu.Lock()
+				defer mu.Unlock()
+				waits = append(waits, mine...)
+				if err != nil {
+					errs = append(errs, err)
+				}
+			})
+		}
 	}
 	wg.Wait()
+	cpu = cpuTime() - cpu
 	mark()
 	if err := errors.Join(errs...); err != nil {
 		return result{}, err
 	}
-	return percentiles(waits), nil
+	r := percentiles(waits)
+	if r.n > 0 {
+		r.cpu = float64(cpu.Microseconds()) / float64(r.n)
+	}
+	return r, nil
+}
+
+// cpuTime returns this process's CPU time so far, user and system: every
+// goroutine's, the client library's own included.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func percentiles(waits []time.Duration) result {
@@ -120,7 +155,7 @@ func percentiles(waits []time.Duration) result {
 		return result{}
 	}
 	slices.Sort(waits)
-	return result{len(waits), waits[len(waits)/2], waits[min(len(waits)-1, len(waits)*99/100)]}
+	return result{n: len(waits), p50: waits[len(waits)/2], p99: waits[min(len(waits)-1, len(waits)*99/100)]}
 }
 
 func goImpls(servers []string) []impl {
@@ -136,32 +171,47 @@ func goImpls(servers []string) []impl {
 		return c, nil
 	}
 	return []impl{
-		goImpl{"zkrecipes", []string{mutexKind, readKind, mixKind, sem1Kind, sem4Kind}, func(ctx context.Context, kind, path string) (contender, error) {
+		goImpl{"zkrecipes", []string{mutexKind, readKind, mixKind, sem1Kind, sem4Kind, itemsKind}, func(ctx context.Context, kind, path string) (contender, error) {
 			s, err := recipes.Connect(ctx, servers)
 			if err != nil {
 				return contender{}, err
 			}
 			type hold interface{ Unlock(context.Context) error }
-			var take func(write bool) (hold, error)
+			var take func(write bool, item int) (hold, error)
 			switch kind {
 			case sem1Kind, sem4Kind:
 				m, err := semaphore.New(s, path, leasesOf(kind))
 				if err != nil {
 					return contender{}, err
 				}
-				take = func(bool) (hold, error) { return m.Acquire(ctx) }
+				take = func(bool, int) (hold, error) { return m.Acquire(ctx) }
 			case mutexKind:
 				m, err := lock.New(s, path)
 				if err != nil {
 					return contender{}, err
 				}
-				take = func(bool) (hold, error) { return m.Lock(ctx) }
+				take = func(bool, int) (hold, error) { return m.Lock(ctx) }
+			case itemsKind: // a Mutex per item, made when first wanted
+				ms := make([]*lock.Mutex, items.paths)
+				var mu sync.Mutex
+				take = func(_ bool, i int) (hold, error) {
+					mu.Lock()
+					if ms[i] == nil {
+						if ms[i], err = lock.New(s, itemPath(path, i)); err != nil {
+							mu.Unlock()
+							return nil, err
+						}
+					}
+					m := ms[i]
+					mu.Unlock()
+					return m.Lock(ctx)
+				}
 			default:
 				m, err := rwlock.New(s, path)
 				if err != nil {
 					return contender{}, err
 				}
-				take = func(write bool) (hold, error) {
+				take = func(write bool, _ int) (hold, error) {
 					if write {
 						return m.Lock(ctx)
 					}
@@ -169,8 +219,8 @@ func goImpls(servers []string) []impl {
 				}
 			}
 			return contender{
-				acquire: func(write bool) (func() error, error) {
-					h, err := take(write)
+				acquire: func(write bool, item int) (func() error, error) {
+					h, err := take(write, item)
 					if err != nil {
 						return nil, err
 					}
@@ -179,18 +229,24 @@ func goImpls(servers []string) []impl {
 				close: func() { s.Close() },
 			}, nil
 		}},
-		goImpl{"go-zookeeper", []string{mutexKind}, func(ctx context.Context, _, path string) (contender, error) {
+		goImpl{"go-zookeeper", []string{mutexKind, itemsKind}, func(ctx context.Context, kind, path string) (contender, error) {
 			c, err := conn()
 			if err != nil {
 				return contender{}, err
 			}
 			l := zk.NewLock(c, path, acl)
 			return contender{
-				acquire: func(bool) (func() error, error) { return l.Unlock, l.Lock() },
-				close:   c.Close,
+				acquire: func(_ bool, item int) (func() error, error) {
+					if kind == itemsKind { // a zk.Lock holds one acquisition's state
+						l := zk.NewLock(c, itemPath(path, item), acl)
+						return l.Unlock, l.Lock()
+					}
+					return l.Unlock, l.Lock()
+				},
+				close: c.Close,
 			}, nil
 		}},
-		goImpl{"raw-floor", []string{mutexKind}, func(ctx context.Context, _, path string) (contender, error) {
+		goImpl{"raw-floor", []string{mutexKind, itemsKind}, func(ctx context.Context, kind, path string) (contender, error) {
 			c, err := conn()
 			if err != nil {
 				return contender{}, err
@@ -199,8 +255,17 @@ func goImpls(servers []string) []impl {
 				return contender{}, err
 			}
 			return contender{
-				acquire: func(bool) (func() error, error) {
+				acquire: func(_ bool, item int) (func() error, error) {
+					path := path
+					if kind == itemsKind {
+						path = itemPath(path, item)
+					}
 					node, err := c.Create(path+"/n-", nil, zk.FlagEphemeral|zk.FlagSequence, acl)
+					if errors.Is(err, zk.ErrNoNode) { // the item's first acquisition
+						if err = createAll(c, path, acl); err == nil {
+							node, err = c.Create(path+"/n-", nil, zk.FlagEphemeral|zk.FlagSequence, acl)
+						}
+					}
 					if err != nil {
 						return nil, err
 					}
@@ -269,13 +334,20 @@ func (di driverImpl) name() string { return di.d.Name() }
 // WriteLock on one path hung there, no result within minutes, when tried)
 // and its semaphore, whose layout is not Curator's.
 func (di driverImpl) supports(kind string) bool {
+	if kind == itemsKind {
+		return true
+	}
 	return di.name() != "kazoo" || (kind != mixKind && kind != sem1Kind && kind != sem4Kind)
 }
 
 func (di driverImpl) run(ctx context.Context, kind, path string, n int, d time.Duration, mark func()) (result, error) {
 	ctx, cancel := context.WithTimeout(ctx, d+5*time.Minute)
 	defer cancel()
-	if err := di.d.Send(fmt.Sprintf("bench %s %s %d %d", kind, path, n, d.Milliseconds())); err != nil {
+	cmd := fmt.Sprintf("bench %s %s %d %d", kind, path, n, d.Milliseconds())
+	if kind == itemsKind {
+		cmd += fmt.Sprintf(" %d %d", items.paths, items.inFlight)
+	}
+	if err := di.d.Send(cmd); err != nil {
 		return result{}, err
 	}
 	for _, step := range []struct{ wait, reply string }{{"started", "go"}, {"finished", "close"}} {
@@ -291,12 +363,25 @@ func (di driverImpl) run(ctx context.Context, kind, path string, n int, d time.D
 	if err != nil {
 		return result{}, err
 	}
+	return parseResult(line)
+}
+
+// parseResult parses a driver's "result N P50_US P99_US".
+func parseResult(line string) (result, error) {
 	f := strings.Fields(line)
-	if len(f) != 4 {
-		return result{}, fmt.Errorf("bad result %q", line)
+	if len(f) != 4 || f[0] != "result" {
+		return result{}, fmt.Errorf("bad result %q: want \"result N P50_US P99_US\"", line)
 	}
-	count, _ := strconv.Atoi(f[1])
-	p50, _ := strconv.ParseInt(f[2], 10, 64)
-	p99, _ := strconv.ParseInt(f[3], 10, 64)
-	return result{count, time.Duration(p50) * time.Microsecond, time.Duration(p99) * time.Microsecond}, nil
+	var v [3]int64
+	for i := range v {
+		n, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil || n < 0 {
+			return result{}, fmt.Errorf("bad result %q: field %d is not a count", line, i+1)
+		}
+		v[i] = n
+	}
+	if v[1] > v[2] {
+		return result{}, fmt.Errorf("bad result %q: p50 above p99", line)
+	}
+	return result{n: int(v[0]), p50: time.Duration(v[1]) * time.Microsecond, p99: time.Duration(v[2]) * time.Microsecond}, nil
 }

@@ -5,21 +5,28 @@
 // node just ahead to go, delete: the least any queue lock sends); the
 // read-write lock against Curator's InterProcessReadWriteLock and Kazoo's
 // ReadLock/WriteLock; the semaphore (max 1 and 4) against Curator's
-// InterProcessSemaphoreV2; and the election's hand-over times. Each measurement
+// InterProcessSemaphoreV2; the per-item case (one lock per item of 1,000,
+// each acquisition on a random one, a few in flight per session) against
+// all of the mutexes; and the election's hand-over times. Each measurement
 // has every contender on a session of its own; implementations take turns,
 // in a different order each round, and the report gives medians over the
-// rounds and the ratios the project's targets are stated in.
+// rounds and the ratios the project's targets are stated in, with the
+// client's CPU time per acquisition for the implementations in this
+// process.
 //
-//	go run . [-duration 2s] [-rounds 3] [-sessions 1,8,32,128] [-readers 1,8,32] [-mix 8,32] [-semaphore 8,32] [-fsync on,off] [-impls zkrecipes,curator] [-out results]
+//	go run . [-duration 2s] [-rounds 3] [-sessions 1,8,32,128] [-readers 1,8,32] [-mix 8,32] [-semaphore 8,32] [-items 32] [-paths 1000] [-inflight 4] [-setups on,off,ensemble] [-impls zkrecipes,curator] [-out results]
 //
-// It starts its own ZooKeeper (the test harness image) once with fsync on
-// and once with forceSync=no, and writes results.md, results.csv and a
-// plot per fsync mode (mutex-fsync-on.png, ...).
+// It starts its own ZooKeeper (the test harness image) for each setup: one
+// server with fsync on (on), one with forceSync=no (off), and a 3-node
+// ensemble with fsync on (ensemble), whose clients each pick a member at
+// random, as every one of these client libraries does. It writes
+// results.md, results.csv and a mutex plot per setup (mutex-on.png, ...).
 package main
 
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,14 +38,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/testcontainers/testcontainers-go"
+
 	"github.com/zkrecipes/zkrecipes/integration/interop"
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
 )
 
 // row is one measurement.
 type row struct {
-	fsync        string
-	kind         string // mutexKind, readKind, mixKind
+	fsync        string // the setup: on, off, ensemble
+	kind         string // mutexKind, readKind, mixKind, ...
 	impl         string
 	sessions     int
 	round        int
@@ -46,6 +55,7 @@ type row struct {
 	perSecond    float64
 	p50, p99     time.Duration
 	requests     float64 // server requests per acquisition
+	cpu          float64 // the client's CPU µs per acquisition; 0: not measured (a driver's)
 }
 
 type scenario struct {
@@ -60,8 +70,11 @@ func main() {
 	readFlag := flag.String("readers", "1,8,32", "sessions taking read locks only")
 	mixFlag := flag.String("mix", "8,32", "sessions taking read locks, and write locks one time in ten")
 	semFlag := flag.String("semaphore", "8,32", "sessions taking leases of semaphores of 1 and of 4")
+	itemsFlag := flag.String("items", "32", "sessions each locking random items of -paths, -inflight at a time")
+	flag.IntVar(&items.paths, "paths", 1000, "lock paths (items) of the per-item case")
+	flag.IntVar(&items.inFlight, "inflight", 4, "acquisitions in flight per session in the per-item case")
 	handovers := flag.Int("handovers", 40, "election hand-overs measured per kind")
-	fsyncFlag := flag.String("fsync", "on,off", "server fsync modes to run")
+	setupsFlag := flag.String("setups", "on,off,ensemble", "servers to run: one with fsync on, one with fsync off, a 3-node ensemble with fsync on")
 	out := flag.String("out", "results", "directory for the results")
 	replot := flag.Bool("replot", false, "only redraw the plots from the results.csv in -out")
 	only := flag.String("impls", "", "measure only these implementations (comma-separated names; default all)")
@@ -78,7 +91,7 @@ func main() {
 		return
 	}
 	var scenarios []scenario
-	for kind, f := range map[string]string{mutexKind: *mutexFlag, readKind: *readFlag, mixKind: *mixFlag, sem1Kind: *semFlag, sem4Kind: *semFlag} {
+	for kind, f := range map[string]string{mutexKind: *mutexFlag, readKind: *readFlag, mixKind: *mixFlag, sem1Kind: *semFlag, sem4Kind: *semFlag, itemsKind: *itemsFlag} {
 		for _, n := range ints(f) {
 			scenarios = append(scenarios, scenario{kind, n})
 		}
@@ -88,7 +101,10 @@ func main() {
 	})
 	var rows []row
 	var elections []handover
-	for _, mode := range strings.Split(*fsyncFlag, ",") {
+	for _, mode := range strings.Split(*setupsFlag, ",") {
+		if !slices.Contains(setups, mode) {
+			log.Fatalf("-setups: no setup named %q (have %v)", mode, setups)
+		}
 		r, e, err := measure(mode, scenarios, *rounds, *duration, *handovers, *only)
 		if err != nil {
 			log.Fatal(err)
@@ -128,16 +144,35 @@ func ints(list string) []int {
 }
 
 func cmpKinds(a, b string) int {
-	order := []string{mutexKind, readKind, mixKind, sem1Kind, sem4Kind}
+	order := []string{mutexKind, itemsKind, readKind, mixKind, sem1Kind, sem4Kind}
 	return slices.Index(order, a) - slices.Index(order, b)
 }
 
+// The setups measured: one server with fsync on or off, and a 3-node
+// ensemble with fsync on.
+var setups = []string{"on", "off", "ensemble"}
+
+// setupLabel describes a setup in the report.
+func setupLabel(mode string) string {
+	switch mode {
+	case "ensemble":
+		return "3-node ensemble, fsync on"
+	case "off":
+		return "one server, fsync off"
+	}
+	return "one server, fsync on"
+}
+
 // measure runs every scenario for every implementation on one fresh
-// server, then the election hand-overs.
+// server (or ensemble), then the election hand-overs.
 func measure(mode string, scenarios []scenario, rounds int, d time.Duration, handovers int, only string) ([]row, []handover, error) {
 	ctx := context.Background()
-	log.Printf("starting ZooKeeper (fsync %s)...", mode)
-	c, err := zktest.Run(ctx, zktest.Image(), zktest.WithForceSync(mode == "on"), zktest.Quiet())
+	log.Printf("starting ZooKeeper (%s)...", setupLabel(mode))
+	opts := []testcontainers.ContainerCustomizer{zktest.WithForceSync(mode != "off"), zktest.Quiet()}
+	if mode == "ensemble" {
+		opts = append(opts, zktest.WithEnsemble(3))
+	}
+	c, err := zktest.Run(ctx, zktest.Image(), opts...)
 	if c != nil {
 		defer c.Terminate(context.Background())
 	}
@@ -168,14 +203,18 @@ func measure(mode string, scenarios []scenario, rounds int, d time.Duration, han
 		}
 		impls = slices.DeleteFunc(impls, func(im impl) bool { return !slices.Contains(names, im.name()) })
 	}
-	member := c.Members()[0]
+	// Requests the clients sent, to whichever member.
 	packets := func() int {
-		stats, err := member.Mntr(ctx)
-		if err != nil {
-			return 0
+		total := 0
+		for _, m := range c.Members() {
+			stats, err := m.Mntr(ctx)
+			if err != nil {
+				return 0
+			}
+			n, _ := strconv.Atoi(stats["zk_packets_received"])
+			total += n
 		}
-		n, _ := strconv.Atoi(stats["zk_packets_received"])
-		return n
+		return total
 	}
 
 	// The server (and Curator's JVM) compile their hot paths in the first
@@ -208,10 +247,10 @@ func measure(mode string, scenarios []scenario, rounds int, d time.Duration, han
 					return nil, nil, fmt.Errorf("%s %s with %d sessions: %w", im.name(), sc.kind, sc.sessions, err)
 				}
 				reqs := float64(counts[1]-counts[0]) / float64(max(res.n, 1))
-				r := row{mode, sc.kind, im.name(), sc.sessions, round, res.n, float64(res.n) / d.Seconds(), res.p50, res.p99, reqs}
+				r := row{mode, sc.kind, im.name(), sc.sessions, round, res.n, float64(res.n) / d.Seconds(), res.p50, res.p99, reqs, res.cpu}
 				rows = append(rows, r)
-				log.Printf("fsync %s round %d: %-5s %-12s %3d sessions: %6.0f acq/s, p50 %v, p99 %v, %.2f requests/acq",
-					mode, round, sc.kind, im.name(), sc.sessions, r.perSecond, res.p50, res.p99, reqs)
+				log.Printf("%s round %d: %-5s %-12s %3d sessions: %6.0f acq/s, p50 %v, p99 %v, %.2f requests/acq, %.0f cpu-us/acq",
+					mode, round, sc.kind, im.name(), sc.sessions, r.perSecond, res.p50, res.p99, reqs, res.cpu)
 			}
 		}
 	}
@@ -239,11 +278,12 @@ func writeCSV(path string, rows []row) error {
 	}
 	defer f.Close()
 	w := csv.NewWriter(f)
-	w.Write([]string{"fsync", "kind", "impl", "sessions", "round", "acquisitions", "acq_per_s", "p50_wait_us", "p99_wait_us", "requests_per_acq"})
+	w.Write([]string{"setup", "kind", "impl", "sessions", "round", "acquisitions", "acq_per_s", "p50_wait_us", "p99_wait_us", "requests_per_acq", "cpu_us_per_acq"})
 	for _, r := range rows {
 		w.Write([]string{r.fsync, r.kind, r.impl, strconv.Itoa(r.sessions), strconv.Itoa(r.round), strconv.Itoa(r.acquisitions),
 			strconv.FormatFloat(r.perSecond, 'f', 1, 64), strconv.FormatInt(r.p50.Microseconds(), 10),
-			strconv.FormatInt(r.p99.Microseconds(), 10), strconv.FormatFloat(r.requests, 'f', 2, 64)})
+			strconv.FormatInt(r.p99.Microseconds(), 10), strconv.FormatFloat(r.requests, 'f', 2, 64),
+			strconv.FormatFloat(r.cpu, 'f', 1, 64)})
 	}
 	w.Flush()
 	return w.Error()
@@ -256,21 +296,44 @@ func readCSV(path string) ([]row, error) {
 		return nil, err
 	}
 	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
+	return parseCSV(f)
+}
+
+// parseCSV parses what writeCSV wrote; a malformed record is an error
+// that names its line.
+func parseCSV(r io.Reader) ([]row, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = 11
+	recs, err := cr.ReadAll()
 	if err != nil {
 		return nil, err
 	}
 	var rows []row
-	for _, r := range recs[1:] {
-		n, _ := strconv.Atoi(r[3])
-		round, _ := strconv.Atoi(r[4])
-		acq, _ := strconv.Atoi(r[5])
-		per, _ := strconv.ParseFloat(r[6], 64)
-		p50, _ := strconv.ParseInt(r[7], 10, 64)
-		p99, _ := strconv.ParseInt(r[8], 10, 64)
-		reqs, _ := strconv.ParseFloat(r[9], 64)
-		rows = append(rows, row{r[0], r[1], r[2], n, round, acq, per,
-			time.Duration(p50) * time.Microsecond, time.Duration(p99) * time.Microsecond, reqs})
+	for i, r := range recs {
+		if i == 0 {
+			continue // the header
+		}
+		var ints [3]int
+		var floats [3]float64
+		var us [2]int64
+		var errs []error
+		for j, k := range []int{3, 4, 5} {
+			ints[j], err = strconv.Atoi(r[k])
+			errs = append(errs, err)
+		}
+		for j, k := range []int{6, 9, 10} {
+			floats[j], err = strconv.ParseFloat(r[k], 64)
+			errs = append(errs, err)
+		}
+		for j, k := range []int{7, 8} {
+			us[j], err = strconv.ParseInt(r[k], 10, 64)
+			errs = append(errs, err)
+		}
+		if err := errors.Join(errs...); err != nil {
+			return nil, fmt.Errorf("results line %d: %w", i+1, err)
+		}
+		rows = append(rows, row{r[0], r[1], r[2], ints[0], ints[1], ints[2], floats[0],
+			time.Duration(us[0]) * time.Microsecond, time.Duration(us[1]) * time.Microsecond, floats[1], floats[2]})
 	}
 	return rows, nil
 }

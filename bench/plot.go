@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"path/filepath"
 	"strconv"
 
@@ -11,10 +10,10 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-// plotAll draws the mutex plot of every fsync mode into dir.
+// plotAll draws the mutex plot of every setup into dir.
 func plotAll(dir string, s summaries) error {
 	for _, mode := range s.modes {
-		if err := plotMutex(filepath.Join(dir, "mutex-fsync-"+mode+".png"), s, mode); err != nil {
+		if err := plotMutex(filepath.Join(dir, "mutex-"+mode+".png"), s, mode); err != nil {
 			return err
 		}
 	}
@@ -26,7 +25,7 @@ func plotAll(dir string, s summaries) error {
 // among them: no lock can be faster).
 func plotMutex(path string, s summaries, mode string) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("Mutex, one ZooKeeper server, fsync %s", mode)
+	p.Title.Text = "Mutex, " + setupLabel(mode)
 	p.Y.Label.Text = "acquisitions per second"
 	p.X.Label.Text = "contending sessions"
 	ns := s.sessions[mutexKind]

@@ -24,7 +24,11 @@
 //                     InterProcessMutex (KIND mutex), the read lock of
 //                     InterProcessReadWriteLock (read) or, one time in ten,
 //                     its write lock (mix), or a lease of
-//                     InterProcessSemaphoreV2 with max N (semaphore-N).
+//                     InterProcessSemaphoreV2 with max N (semaphore-N); KIND
+//                     items takes two more arguments, PATHS INFLIGHT: each
+//                     client runs INFLIGHT threads, each acquiring and
+//                     releasing the InterProcessMutex of PATH/item-I for an
+//                     I drawn at random below PATHS.
 //                     Says "started" once connected and waits for a line, then "finished" and waits for a
 //                     line (the caller reads the server's counters), then
 //                     "result N P50_US P99_US" (N acquisitions, wait
@@ -190,7 +194,8 @@ public class CuratorDriver {
                         say("dbleft " + f[1]);
                         break;
                     case "bench":
-                        say(bench(in, args[0], f[1], f[2], Integer.parseInt(f[3]), Long.parseLong(f[4])));
+                        say(bench(in, args[0], f[1], f[2], Integer.parseInt(f[3]), Long.parseLong(f[4]),
+                                f.length > 6 ? Integer.parseInt(f[5]) : 0, f.length > 6 ? Integer.parseInt(f[6]) : 1));
                         break;
                     case "benchelect":
                         say(benchElect(args[0], f[1], Integer.parseInt(f[2])));
@@ -322,7 +327,8 @@ public class CuratorDriver {
         client.close();
     }
 
-    static String bench(BufferedReader in, String connect, String kind, String path, int clients, long millis) throws Exception {
+    static String bench(BufferedReader in, String connect, String kind, String path, int clients, long millis,
+                        int paths, int inFlight) throws Exception {
         java.util.List<CuratorFramework> cs = new java.util.ArrayList<>();
         for (int i = 0; i < clients; i++) {
             cs.add(connect(connect));
@@ -332,7 +338,7 @@ public class CuratorDriver {
         in.readLine(); // "go": the caller has read the server's counters
         long end = System.nanoTime() + millis * 1_000_000L;
         java.util.List<Thread> threads = new java.util.ArrayList<>();
-        for (CuratorFramework c : cs) {
+        for (CuratorFramework c : cs) for (int k = 0; k < inFlight; k++) {
             Thread t = new Thread(() -> {
                 InterProcessMutex mutex = new InterProcessMutex(c, path);
                 InterProcessReadWriteLock rw = new InterProcessReadWriteLock(c, path);
@@ -340,13 +346,22 @@ public class CuratorDriver {
                         ? new InterProcessSemaphoreV2(c, path, Integer.parseInt(kind.substring("semaphore-".length()))) : null;
                 java.util.Random rnd = new java.util.Random();
                 try {
+                    while (kind.equals("items") && System.nanoTime() < end) {
+                        // one InterProcessMutex per acquisition: each holds
+                        // its own thread's state, and this thread takes one
+                        InterProcessMutex m = new InterProcessMutex(c, path + "/item-" + rnd.nextInt(paths));
+                        long t0 = System.nanoTime();
+                        m.acquire();
+                        waits.add((System.nanoTime() - t0) / 1000);
+                        m.release();
+                    }
                     while (sem != null && System.nanoTime() < end) {
                         long t0 = System.nanoTime();
                         Lease lease = sem.acquire();
                         waits.add((System.nanoTime() - t0) / 1000);
                         sem.returnLease(lease);
                     }
-                    while (sem == null && System.nanoTime() < end) {
+                    while (sem == null && !kind.equals("items") && System.nanoTime() < end) {
                         InterProcessMutex m = kind.equals("mutex") ? mutex
                                 : kind.equals("mix") && rnd.nextInt(10) == 0 ? rw.writeLock() : rw.readLock();
                         long t0 = System.nanoTime();

@@ -7,6 +7,8 @@ benchmarks: one command per line on stdin, one reply per line on stdout.
   bench KIND PATH CLIENTS MILLIS -> CLIENTS threads, each with a client
       (session) of its own, acquire and release for MILLIS ms kazoo's Lock
       (KIND mutex), ReadLock (read) or, one time in ten, WriteLock (mix).
+      KIND items takes two more, PATHS INFLIGHT: INFLIGHT threads per
+      client, each taking the Lock of PATH/item-I, I random below PATHS.
       It says "started" once connected and waits for a line; then
       "finished" and waits for a line (the caller reads the server's
       counters meanwhile); then "result N P50_US P99_US"
@@ -57,7 +59,7 @@ def client(connect):
     return zk
 
 
-def bench(connect, kind, path, clients, millis):
+def bench(connect, kind, path, clients, millis, paths=0, in_flight=1):
     zks = [client(connect) for _ in range(clients)]
     waits = []
     lock = threading.Lock()
@@ -66,7 +68,9 @@ def bench(connect, kind, path, clients, millis):
     end = time.monotonic() + millis / 1000.0
 
     def run(zk):
-        if kind == "mutex":
+        if kind == "items":  # a Lock per acquisition, of a random item
+            pick = lambda: zk.Lock("%s/item-%d" % (path, random.randrange(paths)), extra_lock_patterns=["-lock-"])
+        elif kind == "mutex":
             m = zk.Lock(path, extra_lock_patterns=["-lock-"])
             pick = lambda: m
         else:
@@ -82,7 +86,7 @@ def bench(connect, kind, path, clients, millis):
         with lock:
             waits.extend(mine)
 
-    threads = [threading.Thread(target=run, args=(zk,)) for zk in zks]
+    threads = [threading.Thread(target=run, args=(zk,)) for zk in zks for _ in range(in_flight)]
     for t in threads:
         t.start()
     for t in threads:
@@ -220,7 +224,7 @@ def main():
             elif f[0] == "members":
                 say("members " + ",".join(sorted(zk.Party(f[1]))))
             elif f[0] == "bench":
-                say(bench(connect, f[1], f[2], int(f[3]), int(f[4])))
+                say(bench(connect, f[1], f[2], int(f[3]), int(f[4]), *[int(x) for x in f[5:7]]))
             elif f[0] == "benchelect":
                 say(bench_elect(connect, f[1], int(f[2])))
             elif f[0] == "quit":
