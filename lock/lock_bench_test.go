@@ -176,7 +176,7 @@ func reportCPU(b *testing.B, since time.Duration) {
 // lock; ns/op is per acquisition across all of them.
 func BenchmarkContended(b *testing.B) {
 	warmUp(b)
-	for _, n := range []int{8, 32} {
+	for _, n := range []int{8, 32, 128} {
 		for _, impl := range implementations[:2] {
 			b.Run(fmt.Sprintf("sessions=%d/%s", n, impl.name), func(b *testing.B) {
 				path := fmt.Sprintf("/bench/contended-%d-%s", n, impl.name)

@@ -82,7 +82,10 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Session, e
 // deletes such nodes through conn in the background, and at Close.
 // Acquisitions on it cost one round trip more than on a Session made by
 // [Connect], which reads the fencing token from the create's reply on the
-// wire; here each new node is read back instead.
+// wire; here each new node is read back instead. And a hold costs a
+// goroutine here, waiting for the watch on its node, where a Session made
+// by Connect takes every watch's event from the connection itself: an
+// idle hold on it costs no goroutine.
 //
 // The Session cannot see conn's negotiated session timeout: give it with
 // [WithSessionTimeout], which bounds Close's waits and, with
