@@ -33,6 +33,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,7 +79,18 @@ func main() {
 	out := flag.String("out", "results", "directory for the results")
 	replot := flag.Bool("replot", false, "only redraw the plots from the results.csv in -out")
 	only := flag.String("impls", "", "measure only these implementations (comma-separated names; default all)")
+	cpuProfile := flag.String("cpuprofile", "", "write this process's CPU profile (the Go implementations') to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	log.SetFlags(0)
 	if *replot {
 		rows, err := readCSV(filepath.Join(*out, "results.csv"))

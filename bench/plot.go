@@ -29,6 +29,9 @@ func plotMutex(path string, s summaries, mode string) error {
 	p.Y.Label.Text = "acquisitions per second"
 	p.X.Label.Text = "contending sessions"
 	ns := s.sessions[mutexKind]
+	if len(ns) == 0 {
+		return nil // not measured in this run
+	}
 	var labels []string
 	for _, n := range ns {
 		labels = append(labels, strconv.Itoa(n))
