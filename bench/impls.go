@@ -16,6 +16,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes/integration/interop"
 	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/multilock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/rwlock"
 	"github.com/zkrecipes/zkrecipes/semaphore"
@@ -30,7 +31,28 @@ const (
 	sem1Kind  = "semaphore-1" // a semaphore of 1 lease
 	sem4Kind  = "semaphore-4" // a semaphore of 4 leases
 	itemsKind = "items"       // a mutex per item, each acquisition on a random one
+	multiKind = "multi"       // two mutexes of a few at once, a random pair each time
 )
+
+// multiPaths is how many mutexes the multi-lock case takes its pairs from.
+const multiPaths = 8
+
+// pick draws the items an acquisition of kind takes: one of items.paths
+// for the per-item case, two of multiPaths (in path order, which every
+// implementation takes them in) for the multi-lock case, none otherwise.
+func pick(kind string) []int {
+	switch kind {
+	case itemsKind:
+		return []int{rand.IntN(items.paths)}
+	case multiKind:
+		i := rand.IntN(multiPaths)
+		j := (i + 1 + rand.IntN(multiPaths-1)) % multiPaths
+		pair := []int{i, j}
+		slices.SortFunc(pair, func(a, b int) int { return strings.Compare(itemPath("", a), itemPath("", b)) })
+		return pair
+	}
+	return nil
+}
 
 // items is the per-item case's shape: how many lock paths, and how many
 // acquisitions each session has in flight.
@@ -64,12 +86,12 @@ type impl interface {
 	run(ctx context.Context, kind, path string, n int, d time.Duration, mark func()) (result, error)
 }
 
-// contender is one session's lock, or, for the per-item case, its locks:
-// acquire takes the write lock (or the read lock), of the item's path for
-// the per-item case (item is ignored otherwise). It is safe for
+// contender is one session's lock, or, for the per-item and multi-lock
+// cases, its locks: acquire takes the write lock (or the read lock), of
+// the items' paths for those cases (items is nil otherwise). It is safe for
 // concurrent use by the per-item case's acquisitions in flight.
 type contender struct {
-	acquire func(write bool, item int) (release func() error, err error)
+	acquire func(write bool, items []int) (release func() error, err error)
 	close   func()
 }
 
@@ -113,7 +135,7 @@ func (g goImpl) run(ctx context.Context, kind, path string, n int, d time.Durati
 					write := kind != readKind && (kind != mixKind || rand.IntN(10) == 0)
 					t0 := time.Now()
 					var release func() error
-					if release, err = c.acquire(write, rand.IntN(items.paths)); err == nil {
+					if release, err = c.acquire(write, pick(kind)); err == nil {
 						mine = append(mine, time.Since(t0))
 						err = release()
 					}
@@ -171,47 +193,58 @@ func goImpls(servers []string) []impl {
 		return c, nil
 	}
 	return []impl{
-		goImpl{"zkrecipes", []string{mutexKind, readKind, mixKind, sem1Kind, sem4Kind, itemsKind}, func(ctx context.Context, kind, path string) (contender, error) {
+		goImpl{"zkrecipes", []string{mutexKind, readKind, mixKind, sem1Kind, sem4Kind, itemsKind, multiKind}, func(ctx context.Context, kind, path string) (contender, error) {
 			s, err := recipes.Connect(ctx, servers)
 			if err != nil {
 				return contender{}, err
 			}
 			type hold interface{ Unlock(context.Context) error }
-			var take func(write bool, item int) (hold, error)
+			var take func(write bool, items []int) (hold, error)
 			switch kind {
 			case sem1Kind, sem4Kind:
 				m, err := semaphore.New(s, path, leasesOf(kind))
 				if err != nil {
 					return contender{}, err
 				}
-				take = func(bool, int) (hold, error) { return m.Acquire(ctx) }
+				take = func(bool, []int) (hold, error) { return m.Acquire(ctx) }
 			case mutexKind:
 				m, err := lock.New(s, path)
 				if err != nil {
 					return contender{}, err
 				}
-				take = func(bool, int) (hold, error) { return m.Lock(ctx) }
-			case itemsKind: // a Mutex per item, made when first wanted
-				ms := make([]*lock.Mutex, items.paths)
+				take = func(bool, []int) (hold, error) { return m.Lock(ctx) }
+			case itemsKind, multiKind: // a Mutex per item, made when first wanted
+				ms := make([]*lock.Mutex, max(items.paths, multiPaths))
 				var mu sync.Mutex
-				take = func(_ bool, i int) (hold, error) {
+				mutex := func(i int) (*lock.Mutex, error) {
 					mu.Lock()
+					defer mu.Unlock()
+					var err error
 					if ms[i] == nil {
-						if ms[i], err = lock.New(s, itemPath(path, i)); err != nil {
-							mu.Unlock()
+						ms[i], err = lock.New(s, itemPath(path, i))
+					}
+					return ms[i], err
+				}
+				take = func(_ bool, is []int) (hold, error) {
+					var parts []multilock.Part
+					for _, i := range is {
+						m, err := mutex(i)
+						if err != nil {
 							return nil, err
 						}
+						if kind == itemsKind {
+							return m.Lock(ctx)
+						}
+						parts = append(parts, multilock.Mutex(m))
 					}
-					m := ms[i]
-					mu.Unlock()
-					return m.Lock(ctx)
+					return multilock.Lock(ctx, parts...)
 				}
 			default:
 				m, err := rwlock.New(s, path)
 				if err != nil {
 					return contender{}, err
 				}
-				take = func(write bool, _ int) (hold, error) {
+				take = func(write bool, _ []int) (hold, error) {
 					if write {
 						return m.Lock(ctx)
 					}
@@ -219,8 +252,8 @@ func goImpls(servers []string) []impl {
 				}
 			}
 			return contender{
-				acquire: func(write bool, item int) (func() error, error) {
-					h, err := take(write, item)
+				acquire: func(write bool, is []int) (func() error, error) {
+					h, err := take(write, is)
 					if err != nil {
 						return nil, err
 					}
@@ -229,19 +262,35 @@ func goImpls(servers []string) []impl {
 				close: func() { s.Close() },
 			}, nil
 		}},
-		goImpl{"go-zookeeper", []string{mutexKind, itemsKind}, func(ctx context.Context, kind, path string) (contender, error) {
+		goImpl{"go-zookeeper", []string{mutexKind, itemsKind, multiKind}, func(ctx context.Context, kind, path string) (contender, error) {
 			c, err := conn()
 			if err != nil {
 				return contender{}, err
 			}
 			l := zk.NewLock(c, path, acl)
 			return contender{
-				acquire: func(_ bool, item int) (func() error, error) {
-					if kind == itemsKind { // a zk.Lock holds one acquisition's state
-						l := zk.NewLock(c, itemPath(path, item), acl)
+				acquire: func(_ bool, is []int) (func() error, error) {
+					if is == nil {
 						return l.Unlock, l.Lock()
 					}
-					return l.Unlock, l.Lock()
+					// A zk.Lock holds one acquisition's state. go-zookeeper
+					// has no multi-lock: take them one by one, in order.
+					var held []*zk.Lock
+					unlock := func() error {
+						var errs []error
+						for _, l := range held {
+							errs = append(errs, l.Unlock())
+						}
+						return errors.Join(errs...)
+					}
+					for _, i := range is {
+						l := zk.NewLock(c, itemPath(path, i), acl)
+						if err := l.Lock(); err != nil {
+							return nil, errors.Join(err, unlock())
+						}
+						held = append(held, l)
+					}
+					return unlock, nil
 				},
 				close: c.Close,
 			}, nil
@@ -255,10 +304,10 @@ func goImpls(servers []string) []impl {
 				return contender{}, err
 			}
 			return contender{
-				acquire: func(_ bool, item int) (func() error, error) {
+				acquire: func(_ bool, is []int) (func() error, error) {
 					path := path
 					if kind == itemsKind {
-						path = itemPath(path, item)
+						path = itemPath(path, is[0])
 					}
 					node, err := c.Create(path+"/n-", nil, zk.FlagEphemeral|zk.FlagSequence, acl)
 					if errors.Is(err, zk.ErrNoNode) { // the item's first acquisition
@@ -334,8 +383,11 @@ func (di driverImpl) name() string { return di.d.Name() }
 // WriteLock on one path hung there, no result within minutes, when tried)
 // and its semaphore, whose layout is not Curator's.
 func (di driverImpl) supports(kind string) bool {
-	if kind == itemsKind {
+	switch kind {
+	case itemsKind:
 		return true
+	case multiKind: // Kazoo has no multi-lock
+		return di.name() == "curator"
 	}
 	return di.name() != "kazoo" || (kind != mixKind && kind != sem1Kind && kind != sem4Kind)
 }
@@ -344,8 +396,11 @@ func (di driverImpl) run(ctx context.Context, kind, path string, n int, d time.D
 	ctx, cancel := context.WithTimeout(ctx, d+5*time.Minute)
 	defer cancel()
 	cmd := fmt.Sprintf("bench %s %s %d %d", kind, path, n, d.Milliseconds())
-	if kind == itemsKind {
+	switch kind {
+	case itemsKind:
 		cmd += fmt.Sprintf(" %d %d", items.paths, items.inFlight)
+	case multiKind:
+		cmd += fmt.Sprintf(" %d 1", multiPaths)
 	}
 	if err := di.d.Send(cmd); err != nil {
 		return result{}, err

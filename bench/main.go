@@ -7,14 +7,16 @@
 // ReadLock/WriteLock; the semaphore (max 1 and 4) against Curator's
 // InterProcessSemaphoreV2; the per-item case (one lock per item of 1,000,
 // each acquisition on a random one, a few in flight per session) against
-// all of the mutexes; and the election's hand-over times. Each measurement
+// all of the mutexes; the multi-lock (two mutexes of 8 at once) against
+// Curator's InterProcessMultiLock and two go-zookeeper locks taken in
+// order; and the election's hand-over times. Each measurement
 // has every contender on a session of its own; implementations take turns,
 // in a different order each round, and the report gives medians over the
 // rounds and the ratios the project's targets are stated in, with the
 // client's CPU time per acquisition for the implementations in this
 // process.
 //
-//	go run . [-duration 2s] [-rounds 3] [-sessions 1,8,32,128] [-readers 1,8,32] [-mix 8,32] [-semaphore 8,32] [-items 32] [-paths 1000] [-inflight 4] [-setups on,off,ensemble] [-impls zkrecipes,curator] [-out results]
+//	go run . [-duration 2s] [-rounds 3] [-sessions 1,8,32,128] [-readers 1,8,32] [-mix 8,32] [-semaphore 8,32] [-items 32] [-paths 1000] [-inflight 4] [-multi 8,32] [-setups on,off,ensemble] [-impls zkrecipes,curator] [-out results]
 //
 // It starts its own ZooKeeper (the test harness image) for each setup: one
 // server with fsync on (on), one with forceSync=no (off), and a 3-node
@@ -72,6 +74,7 @@ func main() {
 	mixFlag := flag.String("mix", "8,32", "sessions taking read locks, and write locks one time in ten")
 	semFlag := flag.String("semaphore", "8,32", "sessions taking leases of semaphores of 1 and of 4")
 	itemsFlag := flag.String("items", "32", "sessions each locking random items of -paths, -inflight at a time")
+	multiFlag := flag.String("multi", "8,32", "sessions each locking two mutexes of 8 at once, a random pair each time")
 	flag.IntVar(&items.paths, "paths", 1000, "lock paths (items) of the per-item case")
 	flag.IntVar(&items.inFlight, "inflight", 4, "acquisitions in flight per session in the per-item case")
 	handovers := flag.Int("handovers", 40, "election hand-overs measured per kind")
@@ -103,7 +106,7 @@ func main() {
 		return
 	}
 	var scenarios []scenario
-	for kind, f := range map[string]string{mutexKind: *mutexFlag, readKind: *readFlag, mixKind: *mixFlag, sem1Kind: *semFlag, sem4Kind: *semFlag, itemsKind: *itemsFlag} {
+	for kind, f := range map[string]string{mutexKind: *mutexFlag, readKind: *readFlag, mixKind: *mixFlag, sem1Kind: *semFlag, sem4Kind: *semFlag, itemsKind: *itemsFlag, multiKind: *multiFlag} {
 		for _, n := range ints(f) {
 			scenarios = append(scenarios, scenario{kind, n})
 		}
@@ -156,7 +159,7 @@ func ints(list string) []int {
 }
 
 func cmpKinds(a, b string) int {
-	order := []string{mutexKind, itemsKind, readKind, mixKind, sem1Kind, sem4Kind}
+	order := []string{mutexKind, itemsKind, multiKind, readKind, mixKind, sem1Kind, sem4Kind}
 	return slices.Index(order, a) - slices.Index(order, b)
 }
 

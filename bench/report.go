@@ -154,6 +154,12 @@ func markdown(s summaries, elections []handover, d time.Duration, rounds int) st
 			b.WriteString("### Read-write lock, 90% reads / 10% writes\n\nAcquisitions per second (p50 / p99 wait):\n\n")
 			s.table(&b, mode, mixKind, throughput)
 		}
+		if len(s.sessions[multiKind]) > 0 {
+			fmt.Fprintf(&b, "### Multi-lock: two mutexes of %d at once, a random pair each time\n\nAcquisitions per second (p50 / p99 wait):\n\n", multiPaths)
+			s.table(&b, mode, multiKind, throughput)
+			b.WriteString("Server requests per acquisition:\n\n")
+			s.table(&b, mode, multiKind, requests)
+		}
 		for _, kind := range []string{sem1Kind, sem4Kind} {
 			if len(s.sessions[kind]) > 0 {
 				fmt.Fprintf(&b, "### Semaphore of %d\n\nAcquisitions per second (p50 / p99 wait):\n\n", leasesOf(kind))

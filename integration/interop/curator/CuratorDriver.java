@@ -28,7 +28,9 @@
 //                     items takes two more arguments, PATHS INFLIGHT: each
 //                     client runs INFLIGHT threads, each acquiring and
 //                     releasing the InterProcessMutex of PATH/item-I for an
-//                     I drawn at random below PATHS.
+//                     I drawn at random below PATHS. KIND multi (PATHS
+//                     INFLIGHT too) takes an InterProcessMultiLock of two
+//                     such mutexes, a random pair in path order.
 //                     Says "started" once connected and waits for a line, then "finished" and waits for a
 //                     line (the caller reads the server's counters), then
 //                     "result N P50_US P99_US" (N acquisitions, wait
@@ -346,6 +348,16 @@ public class CuratorDriver {
                         ? new InterProcessSemaphoreV2(c, path, Integer.parseInt(kind.substring("semaphore-".length()))) : null;
                 java.util.Random rnd = new java.util.Random();
                 try {
+                    while (kind.equals("multi") && System.nanoTime() < end) {
+                        int i = rnd.nextInt(paths), j = (i + 1 + rnd.nextInt(paths - 1)) % paths;
+                        java.util.List<String> pair = new java.util.ArrayList<>(java.util.List.of(path + "/item-" + i, path + "/item-" + j));
+                        java.util.Collections.sort(pair); // one order for every client: no deadlock
+                        InterProcessMultiLock m = new InterProcessMultiLock(c, pair);
+                        long t0 = System.nanoTime();
+                        m.acquire();
+                        waits.add((System.nanoTime() - t0) / 1000);
+                        m.release();
+                    }
                     while (kind.equals("items") && System.nanoTime() < end) {
                         // one InterProcessMutex per acquisition: each holds
                         // its own thread's state, and this thread takes one
@@ -361,7 +373,7 @@ public class CuratorDriver {
                         waits.add((System.nanoTime() - t0) / 1000);
                         sem.returnLease(lease);
                     }
-                    while (sem == null && !kind.equals("items") && System.nanoTime() < end) {
+                    while (sem == null && !kind.equals("items") && !kind.equals("multi") && System.nanoTime() < end) {
                         InterProcessMutex m = kind.equals("mutex") ? mutex
                                 : kind.equals("mix") && rnd.nextInt(10) == 0 ? rw.writeLock() : rw.readLock();
                         long t0 = System.nanoTime();
