@@ -72,20 +72,22 @@ type Hold struct {
 }
 
 // pendingHold prepares the hold of the node at path while its contender
-// waits (waiting: it gets the events on its node through the hold's
-// events channel) or decides (Join): its context stops the background
-// work on the node (the watch being set) if the contender gives up. token
-// is 0 until known. The hold is registered with the Session, which routes
-// the events on its node to it, until it is released or given up.
+// waits (waiting) or decides (Join): its context stops the background work
+// on the node (the watch being set) if the contender gives up. token is 0
+// until known. A waiting contender's hold is registered with the Session
+// at once, which routes the events on its node to the hold's events
+// channel; a deciding one's, at its grant: until then it reacts to
+// nothing. The Session routes them until the hold is released or given
+// up.
 func (s *Session) pendingHold(path string, token int64, waiting bool) *Hold {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	h := &Hold{s: s, path: path, token: token, ctx: ctx, cancelCtx: cancel}
 	if waiting {
 		h.events = make(chan zk.Event, 1)
+		s.mu.Lock()
+		s.nodes[path] = h
+		s.mu.Unlock()
 	}
-	s.mu.Lock()
-	s.nodes[path] = h
-	s.mu.Unlock()
 	return h
 }
 
@@ -141,7 +143,8 @@ func (h *Hold) armLoop() {
 // state says so (see Session.endHolds), and routes the events on its node
 // to it: an event the contender did not take yet is taken now. watching:
 // the watch on the node is set, or being set; if not, it is set now, in
-// the background. An idle hold costs no goroutine.
+// the background. On a Session made by Connect an idle hold costs no
+// goroutine (on one over the application's connection, see follow).
 func (h *Hold) grant(watching bool) *Hold {
 	h.mu.Lock()
 	var ev zk.Event
@@ -157,6 +160,7 @@ func (h *Hold) grant(watching bool) *Hold {
 	h.mu.Unlock()
 	s := h.s
 	s.mu.Lock()
+	s.nodes[h.path] = h
 	h.granted = true
 	st, since := s.state, s.suspended
 	s.mu.Unlock()
@@ -183,7 +187,10 @@ func (h *Hold) grant(watching bool) *Hold {
 // event takes an event on the hold's node: a waiting contender gets it
 // through the events channel (one is enough: it reads the node again); a
 // granted hold ends if the node is gone, and reads it again (and watches
-// it anew) if its data changed.
+// it anew) if its data changed, unless it does not watch its node
+// (Unwatched): it may get the events of a watch someone else set on the
+// connection (a contender behind it), and stays as blind to changes as
+// it was meant to be.
 func (h *Hold) event(ev zk.Event) {
 	h.mu.Lock()
 	if h.events != nil {
@@ -199,7 +206,7 @@ func (h *Hold) event(ev zk.Event) {
 	case zk.EventNodeDeleted:
 		h.cancel(h.deleted())
 	case zk.EventNodeDataChanged:
-		if h.Err() == nil {
+		if h.Err() == nil && !h.unwatched {
 			h.arm()
 		}
 	}

@@ -23,10 +23,9 @@ func TestHoldWhoseNodeDoesNotMatchItsTokenEnds(t *testing.T) {
 	require.NoError(t, err)
 
 	// A hold on the same node that believes a wrong token, as one would
-	// if a reply were misread.
-	// (It takes the path's events over from h until it is forgotten.)
+	// if a reply were misread. It takes the path's events over from h (one
+	// hold per node) until it is forgotten.
 	wrong := s.pendingHold(h.Path(), h.Token()+1, false).grant(false)
-	defer wrong.forget()
 	select {
 	case <-wrong.Done():
 	case <-ctx.Done():
@@ -34,8 +33,50 @@ func TestHoldWhoseNodeDoesNotMatchItsTokenEnds(t *testing.T) {
 	}
 	assert.ErrorIs(t, wrong.Err(), ErrNodeMismatch)
 	assert.ErrorIs(t, wrong.Err(), ErrLost)
+	wrong.forget()
+	s.mu.Lock()
+	s.nodes[h.Path()] = h
+	s.mu.Unlock()
 	assert.NoError(t, h.Err(), "the right hold was ended too")
-	require.NoError(t, h.Release(ctx))
+	// ... and it is still told what happens to its node.
+	_, err = testSession(t).Conn().Set(h.Path(), []byte("someone else"), -1)
+	require.NoError(t, err)
+	select {
+	case <-h.Done():
+	case <-ctx.Done():
+		t.Fatal("the right hold was not told of a foreign write")
+	}
+	assert.ErrorIs(t, h.Err(), ErrNodeMismatch)
+	h.Release(ctx)
+}
+
+// TestAHoldThatDoesNotDecideYetHearsNothing: a hold made by Join reacts
+// to nothing before its Grant, even to a watch the application set on its
+// node through the same connection; once granted it learns what happened.
+func TestAHoldThatDoesNotDecideYetHearsNothing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, other := testSession(t), testSession(t)
+	q, err := NewQueue(s, "/test/undecided", []Marker{MutexMarker}, AnyBlocks)
+	require.NoError(t, err)
+	h, err := q.Join(ctx, MutexMarker, nil)
+	require.NoError(t, err)
+	_, _, _, err = s.Conn().GetW(h.Path())
+	require.NoError(t, err)
+	require.NoError(t, other.Conn().Delete(h.Path(), -1))
+	// The watch's event comes before this read's answer on the same
+	// connection, and a hold that heard it would have ended at once.
+	_, _, err = s.Conn().Exists(h.Path())
+	require.NoError(t, err)
+	assert.NoError(t, h.Err(), "a pending hold reacted to an event")
+	h.Grant()
+	select {
+	case <-h.Done():
+	case <-ctx.Done():
+		t.Fatal("the granted hold did not learn that its node is gone")
+	}
+	assert.ErrorIs(t, h.Err(), ErrNodeDeleted)
+	h.Release(ctx)
 }
 
 // TestSuspensionBetweenTwoLooksEndsTheHold: a suspension that came and
@@ -112,4 +153,39 @@ func TestWrittenByOtherIgnoresReadsThatRacedOurWrite(t *testing.T) {
 	assert.True(t, h.writtenByOther(2))
 	h.unsettled = true
 	assert.False(t, h.writtenByOther(2), "our own unsettled write")
+}
+
+// TestAnUnwatchedHoldStaysBlind: a hold that does not watch its node
+// (Unwatched) may still get the events of a watch someone else in its
+// Session set on the node (a contender behind it); it does not act on
+// them: no revocation request is noted, and nothing is written back.
+func TestAnUnwatchedHoldStaysBlind(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, other := testSession(t), testSession(t)
+	q, err := NewQueue(s, "/test/blind", []Marker{MutexMarker}, AnyBlocks, Unwatched())
+	require.NoError(t, err)
+	h, err := q.Acquire(ctx, MutexMarker, true, nil)
+	require.NoError(t, err)
+	defer h.Release(ctx)
+	_, _, _, err = s.Conn().GetW(h.Path())
+	require.NoError(t, err)
+	_, err = other.Conn().Set(h.Path(), RevokeRequest(nil), -1)
+	require.NoError(t, err)
+	// The event comes before this read's answer, and a hold that acts on
+	// it starts reading its node at once (arming), before the answer is
+	// handed out.
+	data, _, err := s.Conn().Get(h.Path())
+	require.NoError(t, err)
+	assert.True(t, isRevokeRequest(data))
+	h.mu.Lock()
+	arming := h.arming
+	h.mu.Unlock()
+	assert.False(t, arming, "an unwatched hold reads its node again on another watch's event")
+	select {
+	case <-h.RevokeRequested():
+		t.Fatal("an unwatched hold acted on another watch's event")
+	default:
+	}
+	assert.NoError(t, h.Err())
 }

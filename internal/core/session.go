@@ -270,8 +270,9 @@ func (s *Session) grantedHolds() []*Hold {
 	return hs
 }
 
-// onEvent receives go-zookeeper's events synchronously, on its receiving
-// goroutine: never dropped, and in the order they came. It must not block.
+// onEvent receives go-zookeeper's events synchronously: never dropped, and
+// the watches' events in the order they came (on its receiving goroutine;
+// state changes come from its connecting one too). It must not block.
 func (s *Session) onEvent(ev zk.Event) {
 	if ev.Type != zk.EventSession {
 		s.nodeEvent(ev)
