@@ -68,16 +68,16 @@ type Session struct {
 	mu          sync.Mutex
 	id          int64
 	state       State
-	suspended   time.Time // when the current suspension began
-	suspensions int
+	suspended   time.Time     // when the current suspension began
+	suspensions int           // how many began: a tolerance timer acts only on its own
 	changed     chan struct{} // closed and replaced on every change of state
 	// tolerance ends the holds when a tolerated suspension has lasted too
 	// long (see toleratedUntil)
 	tolerance *time.Timer
-	// nodes routes the events on our contenders' and holds' nodes to their
-	// holds (pending or granted), by path; on a change of state the
-	// Session ends the granted ones itself. Neither costs a hold a
-	// goroutine.
+	// nodes routes the events on our nodes to their holds, by path: the
+	// pending holds of waiting contenders, and granted holds until they are
+	// released; on a change of state the Session ends the granted ones
+	// itself. Neither costs a hold a goroutine.
 	nodes    map[string]*Hold
 	cleaning int           // background cleanups running
 	cleaned  chan struct{} // closed when cleaning drops to 0
