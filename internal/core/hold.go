@@ -162,15 +162,10 @@ func (h *Hold) grant(watching bool) *Hold {
 	s.mu.Lock()
 	s.nodes[h.path] = h
 	h.granted = true
-	st, since := s.state, s.suspended
+	cause := s.holdsEnd()
 	s.mu.Unlock()
-	switch {
-	case st == StateLost, st == StateClosed:
-		h.cancel(s.Err())
-	case st == StateSuspended && !s.cfg.TolerateSuspension:
-		h.cancel(ErrSuspended)
-	case st == StateSuspended && !time.Now().Before(s.toleratedUntil(since)):
-		h.cancel(s.intolerable())
+	if cause != nil {
+		h.cancel(cause)
 	}
 	switch {
 	case missed:

@@ -390,10 +390,12 @@ func (s *Session) setState(st State) {
 	s.tel.stateChanged(st)
 	close(s.changed)
 	s.changed = make(chan struct{})
+	cause := s.holdsEnd()
 	switch {
-	case st == StateSuspended && !s.cfg.TolerateSuspension:
-		s.endHolds(ErrSuspended)
-	case st == StateSuspended:
+	case st != StateSuspended: // a final state's holds are ended by terminate
+	case cause != nil:
+		s.endHolds(cause)
+	default:
 		count := s.suspensions
 		s.tolerance = time.AfterFunc(time.Until(s.toleratedUntil(s.suspended)), func() {
 			s.mu.Lock()
@@ -419,6 +421,25 @@ func (s *Session) endHolds(cause error) {
 			h.cancel(cause)
 		}
 	})
+}
+
+// holdsEnd says why the Session's state ends its holds now, or nil;
+// called with s.mu held. A lost or closed Session ends them all; so does a
+// suspension, unless tolerated, and then once it has lasted too long (see
+// toleratedUntil). Holds granted before a change of state are ended by it
+// (setState, terminate); one granted after asks this itself.
+func (s *Session) holdsEnd() error {
+	switch {
+	case s.state == StateLost, s.state == StateClosed:
+		return s.Err()
+	case s.state != StateSuspended:
+		return nil
+	case !s.cfg.TolerateSuspension:
+		return ErrSuspended
+	case !time.Now().Before(s.toleratedUntil(s.suspended)):
+		return s.intolerable()
+	}
+	return nil
 }
 
 // intolerable is why a tolerated suspension ends the holds.
