@@ -3,6 +3,7 @@ package lock_test
 import (
 	"fmt"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
-// TestIdleHoldsCostNoGoroutine is issue 22's one process with many holds:
+// TestIdleHoldsCostNoGoroutine is issue 22's one process with many holds,
+// taken by goroutines sharing one Session:
 // a Session made by Connect follows its holds' nodes and its own state
 // itself, so a granted hold costs no goroutine (each had one before). And
 // every hold is still told, alone, what happens to its node: deleted,
@@ -28,10 +30,25 @@ func TestIdleHoldsCostNoGoroutine(t *testing.T) {
 	holds := make([]*lock.Hold, n)
 	settled := func() int { return runtime.NumGoroutine() }
 	g0 := settled()
-	for i := range holds {
-		m, err := lock.New(s, fmt.Sprintf("%s/%d", base, i))
-		require.NoError(t, err)
-		holds[i], err = m.Lock(ctx)
+	// Ten goroutines share the Session, as a service's workers do.
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := range 10 {
+		wg.Go(func() {
+			for i := w; i < n; i += 10 {
+				m, err := lock.New(s, fmt.Sprintf("%s/%d", base, i))
+				if err == nil {
+					holds[i], err = m.Lock(ctx)
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
 		require.NoError(t, err)
 	}
 	// Setting each hold's watch takes a goroutine for a moment.
