@@ -226,14 +226,18 @@ func goImpls(servers []string) []impl {
 					return ms[i], err
 				}
 				take = func(_ bool, is []int) (hold, error) {
+					if kind == itemsKind {
+						m, err := mutex(is[0])
+						if err != nil {
+							return nil, err
+						}
+						return m.Lock(ctx)
+					}
 					var parts []multilock.Part
 					for _, i := range is {
 						m, err := mutex(i)
 						if err != nil {
 							return nil, err
-						}
-						if kind == itemsKind {
-							return m.Lock(ctx)
 						}
 						parts = append(parts, multilock.Mutex(m))
 					}
