@@ -309,9 +309,11 @@ func (l *link) run() {
 	l.write(server, up, false)
 }
 
-// read copies src into q until src fails, then closes the link.
+// read copies src into q until src fails. Then a client's end closes the
+// link at once (its bytes are not replayed to a server later), and a
+// server's closes it once what it sent before is forwarded, as TCP
+// delivers a reply sent just before the close (a session's expiry).
 func (l *link) read(src net.Conn, q *queue, sniff *connectSniffer) {
-	defer l.close()
 	for {
 		buf := make([]byte, 32<<10)
 		n, err := src.Read(buf)
@@ -322,6 +324,11 @@ func (l *link) read(src net.Conn, q *queue, sniff *connectSniffer) {
 			q.push(chunk{data: buf[:n], at: time.Now()})
 		}
 		if err != nil {
+			if src == l.client {
+				l.close()
+			} else {
+				q.push(chunk{end: true, at: time.Now()})
+			}
 			return
 		}
 	}
@@ -332,7 +339,7 @@ func (l *link) write(dst net.Conn, q *queue, down bool) {
 	defer l.close()
 	for {
 		c, ok := q.pop(l.done)
-		if !ok || !l.p.wait(l, c.at, down) {
+		if !ok || !l.p.wait(l, c.at, down) || c.end {
 			return
 		}
 		if _, err := dst.Write(c.data); err != nil {
@@ -344,6 +351,7 @@ func (l *link) write(dst net.Conn, q *queue, down bool) {
 type chunk struct {
 	data []byte
 	at   time.Time
+	end  bool // the source closed after the chunks before this one
 }
 
 // queue is an unbounded FIFO of chunks: ZooKeeper traffic in tests is small.
