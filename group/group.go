@@ -64,9 +64,12 @@ type Member struct {
 
 // Join makes this session a member with id and payload, until Leave or
 // the session's end. The id must be a valid node name (no "/"). It blocks
-// until the server answers or ctx ends; if ctx ends first, a node the
-// request made is deleted. Joining with an id another member has returns
-// ErrMemberExists.
+// until the server answers or ctx ends, trying again through connection
+// loss; if ctx ends first, a node the request made is deleted (but one
+// made by a create whose answer the connection lost stays until the
+// session ends). Joining with an id another member has returns
+// ErrMemberExists; once the session is lost, Join returns an error
+// matching ErrLost.
 func (g *Group) Join(ctx context.Context, id string, payload []byte) (*Membership, error) {
 	name, data := id, payload
 	if g.kazoo {
@@ -76,7 +79,7 @@ func (g *Group) Join(ctx context.Context, id string, payload []byte) (*Membershi
 	if strings.Contains(name, "/") || core.ValidatePath(p) != nil || path.Dir(p) != g.path {
 		return nil, fmt.Errorf("group %s: join: %q is not a node name", g.path, id)
 	}
-	_, err := g.s.Create(ctx, p, data, zk.FlagEphemeral)
+	err := g.s.CreateEphemeral(ctx, p, data)
 	switch {
 	case errors.Is(err, zk.ErrNodeExists):
 		return nil, fmt.Errorf("group %s: join %s: %w", g.path, id, ErrMemberExists)

@@ -136,19 +136,11 @@ func (p *Partitioner) Run(ctx context.Context, work func(ctx context.Context, it
 // is new, so a node found there is ours, made by a create whose answer was
 // lost.
 func (p *Partitioner) join(ctx context.Context, node string) error {
-	for {
-		_, err := p.s.Create(ctx, node, nil, zk.FlagEphemeral)
-		switch {
-		case core.Retryable(err):
-			if err := p.s.WaitConnected(ctx); err != nil {
-				return err
-			}
-		case errors.Is(err, zk.ErrNodeExists):
-			return nil
-		default:
-			return err
-		}
+	err := p.s.CreateEphemeral(ctx, node, nil)
+	if errors.Is(err, zk.ErrNodeExists) {
+		return nil
 	}
+	return err
 }
 
 // round takes the share and works on it until the membership changes

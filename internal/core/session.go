@@ -721,6 +721,48 @@ func (s *Session) Create(ctx context.Context, p string, data []byte, flags int32
 	return created, err
 }
 
+// CreateEphemeral creates the ephemeral node p with data, as Create does,
+// trying again through connection loss until the Session is lost or ctx
+// ends. A create whose answer the connection lost may have made the node:
+// then a node at p that this session owns is taken for the one it made.
+// (Where two callers may create one name on one Session, both may take
+// that node for theirs.) A node at p owned by another session returns
+// zk.ErrNodeExists.
+func (s *Session) CreateEphemeral(ctx context.Context, p string, data []byte) error {
+	unknown := false
+	for {
+		_, err := s.Create(ctx, p, data, zk.FlagEphemeral)
+		if errors.Is(err, zk.ErrNodeExists) && unknown {
+			var owner int64
+			owner, err = call(ctx, s, func() (int64, error) {
+				ok, st, err := s.Conn().Exists(p)
+				if err == nil && !ok {
+					err = zk.ErrNoNode
+				}
+				if err != nil {
+					return 0, err
+				}
+				return st.EphemeralOwner, nil
+			})
+			switch {
+			case err == nil && owner == s.ID():
+				return nil
+			case err == nil:
+				return zk.ErrNodeExists
+			case errors.Is(err, zk.ErrNoNode): // gone meanwhile: create again
+				continue
+			}
+		}
+		if !retryable(err) {
+			return err
+		}
+		if err := s.waitConnected(ctx); err != nil {
+			return err
+		}
+		unknown = true
+	}
+}
+
 func (s *Session) createOnce(ctx context.Context, p string, data []byte, flags int32) (string, error) {
 	if flags&zk.FlagEphemeral == 0 {
 		return call(ctx, s, func() (string, error) { return s.Conn().Create(p, data, flags, s.cfg.ACL) })

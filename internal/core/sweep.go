@@ -269,9 +269,9 @@ type createResult struct {
 // sendCreate sends the create of a node of ours and returns a channel that
 // gets the answer: a reply, connection loss or close. On a connection the
 // Session did not make, prefix is tracked from now until the node is known
-// to be gone (see removeOurs for which nodes of that name count as ours). On a connection
-// the Session did not make, nothing is sent once the connection has
-// another session.
+// to be gone (see removeOurs for which nodes of that name count as ours),
+// nothing is sent once the connection has another session, and what a
+// create made under another session is deleted (see madeUnderOurs).
 func (s *Session) sendCreate(prefix string, data []byte, flags int32) (chan createResult, error) {
 	s.track(prefix)
 	ch := make(chan createResult, 1)
@@ -292,6 +292,11 @@ func (s *Session) sendCreate(prefix string, data []byte, flags int32) (chan crea
 			return
 		}
 		p, err := conn.Create(prefix, data, flags, s.cfg.ACL)
+		if err == nil && !s.owned {
+			if err = s.madeUnderOurs(conn, p); err != nil {
+				p = ""
+			}
+		}
 		s.noteExpired(err)
 		s.answered(prefix, err) // before the caller can untrack
 		ch <- createResult{p, s.explain(err)}
@@ -300,6 +305,30 @@ func (s *Session) sendCreate(prefix string, data []byte, flags int32) (chan crea
 		return nil, s.Err()
 	}
 	return ch, nil
+}
+
+// madeUnderOurs checks, on a connection the Session did not make, that a
+// create answered without error ran under our session: go-zookeeper sends
+// what was queued across an expiry under the session it opens in place of
+// ours, which the check before the send cannot foresee. A node that other
+// session owns is deleted at once, as nothing of ours may live under it
+// (the sweep, which knows only our session, would leave a node whose name
+// anyone may make), and the error says the Session is lost.
+func (s *Session) madeUnderOurs(conn *zk.Conn, p string) error {
+	sid := conn.SessionID()
+	if sid == s.ID() {
+		return nil
+	}
+	if ok, st, err := conn.Exists(p); err == nil && ok && st.EphemeralOwner == sid && sid != 0 {
+		if err := conn.Delete(p, st.Version); err != nil && !errors.Is(err, zk.ErrNoNode) {
+			s.log.Warn("zkrecipes: a node made under the session that replaced ours is left", "node", p, "err", err)
+		}
+	}
+	s.observe(conn.State(), sid)
+	if err := s.Err(); err != nil {
+		return err
+	}
+	return zk.ErrConnectionClosed // not known lost yet: retry, and learn it
 }
 
 // dropWhenAnswered hands a create that its caller gave up on to the

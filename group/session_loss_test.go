@@ -1,0 +1,262 @@
+package group_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zkrecipes/zkrecipes/group"
+	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
+	"github.com/zkrecipes/zkrecipes/recipes"
+)
+
+var quiet = recipes.WithLogger(slog.New(slog.DiscardHandler))
+
+// joinAcrossExpiry has n goroutines join, half as Curator's members
+// (through g), half as Kazoo's Party nodes (through kazoo), across an
+// expiry of s, and returns their errors. A member that joins is left in
+// place, for the test to find.
+func joinAcrossExpiry(t *testing.T, ctx context.Context, r testutil.Reconnect, p *zktest.Proxy, s *recipes.Session, g, kazoo *group.Group, n int) []error {
+	t.Helper()
+	return testutil.QueueAcrossExpiry(t, ctx, cluster, r, p, s, n, []string{"Create"}, func(i int) error {
+		in := g
+		if i%2 == 1 {
+			in = kazoo
+		}
+		_, err := in.Join(ctx, fmt.Sprintf("queued-%d", i), []byte("payload"))
+		return err
+	})
+}
+
+// closes waits until ch closes, draining it.
+func closes[T any](t *testing.T, ctx context.Context, ch <-chan T, what string) {
+	t.Helper()
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("%s did not close", what)
+		}
+	}
+}
+
+// elsewhere is a member that another session keeps in the group, as
+// other replicas do: the group's node stays, and what a request queued
+// across the expiry makes in it stays too, unless deleted.
+func elsewhere(t *testing.T, ctx context.Context, path string) *group.Group {
+	t.Helper()
+	other, err := group.New(testutil.Session(t, cluster.Servers()), path)
+	require.NoError(t, err)
+	_, err = other.Join(ctx, "elsewhere", nil)
+	require.NoError(t, err)
+	return other
+}
+
+// membersLeft returns the ids of the group's members as other lists them,
+// once only "elsewhere" is left, or after a few seconds: a Session over
+// the application's connection deletes its nodes in the background.
+func membersLeft(t *testing.T, ctx context.Context, other *group.Group) []string {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var last []group.Member
+	var err error
+	waitFor(wctx, func() bool {
+		last, err = other.Members(ctx)
+		return err == nil && len(last) == 1
+	})
+	require.NoError(t, err)
+	return ids(last)
+}
+
+// TestJoinsQueuedAcrossAnExpiryFailAndLeaveNoMember: goroutines sharing a
+// Session join while it is cut off, and its session expires meanwhile.
+// Every Join fails with ErrSessionLost (before the fix, a Join whose
+// create the connection failed before the expiry was known returned
+// "zk: could not connect to a server"), none of their creates runs under
+// the session go-zookeeper would open in its place (no member is left),
+// and a membership taken before the loss, and a Watch, end with it.
+func TestJoinsQueuedAcrossAnExpiryFailAndLeaveNoMember(t *testing.T) {
+	testutil.ForReconnects(t, func(t *testing.T, r testutil.Reconnect) {
+		ctx := ctxFor(t, time.Minute)
+		path := testPath(t)
+		p, err := cluster.NewProxy()
+		require.NoError(t, err)
+		t.Cleanup(func() { p.Close() })
+		other := elsewhere(t, ctx, path)
+		s := testutil.Session(t, r.Servers(p), recipes.WithSessionTimeout(2*time.Second), quiet)
+		g, err := group.New(s, path)
+		require.NoError(t, err)
+		kazoo, err := group.New(s, path, group.WithKazooParty())
+		require.NoError(t, err)
+		before, err := g.Join(ctx, "before", nil)
+		require.NoError(t, err)
+		w := g.Watch(ctx)
+		require.Equal(t, []string{"before", "elsewhere"}, ids(<-w))
+
+		for i, err := range joinAcrossExpiry(t, ctx, r, p, s, g, kazoo, 6) {
+			assert.ErrorIs(t, err, recipes.ErrSessionLost, "join %d", i)
+		}
+		assert.ErrorIs(t, s.Err(), recipes.ErrSessionLost)
+		select {
+		case <-before.Done():
+		case <-ctx.Done():
+			t.Fatal("a membership outlived its session")
+		}
+		closes(t, ctx, w, "the watch of a lost session")
+		assert.Equal(t, []string{"elsewhere"}, membersLeft(t, ctx, other), "a member outlived its session, or joined under another")
+	})
+}
+
+// wrapped returns a Session over a connection the test makes to servers,
+// as an application with its own *zk.Conn would, and that connection.
+func wrapped(t *testing.T, ctx context.Context, servers []string, opts ...recipes.Option) (*recipes.Session, *zk.Conn) {
+	t.Helper()
+	conn, _, err := zk.Connect(servers, 2*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkQuiet{}))
+	require.NoError(t, err)
+	t.Cleanup(conn.Close)
+	s, err := recipes.NewSession(ctx, conn, append(opts, recipes.WithSessionTimeout(2*time.Second), quiet)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s, conn
+}
+
+type zkQuiet struct{}
+
+func (zkQuiet) Printf(string, ...any) {}
+
+// TestWrappedSessionJoinsAcrossAnExpiryLeaveNoMember: on the application's
+// own connection, go-zookeeper opens a new session once the old one
+// expired and sends what was queued under it. Joins queued across the
+// expiry fail with ErrLost and leave no member under that new session: the
+// group would list, for as long as the application's connection lives,
+// members that no one is. A membership taken before the loss, and a
+// Watch, end; the application's connection stays open.
+func TestWrappedSessionJoinsAcrossAnExpiryLeaveNoMember(t *testing.T) {
+	testutil.ForReconnects(t, func(t *testing.T, r testutil.Reconnect) {
+		ctx := ctxFor(t, time.Minute)
+		path := testPath(t)
+		p, err := cluster.NewProxy()
+		require.NoError(t, err)
+		t.Cleanup(func() { p.Close() })
+		other := elsewhere(t, ctx, path)
+		s, conn := wrapped(t, ctx, r.Servers(p))
+		g, err := group.New(s, path)
+		require.NoError(t, err)
+		kazoo, err := group.New(s, path, group.WithKazooParty())
+		require.NoError(t, err)
+		before, err := g.Join(ctx, "before", nil)
+		require.NoError(t, err)
+		w := g.Watch(ctx)
+		require.Equal(t, []string{"before", "elsewhere"}, ids(<-w))
+
+		for i, err := range joinAcrossExpiry(t, ctx, r, p, s, g, kazoo, 6) {
+			assert.ErrorIs(t, err, recipes.ErrLost, "join %d", i)
+		}
+		require.NoError(t, waitFor(ctx, func() bool { return s.Err() != nil }))
+		assert.ErrorIs(t, s.Err(), recipes.ErrSessionLost)
+		select {
+		case <-before.Done():
+		case <-ctx.Done():
+			t.Fatal("a membership outlived its session")
+		}
+		closes(t, ctx, w, "the watch of a lost session")
+		assert.Equal(t, []string{"elsewhere"}, membersLeft(t, ctx, other), "a member outlived its session, or joined under another")
+		assert.Equal(t, zk.StateHasSession, conn.State(), "the application's connection was closed")
+	})
+}
+
+// TestWrappedSessionJoinsAfterTheConnectionMovedOnLeaveNoMember: the
+// application's connection has a new session already, and the Session has
+// not polled it yet. Joins in that window fail with ErrLost and make no
+// member under the connection's new session.
+func TestWrappedSessionJoinsAfterTheConnectionMovedOnLeaveNoMember(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	other := elsewhere(t, ctx, path)
+	s, conn := wrapped(t, ctx, p.Servers(), recipes.WithPollInterval(5*time.Second))
+	sid := s.ID()
+	g, err := group.New(s, path)
+	require.NoError(t, err)
+	kazoo, err := group.New(s, path, group.WithKazooParty())
+	require.NoError(t, err)
+	p.Blackhole()
+	require.NoError(t, cluster.ExpireSession(ctx, sid))
+	p.Heal()
+	require.NoError(t, waitFor(ctx, func() bool {
+		return conn.State() == zk.StateHasSession && conn.SessionID() != sid
+	}), "the application's connection did not get a new session")
+	var wg sync.WaitGroup
+	for i := range 6 {
+		in := g
+		if i%2 == 1 {
+			in = kazoo
+		}
+		wg.Go(func() {
+			_, err := in.Join(ctx, fmt.Sprintf("late-%d", i), nil)
+			assert.ErrorIs(t, err, recipes.ErrLost, "join %d", i)
+		})
+	}
+	wg.Wait()
+	assert.ErrorIs(t, s.Err(), recipes.ErrSessionLost)
+	assert.Equal(t, []string{"elsewhere"}, membersLeft(t, ctx, other), "a member joined under the connection's new session")
+}
+
+// TestJoinWhoseReplyIsLostIsAMember: the create of a Join reaches the
+// server, and its reply is lost with the connection; the session lives
+// on. Join returns the membership of the node it made (before the fix it
+// returned "zk: connection closed", and the node stayed in the group, a
+// member that no Membership could Leave, for as long as the session
+// lived), and Leave takes it out.
+func TestJoinWhoseReplyIsLostIsAMember(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	other := elsewhere(t, ctx, path)
+	s := testutil.Session(t, p.Servers(), recipes.WithSessionTimeout(4*time.Second), quiet)
+	g, err := group.New(s, path)
+	require.NoError(t, err)
+
+	p.BlackholeReplies()
+	type joined struct {
+		m   *group.Membership
+		err error
+	}
+	done := make(chan joined, 1)
+	go func() {
+		m, err := g.Join(ctx, "in-flight", []byte("payload"))
+		done <- joined{m, err}
+	}()
+	require.NoError(t, waitFor(ctx, func() bool {
+		ms, err := other.Members(ctx)
+		return err == nil && len(ms) == 2
+	}), "the create did not reach the server")
+	require.NoError(t, waitFor(ctx, func() bool { return s.State() == recipes.StateSuspended }))
+	p.Heal()
+	j := <-done
+	require.NoError(t, j.err)
+	require.NoError(t, s.Err(), "the session did not live on")
+	ms, err := other.Members(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"elsewhere", "in-flight"}, ids(ms))
+	assert.Equal(t, s.ID(), ms[1].Session)
+	assert.Equal(t, path+"/in-flight", j.m.Path())
+	require.NoError(t, j.m.Leave(ctx))
+	assert.Equal(t, []string{"elsewhere"}, membersLeft(t, ctx, other), "Leave left the member")
+}
