@@ -158,12 +158,20 @@ func (c *Counter) CompareAndSet(ctx context.Context, prev Value, n int64) (bool,
 
 // Add adds delta to the count and returns the new count: it reads, and
 // writes the sum checked against the version read, again until no other
-// writer came in between. It blocks until it has written or ctx ends; an
-// error after a write was sent (ctx ended, the connection dropped) leaves
-// its outcome unknown, as with CompareAndSet.
+// writer came in between. It blocks until it has written or ctx ends,
+// reading again through connection loss; once the session is lost, it
+// returns an error matching ErrLost. An error after a write was sent
+// (ctx ended, the connection dropped) leaves its outcome unknown, as with
+// CompareAndSet.
 func (c *Counter) Add(ctx context.Context, delta int64) (int64, error) {
 	for {
 		v, err := c.Get(ctx)
+		if core.Retryable(err) { // nothing written yet: read again once connected
+			if err := c.s.WaitConnected(ctx); err != nil {
+				return 0, fmt.Errorf("counter %s: %w", c.path, err)
+			}
+			continue
+		}
 		if err != nil {
 			return 0, err
 		}
