@@ -82,99 +82,62 @@ func membersLeft(t *testing.T, ctx context.Context, other *group.Group) []string
 
 // TestJoinsQueuedAcrossAnExpiryFailAndLeaveNoMember: goroutines sharing a
 // Session join while it is cut off, and its session expires meanwhile.
-// Every Join fails with ErrSessionLost (before the fix, a Join whose
-// create the connection failed before the expiry was known returned
-// "zk: could not connect to a server"), none of their creates runs under
-// the session go-zookeeper would open in its place (no member is left),
-// and a membership taken before the loss, and a Watch, end with it.
+// Every Join fails with an error matching ErrLost (ErrSessionLost on a
+// Session made by Connect; before the fix, a Join whose create the
+// connection failed before the expiry was known returned "zk: could not
+// connect to a server"). None of their creates leaves a node under the
+// session go-zookeeper opens in place of the expired one (on the
+// application's own connection, it sends what was queued under that new
+// session: before the fix, the group then listed, for as long as the
+// connection lived, members that no one is). A membership taken before the
+// loss, and a Watch, end with it; the application's connection stays open.
 func TestJoinsQueuedAcrossAnExpiryFailAndLeaveNoMember(t *testing.T) {
-	testutil.ForReconnects(t, func(t *testing.T, r testutil.Reconnect) {
-		ctx := ctxFor(t, time.Minute)
-		path := testPath(t)
-		p, err := cluster.NewProxy()
-		require.NoError(t, err)
-		t.Cleanup(func() { p.Close() })
-		other := elsewhere(t, ctx, path)
-		s := testutil.Session(t, r.Servers(p), recipes.WithSessionTimeout(2*time.Second), quiet)
-		g, err := group.New(s, path)
-		require.NoError(t, err)
-		kazoo, err := group.New(s, path, group.WithKazooParty())
-		require.NoError(t, err)
-		before, err := g.Join(ctx, "before", nil)
-		require.NoError(t, err)
-		w := g.Watch(ctx)
-		require.Equal(t, []string{"before", "elsewhere"}, ids(<-w))
+	for _, wrap := range []bool{false, true} {
+		t.Run(map[bool]string{false: "connect", true: "wrapped"}[wrap], func(t *testing.T) {
+			testutil.ForReconnects(t, func(t *testing.T, r testutil.Reconnect) {
+				ctx := ctxFor(t, time.Minute)
+				path := testPath(t)
+				p, err := cluster.NewProxy()
+				require.NoError(t, err)
+				t.Cleanup(func() { p.Close() })
+				other := elsewhere(t, ctx, path)
+				var s *recipes.Session
+				var conn *zk.Conn
+				if wrap {
+					s, conn = testutil.Wrapped(t, ctx, r.Servers(p), recipes.WithSessionTimeout(2*time.Second))
+				} else {
+					s = testutil.Session(t, r.Servers(p), recipes.WithSessionTimeout(2*time.Second), quiet)
+				}
+				g, err := group.New(s, path)
+				require.NoError(t, err)
+				kazoo, err := group.New(s, path, group.WithKazooParty())
+				require.NoError(t, err)
+				before, err := g.Join(ctx, "before", nil)
+				require.NoError(t, err)
+				w := g.Watch(ctx)
+				require.Equal(t, []string{"before", "elsewhere"}, ids(<-w))
 
-		for i, err := range joinAcrossExpiry(t, ctx, r, p, s, g, kazoo, 6) {
-			assert.ErrorIs(t, err, recipes.ErrSessionLost, "join %d", i)
-		}
-		assert.ErrorIs(t, s.Err(), recipes.ErrSessionLost)
-		select {
-		case <-before.Done():
-		case <-ctx.Done():
-			t.Fatal("a membership outlived its session")
-		}
-		closes(t, ctx, w, "the watch of a lost session")
-		assert.Equal(t, []string{"elsewhere"}, membersLeft(t, ctx, other), "a member outlived its session, or joined under another")
-	})
-}
-
-// wrapped returns a Session over a connection the test makes to servers,
-// as an application with its own *zk.Conn would, and that connection.
-func wrapped(t *testing.T, ctx context.Context, servers []string, opts ...recipes.Option) (*recipes.Session, *zk.Conn) {
-	t.Helper()
-	conn, _, err := zk.Connect(servers, 2*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkQuiet{}))
-	require.NoError(t, err)
-	t.Cleanup(conn.Close)
-	s, err := recipes.NewSession(ctx, conn, append(opts, recipes.WithSessionTimeout(2*time.Second), quiet)...)
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	return s, conn
-}
-
-type zkQuiet struct{}
-
-func (zkQuiet) Printf(string, ...any) {}
-
-// TestWrappedSessionJoinsAcrossAnExpiryLeaveNoMember: on the application's
-// own connection, go-zookeeper opens a new session once the old one
-// expired and sends what was queued under it. Joins queued across the
-// expiry fail with ErrLost and leave no member under that new session: the
-// group would list, for as long as the application's connection lives,
-// members that no one is. A membership taken before the loss, and a
-// Watch, end; the application's connection stays open.
-func TestWrappedSessionJoinsAcrossAnExpiryLeaveNoMember(t *testing.T) {
-	testutil.ForReconnects(t, func(t *testing.T, r testutil.Reconnect) {
-		ctx := ctxFor(t, time.Minute)
-		path := testPath(t)
-		p, err := cluster.NewProxy()
-		require.NoError(t, err)
-		t.Cleanup(func() { p.Close() })
-		other := elsewhere(t, ctx, path)
-		s, conn := wrapped(t, ctx, r.Servers(p))
-		g, err := group.New(s, path)
-		require.NoError(t, err)
-		kazoo, err := group.New(s, path, group.WithKazooParty())
-		require.NoError(t, err)
-		before, err := g.Join(ctx, "before", nil)
-		require.NoError(t, err)
-		w := g.Watch(ctx)
-		require.Equal(t, []string{"before", "elsewhere"}, ids(<-w))
-
-		for i, err := range joinAcrossExpiry(t, ctx, r, p, s, g, kazoo, 6) {
-			assert.ErrorIs(t, err, recipes.ErrLost, "join %d", i)
-		}
-		require.NoError(t, waitFor(ctx, func() bool { return s.Err() != nil }))
-		assert.ErrorIs(t, s.Err(), recipes.ErrSessionLost)
-		select {
-		case <-before.Done():
-		case <-ctx.Done():
-			t.Fatal("a membership outlived its session")
-		}
-		closes(t, ctx, w, "the watch of a lost session")
-		assert.Equal(t, []string{"elsewhere"}, membersLeft(t, ctx, other), "a member outlived its session, or joined under another")
-		assert.Equal(t, zk.StateHasSession, conn.State(), "the application's connection was closed")
-	})
+				for i, err := range joinAcrossExpiry(t, ctx, r, p, s, g, kazoo, 6) {
+					assert.ErrorIs(t, err, recipes.ErrLost, "join %d", i)
+					if !wrap {
+						assert.ErrorIs(t, err, recipes.ErrSessionLost, "join %d", i)
+					}
+				}
+				require.NoError(t, waitFor(ctx, func() bool { return s.Err() != nil }))
+				assert.ErrorIs(t, s.Err(), recipes.ErrSessionLost)
+				select {
+				case <-before.Done():
+				case <-ctx.Done():
+					t.Fatal("a membership outlived its session")
+				}
+				closes(t, ctx, w, "the watch of a lost session")
+				assert.Equal(t, []string{"elsewhere"}, membersLeft(t, ctx, other), "a member outlived its session, or joined under another")
+				if wrap {
+					assert.Equal(t, zk.StateHasSession, conn.State(), "the application's connection was closed")
+				}
+			})
+		})
+	}
 }
 
 // TestWrappedSessionJoinsAfterTheConnectionMovedOnLeaveNoMember: the
@@ -188,7 +151,7 @@ func TestWrappedSessionJoinsAfterTheConnectionMovedOnLeaveNoMember(t *testing.T)
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })
 	other := elsewhere(t, ctx, path)
-	s, conn := wrapped(t, ctx, p.Servers(), recipes.WithPollInterval(5*time.Second))
+	s, conn := testutil.Wrapped(t, ctx, p.Servers(), recipes.WithSessionTimeout(2*time.Second), recipes.WithPollInterval(5*time.Second))
 	sid := s.ID()
 	g, err := group.New(s, path)
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
@@ -84,23 +85,6 @@ func TestQueuedAcquisitionsDieWithTheirSession(t *testing.T) {
 	require.NoError(t, h.Unlock(ctx))
 }
 
-// wrapped returns a Session over a connection the test makes through p, as
-// an application with its own *zk.Conn would, and that connection.
-func wrapped(t *testing.T, ctx context.Context, p *zktest.Proxy, opts ...recipes.Option) (*recipes.Session, *zk.Conn) {
-	t.Helper()
-	conn, _, err := zk.Connect(p.Servers(), 2*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkQuiet{}))
-	require.NoError(t, err)
-	t.Cleanup(conn.Close)
-	s, err := recipes.NewSession(ctx, conn, append(opts, quiet)...)
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	return s, conn
-}
-
-type zkQuiet struct{}
-
-func (zkQuiet) Printf(string, ...any) {}
-
 // TestWrappedSessionLeavesNoNodeAfterAnExpiry is defect 2 of issue 15: on a
 // connection the application made, go-zookeeper opens a new session once
 // the old one expired, and the Session learns of it only at its next poll.
@@ -113,14 +97,14 @@ func TestWrappedSessionLeavesNoNodeAfterAnExpiry(t *testing.T) {
 	p, err := cluster.NewProxy()
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })
-	queued, _ := wrapped(t, ctx, p)
+	queued, _ := testutil.Wrapped(t, ctx, p.Servers())
 	m, err := lock.New(queued, path)
 	require.NoError(t, err)
 	for _, err := range queueAcrossExpiry(t, ctx, p, queued, m, 4) {
 		assert.ErrorIs(t, err, recipes.ErrLost)
 	}
 
-	s, conn := wrapped(t, ctx, p, recipes.WithPollInterval(5*time.Second))
+	s, conn := testutil.Wrapped(t, ctx, p.Servers(), recipes.WithPollInterval(5*time.Second))
 	sid := s.ID()
 	m, err = lock.New(s, path)
 	require.NoError(t, err)
@@ -162,7 +146,7 @@ func TestWrappedSessionCloseRemovesWaitingContenders(t *testing.T) {
 	p, err := cluster.NewProxy()
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })
-	s, conn := wrapped(t, ctx, p)
+	s, conn := testutil.Wrapped(t, ctx, p.Servers())
 
 	holder, err := lock.New(session(t, nil), path)
 	require.NoError(t, err)
@@ -242,7 +226,7 @@ func TestToleratedSuspensionEndsBeforeTheServerCanExpireTheSession(t *testing.T)
 // tolerate a suspension for, so it must be told.
 func TestWrappedSessionToleratesOnlyWithItsTimeout(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
-	conn, _, err := zk.Connect(cluster.Servers(), 2*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkQuiet{}))
+	conn, _, err := zk.Connect(cluster.Servers(), 2*time.Second, zk.WithLogInfo(false), zk.WithLogger(testutil.ZKQuiet{}))
 	require.NoError(t, err)
 	defer conn.Close()
 	_, err = recipes.NewSession(ctx, conn, recipes.WithTolerateSuspension())

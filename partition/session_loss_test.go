@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -74,10 +73,6 @@ func (w *workers) wasCalled(member string) bool {
 	return w.called[member]
 }
 
-type zkQuiet struct{}
-
-func (zkQuiet) Printf(string, ...any) {}
-
 // sessionKinds are the two ways to have a Session: one made by Connect,
 // which owns its connection, and one over a connection the application
 // made, which goes on under a new session after ours expired.
@@ -86,12 +81,7 @@ var sessionKinds = map[string]func(t *testing.T, ctx context.Context, servers []
 		return testutil.Session(t, servers, recipes.WithSessionTimeout(2*time.Second), quiet)
 	},
 	"wrapped": func(t *testing.T, ctx context.Context, servers []string) *recipes.Session {
-		conn, _, err := zk.Connect(servers, 2*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkQuiet{}))
-		require.NoError(t, err)
-		t.Cleanup(conn.Close)
-		s, err := recipes.NewSession(ctx, conn, recipes.WithSessionTimeout(2*time.Second), quiet)
-		require.NoError(t, err)
-		t.Cleanup(func() { s.Close() })
+		s, _ := testutil.Wrapped(t, ctx, servers, recipes.WithSessionTimeout(2*time.Second))
 		return s
 	},
 }

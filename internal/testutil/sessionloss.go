@@ -2,10 +2,12 @@ package testutil
 
 import (
 	"context"
+	"log/slog"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
@@ -118,3 +120,22 @@ func WaitQueued(t *testing.T, ctx context.Context, cond func(queued int) bool, o
 	})
 	require.NoError(t, err, "%d %v requests queued", last, ops)
 }
+
+// Wrapped returns a Session over a connection the test makes to servers
+// (session timeout 2s), as an application with its own *zk.Conn would,
+// and that connection; both close when the test ends. Logs are dropped.
+func Wrapped(t *testing.T, ctx context.Context, servers []string, opts ...recipes.Option) (*recipes.Session, *zk.Conn) {
+	t.Helper()
+	conn, _, err := zk.Connect(servers, 2*time.Second, zk.WithLogInfo(false), zk.WithLogger(ZKQuiet{}))
+	require.NoError(t, err)
+	t.Cleanup(conn.Close)
+	s, err := recipes.NewSession(ctx, conn, append([]recipes.Option{recipes.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s, conn
+}
+
+// ZKQuiet is a go-zookeeper logger that drops what it is given.
+type ZKQuiet struct{}
+
+func (ZKQuiet) Printf(string, ...any) {}
