@@ -2,9 +2,12 @@ package group_test
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -222,4 +225,67 @@ func TestJoinWhoseReplyIsLostIsAMember(t *testing.T) {
 	assert.Equal(t, path+"/in-flight", j.m.Path())
 	require.NoError(t, j.m.Leave(ctx))
 	assert.Equal(t, []string{"elsewhere"}, membersLeft(t, ctx, other), "Leave left the member")
+}
+
+// TestAMemberMadeUnderTheNewSessionGoesThroughAnotherDrop: on the
+// application's own connection, a Join queued across the expiry goes out
+// under the session go-zookeeper opens in place of ours, and the
+// connection drops again just as the Session reads the node to delete it.
+// The node is still deleted, once the connection is back: before, that one
+// try was all, and the member stayed for as long as the connection lived.
+func TestAMemberMadeUnderTheNewSessionGoesThroughAnotherDrop(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	other := elsewhere(t, ctx, path)
+	var drop atomic.Bool
+	dial := func(network, address string, timeout time.Duration) (net.Conn, error) {
+		c, err := net.DialTimeout(network, address, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return &dropAtExists{Conn: c, drop: &drop}, nil
+	}
+	three := testutil.Reconnects[1] // requests queued across the expiry go out under the new session
+	require.Equal(t, "three addresses", three.Name)
+	conn, _, err := zk.Connect(three.Servers(p), 2*time.Second, zk.WithDialer(dial), zk.WithLogInfo(false), zk.WithLogger(testutil.ZKQuiet{}))
+	require.NoError(t, err)
+	t.Cleanup(conn.Close)
+	s, err := recipes.NewSession(ctx, conn, recipes.WithSessionTimeout(2*time.Second), quiet)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	g, err := group.New(s, path)
+	require.NoError(t, err)
+
+	drop.Store(true)
+	for _, err := range testutil.QueueAcrossExpiry(t, ctx, cluster, three, p, s, 1, []string{"Create"}, func(int) error {
+		_, err := g.Join(ctx, "queued", nil)
+		return err
+	}) {
+		assert.ErrorIs(t, err, recipes.ErrLost)
+	}
+	require.False(t, drop.Load(), "the connection did not drop at the read")
+	assert.Equal(t, []string{"elsewhere"}, membersLeft(t, ctx, other), "the member made under the new session stayed")
+	assert.Equal(t, zk.StateHasSession, conn.State(), "the application's connection was closed")
+}
+
+// dropAtExists closes the connection instead of sending the first exists
+// request once drop is set, and clears drop. go-zookeeper writes each
+// request whole: its length, xid and opcode first. The first is the
+// handshake, which has no opcode.
+type dropAtExists struct {
+	net.Conn
+	drop      *atomic.Bool
+	handshook bool
+}
+
+func (c *dropAtExists) Write(b []byte) (int, error) {
+	if c.handshook && len(b) >= 12 && binary.BigEndian.Uint32(b[8:12]) == 3 && c.drop.CompareAndSwap(true, false) {
+		c.Conn.Close()
+		return 0, net.ErrClosed
+	}
+	c.handshook = true
+	return c.Conn.Write(b)
 }

@@ -85,6 +85,10 @@ type Session struct {
 	// sweep.go), by name or, for a sequential node, the name it was created
 	// with.
 	mine map[string]*ours
+	// Nodes that creates of ours made under the session go-zookeeper opened
+	// in place of ours, by path, with that session's id, until deleted (see
+	// madeUnderOurs).
+	strays map[string]int64
 }
 
 func newSession(cfg Config) *Session {
@@ -96,6 +100,7 @@ func newSession(cfg Config) *Session {
 		cfg: cfg, log: cfg.Logger, tel: newTelemetry(cfg), ctx: ctx, cancel: cancel,
 		stop: make(chan struct{}), changed: make(chan struct{}),
 		nodes: make(map[string]*Hold), mine: make(map[string]*ours),
+		strays: make(map[string]int64),
 	}
 }
 

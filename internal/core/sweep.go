@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"maps"
 	"path"
 	"strings"
 	"time"
@@ -137,9 +138,14 @@ func (s *Session) tracked() []string {
 // the Session did not make.
 func (s *Session) sweep(ctx context.Context) {
 	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
-		prefixes := s.tracked()
-		if len(prefixes) == 0 {
+		prefixes, strays := s.tracked(), s.strayNodes()
+		if len(prefixes) == 0 && len(strays) == 0 {
 			return
+		}
+		for p, sid := range strays {
+			if err := s.removeStray(ctx, p, sid); err != nil && ctx.Err() != nil {
+				return
+			}
 		}
 		for _, p := range prefixes {
 			// removeOurs untracks p itself, unless a create answered
@@ -310,25 +316,61 @@ func (s *Session) sendCreate(prefix string, data []byte, flags int32) (chan crea
 // madeUnderOurs checks, on a connection the Session did not make, that a
 // create answered without error ran under our session: go-zookeeper sends
 // what was queued across an expiry under the session it opens in place of
-// ours, which the check before the send cannot foresee. A node that other
-// session owns is deleted at once, as nothing of ours may live under it
-// (the sweep, which knows only our session, would leave a node whose name
-// anyone may make), and the error says the Session is lost.
+// ours, which the check before the send cannot foresee. Nothing of ours may
+// live under that session, whatever its name (the sweep deletes a name
+// anyone may make only while our session owns it), so the node is a stray:
+// deleted at once if it can be, else by the sweep that the Session's loss
+// starts, and the error says the Session is lost.
 func (s *Session) madeUnderOurs(conn *zk.Conn, p string) error {
 	sid := conn.SessionID()
 	if sid == s.ID() {
 		return nil
 	}
-	if ok, st, err := conn.Exists(p); err == nil && ok && st.EphemeralOwner == sid && sid != 0 {
-		if err := conn.Delete(p, st.Version); err != nil && !errors.Is(err, zk.ErrNoNode) {
-			s.log.Warn("zkrecipes: a node made under the session that replaced ours is left", "node", p, "err", err)
-		}
+	if sid != 0 { // 0: that session has expired too, and took the node
+		s.mu.Lock()
+		s.strays[p] = sid // before the loss starts the sweep
+		s.mu.Unlock()
 	}
 	s.observe(conn.State(), sid)
+	if sid != 0 {
+		s.removeStray(context.Background(), p, sid) // go-zookeeper answers every request
+	}
 	if err := s.Err(); err != nil {
 		return err
 	}
 	return zk.ErrConnectionClosed // not known lost yet: retry, and learn it
+}
+
+// strayNodes returns the strays left to delete.
+func (s *Session) strayNodes() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.strays)
+}
+
+// removeStray deletes the node at p if session sid owns it, and forgets
+// it once it is gone or another session's. It sends the requests whatever
+// the Session's state (see rawCall).
+func (s *Session) removeStray(ctx context.Context, p string, sid int64) error {
+	_, err := rawCall(ctx, s, func() (struct{}, error) {
+		conn := s.Conn()
+		ok, st, err := conn.Exists(p)
+		if err != nil || !ok || st.EphemeralOwner != sid {
+			return struct{}{}, err
+		}
+		return struct{}{}, conn.Delete(p, st.Version)
+	})
+	switch {
+	case err == nil, errors.Is(err, zk.ErrNoNode), errors.Is(err, zk.ErrSessionExpired): // gone with sid
+	case retryable(err), errors.Is(err, zk.ErrBadVersion), ctx.Err() != nil: // try again
+		return err
+	default:
+		s.log.Warn("zkrecipes: a node made under the session that replaced ours is left", "node", p, "err", err)
+	}
+	s.mu.Lock()
+	delete(s.strays, p)
+	s.mu.Unlock()
+	return nil
 }
 
 // dropWhenAnswered hands a create that its caller gave up on to the
