@@ -159,10 +159,12 @@ func (c *Counter) CompareAndSet(ctx context.Context, prev Value, n int64) (bool,
 // Add adds delta to the count and returns the new count: it reads, and
 // writes the sum checked against the version read, again until no other
 // writer came in between. It blocks until it has written or ctx ends,
-// reading again through connection loss; once the session is lost, it
-// returns an error matching ErrLost. An error after a write was sent
-// (ctx ended, the connection dropped) leaves its outcome unknown, as with
-// CompareAndSet.
+// reading again through connection loss; once the Session knows its
+// session is lost, it returns an error matching ErrLost. (On a Session
+// over the application's connection, an Add queued across an expiry may
+// run under the session go-zookeeper opens in its place: its count is
+// still right.) An error after a write was sent (ctx ended, the connection
+// dropped) leaves its outcome unknown, as with CompareAndSet.
 func (c *Counter) Add(ctx context.Context, delta int64) (int64, error) {
 	for {
 		v, err := c.Get(ctx)

@@ -68,8 +68,9 @@ type Member struct {
 // loss; if ctx ends first, a node the request made is deleted (but one
 // made by a create whose answer the connection lost stays until the
 // session ends). Joining with an id another member has returns
-// ErrMemberExists; once the session is lost, Join returns an error
-// matching ErrLost.
+// ErrMemberExists, but two Joins with one id on one Session, while the
+// connection drops, may both take the node one of them made. Once the
+// session is lost, Join returns an error matching ErrLost.
 func (g *Group) Join(ctx context.Context, id string, payload []byte) (*Membership, error) {
 	name, data := id, payload
 	if g.kazoo {

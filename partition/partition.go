@@ -113,7 +113,7 @@ type Item struct {
 // returns the error; when ctx ends, it returns ctx.Err().
 func (p *Partitioner) Run(ctx context.Context, work func(ctx context.Context, items []Item) error) error {
 	node := path.Join(p.path, "party", strings.ReplaceAll(uuid.NewString(), "-", "")+"-"+p.id)
-	if err := p.join(ctx, node); err != nil {
+	if err := p.s.CreateEphemeral(ctx, node, nil); err != nil { // through connection loss
 		return fmt.Errorf("partition %s: join: %w", p.path, err)
 	}
 	defer func() {
@@ -130,17 +130,6 @@ func (p *Partitioner) Run(ctx context.Context, work func(ctx context.Context, it
 			return err
 		}
 	}
-}
-
-// join makes this member's party node, through connection loss: its name
-// is new, so a node found there is ours, made by a create whose answer was
-// lost.
-func (p *Partitioner) join(ctx context.Context, node string) error {
-	err := p.s.CreateEphemeral(ctx, node, nil)
-	if errors.Is(err, zk.ErrNodeExists) {
-		return nil
-	}
-	return err
 }
 
 // round takes the share and works on it until the membership changes

@@ -89,7 +89,8 @@ func (p *Proxy) Cut() {
 // Blackhole stops forwarding in both directions until [Proxy.Heal], while
 // connections stay open and new ones are accepted: the client hears nothing,
 // as behind a dead router. Nothing is lost: bytes sent meanwhile are
-// delivered on Heal if neither side has hung up by then.
+// delivered on Heal, unless the client hung up by then. A server that hung
+// up meanwhile has what it sent before delivered, and then its hang-up.
 func (p *Proxy) Blackhole() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
