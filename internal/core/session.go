@@ -731,8 +731,7 @@ func (s *Session) Create(ctx context.Context, p string, data []byte, flags int32
 // ends. A create whose answer the connection lost may have made the node:
 // then a node at p that this session owns is taken for the one it made.
 // (Where two callers may create one name on one Session, both may take
-// that node for theirs.) A node at p owned by another session returns
-// zk.ErrNodeExists.
+// that node for theirs.) Any other node at p returns zk.ErrNodeExists.
 func (s *Session) CreateEphemeral(ctx context.Context, p string, data []byte) error {
 	unknown := false
 	for {

@@ -1,6 +1,7 @@
 // Package testutil holds what the recipe packages' tests share: sessions
-// that close when the test ends, contexts with deadlines, and waiting for
-// a condition instead of for time.
+// that close when the test ends (made by Connect, or over the test's own
+// connection), contexts with deadlines, waiting for a condition instead of
+// for time, and losing a session while requests are queued.
 package testutil
 
 import (
