@@ -2,6 +2,10 @@ package lock_test
 
 import (
 	"context"
+	"encoding/binary"
+	"net"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -245,4 +249,52 @@ func TestToleratedSuspensionKeepsHoldAcrossAShortCut(t *testing.T) {
 			assert.Empty(t, cs)
 		}
 	}
+}
+
+// TestAWriteThatFailsIsTriedAgain: when the connection fails as
+// go-zookeeper writes a request, it answers the request with the write's
+// own error (a broken pipe, say), not zk.ErrConnectionClosed, and
+// reconnects. The outcome is unknown, as with any connection loss: Lock
+// tries again once the connection is back, and is granted. Before, it
+// returned the broken pipe (seen in the safety suite, a leader killed).
+func TestAWriteThatFailsIsTriedAgain(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	var fail atomic.Bool
+	dial := func(network, address string, timeout time.Duration) (net.Conn, error) {
+		c, err := net.DialTimeout(network, address, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return &failCreate{Conn: c, fail: &fail}, nil
+	}
+	m, err := lock.New(session(t, nil, recipes.WithDialer(dial), quiet), path)
+	require.NoError(t, err)
+	fail.Store(true)
+	h, err := m.Lock(ctx)
+	require.NoError(t, err)
+	assert.False(t, fail.Load(), "no create's write failed")
+	cs, err := m.Contenders(ctx)
+	require.NoError(t, err)
+	assert.Len(t, cs, 1)
+	require.NoError(t, h.Unlock(ctx))
+}
+
+// failCreate fails, once fail is set, the write of the first create
+// request as a connection that broke would, and clears fail.
+// go-zookeeper writes each request whole: its length, xid and opcode
+// first; the first write is the handshake, which has no opcode.
+type failCreate struct {
+	net.Conn
+	fail      *atomic.Bool
+	handshook bool
+}
+
+func (c *failCreate) Write(b []byte) (int, error) {
+	if c.handshook && len(b) >= 12 && binary.BigEndian.Uint32(b[8:12]) == 1 && c.fail.CompareAndSwap(true, false) {
+		c.Conn.Close()
+		return 0, &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
+	}
+	c.handshook = true
+	return c.Conn.Write(b)
 }

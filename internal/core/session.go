@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path"
 	"sync"
 	"sync/atomic"
@@ -608,10 +609,13 @@ func (s *Session) retry(ctx context.Context, what string, task func(ctx context.
 }
 
 // retryable reports whether an error means the outcome is unknown and the
-// request may be tried again once the connection is back.
+// request may be tried again once the connection is back. go-zookeeper
+// answers a request whose write failed with the write's own error (a
+// *net.OpError: a broken pipe, a timeout), and reconnects.
 func retryable(err error) bool {
+	var op *net.OpError
 	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) ||
-		errors.Is(err, zk.ErrSessionMoved)
+		errors.Is(err, zk.ErrSessionMoved) || errors.As(err, &op)
 }
 
 // call runs a go-zookeeper request, which takes no context, and returns
