@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -271,8 +272,8 @@ func TestAMemberMadeUnderTheNewSessionGoesThroughAnotherDrop(t *testing.T) {
 	assert.Equal(t, zk.StateHasSession, conn.State(), "the application's connection was closed")
 }
 
-// dropAtExists closes the connection instead of sending the first exists
-// request once drop is set, and clears drop. go-zookeeper writes each
+// dropAtExists fails, once drop is set, the write of the first exists
+// request as a connection that broke would, and clears drop. go-zookeeper writes each
 // request whole: its length, xid and opcode first. The first is the
 // handshake, which has no opcode.
 type dropAtExists struct {
@@ -284,7 +285,7 @@ type dropAtExists struct {
 func (c *dropAtExists) Write(b []byte) (int, error) {
 	if c.handshook && len(b) >= 12 && binary.BigEndian.Uint32(b[8:12]) == 3 && c.drop.CompareAndSwap(true, false) {
 		c.Conn.Close()
-		return 0, net.ErrClosed
+		return 0, &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
 	}
 	c.handshook = true
 	return c.Conn.Write(b)

@@ -349,8 +349,9 @@ func (s *Session) strayNodes() map[string]int64 {
 }
 
 // removeStray deletes the node at p if session sid owns it, and forgets
-// it once it is gone or another session's. It sends the requests whatever
-// the Session's state (see rawCall).
+// it once it is gone or another session's; on any error it keeps it for
+// the sweep to try again. It sends the requests whatever the Session's
+// state (see rawCall).
 func (s *Session) removeStray(ctx context.Context, p string, sid int64) error {
 	_, err := rawCall(ctx, s, func() (struct{}, error) {
 		conn := s.Conn()
@@ -360,12 +361,9 @@ func (s *Session) removeStray(ctx context.Context, p string, sid int64) error {
 		}
 		return struct{}{}, conn.Delete(p, st.Version)
 	})
-	switch {
-	case err == nil, errors.Is(err, zk.ErrNoNode), errors.Is(err, zk.ErrSessionExpired): // gone with sid
-	case retryable(err), errors.Is(err, zk.ErrBadVersion), ctx.Err() != nil: // try again
-		return err
-	default:
-		s.log.Warn("zkrecipes: a node made under the session that replaced ours is left", "node", p, "err", err)
+	if err != nil && !errors.Is(err, zk.ErrNoNode) && !errors.Is(err, zk.ErrSessionExpired) { // else gone with sid
+		s.log.Debug("zkrecipes: a node made under the session that replaced ours is not deleted yet", "node", p, "err", err)
+		return err // the sweep tries again
 	}
 	s.mu.Lock()
 	delete(s.strays, p)
