@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -296,5 +297,96 @@ func (c *failCreate) Write(b []byte) (int, error) {
 		return 0, &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
 	}
 	c.handshook = true
+	return c.Conn.Write(b)
+}
+
+// TestAWaiterStoppedPastItsSessionIsNotGrantedOnWaking: a waiter's process
+// is stopped (here, its connection's reads and writes are held, as in a
+// stopped process) while its predecessor lets go and its session expires.
+// On waking, it reads the predecessor's deletion, sent before the expiry:
+// that must not grant it, for the lock may be someone else's by then.
+// Before, it was granted, and learned of the loss only after. Seen in the
+// safety suite with SIGSTOP.
+func TestAWaiterStoppedPastItsSessionIsNotGrantedOnWaking(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	p, err := cluster.NewProxy()
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	var stop stopper
+	stop.init()
+	dial := func(network, address string, timeout time.Duration) (net.Conn, error) {
+		c, err := net.DialTimeout(network, address, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return &stoppable{Conn: c, s: &stop}, nil
+	}
+	const timeout = 2 * time.Second
+	s := session(t, p.Servers(), recipes.WithDialer(dial), recipes.WithSessionTimeout(timeout), quiet)
+	holder, err := lock.New(session(t, nil), path)
+	require.NoError(t, err)
+	base := mntr(t, ctx, "zk_watch_count")
+	h, err := holder.Lock(ctx)
+	require.NoError(t, err)
+	m, err := lock.New(s, path)
+	require.NoError(t, err)
+	result := make(chan error, 1)
+	go func() {
+		h, err := m.Lock(ctx)
+		if err == nil {
+			h.Unlock(ctx)
+		}
+		result <- err
+	}()
+	// The holder's watch on its node, the waiter's on its own and on the
+	// holder's: the waiter waits for the holder's deletion alone.
+	require.NoError(t, waitFor(ctx, func() bool { return mntr(t, ctx, "zk_watch_count") >= base+3 }))
+	stopped := time.Now()
+	stop.stop()
+	require.NoError(t, h.Unlock(ctx))
+	require.NoError(t, cluster.ExpireSession(ctx, s.ID()))
+	// Stopped for longer than its session could live.
+	require.NoError(t, waitFor(ctx, func() bool { return time.Since(stopped) > timeout }))
+	stop.wake()
+	assert.ErrorIs(t, <-result, recipes.ErrSessionLost, "granted on waking, from what was sent before the expiry")
+}
+
+// stopper holds a connection's reads and writes from stop until wake.
+type stopper struct {
+	mu      sync.Mutex
+	stopped bool
+	woken   chan struct{}
+}
+
+func (s *stopper) init() { s.woken = make(chan struct{}) }
+func (s *stopper) stop() { s.mu.Lock(); s.stopped = true; s.mu.Unlock() }
+func (s *stopper) wake() { s.mu.Lock(); s.stopped = false; close(s.woken); s.mu.Unlock() }
+
+// hold waits while stopped.
+func (s *stopper) hold() {
+	s.mu.Lock()
+	stopped := s.stopped
+	s.mu.Unlock()
+	if stopped {
+		<-s.woken
+	}
+}
+
+type stoppable struct {
+	net.Conn
+	s *stopper
+}
+
+// Read hands over what came only once woken; a read deadline set before
+// the stop does not end the wait, as in a stopped process.
+func (c *stoppable) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.s.hold()
+	return n, err
+}
+
+func (c *stoppable) Write(b []byte) (int, error) {
+	c.s.hold()
 	return c.Conn.Write(b)
 }

@@ -103,6 +103,12 @@ func (q *Queue) await(ctx context.Context, own string, first created, wait bool,
 			}
 		case err != nil:
 			return nil, err
+		case n == grant && q.s.woken():
+			// What granted us came in a read after the process was
+			// stopped: our session may have expired meanwhile, and the
+			// node ahead gone with the expiry. A listing, answered after
+			// the wake, tells.
+			w.first = nil
 		case n == grant:
 			return w.h.grant(w.watching), nil
 		}

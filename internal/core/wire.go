@@ -47,6 +47,12 @@ type createTap struct {
 	dead    atomic.Bool
 
 	heard atomic.Int64 // when the server was last heard from: ns since tapEpoch
+	// Whether the last read from the server came after a silence longer
+	// than a live session allows (two thirds of its timeout, when
+	// go-zookeeper gives up on a quiet connection): the process was
+	// stopped, and what that read brought may predate our session's
+	// expiry. Cleared by the next read.
+	afterSilence atomic.Bool
 
 	// Under the tap: how a connection is made (Config.Dial, else a TCP
 	// dial), and the TLS it speaks (Config.TLS), whose plaintext the tap
@@ -271,7 +277,10 @@ func (c *tapConn) Read(b []byte) (int, error) {
 		}
 		n, err := c.Conn.Read(c.buf)
 		if n > 0 {
-			c.tap.heard.Store(int64(time.Since(tapEpoch)))
+			now := int64(time.Since(tapEpoch))
+			prev := c.tap.heard.Swap(now)
+			limit := 2 * c.tap.timeout.Load() * int64(time.Millisecond) / 3
+			c.tap.afterSilence.Store(prev != 0 && limit > 0 && now-prev > limit)
 		}
 		c.in.feed(c.buf[:n], c.noteReply)
 		if n == 0 {
