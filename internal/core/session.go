@@ -300,6 +300,12 @@ func (s *Session) nodeEvent(ev zk.Event) {
 	}
 	s.mu.Lock()
 	h := s.nodes[ev.Path]
+	if s.state == StateLost || s.state == StateClosed {
+		// The session's end ends every hold with its own cause (see
+		// terminate), though the server's deletion of our nodes at a
+		// Close may be heard before that is done.
+		h = nil
+	}
 	s.mu.Unlock()
 	if h != nil {
 		h.event(ev)
@@ -607,6 +613,12 @@ func (s *Session) retry(ctx context.Context, what string, task func(ctx context.
 		}
 	}
 }
+
+// woken reports whether the server's last bytes reached a Session made by
+// Connect after a silence that a live session does not allow: the process
+// was stopped (SIGSTOP, a long pause), and what they told may have been
+// sent before the session expired.
+func (s *Session) woken() bool { return s.tap != nil && s.tap.afterSilence.Load() }
 
 // retryable reports whether an error means the outcome is unknown and the
 // request may be tried again once the connection is back. go-zookeeper
