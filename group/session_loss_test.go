@@ -2,13 +2,10 @@ package group_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -242,14 +239,8 @@ func TestAMemberMadeUnderTheNewSessionGoesThroughAnotherDrop(t *testing.T) {
 	t.Cleanup(func() { p.Close() })
 	other := elsewhere(t, ctx, path)
 	var drop atomic.Bool
-	dial := func(network, address string, timeout time.Duration) (net.Conn, error) {
-		c, err := net.DialTimeout(network, address, timeout)
-		if err != nil {
-			return nil, err
-		}
-		return &dropAtExists{Conn: c, drop: &drop}, nil
-	}
-	three := testutil.Reconnects[1] // requests queued across the expiry go out under the new session
+	dial := testutil.FailWrite(3, &drop) // exists
+	three := testutil.Reconnects[1]      // requests queued across the expiry go out under the new session
 	require.Equal(t, "three addresses", three.Name)
 	conn, _, err := zk.Connect(three.Servers(p), 2*time.Second, zk.WithDialer(dial), zk.WithLogInfo(false), zk.WithLogger(testutil.ZKQuiet{}))
 	require.NoError(t, err)
@@ -270,23 +261,4 @@ func TestAMemberMadeUnderTheNewSessionGoesThroughAnotherDrop(t *testing.T) {
 	require.False(t, drop.Load(), "the connection did not drop at the read")
 	assert.Equal(t, []string{"elsewhere"}, membersLeft(t, ctx, other), "the member made under the new session stayed")
 	assert.Equal(t, zk.StateHasSession, conn.State(), "the application's connection was closed")
-}
-
-// dropAtExists fails, once drop is set, the write of the first exists
-// request as a connection that broke would, and clears drop. go-zookeeper writes each
-// request whole: its length, xid and opcode first. The first is the
-// handshake, which has no opcode.
-type dropAtExists struct {
-	net.Conn
-	drop      *atomic.Bool
-	handshook bool
-}
-
-func (c *dropAtExists) Write(b []byte) (int, error) {
-	if c.handshook && len(b) >= 12 && binary.BigEndian.Uint32(b[8:12]) == 3 && c.drop.CompareAndSwap(true, false) {
-		c.Conn.Close()
-		return 0, &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
-	}
-	c.handshook = true
-	return c.Conn.Write(b)
 }

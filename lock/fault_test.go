@@ -2,11 +2,9 @@ package lock_test
 
 import (
 	"context"
-	"encoding/binary"
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
@@ -262,13 +261,7 @@ func TestAWriteThatFailsIsTriedAgain(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
 	var fail atomic.Bool
-	dial := func(network, address string, timeout time.Duration) (net.Conn, error) {
-		c, err := net.DialTimeout(network, address, timeout)
-		if err != nil {
-			return nil, err
-		}
-		return &failCreate{Conn: c, fail: &fail}, nil
-	}
+	dial := testutil.FailWrite(1, &fail) // create
 	m, err := lock.New(session(t, nil, recipes.WithDialer(dial), quiet), path)
 	require.NoError(t, err)
 	fail.Store(true)
@@ -279,25 +272,6 @@ func TestAWriteThatFailsIsTriedAgain(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, cs, 1)
 	require.NoError(t, h.Unlock(ctx))
-}
-
-// failCreate fails, once fail is set, the write of the first create
-// request as a connection that broke would, and clears fail.
-// go-zookeeper writes each request whole: its length, xid and opcode
-// first; the first write is the handshake, which has no opcode.
-type failCreate struct {
-	net.Conn
-	fail      *atomic.Bool
-	handshook bool
-}
-
-func (c *failCreate) Write(b []byte) (int, error) {
-	if c.handshook && len(b) >= 12 && binary.BigEndian.Uint32(b[8:12]) == 1 && c.fail.CompareAndSwap(true, false) {
-		c.Conn.Close()
-		return 0, &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
-	}
-	c.handshook = true
-	return c.Conn.Write(b)
 }
 
 // TestAWaiterStoppedPastItsSessionIsNotGrantedOnWaking: a waiter's process
