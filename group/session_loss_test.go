@@ -158,12 +158,7 @@ func TestWrappedSessionJoinsAfterTheConnectionMovedOnLeaveNoMember(t *testing.T)
 	require.NoError(t, err)
 	kazoo, err := group.New(s, path, group.WithKazooParty())
 	require.NoError(t, err)
-	p.Blackhole()
-	require.NoError(t, cluster.ExpireSession(ctx, sid))
-	p.Heal()
-	require.NoError(t, waitFor(ctx, func() bool {
-		return conn.State() == zk.StateHasSession && conn.SessionID() != sid
-	}), "the application's connection did not get a new session")
+	testutil.ReplaceSession(t, ctx, cluster, p, conn, sid)
 	var wg sync.WaitGroup
 	for i := range 6 {
 		in := g

@@ -108,12 +108,7 @@ func TestWrappedSessionLeavesNoNodeAfterAnExpiry(t *testing.T) {
 	sid := s.ID()
 	m, err = lock.New(s, path)
 	require.NoError(t, err)
-	p.Blackhole()
-	require.NoError(t, cluster.ExpireSession(ctx, sid))
-	p.Heal()
-	require.NoError(t, waitFor(ctx, func() bool {
-		return conn.State() == zk.StateHasSession && conn.SessionID() != sid
-	}), "the application's connection did not get a new session")
+	testutil.ReplaceSession(t, ctx, cluster, p, conn, sid)
 	// The poll may not have seen the new session yet.
 	var wg sync.WaitGroup
 	for range 4 {

@@ -175,3 +175,16 @@ func (c *failWrite) Write(b []byte) (int, error) {
 	c.handshook = true
 	return c.Conn.Write(b)
 }
+
+// ReplaceSession expires session sid on c while p cuts its clients off,
+// heals, and waits until the application's connection conn has the new
+// session go-zookeeper opens in its place.
+func ReplaceSession(t *testing.T, ctx context.Context, c *zktest.Cluster, p *zktest.Proxy, conn *zk.Conn, sid int64) {
+	t.Helper()
+	p.Blackhole()
+	require.NoError(t, c.ExpireSession(ctx, sid))
+	p.Heal()
+	require.NoError(t, WaitFor(ctx, func() bool {
+		return conn.State() == zk.StateHasSession && conn.SessionID() != sid
+	}), "the application's connection did not get a new session")
+}
