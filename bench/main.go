@@ -58,6 +58,7 @@ type row struct {
 	perSecond    float64
 	p50, p99     time.Duration
 	requests     float64 // server requests per acquisition
+	events       float64 // watch events the server sent per acquisition
 	cpu          float64 // the client's CPU µs per acquisition; 0: not measured (a driver's)
 }
 
@@ -218,16 +219,16 @@ func measure(mode string, scenarios []scenario, rounds int, d time.Duration, han
 		}
 		impls = slices.DeleteFunc(impls, func(im impl) bool { return !slices.Contains(names, im.name()) })
 	}
-	// Requests the clients sent, to whichever member.
-	packets := func() int {
-		total := 0
+	// Requests the clients sent and watch events the servers sent them,
+	// summed over the members: a member counts what its own clients do.
+	traffic := func() serverCounts {
+		var total serverCounts
 		for _, m := range c.Members() {
 			stats, err := m.Mntr(ctx)
 			if err != nil {
-				return 0
+				return serverCounts{}
 			}
-			n, _ := strconv.Atoi(stats["zk_packets_received"])
-			total += n
+			total = total.plus(countsOf(stats))
 		}
 		return total
 	}
@@ -256,16 +257,16 @@ func measure(mode string, scenarios []scenario, rounds int, d time.Duration, han
 					continue
 				}
 				path := fmt.Sprintf("/bench/%s/%s/%d/%d", sc.kind, im.name(), sc.sessions, round)
-				var counts []int
-				res, err := im.run(ctx, sc.kind, path, sc.sessions, d, func() { counts = append(counts, packets()) })
+				var counts []serverCounts
+				res, err := im.run(ctx, sc.kind, path, sc.sessions, d, func() { counts = append(counts, traffic()) })
 				if err != nil {
 					return nil, nil, fmt.Errorf("%s %s with %d sessions: %w", im.name(), sc.kind, sc.sessions, err)
 				}
-				reqs := float64(counts[1]-counts[0]) / float64(max(res.n, 1))
-				r := row{mode, sc.kind, im.name(), sc.sessions, round, res.n, float64(res.n) / d.Seconds(), res.p50, res.p99, reqs, res.cpu}
+				reqs, events := counts[1].minus(counts[0]).per(res.n)
+				r := row{mode, sc.kind, im.name(), sc.sessions, round, res.n, float64(res.n) / d.Seconds(), res.p50, res.p99, reqs, events, res.cpu}
 				rows = append(rows, r)
-				log.Printf("%s round %d: %-5s %-12s %3d sessions: %6.0f acq/s, p50 %v, p99 %v, %.2f requests/acq, %.0f cpu-us/acq",
-					mode, round, sc.kind, im.name(), sc.sessions, r.perSecond, res.p50, res.p99, reqs, res.cpu)
+				log.Printf("%s round %d: %-5s %-12s %3d sessions: %6.0f acq/s, p50 %v, p99 %v, %.2f requests/acq, %.2f watch events/acq, %.0f cpu-us/acq",
+					mode, round, sc.kind, im.name(), sc.sessions, r.perSecond, res.p50, res.p99, reqs, events, res.cpu)
 			}
 		}
 	}
@@ -293,12 +294,12 @@ func writeCSV(path string, rows []row) error {
 	}
 	defer f.Close()
 	w := csv.NewWriter(f)
-	w.Write([]string{"setup", "kind", "impl", "sessions", "round", "acquisitions", "acq_per_s", "p50_wait_us", "p99_wait_us", "requests_per_acq", "cpu_us_per_acq"})
+	w.Write([]string{"setup", "kind", "impl", "sessions", "round", "acquisitions", "acq_per_s", "p50_wait_us", "p99_wait_us", "requests_per_acq", "watch_events_per_acq", "cpu_us_per_acq"})
 	for _, r := range rows {
 		w.Write([]string{r.fsync, r.kind, r.impl, strconv.Itoa(r.sessions), strconv.Itoa(r.round), strconv.Itoa(r.acquisitions),
 			strconv.FormatFloat(r.perSecond, 'f', 1, 64), strconv.FormatInt(r.p50.Microseconds(), 10),
 			strconv.FormatInt(r.p99.Microseconds(), 10), strconv.FormatFloat(r.requests, 'f', 2, 64),
-			strconv.FormatFloat(r.cpu, 'f', 1, 64)})
+			strconv.FormatFloat(r.events, 'f', 2, 64), strconv.FormatFloat(r.cpu, 'f', 1, 64)})
 	}
 	w.Flush()
 	return w.Error()
@@ -318,7 +319,7 @@ func readCSV(path string) ([]row, error) {
 // that names its line.
 func parseCSV(r io.Reader) ([]row, error) {
 	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = 11
+	cr.FieldsPerRecord = 12
 	recs, err := cr.ReadAll()
 	if err != nil {
 		return nil, err
@@ -329,14 +330,14 @@ func parseCSV(r io.Reader) ([]row, error) {
 			continue // the header
 		}
 		var ints [3]int
-		var floats [3]float64
+		var floats [4]float64
 		var us [2]int64
 		var errs []error
 		for j, k := range []int{3, 4, 5} {
 			ints[j], err = strconv.Atoi(r[k])
 			errs = append(errs, err)
 		}
-		for j, k := range []int{6, 9, 10} {
+		for j, k := range []int{6, 9, 10, 11} {
 			floats[j], err = strconv.ParseFloat(r[k], 64)
 			errs = append(errs, err)
 		}
@@ -348,7 +349,7 @@ func parseCSV(r io.Reader) ([]row, error) {
 			return nil, fmt.Errorf("results line %d: %w", i+1, err)
 		}
 		rows = append(rows, row{r[0], r[1], r[2], ints[0], ints[1], ints[2], floats[0],
-			time.Duration(us[0]) * time.Microsecond, time.Duration(us[1]) * time.Microsecond, floats[1], floats[2]})
+			time.Duration(us[0]) * time.Microsecond, time.Duration(us[1]) * time.Microsecond, floats[1], floats[2], floats[3]})
 	}
 	return rows, nil
 }

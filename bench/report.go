@@ -17,6 +17,7 @@ type key struct {
 
 type summary struct {
 	perSecond, requests float64
+	events              float64 // watch events per acquisition
 	cpu                 float64 // µs per acquisition; 0: not measured
 	p50, p99            time.Duration
 	cycle               time.Duration // one acquire+release, for one session
@@ -64,16 +65,17 @@ func summarise(rows []row, d time.Duration) summaries {
 		slices.Sort(ns)
 	}
 	for k, rs := range groups {
-		var per, reqs, cpus []float64
+		var per, reqs, events, cpus []float64
 		var p50s, p99s, cycles []time.Duration
 		for _, r := range rs {
 			per, reqs, cpus = append(per, r.perSecond), append(reqs, r.requests), append(cpus, r.cpu)
+			events = append(events, r.events)
 			p50s, p99s = append(p50s, r.p50), append(p99s, r.p99)
 			if r.acquisitions > 0 {
 				cycles = append(cycles, d/time.Duration(r.acquisitions))
 			}
 		}
-		s.by[k] = summary{median(per), median(reqs), median(cpus), median(p50s), median(p99s), median(cycles)}
+		s.by[k] = summary{median(per), median(reqs), median(events), median(cpus), median(p50s), median(p99s), median(cycles)}
 	}
 	return s
 }
@@ -115,6 +117,8 @@ func throughput(v summary) string {
 
 func requests(v summary) string { return fmt.Sprintf("%.2f", v.requests) }
 
+func events(v summary) string { return fmt.Sprintf("%.2f", v.events) }
+
 func cpu(v summary) string {
 	if v.cpu == 0 {
 		return ""
@@ -134,6 +138,8 @@ func markdown(s summaries, elections []handover, d time.Duration, rounds int) st
 		s.table(&b, mode, mutexKind, throughput)
 		b.WriteString("Server requests per acquisition (`mntr` zk_packets_received, summed over the members, while the contenders run):\n\n")
 		s.table(&b, mode, mutexKind, requests)
+		b.WriteString("Watch events the server sent per acquisition (`mntr` zk_sum_node_{created,deleted,changed,children}_watch_count, summed the same way):\n\n")
+		s.table(&b, mode, mutexKind, events)
 		b.WriteString("Client CPU time per acquisition (the whole process's, for the implementations that run in it):\n\n")
 		s.table(&b, mode, mutexKind, cpu)
 		fmt.Fprintf(&b, "![mutex acquisitions per second, %s](mutex-%s.png)\n\n", setupLabel(mode), mode)
@@ -143,6 +149,8 @@ func markdown(s summaries, elections []handover, d time.Duration, rounds int) st
 			s.table(&b, mode, itemsKind, throughput)
 			b.WriteString("Server requests per acquisition:\n\n")
 			s.table(&b, mode, itemsKind, requests)
+			b.WriteString("Watch events per acquisition:\n\n")
+			s.table(&b, mode, itemsKind, events)
 			b.WriteString("Client CPU time per acquisition:\n\n")
 			s.table(&b, mode, itemsKind, cpu)
 		}

@@ -45,8 +45,8 @@ func FuzzParseResult(f *testing.F) {
 
 func TestCSVRoundTrip(t *testing.T) {
 	rows := []row{
-		{"on", mutexKind, "zkrecipes", 32, 0, 2000, 1000, 30 * time.Millisecond, 80 * time.Millisecond, 4.25, 410},
-		{"ensemble", itemsKind, "curator", 32, 2, 900, 450, time.Millisecond, 9 * time.Millisecond, 6.5, 0},
+		{"on", mutexKind, "zkrecipes", 32, 0, 2000, 1000, 30 * time.Millisecond, 80 * time.Millisecond, 4.25, 1.5, 410},
+		{"ensemble", itemsKind, "curator", 32, 2, 900, 450, time.Millisecond, 9 * time.Millisecond, 6.5, 2, 0},
 	}
 	path := filepath.Join(t.TempDir(), "results.csv")
 	if err := writeCSV(path, rows); err != nil {
@@ -144,5 +144,40 @@ func TestTablesLeaveOutWhatWasNotMeasured(t *testing.T) {
 	summarise(rows, time.Second).table(&b, "on", mutexKind, cpu)
 	if got := b.String(); strings.Contains(got, "curator") || !strings.Contains(got, "| 8 | 400 µs |") {
 		t.Errorf("cpu table:\n%s", got)
+	}
+}
+
+func TestCountsOf(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		stats map[string]string
+		want  serverCounts
+	}{
+		{"every kind of watch", map[string]string{
+			"zk_packets_received":              "1200",
+			"zk_sum_node_created_watch_count":  "1",
+			"zk_sum_node_deleted_watch_count":  "300",
+			"zk_sum_node_changed_watch_count":  "20",
+			"zk_sum_node_children_watch_count": "4",
+			"zk_cnt_node_deleted_watch_count":  "999", // how many deletions fired any: not events
+			"zk_watch_count":                   "77",  // watches set now: not events
+		}, serverCounts{1200, 325}},
+		{"a server before 3.6", map[string]string{"zk_packets_received": "12"}, serverCounts{12, 0}},
+		{"garbage", map[string]string{"zk_packets_received": "x", "zk_sum_node_deleted_watch_count": "-5"}, serverCounts{}},
+		{"nothing", nil, serverCounts{}},
+	} {
+		if got := countsOf(tc.stats); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+	before, after := serverCounts{100, 10}, serverCounts{800, 60}
+	if r, e := after.minus(before).per(100); r != 7 || e != 0.5 {
+		t.Errorf("per acquisition: %v requests, %v events; want 7, 0.5", r, e)
+	}
+	if r, e := after.per(0); r != 800 || e != 60 {
+		t.Errorf("no acquisitions: %v, %v; want the totals", r, e)
+	}
+	if got := before.plus(after); got != (serverCounts{900, 70}) {
+		t.Errorf("plus: %+v", got)
 	}
 }
