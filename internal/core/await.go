@@ -50,6 +50,7 @@ type waiter struct {
 	last         bool           // pred is the only blocker: its deletion grants us
 	evict        evicting       // our duty towards a head that declared a max hold
 	watching     bool           // the watch on our node is set, or being set
+	woke         int64          // the wake (see Session.wokeAt) that our last listing followed
 }
 
 // watched is a node ahead of ours that we watch, and what it held when
@@ -103,16 +104,28 @@ func (q *Queue) await(ctx context.Context, own string, first created, wait bool,
 			}
 		case err != nil:
 			return nil, err
-		case n == grant && q.s.woken():
-			// What granted us came in a read after the process was
-			// stopped: our session may have expired meanwhile, and the
-			// node ahead gone with the expiry. A listing, answered after
-			// the wake, tells.
+		case n == grant && w.afterWake():
+			// What granted us may have come in a read after the process
+			// was stopped: our session may have expired meanwhile, and
+			// the node ahead gone with the expiry. A listing, answered
+			// after the wake, tells.
 			w.first = nil
 		case n == grant:
 			return w.h.grant(w.watching), nil
 		}
 	}
+}
+
+// afterWake reports whether the session woke from a stop (see
+// Session.wokeAt) since our last listing was sent, and notes the wake: the
+// listing made next is answered after it.
+func (w *waiter) afterWake() bool {
+	woke := w.q.s.wokeAt()
+	if woke == 0 || woke == w.woke {
+		return false
+	}
+	w.woke = woke
+	return true
 }
 
 // list reads the queue and finds our node in it: nodes in queue order, and

@@ -614,11 +614,17 @@ func (s *Session) retry(ctx context.Context, what string, task func(ctx context.
 	}
 }
 
-// woken reports whether the server's last bytes reached a Session made by
-// Connect after a silence that a live session does not allow: the process
-// was stopped (SIGSTOP, a long pause), and what they told may have been
-// sent before the session expired.
-func (s *Session) woken() bool { return s.tap != nil && s.tap.afterSilence.Load() }
+// wokeAt tells when, less than a session timeout ago, the server's bytes
+// reached a Session made by Connect after a silence that a live session
+// does not allow (0: they did not): the process was stopped (SIGSTOP, a
+// long pause), and what they told may have been sent before the session
+// expired. A request sent after that is answered by a later read.
+func (s *Session) wokeAt() int64 {
+	if s.tap == nil {
+		return 0
+	}
+	return s.tap.wokeAt()
+}
 
 // retryable reports whether an error means the outcome is unknown and the
 // request may be tried again once the connection is back. go-zookeeper

@@ -47,12 +47,12 @@ type createTap struct {
 	dead    atomic.Bool
 
 	heard atomic.Int64 // when the server was last heard from: ns since tapEpoch
-	// Whether the last read from the server came after a silence longer
-	// than a live session allows (two thirds of its timeout, when
-	// go-zookeeper gives up on a quiet connection): the process was
-	// stopped, and what that read brought may predate our session's
-	// expiry. Cleared by the next read.
-	afterSilence atomic.Bool
+	// When a read from the server last came after a silence longer than a
+	// live session allows (two thirds of its timeout, when go-zookeeper
+	// gives up on a quiet connection): the process was stopped, and what
+	// that read brought may predate our session's expiry. Ns since
+	// tapEpoch; 0: never.
+	woke atomic.Int64
 
 	// Under the tap: how a connection is made (Config.Dial, else a TCP
 	// dial), and the TLS it speaks (Config.TLS), whose plaintext the tap
@@ -63,8 +63,21 @@ type createTap struct {
 	dialErr atomic.Pointer[error]
 }
 
-// tapEpoch is the monotonic origin of createTap.heard.
+// tapEpoch is the monotonic origin of createTap.heard and woke.
 var tapEpoch = time.Now()
+
+// wokeAt returns when a read last came after a silence (see woke), if
+// that was less than a session timeout ago, else 0. What such a read
+// brought is handled at once, unless the process stops again (which moves
+// the wake), so the window covers it whatever reads followed: replies to
+// requests sent after the wake, or the next connection's handshake.
+func (t *createTap) wokeAt() int64 {
+	woke := t.woke.Load()
+	if woke == 0 || int64(time.Since(tapEpoch))-woke >= t.timeout.Load()*int64(time.Millisecond) {
+		return 0
+	}
+	return woke
+}
 
 // heardAt returns when bytes last came from the server (zero: never).
 func (t *createTap) heardAt() time.Time {
@@ -280,7 +293,9 @@ func (c *tapConn) Read(b []byte) (int, error) {
 			now := int64(time.Since(tapEpoch))
 			prev := c.tap.heard.Swap(now)
 			limit := 2 * c.tap.timeout.Load() * int64(time.Millisecond) / 3
-			c.tap.afterSilence.Store(prev != 0 && limit > 0 && now-prev > limit)
+			if prev != 0 && limit > 0 && now-prev > limit {
+				c.tap.woke.Store(now)
+			}
 		}
 		c.in.feed(c.buf[:n], c.noteReply)
 		if n == 0 {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -215,4 +216,34 @@ type countingConn struct {
 func (c *countingConn) Read(b []byte) (int, error) {
 	c.reads++
 	return c.Conn.Read(b)
+}
+
+// TestTapKnowsItWokeForASessionTimeout: a read after a silence longer than
+// a live session allows marks the tap woken, and the replies read after it
+// (to requests sent once awake) do not clear that before a session timeout
+// has passed: what the first read brought is still being handled.
+func TestTapKnowsItWokeForASessionTimeout(t *testing.T) {
+	tap := &createTap{}
+	tap.timeout.Store(3000) // ms
+	client, server := net.Pipe()
+	conn := tap.wrap(client)
+	defer conn.Close()
+	read := func() { // one read from the socket
+		t.Helper()
+		go server.Write(make([]byte, 8))
+		_, err := io.ReadFull(conn, make([]byte, 8))
+		require.NoError(t, err)
+	}
+	read()
+	assert.False(t, tap.wokeAt() != 0, "the first bytes ever heard")
+	tap.heard.Add(-int64(time.Second)) // heard a second ago: a live session's pause
+	read()
+	assert.False(t, tap.wokeAt() != 0, "after a second's silence of a 3 s session")
+	tap.heard.Add(-int64(2100 * time.Millisecond)) // heard 2.1 s ago: more than 2/3 of 3 s
+	read()
+	assert.True(t, tap.wokeAt() != 0, "after 2.1 s of silence")
+	read()
+	assert.True(t, tap.wokeAt() != 0, "a reply read just after the wake")
+	tap.woke.Add(-int64(3 * time.Second)) // the wake was a session timeout ago
+	assert.False(t, tap.wokeAt() != 0, "a session timeout after the wake")
 }
