@@ -2,8 +2,11 @@ package lock_test
 
 import (
 	"context"
+	"encoding/binary"
+	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,4 +105,165 @@ func TestNoWatchOutlivesItsAcquisition(t *testing.T) {
 	// the server the moment that takes.
 	require.NoError(t, waitFor(ctx, func() bool { return mntr(t, ctx, "zk_watch_count") <= base }),
 		"watches left: %d, before: %d", mntr(t, ctx, "zk_watch_count"), base)
+}
+
+// TestAWaiterThirdInLineListsOnce: a waiter third in line watches the two
+// nodes ahead of it. When the first goes, the second leads, and no node can
+// join ahead of it: the waiter knows that without listing the queue again,
+// so it lists once, with its create. Before, it listed again.
+func TestAWaiterThirdInLineListsOnce(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	second, err := lock.New(session(t, nil), testPath(t))
+	require.NoError(t, err)
+	q := queueOfThree(t, ctx, second, false)
+	require.NoError(t, q.head.Unlock(ctx))
+	q.takeTurns(t, ctx)
+	assert.Equal(t, int32(1), q.wire.listings.Load(), "the third listed the queue again")
+}
+
+// TestAWaiterThirdInLineFindingTheFirstGoneListsOnce: the same, when the
+// first is gone already as the third comes to watch it, as it often is
+// when holds are short.
+func TestAWaiterThirdInLineFindingTheFirstGoneListsOnce(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	second, err := lock.New(session(t, nil), testPath(t))
+	require.NoError(t, err)
+	q := queueOfThree(t, ctx, second, true)
+	require.NoError(t, q.head.Unlock(ctx))
+	h := <-q.granted // the first is gone
+	require.NotNil(t, h)
+	close(q.wire.open)
+	require.NoError(t, h.Unlock(ctx))
+	h = <-q.granted
+	require.NotNil(t, h)
+	require.NoError(t, h.Unlock(ctx))
+	assert.Equal(t, int32(1), q.wire.listings.Load(), "the third listed the queue again")
+}
+
+// TestAWaiterThirdInLineTakesUpTheDuty: the third learns that the second
+// leads without a listing, and so must take up the duty to evict it from
+// that alone: the second, which declared a max hold, hangs once granted,
+// and the third evicts it after its max hold and the margin.
+func TestAWaiterThirdInLineTakesUpTheDuty(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	const maxHold = 300 * time.Millisecond
+	second, err := lock.New(session(t, nil), testPath(t), lock.WithMaxHold(maxHold))
+	require.NoError(t, err)
+	q := queueOfThree(t, ctx, second, false)
+	require.NoError(t, q.head.Unlock(ctx))
+	hung := <-q.granted
+	require.NotNil(t, hung)
+	t0 := time.Now()
+	h := <-q.granted
+	require.NotNil(t, h)
+	took := time.Since(t0)
+	assert.GreaterOrEqual(t, took, recipes.EvictionMargin, "evicted before the margin")
+	// Due a max hold and the margin after the third saw the second lead,
+	// at about t0; 2 s more for a loaded machine. Without the duty, the
+	// second would hold until the test's end.
+	assert.Less(t, took, maxHold+recipes.EvictionMargin+2*time.Second, "evicted late")
+	assert.ErrorIs(t, hung.Err(), lock.ErrMaxHoldExceeded)
+	assert.Equal(t, int32(1), q.wire.listings.Load(), "the third listed the queue again")
+	require.NoError(t, h.Unlock(ctx))
+}
+
+// threeInLine is a holder and two waiters behind it on one path, each on a
+// session of its own.
+type threeInLine struct {
+	head    *lock.Hold
+	granted <-chan *lock.Hold // the waiters' holds, in the order granted (nil: failed)
+	wire    *wire             // the third's connection
+}
+
+// takeTurns takes the two waiters' holds as they are granted, in turn, and
+// releases each.
+func (q threeInLine) takeTurns(t *testing.T, ctx context.Context) {
+	t.Helper()
+	for range 2 {
+		h := <-q.granted
+		require.NotNil(t, h)
+		require.NoError(t, h.Unlock(ctx))
+	}
+}
+
+// queueOfThree takes the lock at second's path, then queues second and a
+// third waiter behind it, in this order. It returns once every watch is
+// set or, with gated, once the third's read of the head's node is held
+// back (until q.wire.open is closed).
+func queueOfThree(t *testing.T, ctx context.Context, second *lock.Mutex, gated bool) threeInLine {
+	t.Helper()
+	q := threeInLine{wire: &wire{reached: make(chan struct{}), open: make(chan struct{})}}
+	head, err := lock.New(session(t, nil), second.Path())
+	require.NoError(t, err)
+	third, err := lock.New(session(t, nil, recipes.WithDialer(q.wire.dial)), second.Path())
+	require.NoError(t, err)
+	watches := func() int { return mntr(t, ctx, "zk_watch_count") }
+	before := watches()
+	q.head, err = head.Lock(ctx)
+	require.NoError(t, err)
+	if gated {
+		q.wire.gate.Store(q.head.Path())
+	}
+	granted := make(chan *lock.Hold, 2)
+	for i, m := range []*lock.Mutex{second, third} {
+		go func() {
+			h, err := m.Lock(ctx)
+			assert.NoError(t, err)
+			granted <- h
+		}()
+		waitContenders(t, ctx, head, i+2)
+	}
+	q.granted = granted
+	if gated {
+		<-q.wire.reached
+	} else {
+		// Each contender's watch on its own node, the second's on the
+		// head, the third's on the two ahead of it.
+		require.NoError(t, waitFor(ctx, func() bool { return watches() == before+6 }), "watches: %d, want %d", watches(), before+6)
+	}
+	require.Equal(t, int32(1), q.wire.listings.Load(), "the third lists with its create")
+	return q
+}
+
+// wire is what a session sends on its connections: it counts the children
+// listings, and holds back a read of the node at gate, if set, until open
+// is closed. go-zookeeper writes each request whole, in one Write: its
+// length, xid, opcode and then (for a read) its path. The first is the
+// handshake, which has no opcode.
+type wire struct {
+	listings      atomic.Int32
+	gate          atomic.Value // string
+	reached, open chan struct{}
+}
+
+func (w *wire) dial(network, address string, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout(network, address, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &wireConn{Conn: c, w: w}, nil
+}
+
+type wireConn struct {
+	net.Conn
+	w         *wire
+	handshook bool
+}
+
+func (c *wireConn) Write(b []byte) (int, error) {
+	if c.handshook && len(b) >= 16 {
+		switch binary.BigEndian.Uint32(b[8:12]) {
+		case 8, 12: // getChildren, getChildren2
+			c.w.listings.Add(1)
+		case 4: // getData
+			n := int(binary.BigEndian.Uint32(b[12:16]))
+			if gate, _ := c.w.gate.Load().(string); gate != "" && len(b) >= 16+n && string(b[16:16+n]) == gate {
+				c.w.gate.Store("")
+				close(c.w.reached)
+				<-c.w.open
+			}
+		}
+	}
+	c.handshook = true
+	return c.Conn.Write(b)
 }

@@ -30,7 +30,10 @@ import (
 //     later queue behind us);
 //   - second, on the blocker before pred: its going makes us list again
 //     while pred still holds, off the hand-over's path, so that the
-//     hand-over usually finds pred the last blocker;
+//     hand-over usually finds pred the last blocker. Where second and pred
+//     head the queue at our last listing, second's going (or finding it
+//     gone) needs no listing: nothing else is ahead of pred, and nothing
+//     can join ahead of it;
 //   - own, on our own node, so that we learn when an operator or an expiry
 //     deletes it; its events come through the Session (the pending hold's
 //     events channel), and the hold takes them over at the grant.
@@ -48,6 +51,7 @@ type waiter struct {
 	first        <-chan listing // the listing sent behind the create, unread
 	pred, second watched        // the nearest blocker, and the one before it
 	last         bool           // pred is the only blocker: its deletion grants us
+	leading      bool           // second and pred head the queue: second's going leaves pred the head
 	evict        evicting       // our duty towards a head that declared a max hold
 	watching     bool           // the watch on our node is set, or being set
 	woke         int64          // the wake (see Session.wokeAt) that our last listing followed
@@ -200,16 +204,16 @@ func (w *waiter) place(ctx context.Context, nodes []Node, me int) (next, error) 
 	if n != sleep || err != nil {
 		return n, err
 	}
-	n, err = w.watchSecond(ctx, blockers)
-	w.dutyTowards(nodes)
-	return n, err
+	return w.watchSecond(ctx, nodes, blockers)
 }
 
-// dutyTowards takes up, keeps or drops the duty to evict the holder at the
-// head of the queue: ours when it is our only blocker and declares a max
-// hold. The clock starts when we first see it at the head (see retime).
-func (w *waiter) dutyTowards(nodes []Node) {
-	if !w.last || nodes[0].Name != w.pred.name {
+// lead makes pred our only blocker, and takes up, keeps or drops the duty
+// to evict it: ours when it also heads the queue (head is the queue's
+// first node) and declares a max hold. The clock starts when we first see
+// it at the head (see retime).
+func (w *waiter) lead(head string) {
+	w.second, w.last, w.leading = watched{}, true, false
+	if head != w.pred.name {
 		w.evict = evicting{}
 		return
 	}
@@ -246,13 +250,16 @@ func (w *waiter) watchPred(ctx context.Context, me Node, blockers []Node) ([]Nod
 }
 
 // watchSecond watches the blocker before pred, if there is one and it is
-// not watched already.
-func (w *waiter) watchSecond(ctx context.Context, blockers []Node) (next, error) {
-	if w.last = len(blockers) == 1; w.last {
-		w.second = watched{}
+// not watched already. Where pred is the only blocker, or second and pred
+// head the queue and second is gone already, pred leads (see lead).
+func (w *waiter) watchSecond(ctx context.Context, nodes, blockers []Node) (next, error) {
+	if len(blockers) == 1 {
+		w.lead(nodes[0].Name)
 		return sleep, nil
 	}
 	b := blockers[len(blockers)-2]
+	w.last, w.evict = false, evicting{}
+	w.leading = nodes[0].Name == b.Name && nodes[1].Name == w.pred.name
 	if b.Name == w.second.name {
 		return sleep, nil
 	}
@@ -261,6 +268,9 @@ func (w *waiter) watchSecond(ctx context.Context, blockers []Node) (next, error)
 	switch {
 	case err != nil:
 		return relist, q.wrap(unreadable(b.Name, err))
+	case !nw.ok && w.leading: // nothing else was ahead of pred
+		w.lead(w.pred.name)
+		return sleep, nil
 	case !nw.ok:
 		return relist, nil // gone already: pred may lead now
 	}
@@ -269,17 +279,14 @@ func (w *waiter) watchSecond(ctx context.Context, blockers []Node) (next, error)
 }
 
 // sleep waits for a watch to fire. pred's deletion grants us when it is
-// the last blocker; any other event on pred or second makes us list again
-// (and watch anew what fired). Our own node's deletion ends the wait. With
-// a duty to evict, it deletes pred once its time has come.
+// the last blocker, and second's makes it the last when the two led the
+// queue; any other event on pred or second makes us list again (and watch
+// anew what fired). Our own node's deletion ends the wait. With a duty to
+// evict, it deletes pred once its time has come.
 func (w *waiter) sleep(ctx context.Context) (next, error) {
 	s := w.q.s
-	var due <-chan time.Time
-	if w.evict.name != "" && !w.evict.blind {
-		t := time.NewTimer(time.Until(w.evict.at))
-		defer t.Stop()
-		due = t.C
-	}
+	due, stop := w.due()
+	defer func() { stop() }()
 	for {
 		select {
 		case <-due:
@@ -293,9 +300,14 @@ func (w *waiter) sleep(ctx context.Context) (next, error) {
 			}
 			w.pred = watched{}
 			return relist, nil
-		case <-w.second.watch:
+		case ev := <-w.second.watch:
 			w.second = watched{}
-			return relist, nil
+			if !w.leading || ev.Type != zk.EventNodeDeleted {
+				return relist, nil
+			}
+			w.lead(w.pred.name) // nothing else was ahead of pred: no listing needed
+			stop()
+			due, stop = w.due()
 		case <-w.h.Done(): // the watch on our node could not be set
 			return relist, w.ended()
 		case ev := <-w.h.events:
@@ -309,6 +321,16 @@ func (w *waiter) sleep(ctx context.Context) (next, error) {
 			return relist, ctx.Err()
 		}
 	}
+}
+
+// due returns a channel that fires when our duty to evict pred falls due
+// (nil if we have none or are blind to it), and what stops its timer.
+func (w *waiter) due() (<-chan time.Time, func() bool) {
+	if w.evict.name == "" || w.evict.blind {
+		return nil, func() bool { return false }
+	}
+	t := time.NewTimer(time.Until(w.evict.at))
+	return t.C, t.Stop
 }
 
 // allYield reports whether every blocker ahead of me is gone or yields
@@ -356,7 +378,7 @@ func (w *waiter) ended() error {
 
 // evictPred deletes pred, a holder past its declared max hold and the
 // margin, unless its data changed since we last read it: the delete is
-// version-checked, and a changed node is read again (see dutyTowards: an
+// version-checked, and a changed node is read again (see lead: an
 // Extend is timed anew, other changes are not). Its deletion then fires
 // pred's watch, which grants us.
 func (w *waiter) evictPred(ctx context.Context) (again bool, err error) {
