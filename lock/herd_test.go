@@ -167,6 +167,49 @@ func TestAWaiterThirdInLineTakesUpTheDuty(t *testing.T) {
 	require.NoError(t, h.Unlock(ctx))
 }
 
+// TestWaitersOfOneSessionTakeTheirTurnsWithoutListing: goroutines of one
+// process queue on one path through one Session, the users' shape. A
+// waiter learns from the Session that the node two ahead of it was granted
+// with nothing ahead of it, so when that node goes, its predecessor leads:
+// the queue drains with no listing. Before, every waiter from the third on
+// listed the queue again as it moved up, each listing as long as the queue.
+func TestWaitersOfOneSessionTakeTheirTurnsWithoutListing(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	w := &wire{}
+	m, err := lock.New(session(t, nil, recipes.WithDialer(w.dial)), testPath(t))
+	require.NoError(t, err)
+	head, err := m.Lock(ctx)
+	require.NoError(t, err)
+	const waiters = 6
+	done := make(chan error, waiters)
+	reads, before := w.reads.Load(), w.listings.Load()
+	for i := range waiters {
+		go func() {
+			h, err := m.Lock(ctx)
+			if err == nil {
+				err = h.Unlock(ctx)
+			}
+			done <- err
+		}()
+		// Queued when its watches are set, each with a getData: on its own
+		// node, its predecessor's and, from the second waiter on, the
+		// node before that. The next one then queues behind it.
+		reads += 3
+		if i == 0 {
+			reads--
+		}
+		require.NoError(t, waitFor(ctx, func() bool { return w.reads.Load() >= reads }),
+			"waiter %d: %d reads, want %d", i+1, w.reads.Load(), reads)
+	}
+	listed := w.listings.Load()
+	require.Equal(t, int32(waiters), listed-before, "each waiter lists with its create")
+	require.NoError(t, head.Unlock(ctx))
+	for range waiters {
+		require.NoError(t, <-done)
+	}
+	assert.Equal(t, int32(0), w.listings.Load()-listed, "listings while the queue drained")
+}
+
 // threeInLine is a holder and two waiters behind it on one path, each on a
 // session of its own.
 type threeInLine struct {
@@ -232,6 +275,7 @@ func queueOfThree(t *testing.T, ctx context.Context, second *lock.Mutex, gated b
 // handshake, which has no opcode.
 type wire struct {
 	listings      atomic.Int32
+	reads         atomic.Int32 // getData requests
 	gate          atomic.Value // string
 	reached, open chan struct{}
 }
@@ -256,6 +300,7 @@ func (c *wireConn) Write(b []byte) (int, error) {
 		case 8, 12: // getChildren, getChildren2
 			c.w.listings.Add(1)
 		case 4: // getData
+			c.w.reads.Add(1)
 			n := int(binary.BigEndian.Uint32(b[12:16]))
 			if gate, _ := c.w.gate.Load().(string); gate != "" && len(b) >= 16+n && string(b[16:16+n]) == gate {
 				c.w.gate.Store("")

@@ -30,10 +30,13 @@ import (
 //     later queue behind us);
 //   - second, on the blocker before pred: its going makes us list again
 //     while pred still holds, off the hand-over's path, so that the
-//     hand-over usually finds pred the last blocker. Where second and pred
-//     head the queue at our last listing, second's going (or finding it
-//     gone) needs no listing: nothing else is ahead of pred, and nothing
-//     can join ahead of it;
+//     hand-over usually finds pred the last blocker. Where nothing can be
+//     left ahead of second when it goes, its going (or finding it gone)
+//     makes pred the last blocker with no listing: when second headed the
+//     queue at our last listing, or when second is a node of this Session
+//     granted with nothing at all ahead of it (see Hold.clear), as in a
+//     queue of one process's goroutines. Nodes that join later queue
+//     behind us;
 //   - own, on our own node, so that we learn when an operator or an expiry
 //     deletes it; its events come through the Session (the pending hold's
 //     events channel), and the hold takes them over at the grant.
@@ -51,7 +54,9 @@ type waiter struct {
 	first        <-chan listing // the listing sent behind the create, unread
 	pred, second watched        // the nearest blocker, and the one before it
 	last         bool           // pred is the only blocker: its deletion grants us
-	leading      bool           // second and pred head the queue: second's going leaves pred the head
+	at           places         // where second and pred were in our last listing
+	alone        bool           // pred is the only node ahead of us: its deletion leaves none
+	clear        bool           // the grant found no node at all ahead of us
 	evict        evicting       // our duty towards a head that declared a max hold
 	watching     bool           // the watch on our node is set, or being set
 	woke         int64          // the wake (see Session.wokeAt) that our last listing followed
@@ -64,7 +69,11 @@ type watched struct {
 	watch   <-chan zk.Event
 	data    []byte
 	version int32
+	ours    *Hold // second's hold, where it is a node of this Session's
 }
+
+// places are the indexes of second, pred and our node in a listing.
+type places struct{ second, pred, me int }
 
 // next is what a waiter's state leads to.
 type next int
@@ -115,6 +124,7 @@ func (q *Queue) await(ctx context.Context, own string, first created, wait bool,
 			// after the wake, tells.
 			w.first = nil
 		case n == grant:
+			w.h.clear.Store(w.clear)
 			return w.h.grant(w.watching), nil
 		}
 	}
@@ -183,6 +193,7 @@ func (w *waiter) list(ctx context.Context) (nodes []Node, me int, err error) {
 func (w *waiter) place(ctx context.Context, nodes []Node, me int) (next, error) {
 	q := w.q
 	blockers := Blockers(nodes, me, q.rule)
+	w.clear = me == 0
 	switch {
 	case len(blockers) == 0:
 		return grant, nil
@@ -200,20 +211,20 @@ func (w *waiter) place(ctx context.Context, nodes []Node, me int) (next, error) 
 		w.watching = true
 		w.h.arm()
 	}
-	blockers, n, err := w.watchPred(ctx, nodes[me], blockers)
+	blockers, n, err := w.watchPred(ctx, nodes, me, blockers)
 	if n != sleep || err != nil {
 		return n, err
 	}
-	return w.watchSecond(ctx, nodes, blockers)
+	return w.watchSecond(ctx, nodes, me, blockers)
 }
 
 // lead makes pred our only blocker, and takes up, keeps or drops the duty
-// to evict it: ours when it also heads the queue (head is the queue's
-// first node) and declares a max hold. The clock starts when we first see
-// it at the head (see retime).
-func (w *waiter) lead(head string) {
-	w.second, w.last, w.leading = watched{}, true, false
-	if head != w.pred.name {
+// to evict it: ours when it also heads the queue (heads) and declares a
+// max hold. The clock starts when we first see it at the head (see
+// retime). alone: pred is also the only node ahead of us.
+func (w *waiter) lead(heads, alone bool) {
+	w.second, w.last, w.alone = watched{}, true, alone
+	if !heads {
 		w.evict = evicting{}
 		return
 	}
@@ -221,27 +232,52 @@ func (w *waiter) lead(head string) {
 	w.evict, _ = retime(w.evict, w.pred.name, w.pred.data, w.pred.version, now, now)
 }
 
+// secondGone reports whether second's going leaves pred our only blocker,
+// and if so makes it the one (see lead): when nothing can have been left
+// ahead of second, the nodes ahead of us are those that were between
+// second and us at our last listing, of which pred alone blocks us.
+func (w *waiter) secondGone(ours *Hold) bool {
+	if w.at.second != 0 && (ours == nil || !ours.clear.Load()) {
+		return false
+	}
+	heads := w.at.pred == w.at.second+1 // nothing between second and pred
+	w.lead(heads, heads && w.at.pred == w.at.me-1)
+	return true
+}
+
 // watchPred watches the nearest blocker, unless it is pred already. A
 // blocker that yields is passed over for the one before it; if none is
-// left, or the last one is gone already, nothing blocks us. It returns the
+// left, or the last one is gone already, nothing blocks us; nor if the
+// nearest is gone and was a hold of this Session's granted with nothing
+// ahead of it (see Hold.clear). It returns the
 // blockers still in the way.
-func (w *waiter) watchPred(ctx context.Context, me Node, blockers []Node) ([]Node, next, error) {
+func (w *waiter) watchPred(ctx context.Context, nodes []Node, me int, blockers []Node) ([]Node, next, error) {
 	q := w.q
 	if blockers[len(blockers)-1].Name == w.pred.name {
 		return blockers, sleep, nil
 	}
 	for len(blockers) > 0 {
 		b := blockers[len(blockers)-1]
-		nw, err := q.s.watchExisting(ctx, q.path+"/"+b.Name)
+		p := q.path + "/" + b.Name
+		ours := q.s.holdOf(p)
+		nw, err := q.s.watchExisting(ctx, p)
 		switch {
 		case err != nil:
 			return nil, relist, q.wrap(unreadable(b.Name, err))
 		case !nw.ok && len(blockers) == 1:
-			return nil, grant, nil // the last blocker went: later nodes queue behind us
+			// The last blocker went (later nodes queue behind us); if it
+			// was the only node ahead, nothing is.
+			w.clear = me == 1
+			return nil, grant, nil
+		case !nw.ok && ours != nil && ours.clear.Load():
+			// Granted with nothing ahead of it, and gone: so is every
+			// blocker ahead of it.
+			w.clear = nodes[me-1].Name == b.Name
+			return nil, grant, nil
 		case !nw.ok:
 			return nil, relist, nil
-		case q.yields == nil || !q.yields(me, b, &Read{nw.data, nw.stat}):
-			w.pred = watched{b.Name, nw.watch, nw.data, nw.stat.Version}
+		case q.yields == nil || !q.yields(nodes[me], b, &Read{nw.data, nw.stat}):
+			w.pred = watched{b.Name, nw.watch, nw.data, nw.stat.Version, nil}
 			return blockers, sleep, nil
 		}
 		blockers = blockers[:len(blockers)-1]
@@ -250,37 +286,42 @@ func (w *waiter) watchPred(ctx context.Context, me Node, blockers []Node) ([]Nod
 }
 
 // watchSecond watches the blocker before pred, if there is one and it is
-// not watched already. Where pred is the only blocker, or second and pred
-// head the queue and second is gone already, pred leads (see lead).
-func (w *waiter) watchSecond(ctx context.Context, nodes, blockers []Node) (next, error) {
+// not watched already. Where pred is the only blocker, or second is gone
+// already and nothing can be left ahead of it (see secondGone), pred leads
+// (see lead).
+func (w *waiter) watchSecond(ctx context.Context, nodes []Node, me int, blockers []Node) (next, error) {
 	if len(blockers) == 1 {
-		w.lead(nodes[0].Name)
+		w.lead(nodes[0].Name == w.pred.name, me == 1)
 		return sleep, nil
 	}
 	b := blockers[len(blockers)-2]
-	w.last, w.evict = false, evicting{}
-	w.leading = nodes[0].Name == b.Name && nodes[1].Name == w.pred.name
+	w.last, w.alone, w.evict = false, false, evicting{}
+	index := func(name string) int {
+		return slices.IndexFunc(nodes[:me], func(n Node) bool { return n.Name == name })
+	}
+	w.at = places{index(b.Name), index(w.pred.name), me}
 	if b.Name == w.second.name {
 		return sleep, nil
 	}
 	q := w.q
-	nw, err := q.s.watchExisting(ctx, q.path+"/"+b.Name)
+	p := q.path + "/" + b.Name
+	ours := q.s.holdOf(p)
+	nw, err := q.s.watchExisting(ctx, p)
 	switch {
 	case err != nil:
 		return relist, q.wrap(unreadable(b.Name, err))
-	case !nw.ok && w.leading: // nothing else was ahead of pred
-		w.lead(w.pred.name)
+	case !nw.ok && w.secondGone(ours):
 		return sleep, nil
 	case !nw.ok:
 		return relist, nil // gone already: pred may lead now
 	}
-	w.second = watched{b.Name, nw.watch, nil, 0}
+	w.second = watched{b.Name, nw.watch, nil, 0, ours}
 	return sleep, nil
 }
 
 // sleep waits for a watch to fire. pred's deletion grants us when it is
-// the last blocker, and second's makes it the last when the two led the
-// queue; any other event on pred or second makes us list again (and watch
+// the last blocker, and second's makes it the last when nothing can be
+// left ahead of second (see secondGone); any other event on pred or second makes us list again (and watch
 // anew what fired). Our own node's deletion ends the wait. With a duty to
 // evict, it deletes pred once its time has come.
 func (w *waiter) sleep(ctx context.Context) (next, error) {
@@ -296,17 +337,18 @@ func (w *waiter) sleep(ctx context.Context) (next, error) {
 			}
 		case ev := <-w.pred.watch:
 			if w.last && ev.Type == zk.EventNodeDeleted {
+				w.clear = w.alone
 				return grant, nil
 			}
 			w.pred = watched{}
 			return relist, nil
 		case ev := <-w.second.watch:
+			ours := w.second.ours
 			w.second = watched{}
-			if !w.leading || ev.Type != zk.EventNodeDeleted {
+			if ev.Type != zk.EventNodeDeleted || !w.secondGone(ours) {
 				return relist, nil
 			}
-			w.lead(w.pred.name) // nothing else was ahead of pred: no listing needed
-			stop()
+			stop() // pred leads with no listing: it may be due for eviction
 			due, stop = w.due()
 		case <-w.h.Done(): // the watch on our node could not be set
 			return relist, w.ended()

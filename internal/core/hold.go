@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -35,6 +36,11 @@ type Hold struct {
 	ctx       context.Context
 	cancelCtx context.CancelCauseFunc // through cancel, which measures the end
 	granted   bool                    // under s.mu: the Session ends it with its state
+	// clear: granted by a waiter that found no node at all ahead of its
+	// own, whatever the queue's rule. A waiter of this Session behind it
+	// that watches it as second then knows, when it goes, that nothing is
+	// left ahead of it, and needs no listing (see waiter).
+	clear atomic.Bool
 
 	mu      sync.Mutex
 	version int32 // of the node's data, for the guard
@@ -89,6 +95,14 @@ func (s *Session) pendingHold(path string, token int64, waiting bool) *Hold {
 		s.mu.Unlock()
 	}
 	return h
+}
+
+// holdOf returns the hold of this Session's node at path, waiting or
+// granted, or nil.
+func (s *Session) holdOf(path string) *Hold {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nodes[path]
 }
 
 // forget stops routing the events on the hold's node to it.
