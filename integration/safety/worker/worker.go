@@ -458,10 +458,13 @@ func (w *worker) hold(ctx context.Context, s *recipes.Session, store *safety.Sto
 	mu.Lock()
 	m := Msg{T: "end", H: n, At: endAt.UnixNano(), Err: cause}
 	mu.Unlock()
+	// Said before the release: once the node is deleted the next holder
+	// acts, and a process killed before the delete's answer came back
+	// would never say it, leaving the suite to end the hold at the kill.
+	w.emit(m)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	release(rctx)
 	cancel()
-	w.emit(m)
 }
 
 // guarded increments the recipe's register under the hold's guard: it
