@@ -51,15 +51,15 @@ type waiter struct {
 	h    *Hold  // the pending hold: its token, version and context
 	wait bool   // false for a try
 
-	first        <-chan listing // the listing sent behind the create, unread
-	pred, second watched        // the nearest blocker, and the one before it
-	last         bool           // pred is the only blocker: its deletion grants us
-	at           places         // where second and pred were in our last listing
-	alone        bool           // pred is the only node ahead of us: its deletion leaves none
-	clear        bool           // the grant found no node at all ahead of us
-	evict        evicting       // our duty towards a head that declared a max hold
-	watching     bool           // the watch on our node is set, or being set
-	woke         int64          // the wake (see Session.wokeAt) that our last listing followed
+	first        *listing // the listing sent behind the create, unread
+	pred, second watched  // the nearest blocker, and the one before it
+	last         bool     // pred is the only blocker: its deletion grants us
+	at           places   // where second and pred were in our last listing
+	alone        bool     // pred is the only node ahead of us: its deletion leaves none
+	clear        bool     // the grant found no node at all ahead of us
+	evict        evicting // our duty towards a head that declared a max hold
+	watching     bool     // the watch on our node is set, or being set
+	woke         int64    // the wake (see Session.wokeAt) that our last listing followed
 }
 
 // watched is a node ahead of ours that we watch, and what it held when
@@ -142,25 +142,20 @@ func (w *waiter) afterWake() bool {
 	return true
 }
 
-// list reads the queue and finds our node in it: nodes in queue order, and
-// our index. The first time without a token, it also reads our node.
+// list reads the queue and finds our node in it: nodes in queue order
+// (shared with other waiters: read-only), and our index. The first time
+// without a token, it also reads our node.
 func (w *waiter) list(ctx context.Context) (nodes []Node, me int, err error) {
 	q := w.q
-	var children []string
 	switch {
 	case w.first != nil:
-		select {
-		case l := <-w.first:
-			children, err = l.children, l.err
-			q.s.noteExpired(err)
-			err = q.s.explain(err)
-		case <-ctx.Done():
-			return nil, 0, ctx.Err()
-		}
+		nodes, err = w.first.wait(ctx, q.s, q.markers)
 		w.first = nil
 	case w.h.token == 0:
+		var children []string
 		var nw nodeWatch
 		children, nw, err = q.listAndStat(ctx, w.h.path)
+		nodes = ParseChildren(children, q.markers)
 		switch {
 		case err != nil:
 		case !nw.ok:
@@ -175,12 +170,11 @@ func (w *waiter) list(ctx context.Context) (nodes []Node, me int, err error) {
 			}
 		}
 	default:
-		children, err = q.children(ctx)
+		nodes, err = q.nextListing().wait(ctx, q.s, q.markers)
 	}
 	if err != nil {
 		return nil, 0, q.wrap(err)
 	}
-	nodes = ParseChildren(children, q.markers)
 	me = slices.IndexFunc(nodes, func(n Node) bool { return n.Name == w.name })
 	if me < 0 {
 		return nil, 0, q.gone()

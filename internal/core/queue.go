@@ -38,6 +38,7 @@ type Queue struct {
 	// unwatched: no hold watches its own node (see Unwatched)
 	unwatched bool
 	measure   *Measure // nil: not measured (see Measured)
+	lister    lister   // the waiters' listings, shared
 }
 
 // YieldRule reports whether other, which blocks me by name, lets me pass
@@ -165,12 +166,7 @@ func (q *Queue) enter(ctx context.Context, m Marker, data []byte) (string, creat
 // none). See [createTap].
 type created struct {
 	token   int64
-	listing <-chan listing
-}
-
-type listing struct {
-	children []string
-	err      error
+	listing *listing
 }
 
 // create makes our node. A create whose reply was lost may still have
@@ -269,10 +265,7 @@ func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (str
 	if tapped != nil && !q.unlisted {
 		select {
 		case <-tapped.sent:
-			list := make(chan listing, 1)
-			if s.spawn(func() { cs, _, err := s.Conn().Children(q.path); list <- listing{cs, err} }) {
-				c.listing = list // await reads it, or gives up on ctx
-			}
+			c.listing = q.nextListing() // await reads it, or gives up on ctx
 		case r := <-ch: // never sent: an error, handled below
 			ch <- r
 		case <-ctx.Done():

@@ -80,9 +80,9 @@ func TestTokenIsTheNodesCzxid(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, czxid(own), c.token, "token from the create's reply")
 		require.NotNil(t, c.listing, "no listing sent with the create")
-		l := <-c.listing
-		require.NoError(t, l.err)
-		assert.Contains(t, l.children, path.Base(own), "the listing went out before the create")
+		<-c.listing.done
+		require.NoError(t, c.listing.err)
+		assert.Contains(t, c.listing.children, path.Base(own), "the listing went out before the create")
 		require.NoError(t, s.DeleteEphemeral(ctx, own))
 	}
 	first, err := q.Acquire(ctx, MutexMarker, true, nil)
