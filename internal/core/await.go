@@ -243,8 +243,7 @@ func (w *waiter) secondGone(ours *Hold) bool {
 // blocker that yields is passed over for the one before it; if none is
 // left, or the last one is gone already, nothing blocks us; nor if the
 // nearest is gone and was a hold of this Session's granted with nothing
-// ahead of it (see Hold.clear). It returns the
-// blockers still in the way.
+// ahead of it (see Hold.clear). It returns the blockers still in the way.
 func (w *waiter) watchPred(ctx context.Context, nodes []Node, me int, blockers []Node) ([]Node, next, error) {
 	q := w.q
 	if blockers[len(blockers)-1].Name == w.pred.name {
@@ -294,11 +293,14 @@ func (w *waiter) watchSecond(ctx context.Context, nodes []Node, me int, blockers
 		return slices.IndexFunc(nodes[:me], func(n Node) bool { return n.Name == name })
 	}
 	w.at = places{index(b.Name), index(w.pred.name), me}
-	if b.Name == w.second.name {
-		return sleep, nil
-	}
 	q := w.q
 	p := q.path + "/" + b.Name
+	if b.Name == w.second.name {
+		if w.second.ours == nil { // its waiter may have registered since
+			w.second.ours = q.s.holdOf(p)
+		}
+		return sleep, nil
+	}
 	ours := q.s.holdOf(p)
 	nw, err := q.s.watchExisting(ctx, p)
 	switch {
@@ -315,9 +317,10 @@ func (w *waiter) watchSecond(ctx context.Context, nodes []Node, me int, blockers
 
 // sleep waits for a watch to fire. pred's deletion grants us when it is
 // the last blocker, and second's makes it the last when nothing can be
-// left ahead of second (see secondGone); any other event on pred or second makes us list again (and watch
-// anew what fired). Our own node's deletion ends the wait. With a duty to
-// evict, it deletes pred once its time has come.
+// left ahead of second (see secondGone); any other event on pred or
+// second makes us list again (and watch anew what fired). Our own node's
+// deletion ends the wait. With a duty to evict, it deletes pred once its
+// time has come.
 func (w *waiter) sleep(ctx context.Context) (next, error) {
 	s := w.q.s
 	due, stop := w.due()
