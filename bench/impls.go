@@ -32,7 +32,13 @@ const (
 	sem4Kind  = "semaphore-4" // a semaphore of 4 leases
 	itemsKind = "items"       // a mutex per item, each acquisition on a random one
 	multiKind = "multi"       // two mutexes of a few at once, a random pair each time
+	// sharedKind is one mutex for contenders that share a session,
+	// sharedPer to a session: a process's goroutines, the users' shape.
+	sharedKind = "shared"
 )
+
+// sharedPer is how many contenders of the shared case share a session.
+const sharedPer = 8
 
 // multiPaths is how many mutexes the multi-lock case takes its pairs from.
 const multiPaths = 8
@@ -106,6 +112,13 @@ func (g goImpl) name() string              { return g.label }
 func (g goImpl) supports(kind string) bool { return slices.Contains(g.kinds, kind) }
 
 func (g goImpl) run(ctx context.Context, kind, path string, n int, d time.Duration, mark func()) (result, error) {
+	loops := 1
+	switch kind {
+	case itemsKind:
+		loops = items.inFlight
+	case sharedKind:
+		loops, n = sharedPer, max(n/sharedPer, 1)
+	}
 	cs := make([]contender, n)
 	for i := range cs {
 		c, err := g.make(ctx, kind, path)
@@ -118,10 +131,6 @@ func (g goImpl) run(ctx context.Context, kind, path string, n int, d time.Durati
 	var mu sync.Mutex
 	var waits []time.Duration
 	var errs []error
-	loops := 1
-	if kind == itemsKind {
-		loops = items.inFlight
-	}
 	mark()
 	cpu := cpuTime()
 	end := time.Now().Add(d)
@@ -193,7 +202,7 @@ func goImpls(servers []string) []impl {
 		return c, nil
 	}
 	return []impl{
-		goImpl{"zkrecipes", []string{mutexKind, readKind, mixKind, sem1Kind, sem4Kind, itemsKind, multiKind}, func(ctx context.Context, kind, path string) (contender, error) {
+		goImpl{"zkrecipes", []string{mutexKind, readKind, mixKind, sem1Kind, sem4Kind, itemsKind, multiKind, sharedKind}, func(ctx context.Context, kind, path string) (contender, error) {
 			s, err := recipes.Connect(ctx, servers)
 			if err != nil {
 				return contender{}, err
@@ -207,7 +216,7 @@ func goImpls(servers []string) []impl {
 					return contender{}, err
 				}
 				take = func(bool, []int) (hold, error) { return m.Acquire(ctx) }
-			case mutexKind:
+			case mutexKind, sharedKind: // one Mutex, shared by the session's contenders
 				m, err := lock.New(s, path)
 				if err != nil {
 					return contender{}, err
@@ -266,7 +275,7 @@ func goImpls(servers []string) []impl {
 				close: func() { s.Close() },
 			}, nil
 		}},
-		goImpl{"go-zookeeper", []string{mutexKind, itemsKind, multiKind}, func(ctx context.Context, kind, path string) (contender, error) {
+		goImpl{"go-zookeeper", []string{mutexKind, itemsKind, multiKind, sharedKind}, func(ctx context.Context, kind, path string) (contender, error) {
 			c, err := conn()
 			if err != nil {
 				return contender{}, err
@@ -274,6 +283,10 @@ func goImpls(servers []string) []impl {
 			l := zk.NewLock(c, path, acl)
 			return contender{
 				acquire: func(_ bool, is []int) (func() error, error) {
+					if kind == sharedKind { // a zk.Lock is one goroutine's
+						l := zk.NewLock(c, path, acl)
+						return l.Unlock, l.Lock()
+					}
 					if is == nil {
 						return l.Unlock, l.Lock()
 					}
@@ -299,7 +312,7 @@ func goImpls(servers []string) []impl {
 				close: c.Close,
 			}, nil
 		}},
-		goImpl{"raw-floor", []string{mutexKind, itemsKind}, func(ctx context.Context, kind, path string) (contender, error) {
+		goImpl{"raw-floor", []string{mutexKind, itemsKind, sharedKind}, func(ctx context.Context, kind, path string) (contender, error) {
 			c, err := conn()
 			if err != nil {
 				return contender{}, err
@@ -392,6 +405,8 @@ func (di driverImpl) supports(kind string) bool {
 		return true
 	case multiKind: // Kazoo has no multi-lock
 		return di.name() == "curator"
+	case sharedKind: // the drivers run a session per contender
+		return false
 	}
 	return di.name() != "kazoo" || (kind != mixKind && kind != sem1Kind && kind != sem4Kind)
 }

@@ -76,6 +76,7 @@ func main() {
 	semFlag := flag.String("semaphore", "8,32", "sessions taking leases of semaphores of 1 and of 4")
 	itemsFlag := flag.String("items", "32", "sessions each locking random items of -paths, -inflight at a time")
 	multiFlag := flag.String("multi", "8,32", "sessions each locking two mutexes of 8 at once, a random pair each time")
+	sharedFlag := flag.String("shared", "32", "contenders for one mutex, 8 to a session (the Go implementations only)")
 	flag.IntVar(&items.paths, "paths", 1000, "lock paths (items) of the per-item case")
 	flag.IntVar(&items.inFlight, "inflight", 4, "acquisitions in flight per session in the per-item case")
 	handovers := flag.Int("handovers", 40, "election hand-overs measured per kind")
@@ -107,7 +108,7 @@ func main() {
 		return
 	}
 	var scenarios []scenario
-	for kind, f := range map[string]string{mutexKind: *mutexFlag, readKind: *readFlag, mixKind: *mixFlag, sem1Kind: *semFlag, sem4Kind: *semFlag, itemsKind: *itemsFlag, multiKind: *multiFlag} {
+	for kind, f := range map[string]string{mutexKind: *mutexFlag, readKind: *readFlag, mixKind: *mixFlag, sem1Kind: *semFlag, sem4Kind: *semFlag, itemsKind: *itemsFlag, multiKind: *multiFlag, sharedKind: *sharedFlag} {
 		for _, n := range ints(f) {
 			scenarios = append(scenarios, scenario{kind, n})
 		}
@@ -160,7 +161,7 @@ func ints(list string) []int {
 }
 
 func cmpKinds(a, b string) int {
-	order := []string{mutexKind, itemsKind, multiKind, readKind, mixKind, sem1Kind, sem4Kind}
+	order := []string{mutexKind, sharedKind, itemsKind, multiKind, readKind, mixKind, sem1Kind, sem4Kind}
 	return slices.Index(order, a) - slices.Index(order, b)
 }
 

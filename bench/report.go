@@ -143,6 +143,17 @@ func markdown(s summaries, elections []handover, d time.Duration, rounds int) st
 		b.WriteString("Client CPU time per acquisition (the whole process's, for the implementations that run in it):\n\n")
 		s.table(&b, mode, mutexKind, cpu)
 		fmt.Fprintf(&b, "![mutex acquisitions per second, %s](mutex-%s.png)\n\n", setupLabel(mode), mode)
+		if len(s.sessions[sharedKind]) > 0 {
+			fmt.Fprintf(&b, "### Mutex, contenders sharing sessions, %d to a session (a process's goroutines)\n\n"+
+				"Acquisitions per second (p50 / p99 wait), by contenders:\n\n", sharedPer)
+			s.table(&b, mode, sharedKind, throughput)
+			b.WriteString("Server requests per acquisition:\n\n")
+			s.table(&b, mode, sharedKind, requests)
+			b.WriteString("Watch events per acquisition:\n\n")
+			s.table(&b, mode, sharedKind, events)
+			b.WriteString("Client CPU time per acquisition:\n\n")
+			s.table(&b, mode, sharedKind, cpu)
+		}
 		if len(s.sessions[itemsKind]) > 0 {
 			fmt.Fprintf(&b, "### Per item: a lock per item of %d, %d acquisitions in flight per session on random items\n\n"+
 				"Acquisitions per second (p50 / p99 wait):\n\n", items.paths, items.inFlight)

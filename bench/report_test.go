@@ -181,3 +181,13 @@ func TestCountsOf(t *testing.T) {
 		t.Errorf("plus: %+v", got)
 	}
 }
+
+func TestTheSharedCaseHasItsOwnTables(t *testing.T) {
+	rows := measured(sharedKind, map[string]map[int]float64{"zkrecipes": {32: 900}, "go-zookeeper": {32: 800}})
+	md := markdown(summarise(rows, time.Second), nil, time.Second, 3)
+	for _, want := range []string{"contenders sharing sessions, 8 to a session", "| 32 |", "900 (", "800 ("} {
+		if !strings.Contains(md, want) {
+			t.Errorf("no %q in:\n%s", want, md)
+		}
+	}
+}
