@@ -126,6 +126,18 @@ func cpu(v summary) string {
 	return fmt.Sprintf("%.0f µs", v.cpu)
 }
 
+// tables writes kind's throughput table, then its requests, watch events
+// and client CPU per acquisition.
+func (s summaries) tables(b *strings.Builder, mode, kind string) {
+	s.table(b, mode, kind, throughput)
+	b.WriteString("Server requests per acquisition:\n\n")
+	s.table(b, mode, kind, requests)
+	b.WriteString("Watch events per acquisition:\n\n")
+	s.table(b, mode, kind, events)
+	b.WriteString("Client CPU time per acquisition:\n\n")
+	s.table(b, mode, kind, cpu)
+}
+
 func markdown(s summaries, elections []handover, d time.Duration, rounds int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# zkrecipes against its peers\n\nOne ZooKeeper per setup, started for the run; every contender on a session of its own; "+
@@ -146,24 +158,12 @@ func markdown(s summaries, elections []handover, d time.Duration, rounds int) st
 		if len(s.sessions[sharedKind]) > 0 {
 			fmt.Fprintf(&b, "### Mutex, contenders sharing sessions, %d to a session (a process's goroutines)\n\n"+
 				"Acquisitions per second (p50 / p99 wait), by contenders:\n\n", sharedPer)
-			s.table(&b, mode, sharedKind, throughput)
-			b.WriteString("Server requests per acquisition:\n\n")
-			s.table(&b, mode, sharedKind, requests)
-			b.WriteString("Watch events per acquisition:\n\n")
-			s.table(&b, mode, sharedKind, events)
-			b.WriteString("Client CPU time per acquisition:\n\n")
-			s.table(&b, mode, sharedKind, cpu)
+			s.tables(&b, mode, sharedKind)
 		}
 		if len(s.sessions[itemsKind]) > 0 {
 			fmt.Fprintf(&b, "### Per item: a lock per item of %d, %d acquisitions in flight per session on random items\n\n"+
 				"Acquisitions per second (p50 / p99 wait):\n\n", items.paths, items.inFlight)
-			s.table(&b, mode, itemsKind, throughput)
-			b.WriteString("Server requests per acquisition:\n\n")
-			s.table(&b, mode, itemsKind, requests)
-			b.WriteString("Watch events per acquisition:\n\n")
-			s.table(&b, mode, itemsKind, events)
-			b.WriteString("Client CPU time per acquisition:\n\n")
-			s.table(&b, mode, itemsKind, cpu)
+			s.tables(&b, mode, itemsKind)
 		}
 		if len(s.sessions[readKind]) > 0 {
 			b.WriteString("### Read-write lock, read locks only\n\nAcquisitions per second (p50 / p99 wait):\n\n")
