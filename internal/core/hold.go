@@ -38,8 +38,9 @@ type Hold struct {
 	granted   bool                    // under s.mu: the Session ends it with its state
 	// clear: granted by a waiter that found no node at all ahead of its
 	// own, whatever the queue's rule. A waiter of this Session behind it
-	// that watches it as second then knows, when it goes, that nothing is
-	// left ahead of it, and needs no listing (see waiter).
+	// that watches it as second, or finds it gone as its nearest blocker,
+	// then knows that nothing is left ahead of it, and needs no listing
+	// (see waiter).
 	clear atomic.Bool
 
 	mu      sync.Mutex

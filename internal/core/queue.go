@@ -162,8 +162,9 @@ func (q *Queue) enter(ctx context.Context, m Marker, data []byte) (string, creat
 }
 
 // created is what the create of our node already told: the node's Czxid
-// (0 if unknown) and the listing sent right behind the create (nil if
-// none). See [createTap].
+// (0 if unknown) and the listing asked for right behind the create (nil
+// if none): sent at once, or shared with the queue's other waiters (see
+// lister). See [createTap].
 type created struct {
 	token   int64
 	listing *listing
@@ -248,8 +249,8 @@ func (q *Queue) removeTwins(ctx context.Context, prefix, own string) {
 
 // createNode issues the create. If ctx ends first, the request still
 // completes, and whatever it made is then removed in the background. On a
-// tapped connection the listing goes out right behind the create, and the
-// reply gives the token.
+// tapped connection the listing is asked for right behind the create
+// (see nextListing), and the reply gives the token.
 func (q *Queue) createNode(ctx context.Context, prefix string, data []byte) (string, created, error) {
 	s := q.s
 	var tapped *tapCreate
