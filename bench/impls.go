@@ -189,18 +189,22 @@ func percentiles(waits []time.Duration) result {
 	return result{n: len(waits), p50: waits[len(waits)/2], p99: waits[min(len(waits)-1, len(waits)*99/100)]}
 }
 
+// dial opens a go-zookeeper connection to servers and waits for its
+// session.
+func dial(servers []string) (*zk.Conn, error) {
+	c, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(nopLogger{}))
+	if err != nil {
+		return nil, err
+	}
+	for c.State() != zk.StateHasSession {
+		time.Sleep(time.Millisecond)
+	}
+	return c, nil
+}
+
 func goImpls(servers []string) []impl {
 	acl := zk.WorldACL(zk.PermAll)
-	conn := func() (*zk.Conn, error) {
-		c, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(nopLogger{}))
-		if err != nil {
-			return nil, err
-		}
-		for c.State() != zk.StateHasSession {
-			time.Sleep(time.Millisecond)
-		}
-		return c, nil
-	}
+	conn := func() (*zk.Conn, error) { return dial(servers) }
 	return []impl{
 		goImpl{"zkrecipes", []string{mutexKind, readKind, mixKind, sem1Kind, sem4Kind, itemsKind, multiKind, sharedKind}, func(ctx context.Context, kind, path string) (contender, error) {
 			s, err := recipes.Connect(ctx, servers)
@@ -315,9 +319,6 @@ func goImpls(servers []string) []impl {
 		goImpl{"raw-floor", []string{mutexKind, itemsKind, sharedKind}, func(ctx context.Context, kind, path string) (contender, error) {
 			c, err := conn()
 			if err != nil {
-				return contender{}, err
-			}
-			if err := createAll(c, path, acl); err != nil {
 				return contender{}, err
 			}
 			return contender{
