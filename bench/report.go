@@ -141,6 +141,7 @@ func (s summaries) tables(b *strings.Builder, mode, kind string) {
 func markdown(s summaries, elections []handover, d time.Duration, rounds int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# zkrecipes against its peers\n\nOne ZooKeeper per setup, started for the run; every contender on a session of its own; "+
+		"each lock path made before its contenders start; empty CONTAINER nodes reaped once a minute, the server's default; "+
 		"%v per measurement; medians of %d rounds taken in rotating order. Reproduce: `make bench`. "+
 		"The raw floor sends the fewest requests any queue lock can (create, list, wait for the node just ahead, delete) "+
 		"and checks nothing: no queue lock can be faster.\n\n", d, rounds)

@@ -191,3 +191,25 @@ func TestTheSharedCaseHasItsOwnTables(t *testing.T) {
 		}
 	}
 }
+
+func TestLockPathsAreTheItemsOfTheCasesThatTakeItems(t *testing.T) {
+	for _, tc := range []struct {
+		kind  string
+		n     int
+		first string
+	}{
+		{mutexKind, 1, "/b"},
+		{sharedKind, 1, "/b"},
+		{sem1Kind, 1, "/b"},
+		{itemsKind, items.paths, "/b/item-0"},
+		{multiKind, multiPaths, "/b/item-0"},
+	} {
+		got := lockPaths(tc.kind, "/b")
+		if len(got) != tc.n || got[0] != tc.first {
+			t.Errorf("lockPaths(%s) = %d paths from %q, want %d from %q", tc.kind, len(got), got[0], tc.n, tc.first)
+		}
+		if last := got[len(got)-1]; tc.n > 1 && last != itemPath("/b", tc.n-1) {
+			t.Errorf("lockPaths(%s) ends at %q, want %q", tc.kind, last, itemPath("/b", tc.n-1))
+		}
+	}
+}
