@@ -308,6 +308,7 @@ func (l *link) run() {
 	wg.Go(func() { l.read(server, down, sniff) })
 	wg.Go(func() { l.write(l.client, down, true) })
 	l.write(server, up, false)
+	<-l.done // see write
 }
 
 // read copies src into q until src fails. Then a client's end closes the
@@ -335,18 +336,26 @@ func (l *link) read(src net.Conn, q *queue, sniff *connectSniffer) {
 	}
 }
 
-// write forwards q to dst when the proxy lets it, until the link closes.
+// write forwards q to dst when the proxy lets it, until the link closes,
+// and then closes it; except when a write to the server fails: the server
+// hung up, and what it sent before (held by a delay or BlackholeReplies)
+// still reaches the client, as TCP delivers data that came before a
+// reset. The link then closes once it has (see read), and write returns
+// at once, leaving it open.
 func (l *link) write(dst net.Conn, q *queue, down bool) {
-	defer l.close()
 	for {
 		c, ok := q.pop(l.done)
 		if !ok || !l.p.wait(l, c.at, down) || c.end {
-			return
+			break
 		}
 		if _, err := dst.Write(c.data); err != nil {
-			return
+			if !down {
+				return
+			}
+			break
 		}
 	}
+	l.close()
 }
 
 type chunk struct {
