@@ -112,8 +112,7 @@ func TestSetWhoseReplyIsLostSucceedsOnce(t *testing.T) {
 	observer := session(t)
 	// The parent exists, so that the first create is the barrier's own.
 	require.NoError(t, core.Of(observer).CreateParents(ctx, testPath(t)))
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
+	p := testutil.Proxy(t, cluster)
 	b, err := barrier.New(testutil.Session(t, p.Servers()), path)
 	require.NoError(t, err)
 

@@ -171,9 +171,7 @@ func TestTooManyMembersIsAnError(t *testing.T) {
 // goes through a proxy of its own, and the proxy.
 func memberBehind(t *testing.T, path string, n int, opts ...recipes.Option) (*barrier.DoubleBarrier, *recipes.Session, *zktest.Proxy) {
 	t.Helper()
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
-	t.Cleanup(func() { p.Close() })
+	p := testutil.Proxy(t, cluster)
 	s := testutil.Session(t, p.Servers(), opts...)
 	d, err := barrier.NewDouble(s, path, n)
 	require.NoError(t, err)
@@ -329,9 +327,7 @@ func TestEnterQueuedAcrossExpiryLeavesNoMember(t *testing.T) {
 	go func() { waiting <- waiter.Enter(ctx) }()
 	require.NoError(t, waitFor(ctx, func() bool { return len(members()) == 1 }))
 
-	p, err := c.NewProxy()
-	require.NoError(t, err)
-	t.Cleanup(func() { p.Close() })
+	p := testutil.Proxy(t, c)
 	s := testutil.Session(t, p.Servers(), recipes.WithSessionTimeout(2*time.Second),
 		recipes.WithLogger(slog.New(slog.DiscardHandler)))
 	sid := s.ID()

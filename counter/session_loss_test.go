@@ -33,9 +33,7 @@ func TestWritesQueuedAcrossAnExpiryFailAndCountNothing(t *testing.T) {
 	testutil.ForReconnects(t, func(t *testing.T, r testutil.Reconnect) {
 		ctx := testutil.Ctx(t, time.Minute)
 		path := testPath(t)
-		p, err := cluster.NewProxy()
-		require.NoError(t, err)
-		t.Cleanup(func() { p.Close() })
+		p := testutil.Proxy(t, cluster)
 		s := testutil.Session(t, r.Servers(p), recipes.WithSessionTimeout(2*time.Second), quiet)
 		c, err := counter.New(s, path+"/count")
 		require.NoError(t, err)
@@ -111,9 +109,7 @@ func closes(t *testing.T, ctx context.Context, w <-chan counter.Value) {
 func TestAddsQueuedAcrossAConnectionLossCountOnce(t *testing.T) {
 	ctx := testutil.Ctx(t, time.Minute)
 	path := testPath(t)
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
-	t.Cleanup(func() { p.Close() })
+	p := testutil.Proxy(t, cluster)
 	// The server hears the client throughout: the session lives.
 	s := testutil.Session(t, p.Servers(), recipes.WithSessionTimeout(4*time.Second), quiet)
 	c, err := counter.New(s, path)

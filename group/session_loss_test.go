@@ -98,9 +98,7 @@ func TestJoinsQueuedAcrossAnExpiryFailAndLeaveNoMember(t *testing.T) {
 			testutil.ForReconnects(t, func(t *testing.T, r testutil.Reconnect) {
 				ctx := ctxFor(t, time.Minute)
 				path := testPath(t)
-				p, err := cluster.NewProxy()
-				require.NoError(t, err)
-				t.Cleanup(func() { p.Close() })
+				p := testutil.Proxy(t, cluster)
 				other := elsewhere(t, ctx, path)
 				var s *recipes.Session
 				var conn *zk.Conn
@@ -148,9 +146,7 @@ func TestJoinsQueuedAcrossAnExpiryFailAndLeaveNoMember(t *testing.T) {
 func TestWrappedSessionJoinsAfterTheConnectionMovedOnLeaveNoMember(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
-	t.Cleanup(func() { p.Close() })
+	p := testutil.Proxy(t, cluster)
 	other := elsewhere(t, ctx, path)
 	s, conn := testutil.Wrapped(t, ctx, p.Servers(), recipes.WithSessionTimeout(2*time.Second), recipes.WithPollInterval(5*time.Second))
 	sid := s.ID()
@@ -184,9 +180,7 @@ func TestWrappedSessionJoinsAfterTheConnectionMovedOnLeaveNoMember(t *testing.T)
 func TestJoinWhoseReplyIsLostIsAMember(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
-	t.Cleanup(func() { p.Close() })
+	p := testutil.Proxy(t, cluster)
 	other := elsewhere(t, ctx, path)
 	s := testutil.Session(t, p.Servers(), recipes.WithSessionTimeout(4*time.Second), quiet)
 	g, err := group.New(s, path)
@@ -229,9 +223,7 @@ func TestJoinWhoseReplyIsLostIsAMember(t *testing.T) {
 func TestAMemberMadeUnderTheNewSessionGoesThroughAnotherDrop(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
-	t.Cleanup(func() { p.Close() })
+	p := testutil.Proxy(t, cluster)
 	other := elsewhere(t, ctx, path)
 	var drop atomic.Bool
 	dial := testutil.FailWrite(3, &drop) // exists

@@ -25,6 +25,7 @@ import (
 	"github.com/zkrecipes/zkrecipes/integration/safety/worker"
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
 	"github.com/zkrecipes/zkrecipes/internal/core"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/rwlock"
@@ -536,8 +537,7 @@ func TestCheckerCatchesAnUnfencedWriterAfterAPause(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	const path = "/safety/negative-control"
 	history, store := &safety.History{}, safety.NewStore(false)
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
+	p := testutil.Proxy(t, cluster)
 	paused, err := recipes.Connect(ctx, p.Servers(), recipes.WithSessionTimeout(time.Second), recipes.WithLogger(quietLogger))
 	require.NoError(t, err)
 	defer paused.Close()
@@ -640,8 +640,7 @@ func TestCheckerCatchesARogueWriterAmongWorkers(t *testing.T) {
 	f := &fleet{t: t, base: cfg, rec: rec}
 	defer f.killAll()
 	for i := range 2 {
-		p, err := cluster.NewProxy()
-		require.NoError(t, err)
+		p := testutil.Proxy(t, cluster)
 		_, err = f.start(i, p)
 		require.NoError(t, err)
 	}

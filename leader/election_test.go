@@ -92,8 +92,7 @@ func TestCutOffLeaderStepsDownBeforeAnotherIsToldItLeads(t *testing.T) {
 	for i := range runs {
 		ctx := ctxFor(t, time.Minute)
 		path := testPath(t)
-		p, err := c.NewProxy()
-		require.NoError(t, err)
+		p := testutil.Proxy(t, c)
 		ls, err := recipes.Connect(ctx, p.Servers(), recipes.WithSessionTimeout(2*time.Second))
 		require.NoError(t, err)
 		l, err := election(t, ls, path).Campaign(ctx, []byte("old"))

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
@@ -112,8 +113,7 @@ func runHistory(t *testing.T, careless bool) history {
 	path := testPath(t)
 	var cands []*candidate
 	for _, name := range []string{"a", "b", "c", "d"} {
-		p, err := cluster.NewProxy()
-		require.NoError(t, err)
+		p := testutil.Proxy(t, cluster)
 		cands = append(cands, &candidate{name: name, proxy: p})
 	}
 	obsCtx, stopObs := context.WithCancel(ctx)

@@ -62,8 +62,7 @@ func TestHolderSessionExpiryFiresDoneAndNextWaiterAcquires(t *testing.T) {
 func TestCutOffHolderLosesHoldBeforeServerExpiresSession(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
+	p := testutil.Proxy(t, cluster)
 	holder, err := lock.New(session(t, p.Servers(), recipes.WithSessionTimeout(2*time.Second)), path)
 	require.NoError(t, err)
 	h, err := holder.Lock(ctx)
@@ -163,8 +162,7 @@ func ghostSetup(t *testing.T) (*zktest.Proxy, *recipes.Session, *lock.Mutex, *lo
 	t.Helper()
 	path := "/" + t.Name()
 	plainNode(t, session(t, nil), path, nil)
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
+	p := testutil.Proxy(t, cluster)
 	s := session(t, p.Servers(), recipes.WithSessionTimeout(6*time.Second))
 	m, err := lock.New(s, path)
 	require.NoError(t, err)
@@ -221,8 +219,7 @@ func TestWrappedSessionCloseReleasesButKeepsConn(t *testing.T) {
 func TestToleratedSuspensionKeepsHoldAcrossAShortCut(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	for _, tolerate := range []bool{true, false} {
-		p, err := cluster.NewProxy()
-		require.NoError(t, err)
+		p := testutil.Proxy(t, cluster)
 		opts := []recipes.Option{recipes.WithSessionTimeout(10 * time.Second)}
 		if tolerate {
 			opts = append(opts, recipes.WithTolerateSuspension())
@@ -284,9 +281,7 @@ func TestAWriteThatFailsIsTriedAgain(t *testing.T) {
 func TestAWaiterStoppedPastItsSessionIsNotGrantedOnWaking(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
-	t.Cleanup(func() { p.Close() })
+	p := testutil.Proxy(t, cluster)
 	var stop stopper
 	stop.init()
 	dial := func(network, address string, timeout time.Duration) (net.Conn, error) {

@@ -58,9 +58,7 @@ func queueAcrossExpiry(t *testing.T, ctx context.Context, p *zktest.Proxy, s *re
 func TestQueuedAcquisitionsDieWithTheirSession(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
-	t.Cleanup(func() { p.Close() })
+	p := testutil.Proxy(t, cluster)
 	s := session(t, p.Servers(), recipes.WithSessionTimeout(2*time.Second), quiet)
 	m, err := lock.New(s, path)
 	require.NoError(t, err)
@@ -94,9 +92,7 @@ func TestQueuedAcquisitionsDieWithTheirSession(t *testing.T) {
 func TestWrappedSessionLeavesNoNodeAfterAnExpiry(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
-	t.Cleanup(func() { p.Close() })
+	p := testutil.Proxy(t, cluster)
 	queued, _ := testutil.Wrapped(t, ctx, p.Servers())
 	m, err := lock.New(queued, path)
 	require.NoError(t, err)
@@ -138,9 +134,7 @@ func TestWrappedSessionLeavesNoNodeAfterAnExpiry(t *testing.T) {
 func TestWrappedSessionCloseRemovesWaitingContenders(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
-	t.Cleanup(func() { p.Close() })
+	p := testutil.Proxy(t, cluster)
 	s, conn := testutil.Wrapped(t, ctx, p.Servers())
 
 	holder, err := lock.New(session(t, nil), path)
@@ -177,9 +171,7 @@ func TestWrappedSessionCloseRemovesWaitingContenders(t *testing.T) {
 func TestToleratedSuspensionEndsBeforeTheServerCanExpireTheSession(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
-	t.Cleanup(func() { p.Close() })
+	p := testutil.Proxy(t, cluster)
 	const timeout = 4 * time.Second
 	s := session(t, p.Servers(), recipes.WithSessionTimeout(timeout), recipes.WithTolerateSuspension(), quiet)
 	m, err := lock.New(s, path)

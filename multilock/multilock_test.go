@@ -133,8 +133,7 @@ func TestAPartLostWhileWaitingEndsTheLock(t *testing.T) {
 func TestMultiNamesThePartWhoseGuardFailed(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	a, b := testPath(t)+"/a", testPath(t)+"/b"
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
+	p := testutil.Proxy(t, cluster)
 	slow := testutil.Session(t, p.Servers(), recipes.WithTolerateSuspension())
 	h, err := multilock.Lock(ctx, multilock.Mutex(mutex(t, session(t), a)), multilock.Mutex(mutex(t, slow, b)))
 	require.NoError(t, err)

@@ -129,9 +129,7 @@ func testMembersOfALostSession(t *testing.T, kind string, r testutil.Reconnect) 
 		stop()
 		assert.ErrorIs(t, <-rest, context.Canceled)
 	}()
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
-	t.Cleanup(func() { p.Close() })
+	p := testutil.Proxy(t, cluster)
 	shared := sessionKinds[kind](t, ctx, r.Servers(p))
 	lossErr := recipes.ErrLost
 	if kind == "connect" {

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/rwlock"
 )
@@ -49,8 +50,7 @@ func assertHoldMatchesServer(t *testing.T, ctx context.Context, h *rwlock.Hold, 
 // hold), and returns a session that reads the node from outside.
 func holder(t *testing.T, ctx context.Context, path string) (*rwlock.Hold, *zktest.Proxy, *recipes.Session) {
 	t.Helper()
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
+	p := testutil.Proxy(t, cluster)
 	s := session(t, p.Servers(), recipes.WithTolerateSuspension(), recipes.WithSessionTimeout(10*time.Second))
 	m, err := rwlock.New(s, path)
 	require.NoError(t, err)

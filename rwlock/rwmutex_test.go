@@ -304,8 +304,7 @@ func TestReaderSessionExpiryLetsTheWriterIn(t *testing.T) {
 func TestCutOffWriterLosesHoldBeforeAReaderIsGranted(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
+	p := testutil.Proxy(t, cluster)
 	wm, err := rwlock.New(session(t, p.Servers(), recipes.WithSessionTimeout(2*time.Second)), path)
 	require.NoError(t, err)
 	h, err := wm.Lock(ctx)
@@ -336,8 +335,7 @@ func newRWWrite(t *testing.T, path string) func(context.Context) (*rwlock.Hold, 
 // still end the hold at once.
 func TestDowngradedHoldEndsWhenCutOff(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
-	p, err := cluster.NewProxy()
-	require.NoError(t, err)
+	p := testutil.Proxy(t, cluster)
 	m, err := rwlock.New(session(t, p.Servers(), recipes.WithSessionTimeout(10*time.Second)), testPath(t))
 	require.NoError(t, err)
 	h, err := m.Lock(ctx)

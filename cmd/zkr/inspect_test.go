@@ -17,6 +17,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes/barrier"
 	"github.com/zkrecipes/zkrecipes/internal/core"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/semaphore"
 )
@@ -189,9 +190,7 @@ func TestInspectReadsNodesConcurrently(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Conn().Delete(empty, -1)
 
-	proxy, err := cluster.NewProxy()
-	require.NoError(t, err)
-	defer proxy.Close()
+	proxy := testutil.Proxy(t, cluster)
 	const delay = 50 * time.Millisecond
 	proxy.Delay(delay)
 	const roundTrip = 2 * delay // the proxy delays requests and replies

@@ -14,6 +14,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zkrecipes/zkrecipes/integration/zktest"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -24,6 +25,16 @@ func Session(tb testing.TB, servers []string, opts ...recipes.Option) *recipes.S
 	require.NoError(tb, err)
 	tb.Cleanup(func() { s.Close() })
 	return s
+}
+
+// Proxy starts a proxy in front of c's members, to cut off the clients
+// that connect through it alone, and closes it when the test ends.
+func Proxy(tb testing.TB, c *zktest.Cluster) *zktest.Proxy {
+	tb.Helper()
+	p, err := c.NewProxy()
+	require.NoError(tb, err)
+	tb.Cleanup(func() { p.Close() })
+	return p
 }
 
 // Ctx returns a context that ends after d or when the test ends.
