@@ -166,10 +166,26 @@ func (m *Member) Restart(ctx context.Context) error {
 // answers nor closes connections, like a machine in a long GC pause.
 func (m *Member) Pause(ctx context.Context) error {
 	return m.act(ctx, "pause", func(cli *client.Client, id string) error {
-		_, err := cli.ContainerPause(ctx, id, client.ContainerPauseOptions{})
-		return err
+		for try := 1; ; try++ {
+			_, err := cli.ContainerPause(ctx, id, client.ContainerPauseOptions{})
+			if err == nil || !freezeGaveUp(err) || try == freezeTries || ctx.Err() != nil {
+				return err
+			}
+		}
 	}, func() { m.paused = true })
 }
+
+// freezeTries bounds the pauses tried in a row (see freezeGaveUp); each
+// takes runc a quarter of a second or so to give up.
+const freezeTries = 20
+
+// freezeGaveUp reports whether a pause failed because runc's cgroup v1
+// freezer gave up: it tries for about 200 ms to catch every thread, then
+// thaws them all and fails with "unable to freeze". A thread in a system
+// call that does not let it go (a server's fsync on a slow disk) holds
+// it off that long under load; the member runs on, and a pause tried
+// again catches it.
+func freezeGaveUp(err error) bool { return strings.Contains(err.Error(), "unable to freeze") }
 
 // Unpause lets a paused member run again.
 func (m *Member) Unpause(ctx context.Context) error {
