@@ -209,16 +209,24 @@ func percentiles(waits []time.Duration) result {
 }
 
 // dial opens a go-zookeeper connection to servers and waits for its
-// session.
+// session (go-zookeeper drops the events nobody reads after that).
 func dial(servers []string) (*zk.Conn, error) {
-	c, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(nopLogger{}))
+	c, events, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(nopLogger{}))
 	if err != nil {
 		return nil, err
 	}
-	for c.State() != zk.StateHasSession {
-		time.Sleep(time.Millisecond)
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case ev := <-events:
+			if ev.State == zk.StateHasSession {
+				return c, nil
+			}
+		case <-timeout:
+			c.Close()
+			return nil, fmt.Errorf("no session with %v within a minute", servers)
+		}
 	}
-	return c, nil
 }
 
 func goImpls(servers []string) []impl {
