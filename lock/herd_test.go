@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zkrecipes/zkrecipes/internal/wiretest"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
@@ -282,10 +283,8 @@ func queueOfThree(t *testing.T, ctx context.Context, second *lock.Mutex, gated b
 }
 
 // wire is what a session sends on its connections: it counts the children
-// listings, and holds back a read of the node at gate, if set, until open
-// is closed. go-zookeeper writes each request whole, in one Write: its
-// length, xid, opcode and then (for a read) its path. The first is the
-// handshake, which has no opcode.
+// listings and the reads, and holds back a read of the node at gate, if
+// set, until open is closed.
 type wire struct {
 	listings      atomic.Int32
 	reads         atomic.Int32 // getData requests
@@ -294,34 +293,26 @@ type wire struct {
 }
 
 func (w *wire) dial(network, address string, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout(network, address, timeout)
-	if err != nil {
-		return nil, err
-	}
-	return &wireConn{Conn: c, w: w}, nil
+	return wiretest.Dialer(wiretest.Hooks{Request: w.request})(network, address, timeout)
 }
 
-type wireConn struct {
-	net.Conn
-	w         *wire
-	handshook bool
-}
-
-func (c *wireConn) Write(b []byte) (int, error) {
-	if c.handshook && len(b) >= 16 {
-		switch binary.BigEndian.Uint32(b[8:12]) {
-		case 8, 12: // getChildren, getChildren2
-			c.w.listings.Add(1)
-		case 4: // getData
-			c.w.reads.Add(1)
-			n := int(binary.BigEndian.Uint32(b[12:16]))
-			if gate, _ := c.w.gate.Load().(string); gate != "" && len(b) >= 16+n && string(b[16:16+n]) == gate {
-				c.w.gate.Store("")
-				close(c.w.reached)
-				<-c.w.open
-			}
+// request looks at a request before it goes out; a read's frame has its
+// path after the opcode: length, then the bytes.
+func (w *wire) request(op int32, b []byte) error {
+	switch op {
+	case wiretest.OpGetChildren, wiretest.OpGetChildren2:
+		w.listings.Add(1)
+	case wiretest.OpGetData:
+		w.reads.Add(1)
+		if len(b) < 16 {
+			return nil
+		}
+		n := int(binary.BigEndian.Uint32(b[12:16]))
+		if gate, _ := w.gate.Load().(string); gate != "" && len(b) >= 16+n && string(b[16:16+n]) == gate {
+			w.gate.Store("")
+			close(w.reached)
+			<-w.open
 		}
 	}
-	c.handshook = true
-	return c.Conn.Write(b)
+	return nil
 }

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/binary"
 	"net"
 	"path"
 	"sync"
@@ -13,6 +12,8 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/zkrecipes/zkrecipes/internal/wiretest"
 )
 
 // TestWaitersAskingWhileAListingIsOutShareTheNext: while a listing is in
@@ -35,14 +36,14 @@ func TestWaitersAskingWhileAListingIsOutShareTheNext(t *testing.T) {
 
 	w.hold() // answers wait
 	first := q.nextListing()
-	require.NoError(t, waitFor(ctx, func() bool { return w.ops[opGetChildren2].Load()+w.ops[opGetChildren].Load() == 1 }))
+	require.NoError(t, waitFor(ctx, func() bool { return w.listings() == 1 }))
 	made := make(chan string, 1)
 	go func() {
 		p, err := s.Conn().Create(q.path+"/"+ProtectedName("a", MutexMarker), nil, zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
 		assert.NoError(t, err)
 		made <- p
 	}()
-	require.NoError(t, waitFor(ctx, func() bool { return w.ops[opCreate].Load() == 1 }))
+	require.NoError(t, waitFor(ctx, func() bool { return w.ops[wiretest.OpCreate].Load() == 1 }))
 	var asked []*listing
 	for range 5 {
 		asked = append(asked, q.nextListing())
@@ -60,7 +61,7 @@ func TestWaitersAskingWhileAListingIsOutShareTheNext(t *testing.T) {
 	<-first.done
 	require.NoError(t, first.err)
 	assert.NotContains(t, first.children, node, "the first listing went out before the create")
-	assert.Equal(t, int32(2), w.ops[opGetChildren2].Load()+w.ops[opGetChildren].Load(), "listings sent")
+	assert.Equal(t, int32(2), w.listings(), "listings sent")
 
 	// Asked with none in flight, a listing goes out at once.
 	alone := q.nextListing()
@@ -78,21 +79,14 @@ func contains(nodes []Node, name string) bool {
 	return false
 }
 
-// The opcodes of a listing (opCreate is the tap's).
-const (
-	opGetChildren  = 8
-	opGetChildren2 = 12
-)
-
 // heldWire counts the requests a session writes by opcode, and can hold
 // back what the server sends until released.
 type heldWire struct {
 	ops [32]atomic.Int32
 
-	mu     sync.Mutex
-	held   bool
-	freed  chan struct{}
-	shaken atomic.Bool // the handshake, which has no opcode, is written
+	mu    sync.Mutex
+	held  bool
+	freed chan struct{}
 }
 
 func (w *heldWire) init() { w.freed = make(chan struct{}) }
@@ -104,37 +98,25 @@ func (w *heldWire) release() {
 	w.mu.Unlock()
 }
 
+func (w *heldWire) listings() int32 {
+	return w.ops[wiretest.OpGetChildren].Load() + w.ops[wiretest.OpGetChildren2].Load()
+}
+
 func (w *heldWire) dial(network, address string, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout(network, address, timeout)
-	if err != nil {
-		return nil, err
-	}
-	return &heldConn{Conn: c, w: w}, nil
-}
-
-type heldConn struct {
-	net.Conn
-	w *heldWire
-}
-
-func (c *heldConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	c.w.mu.Lock()
-	held := c.w.held
-	c.w.mu.Unlock()
-	if held {
-		<-c.w.freed
-	}
-	return n, err
-}
-
-// Write counts a request by its opcode: go-zookeeper writes each whole,
-// its length, xid and opcode first.
-func (c *heldConn) Write(b []byte) (int, error) {
-	if c.w.shaken.Swap(true) && len(b) >= 12 {
-		if op := binary.BigEndian.Uint32(b[8:12]); op < uint32(len(c.w.ops)) {
-			c.w.ops[op].Add(1)
-		}
-	}
-	return c.Conn.Write(b)
+	return wiretest.Dialer(wiretest.Hooks{
+		Request: func(op int32, _ []byte) error {
+			if op >= 0 && int(op) < len(w.ops) {
+				w.ops[op].Add(1)
+			}
+			return nil
+		},
+		Read: func() {
+			w.mu.Lock()
+			held := w.held
+			w.mu.Unlock()
+			if held {
+				<-w.freed
+			}
+		},
+	})(network, address, timeout)
 }

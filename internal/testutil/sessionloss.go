@@ -2,14 +2,12 @@ package testutil
 
 import (
 	"context"
-	"encoding/binary"
 	"log/slog"
 	"net"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/wiretest"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -148,32 +147,13 @@ func (ZKQuiet) Printf(string, ...any) {}
 // whose connections fail, once armed is set, the write of the first
 // request with opcode op (1 create, 3 exists, ...) as a connection that
 // broke would: closed, with a *net.OpError. It clears armed.
-// go-zookeeper writes each request whole: its length, xid and opcode
-// first; the first write is the handshake, which has no opcode.
 func FailWrite(op uint32, armed *atomic.Bool) func(network, address string, timeout time.Duration) (net.Conn, error) {
-	return func(network, address string, timeout time.Duration) (net.Conn, error) {
-		c, err := net.DialTimeout(network, address, timeout)
-		if err != nil {
-			return nil, err
+	return wiretest.Dialer(wiretest.Hooks{Request: func(got int32, _ []byte) error {
+		if uint32(got) == op && armed.CompareAndSwap(true, false) {
+			return wiretest.ErrBrokenPipe
 		}
-		return &failWrite{Conn: c, op: op, armed: armed}, nil
-	}
-}
-
-type failWrite struct {
-	net.Conn
-	op        uint32
-	armed     *atomic.Bool
-	handshook bool
-}
-
-func (c *failWrite) Write(b []byte) (int, error) {
-	if c.handshook && len(b) >= 12 && binary.BigEndian.Uint32(b[8:12]) == c.op && c.armed.CompareAndSwap(true, false) {
-		c.Conn.Close()
-		return 0, &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
-	}
-	c.handshook = true
-	return c.Conn.Write(b)
+		return nil
+	}})
 }
 
 // ReplaceSession expires session sid on c while p cuts its clients off,
