@@ -354,12 +354,7 @@ func goImpls(servers []string) []impl {
 					if kind == itemsKind {
 						path = itemPath(path, is[0])
 					}
-					node, err := c.Create(path+"/n-", nil, zk.FlagEphemeral|zk.FlagSequence, acl)
-					if errors.Is(err, zk.ErrNoNode) { // the item's first acquisition
-						if err = createAll(c, path, acl); err == nil {
-							node, err = c.Create(path+"/n-", nil, zk.FlagEphemeral|zk.FlagSequence, acl)
-						}
-					}
+					node, err := c.Create(path+"/n-", nil, zk.FlagEphemeral|zk.FlagSequence, acl) // the harness made path
 					if err != nil {
 						return nil, err
 					}
