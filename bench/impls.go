@@ -67,17 +67,16 @@ var items = struct{ paths, inFlight int }{1000, 4}
 // itemPath returns the lock path of item i under path.
 func itemPath(path string, i int) string { return fmt.Sprintf("%s/item-%d", path, i) }
 
-// lockPaths returns the lock paths a case of kind takes under path: the
-// items' for the per-item and multi-lock cases, path itself otherwise.
-func lockPaths(kind, path string) []string {
-	n := 0
+// itemPaths returns the lock paths of the items a case of kind takes
+// under path: the per-item and multi-lock cases'; none for the others,
+// which lock path itself.
+func itemPaths(kind, path string) []string {
+	var n int
 	switch kind {
 	case itemsKind:
 		n = items.paths
 	case multiKind:
 		n = multiPaths
-	default:
-		return []string{path}
 	}
 	paths := make([]string, n)
 	for i := range paths {

@@ -218,15 +218,21 @@ func measure(mode string, scenarios []scenario, rounds int, d time.Duration, han
 	}
 	defer admin.Close()
 	prepare := func(kind, path string) error {
-		paths := lockPaths(kind, path)
-		errs := make([]error, len(paths))
+		acl := zk.WorldACL(zk.PermAll)
+		if err := createAll(admin, path, acl); err != nil {
+			return err
+		}
+		items := itemPaths(kind, path)
+		errs := make([]error, len(items))
 		var wg sync.WaitGroup
 		slots := make(chan struct{}, 16) // requests in flight on the connection
-		for i, p := range paths {
+		for i, p := range items {
 			slots <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-slots }()
-				errs[i] = createAll(admin, p, zk.WorldACL(zk.PermAll))
+				if _, err := admin.Create(p, nil, 0, acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+					errs[i] = err
+				}
 			})
 		}
 		wg.Wait()
