@@ -14,8 +14,8 @@ import (
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
-// ErrTooManyMembers is returned by Enter when the barrier already has its
-// N members.
+// ErrTooManyMembers is returned by Enter when N members entered the
+// barrier before this one.
 var ErrTooManyMembers = errors.New("barrier: too many members")
 
 // readyNode is Curator's flag that a round is full.
@@ -74,8 +74,10 @@ func (d *DoubleBarrier) unlock() { <-d.turn }
 // Enter joins the barrier and blocks until N members have entered (a
 // member whose session died no longer counts). It creates our member node
 // (retrying through connection loss), then waits on the children watch of
-// the barrier's path. If the barrier already has N members, it returns
-// ErrTooManyMembers.
+// the barrier's path. If N members entered before ours (in the order
+// their nodes were made) and are still there when we first count, it
+// returns ErrTooManyMembers: of more than N members that enter together,
+// the first N pass and the rest are refused.
 //
 // If ctx ends first, Enter returns ctx.Err() at once, even if the
 // connection is down. On that and on every other error, it removes our
@@ -203,7 +205,20 @@ func (d *DoubleBarrier) awaitFull(ctx context.Context) error {
 			}
 			return recipes.ErrNodeDeleted
 		case first && len(members) > d.n:
-			return ErrTooManyMembers
+			late, err := d.late(ctx, members)
+			switch {
+			case core.Retryable(err):
+				if err := d.s.WaitConnected(ctx); err != nil {
+					return err
+				}
+				continue // list again: still the first count
+			case err != nil:
+				return err
+			case late:
+				return ErrTooManyMembers
+			}
+			d.markReady(ctx)
+			return nil
 		case len(members) >= d.n:
 			d.markReady(ctx)
 			return nil
@@ -219,6 +234,28 @@ func (d *DoubleBarrier) awaitFull(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// late reports whether N members entered before ours (by creation
+// zxid), so that ours is one too many. The count alone does not tell:
+// members that enter together may all see more than N, and if each of
+// them gave up, a member that counted them would pass Enter alone. A
+// member gone since the listing does not count.
+func (d *DoubleBarrier) late(ctx context.Context, members []string) (bool, error) {
+	ahead := 0
+	for _, m := range members {
+		st, err := core.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
+			_, st, err := conn.Exists(d.path + "/" + m)
+			return st, err
+		})
+		switch {
+		case err != nil:
+			return false, err
+		case st != nil && st.Czxid < d.ownCzxid:
+			ahead++
+		}
+	}
+	return ahead >= d.n, nil
 }
 
 type listing struct {

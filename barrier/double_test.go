@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
 	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/internal/testutil"
+	"github.com/zkrecipes/zkrecipes/internal/wiretest"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -161,6 +163,60 @@ func TestTooManyMembersIsAnError(t *testing.T) {
 	require.NoError(t, err)
 	assert.ErrorIs(t, extra.Enter(ctx), barrier.ErrTooManyMembers)
 	for _, d := range in {
+		wg.Go(func() { assert.NoError(t, d.Leave(ctx)) })
+	}
+	wg.Wait()
+	assert.Empty(t, children(t, session(t), path))
+}
+
+// TestMembersThatEnterTogetherAreRefusedByArrival: of more than N members
+// that enter together, the first N pass, whatever each counted. Here the
+// second member's first count is held until a third member's node exists:
+// it sees three members for a barrier of two, yet it came second, so it
+// passes, as the first did on counting it. (Refusing everyone who counted
+// more than N let the first member pass with nobody beside it.)
+func TestMembersThatEnterTogetherAreRefusedByArrival(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	first, err := barrier.NewDouble(session(t), path, 2)
+	require.NoError(t, err)
+	firstIn := make(chan error, 1)
+	go func() { firstIn <- first.Enter(ctx) }()
+	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, session(t), path)) == 1 }))
+
+	var hold atomic.Bool
+	release := make(chan struct{})
+	held := make(chan struct{})
+	s := testutil.Session(t, cluster.Servers(), recipes.WithDialer(wiretest.Dialer(wiretest.Hooks{
+		Request: func(op int32, _ []byte) error {
+			if (op == wiretest.OpGetChildren || op == wiretest.OpGetChildren2) && hold.CompareAndSwap(true, false) {
+				close(held)
+				<-release
+			}
+			return nil
+		},
+	})))
+	second, err := barrier.NewDouble(s, path, 2)
+	require.NoError(t, err)
+	hold.Store(true)
+	secondIn := make(chan error, 1)
+	go func() { secondIn <- second.Enter(ctx) }()
+	<-held
+	require.NoError(t, <-firstIn, "the first member counted two")
+
+	third := session(t) // a member whose node is made while the second's count is held
+	_, err = third.Conn().Create(path+"/"+uuid.NewString(), nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	close(release)
+	require.NoError(t, <-secondIn, "the second member to enter was refused")
+
+	late, err := barrier.NewDouble(session(t), path, 2)
+	require.NoError(t, err)
+	assert.ErrorIs(t, late.Enter(ctx), barrier.ErrTooManyMembers, "a fourth member")
+
+	require.NoError(t, third.Close())
+	var wg sync.WaitGroup
+	for _, d := range []*barrier.DoubleBarrier{first, second} {
 		wg.Go(func() { assert.NoError(t, d.Leave(ctx)) })
 	}
 	wg.Wait()
