@@ -257,7 +257,9 @@ func (m *Membership) watch() {
 }
 
 // Leave deletes the member's node, retrying through connection loss until
-// ctx ends (then in the background); Done closes.
+// ctx ends (then in the background); Done closes. A node of the member's
+// id that another session owns (made after ours was deleted) is left
+// alone.
 func (m *Membership) Leave(ctx context.Context) error {
 	err := m.s.DeleteEphemeral(ctx, m.path)
 	m.once.Do(func() { close(m.done) })

@@ -214,6 +214,42 @@ func TestJoinWhoseReplyIsLostIsAMember(t *testing.T) {
 	assert.Equal(t, []string{"elsewhere"}, membersLeft(t, ctx, other), "Leave left the member")
 }
 
+// TestJoinCancelledAfterItsReplyWasLostLeavesNoMember: a Join's create
+// reaches the server and its reply is lost with the connection; Join's
+// ctx ends while the connection is down. Join returns ctx.Err(), and once
+// the connection is back, the session (which lived on) has no member in
+// the group: before, the node stayed for as long as the session lived, a
+// member no Membership could Leave (and a partition party node made so
+// kept its id from ever joining again on that Session).
+func TestJoinCancelledAfterItsReplyWasLostLeavesNoMember(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	p := testutil.Proxy(t, cluster)
+	other := elsewhere(t, ctx, path)
+	s := testutil.Session(t, p.Servers(), recipes.WithSessionTimeout(4*time.Second), quiet)
+	g, err := group.New(s, path)
+	require.NoError(t, err)
+
+	p.BlackholeReplies()
+	jctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := g.Join(jctx, "in-flight", []byte("payload"))
+		done <- err
+	}()
+	require.NoError(t, waitFor(ctx, func() bool {
+		ms, err := other.Members(ctx)
+		return err == nil && len(ms) == 2
+	}), "the create did not reach the server")
+	require.NoError(t, waitFor(ctx, func() bool { return s.State() == recipes.StateSuspended }))
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+	p.Heal()
+	require.NoError(t, s.WaitConnected(ctx))
+	require.NoError(t, s.Err(), "the session did not live on")
+	assert.Equal(t, []string{"elsewhere"}, membersLeft(t, ctx, other), "the member whose Join was cancelled stayed")
+}
+
 // TestAMemberMadeUnderTheNewSessionGoesThroughAnotherDrop: on the
 // application's own connection, a Join queued across the expiry goes out
 // under the session go-zookeeper opens in place of ours, and the

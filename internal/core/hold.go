@@ -546,10 +546,11 @@ func (s *Session) deleteNode(ctx context.Context, path string) error {
 	return err
 }
 
-// removeNode returns a task that deletes p; a node already gone is success.
+// removeNode returns a task that deletes p if it is ours (see
+// deleteOurs); a node already gone, or another session's, is success.
 func (s *Session) removeNode(p string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		_, err := call(ctx, s, func() (struct{}, error) { return struct{}{}, s.Conn().Delete(p, -1) })
+		_, err := call(ctx, s, func() (struct{}, error) { return struct{}{}, s.deleteOurs(s.Conn(), p) })
 		if errors.Is(err, zk.ErrNoNode) {
 			err = nil
 		}

@@ -754,8 +754,16 @@ func (s *Session) Create(ctx context.Context, p string, data []byte, flags int32
 // then a node at p that this session owns is taken for the one it made.
 // (Where two callers may create one name on one Session, both may take
 // that node for theirs.) Any other node at p returns zk.ErrNodeExists.
-func (s *Session) CreateEphemeral(ctx context.Context, p string, data []byte) error {
+// If it returns an error after such a create (ctx ended while the
+// connection was down), a node at p that this session owns is deleted in
+// the background once the connection is back.
+func (s *Session) CreateEphemeral(ctx context.Context, p string, data []byte) (err error) {
 	unknown := false
+	defer func() {
+		if err != nil && unknown {
+			s.cleanup("remove "+p, s.removeTask(p))
+		}
+	}()
 	for {
 		_, err := s.Create(ctx, p, data, zk.FlagEphemeral)
 		if errors.Is(err, zk.ErrNodeExists) && unknown {
@@ -782,10 +790,10 @@ func (s *Session) CreateEphemeral(ctx context.Context, p string, data []byte) er
 		if !retryable(err) {
 			return err
 		}
+		unknown = true
 		if err := s.waitConnected(ctx); err != nil {
 			return err
 		}
-		unknown = true
 	}
 }
 
@@ -818,7 +826,9 @@ func (s *Session) createOnce(ctx context.Context, p string, data []byte, flags i
 	}
 }
 
-// DeleteEphemeral deletes an ephemeral node this Session made, retrying
+// DeleteEphemeral deletes an ephemeral node this Session made (one whose
+// name carries no id made for its create, only while this session owns
+// it: another may have made that name since ours went), retrying
 // through connection loss until ctx ends; then the deletion goes on in
 // the background until it succeeds or the session ends, and it returns
 // ctx.Err(). A node already gone, or a session already ended, is success:

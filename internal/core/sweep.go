@@ -219,24 +219,37 @@ func (s *Session) removeOurs(ctx context.Context, prefix string, raw bool) error
 			continue
 		}
 		p := parent + "/" + c
-		err := do(func(conn *zk.Conn) error {
-			if uniqueName(base) {
-				return conn.Delete(p, -1)
-			}
-			// Anyone may make a node of that name (a double barrier's
-			// ready node): delete it only while our session owns it.
-			ok, st, err := conn.Exists(p)
-			if err != nil || !ok || st.EphemeralOwner != s.ID() {
-				return err
-			}
-			return conn.Delete(p, st.Version)
-		})
-		if err != nil && !errors.Is(err, zk.ErrNoNode) && !errors.Is(err, zk.ErrBadVersion) {
+		err := do(func(conn *zk.Conn) error { return s.deleteOurs(conn, p) })
+		if err != nil && !errors.Is(err, zk.ErrNoNode) {
 			return err
 		}
 	}
 	s.untrackSince(prefix, gen)
 	return nil
+}
+
+// deleteOurs deletes the node at p through conn if it is ours: whatever
+// session owns it, if its name carries an id made for one create (see
+// uniqueName); otherwise only while our session owns it, since anyone may
+// make a node of that name (a group member's id, a double barrier's ready
+// node) once ours is gone.
+func (s *Session) deleteOurs(conn *zk.Conn, p string) error {
+	if uniqueName(path.Base(p)) {
+		return conn.Delete(p, -1)
+	}
+	for {
+		ok, st, err := conn.Exists(p)
+		if err != nil || !ok || st.EphemeralOwner != s.ID() {
+			return err
+		}
+		// Version-checked: a node written since the read is read again.
+		// One deleted and made again by another session in between, with
+		// the same version, is not told apart (ZooKeeper has no delete
+		// conditional on the owner): a window of one round trip.
+		if err := conn.Delete(p, st.Version); !errors.Is(err, zk.ErrBadVersion) {
+			return err
+		}
+	}
 }
 
 // uniqueName reports whether a name carries an id made for one attempt: a
