@@ -2,9 +2,16 @@ package recipes_test
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/barrier"
 	"github.com/zkrecipes/zkrecipes/leader"
@@ -37,4 +44,81 @@ func TestRecipesRefuseAMissingSession(t *testing.T) {
 			assert.ErrorIs(t, make(s, "bad"), recipes.ErrInvalidPath, "%s(%v)", name, s)
 		}
 	}
+}
+
+// TestAZeroSessionReportsItselfClosed: the methods of a nil Session, or of
+// a zero one, report a closed Session instead of panicking.
+func TestAZeroSessionReportsItselfClosed(t *testing.T) {
+	for _, s := range []*recipes.Session{nil, {}} {
+		assert.ErrorContains(t, s.Close(), "no session")
+		assert.ErrorContains(t, s.Err(), "no session")
+		assert.ErrorContains(t, s.WaitConnected(context.Background()), "no session")
+		assert.Equal(t, recipes.StateClosed, s.State())
+		assert.Zero(t, s.ID())
+		assert.Nil(t, s.Conn())
+		select {
+		case <-s.Done():
+		default:
+			t.Errorf("Done of %v is open", s)
+		}
+	}
+}
+
+// TestSessionsRefuseBadConfiguration: a connection or option no Session
+// can run with is an error before any connection is made (before, a
+// session timeout of 0 made Connect retry its handshake until ctx ended,
+// and a nil connection or a poll interval of 0 panicked in the Session's
+// poller). A nil Option sets nothing.
+func TestSessionsRefuseBadConfiguration(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	nowhere := []string{"127.0.0.1:1"} // never reached: refused first
+	for _, d := range []time.Duration{0, -time.Second} {
+		_, err := recipes.Connect(ctx, nowhere, recipes.WithSessionTimeout(d))
+		assert.ErrorContains(t, err, "session timeout", "%v", d)
+	}
+	_, err := recipes.NewSession(ctx, nil)
+	assert.ErrorContains(t, err, "nil connection")
+	conn, _, err := zk.Connect(nowhere, time.Second, zk.WithLogInfo(false), zk.WithLogger(quietZK{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, opt := range []recipes.Option{recipes.WithPollInterval(0), recipes.WithSessionTimeout(0)} {
+		_, err = recipes.NewSession(ctx, conn, opt)
+		assert.ErrorContains(t, err, "want more than 0")
+	}
+	_, err = recipes.NewSession(ctx, conn, nil, recipes.WithPollInterval(-1))
+	assert.ErrorContains(t, err, "poll interval", "a nil Option")
+}
+
+type quietZK struct{}
+
+func (quietZK) Printf(string, ...any) {}
+
+// TestADialerGetsTheServersAsNamed: a dialer that resolves names its own
+// way gets the host Connect was given. Before, Connect resolved it with
+// the system's resolver first, and a name only the dialer knew failed
+// with "no such host", the dialer never called.
+func TestADialerGetsTheServersAsNamed(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	real := cluster.Servers()[0]
+	var asked []string
+	var mu sync.Mutex
+	dial := func(network, address string, timeout time.Duration) (net.Conn, error) {
+		mu.Lock()
+		asked = append(asked, address)
+		mu.Unlock()
+		if address != "zk1.cluster.invalid:2181" {
+			return nil, fmt.Errorf("unknown server %s", address)
+		}
+		return net.DialTimeout(network, real, timeout)
+	}
+	s, err := recipes.Connect(ctx, []string{"zk1.cluster.invalid:2181"}, recipes.WithDialer(dial))
+	require.NoError(t, err)
+	defer s.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, "zk1.cluster.invalid:2181", asked[0])
 }

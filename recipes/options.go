@@ -41,7 +41,9 @@ func configure(opts []Option) core.Config {
 	c := core.DefaultConfig()
 	c.Timeout, c.PollInterval = DefaultSessionTimeout, DefaultPollInterval
 	for _, opt := range opts {
-		opt(&c)
+		if opt != nil { // a nil Option sets nothing
+			opt(&c)
+		}
 	}
 	return c
 }
@@ -50,6 +52,7 @@ func configure(opts []Option) core.Config {
 // default is [DefaultSessionTimeout]. For [NewSession], whose connection
 // already has a session, give that session's timeout: the Session cannot
 // read it, and uses it to bound Close's waits and a tolerated suspension.
+// It must be more than 0: Connect and NewSession refuse a Session without.
 func WithSessionTimeout(d time.Duration) Option {
 	return func(c *config) { c.Timeout, c.TimeoutSet = d, true }
 }
@@ -92,7 +95,8 @@ func WithTolerateSuspension() Option { return func(c *config) { c.TolerateSuspen
 
 // WithPollInterval sets how often a session made by [NewSession] reads its
 // connection's state. The default is [DefaultPollInterval]. A session made
-// by [Connect] is told of every change at once and does not poll.
+// by [Connect] is told of every change at once and does not poll. It must
+// be more than 0, as for WithSessionTimeout.
 func WithPollInterval(d time.Duration) Option { return func(c *config) { c.PollInterval = d } }
 
 // WithMeterProvider sets where the recipes' metrics go; the default is the
@@ -126,7 +130,8 @@ func WithTLS(cfg *tls.Config) Option { return func(c *config) { c.TLS = cfg } }
 
 // WithDialer makes [Connect] open its connections with dial instead of a
 // plain TCP dial (through a proxy, a tunnel, a custom resolver); with
-// [WithTLS], TLS runs over what dial returns.
+// [WithTLS], TLS runs over what dial returns. dial gets each server as
+// Connect was given it ("host:port"), unresolved.
 func WithDialer(dial func(network, address string, timeout time.Duration) (net.Conn, error)) Option {
 	return func(c *config) { c.Dial = dial }
 }

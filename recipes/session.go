@@ -101,28 +101,58 @@ func NewSession(ctx context.Context, conn *zk.Conn, opts ...Option) (*Session, e
 
 // Conn returns the underlying connection, for plain ZooKeeper calls. Do
 // not close it: [Session.Close] does, for a Session made by [Connect].
-func (s *Session) Conn() *zk.Conn { return core.Of(s).Conn() }
+func (s *Session) Conn() *zk.Conn {
+	if c := s.of(); c != nil {
+		return c.Conn()
+	}
+	return nil
+}
 
 // ID returns the ZooKeeper session id this Session follows: the owner that
 // ZooKeeper records on its ephemeral nodes ([Contender].Session).
-func (s *Session) ID() int64 { return core.Of(s).ID() }
+func (s *Session) ID() int64 {
+	if c := s.of(); c != nil {
+		return c.ID()
+	}
+	return 0
+}
 
 // State returns the session's current state.
-func (s *Session) State() State { return State(core.Of(s).State()) }
+func (s *Session) State() State {
+	if c := s.of(); c != nil {
+		return State(c.State())
+	}
+	return StateClosed
+}
 
 // Done returns a channel closed when the session is lost or closed.
-func (s *Session) Done() <-chan struct{} { return core.Of(s).Done() }
+func (s *Session) Done() <-chan struct{} {
+	if c := s.of(); c != nil {
+		return c.Done()
+	}
+	return closed
+}
 
 // Err returns nil while the session lives, then an error matching
 // [ErrSessionLost] or [ErrSessionClosed] (both match [ErrLost]).
-func (s *Session) Err() error { return core.Of(s).Err() }
+func (s *Session) Err() error {
+	if c := s.of(); c != nil {
+		return c.Err()
+	}
+	return core.ErrNoSession
+}
 
 // WaitConnected blocks until the session is connected (it returns nil),
 // lost or closed (an error matching [ErrLost]), or ctx ends (ctx.Err()).
 // After a request failed with a connection error, whose outcome is
 // unknown, it tells when the request can be tried again, or its outcome
 // read back.
-func (s *Session) WaitConnected(ctx context.Context) error { return core.Of(s).WaitConnected(ctx) }
+func (s *Session) WaitConnected(ctx context.Context) error {
+	if c := s.of(); c != nil {
+		return c.WaitConnected(ctx)
+	}
+	return core.ErrNoSession
+}
 
 // Close releases every hold the Session still has, ends the ZooKeeper
 // session if Connect made it, and waits for the Session's goroutines. It is
@@ -135,4 +165,22 @@ func (s *Session) WaitConnected(ctx context.Context) error { return core.Of(s).W
 // session timeout, and Close waits for every request still queued on the
 // connection to be answered (go-zookeeper answers each, if only with a
 // connection error), then deletes what those made.
-func (s *Session) Close() error { return core.Of(s).Close() }
+func (s *Session) Close() error {
+	if c := s.of(); c != nil {
+		return c.Close()
+	}
+	return core.ErrNoSession
+}
+
+// of returns the core session: nil for a nil Session, or a zero one that
+// neither Connect nor NewSession made, whose methods then report
+// [StateClosed] and an error instead of panicking.
+func (s *Session) of() *core.Session {
+	if s == nil {
+		return nil
+	}
+	return core.Of(s)
+}
+
+// closed is the Done channel of a Session that was never made.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()

@@ -42,6 +42,18 @@ type Config struct {
 	TLS  *tls.Config
 }
 
+// check rejects a configuration no Session can run with, before any
+// connection is made.
+func (c Config) check() error {
+	switch {
+	case c.Timeout <= 0:
+		return fmt.Errorf("zkrecipes: session timeout %v: want more than 0", c.Timeout)
+	case c.PollInterval <= 0:
+		return fmt.Errorf("zkrecipes: poll interval %v: want more than 0", c.PollInterval)
+	}
+	return nil
+}
+
 // Auth is one set of credentials the connection presents.
 type Auth struct {
 	Scheme string

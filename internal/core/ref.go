@@ -20,9 +20,9 @@ func Of[T any](w carrier[T]) *T { return w.ref().p }
 // Set makes w carry p.
 func Set[T any](w carrier[T], p *T) { w.ref().p = p }
 
-// errNoSession reports a recipe given a nil Session, or a zero one that
+// ErrNoSession reports a recipe given a nil Session, or a zero one that
 // neither recipes.Connect nor recipes.NewSession made.
-var errNoSession = errors.New("zkrecipes: no session: make one with recipes.Connect or recipes.NewSession")
+var ErrNoSession = errors.New("zkrecipes: no session: make one with recipes.Connect or recipes.NewSession")
 
 // Prepare checks what a recipe is made with, before any call to the
 // server: the path (an error matching ErrInvalidPath), then the session,
@@ -35,7 +35,7 @@ func Prepare[P interface {
 		return nil, err
 	}
 	if s == nil || Of[Session](s) == nil {
-		return nil, errNoSession
+		return nil, ErrNoSession
 	}
 	return Of[Session](s), nil
 }

@@ -112,12 +112,17 @@ func Connect(ctx context.Context, servers []string, cfg Config) (*Session, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	s := newSession(cfg)
 	s.tap = &createTap{base: cfg.Dial, tls: cfg.TLS}
 	s.owned = true // before any event can come
 	var hosts zk.HostProvider = &zk.DNSHostProvider{}
-	if cfg.TLS != nil {
-		hosts = &configuredHosts{} // the dialer verifies the host named
+	if cfg.TLS != nil || cfg.Dial != nil {
+		// The dialer gets the host named: TLS verifies it, and the
+		// application's dialer may resolve it its own way.
+		hosts = &configuredHosts{}
 	}
 	conn, _, err := zk.Connect(servers, s.cfg.Timeout,
 		zk.WithLogger(zkLogger{s.log}), zk.WithLogInfo(false),
@@ -144,6 +149,12 @@ func Connect(ctx context.Context, servers []string, cfg Config) (*Session, error
 // and swept (sweep.go).
 func NewSession(ctx context.Context, conn *zk.Conn, cfg Config) (*Session, error) {
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if conn == nil {
+		return nil, errors.New("zkrecipes: NewSession: nil connection")
+	}
+	if err := cfg.check(); err != nil {
 		return nil, err
 	}
 	s := newSession(cfg)

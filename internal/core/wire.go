@@ -405,7 +405,8 @@ func parseReply(head []byte) (xid int32, zxid int64, code int32, ok bool) {
 // configuredHosts hands go-zookeeper the servers as the application named
 // them, unresolved (go-zookeeper's own provider resolves names to
 // addresses), so that the dialer knows the host a server's certificate
-// must name. They are tried in a shuffled round, as go-zookeeper's are.
+// must name, and an application's dialer can resolve it as it does. They
+// are tried in a shuffled round, as go-zookeeper's are.
 type configuredHosts struct {
 	mu         sync.Mutex
 	servers    []string
