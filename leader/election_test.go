@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -110,6 +111,18 @@ func TestCutOffLeaderStepsDownBeforeAnotherIsToldItLeads(t *testing.T) {
 		p.Heal()
 		ls.Close()
 	}
+}
+
+// TestRunWithNoFnIsAnError: Run with a nil fn returns an error before it
+// campaigns. Before, it won, then panicked, its node left until the
+// session ended.
+func TestRunWithNoFnIsAnError(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	s := session(t, nil)
+	assert.ErrorContains(t, election(t, s, path).Run(ctx, []byte("runner"), nil), "nil fn")
+	_, _, err := s.Conn().Children(path)
+	assert.ErrorIs(t, err, zk.ErrNoNode, "it campaigned")
 }
 
 func TestRunCallsFnOnlyWhileLeading(t *testing.T) {

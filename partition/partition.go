@@ -112,6 +112,9 @@ type Item struct {
 // member's party node goes, Run leaves the party, releases everything, and
 // returns the error; when ctx ends, it returns ctx.Err().
 func (p *Partitioner) Run(ctx context.Context, work func(ctx context.Context, items []Item) error) error {
+	if work == nil {
+		return fmt.Errorf("partition %s: run: nil work", p.path)
+	}
 	node := path.Join(p.path, "party", strings.ReplaceAll(uuid.NewString(), "-", "")+"-"+p.id)
 	if err := p.s.CreateEphemeral(ctx, node, nil); err != nil { // through connection loss
 		return fmt.Errorf("partition %s: join: %w", p.path, err)

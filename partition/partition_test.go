@@ -238,6 +238,19 @@ func TestAMemberThatLostItsPlaceStops(t *testing.T) {
 // TestTwoMembersWithOneIdentifierAreRefused: both would take the same
 // share, and the rest of the set nobody: a member that sees its identifier
 // twice in the party stops with an error that says so.
+// TestRunWithNoWorkIsAnError: Run with nil work returns an error before
+// it joins. Before, it joined, locked its share, and panicked.
+func TestRunWithNoWorkIsAnError(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	s := session(t)
+	p, err := partition.New(s, path, []string{"a"})
+	require.NoError(t, err)
+	assert.ErrorContains(t, p.Run(ctx, nil), "nil work")
+	_, _, err = s.Conn().Children(path)
+	assert.ErrorIs(t, err, zk.ErrNoNode, "it joined")
+}
+
 func TestTwoMembersWithOneIdentifierAreRefused(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)

@@ -28,7 +28,8 @@ var (
 	ErrSuspended = core.ErrSuspended // "zkrecipes: connection suspended"
 
 	// ErrNodeDeleted reports that a hold's node was deleted by someone else
-	// (or that a write guarded by the hold found it gone or changed).
+	// (or that a write guarded by the hold found it gone; one that found
+	// it changed is ErrNodeMismatch).
 	ErrNodeDeleted = core.ErrNodeDeleted // "zkrecipes: node deleted"
 
 	// ErrNodeMismatch reports that a hold's node, read back, does not carry
