@@ -2,6 +2,7 @@ package lock_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/wiretest"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
@@ -183,4 +185,54 @@ func TestEvictionOnAnEnsemble(t *testing.T) {
 	assert.ErrorIs(t, hung.Err(), lock.ErrMaxHoldExceeded)
 	assert.Greater(t, h.Token(), hung.Token())
 	require.NoError(t, h.Unlock(ctx))
+}
+
+// TestACallDoesNotWaitPastItsCtxForAnotherWrite: an Extend's write is in
+// flight, unanswered, when another goroutine calls Multi on the same hold
+// with a short ctx. The hold's writes go one at a time and a Multi waits
+// for a write, but only until its ctx ends: it returns ctx.Err() while the
+// Extend is still out. Before, it waited for the Extend's answer (up to
+// two thirds of a session timeout with the server silent).
+func TestACallDoesNotWaitPastItsCtxForAnotherWrite(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	var hold atomic.Bool
+	held, release := make(chan struct{}), make(chan struct{})
+	s := session(t, nil, recipes.WithDialer(wiretest.Dialer(wiretest.Hooks{
+		Request: func(op int32, _ []byte) error {
+			if op == wiretest.OpSetData && hold.CompareAndSwap(true, false) {
+				close(held)
+				<-release
+			}
+			return nil
+		},
+	})))
+	m, err := lock.New(s, path, lock.WithMaxHold(time.Minute))
+	require.NoError(t, err)
+	h, err := m.Lock(ctx)
+	require.NoError(t, err)
+	defer h.Unlock(ctx)
+
+	hold.Store(true)
+	extended := make(chan error, 1)
+	go func() { extended <- h.Extend(ctx, 2*time.Minute) }()
+	<-held
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	multi := make(chan error, 1)
+	go func() {
+		_, err := h.Multi(short, &zk.CheckVersionRequest{Path: path, Version: -1})
+		multi <- err
+	}()
+	select {
+	case err := <-multi:
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+	case err := <-extended:
+		t.Fatalf("Extend returned (%v) before Multi, whose ctx had ended", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Multi waited past its ctx for the Extend in flight")
+	}
+	close(release)
+	require.NoError(t, <-extended)
+	assert.NoError(t, h.Err())
 }

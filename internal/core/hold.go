@@ -69,8 +69,8 @@ type Hold struct {
 	arming, armAgain bool
 
 	// writing: one write of ours to the node at a time, and none while a
-	// Multi is guarded by its version (Multis share it)
-	writing sync.RWMutex
+	// Multi is guarded by its version (see turns)
+	writing turns
 	revoked chan struct{} // RevokeRequested's; made when first asked for
 	asked   bool          // a revocation request came
 
@@ -329,10 +329,13 @@ func (h *Hold) Guard() *zk.CheckVersionRequest {
 // when it lands) or its owner does and calls [Hold.Settle]. Meanwhile a
 // change of version does not end the hold. If ctx has ended already,
 // nothing is sent. Writes of the hold's own (SetData, Extend, a restore)
-// go one at a time: SetData waits for one in flight, and for a Multi.
+// go one at a time: SetData waits for one in flight, and for a Multi, or
+// until ctx ends (it then returns ctx.Err(), and sends nothing).
 func (h *Hold) SetData(ctx context.Context, data []byte) error {
-	h.writing.Lock()
-	defer h.writing.Unlock()
+	if err := h.writing.take(ctx, true); err != nil {
+		return err
+	}
+	defer h.writing.give(true)
 	return h.setData(ctx, data)
 }
 
@@ -395,8 +398,8 @@ func (h *Hold) unsettle(maybe bool) {
 // hold's own in flight (a restore). Versions only grow: a version older
 // than one the hold knows changes nothing.
 func (h *Hold) Settle(version int32, data []byte) {
-	h.writing.Lock()
-	defer h.writing.Unlock()
+	h.writing.take(context.Background(), true)
+	defer h.writing.give(true)
 	h.settle(version, data)
 }
 
@@ -436,8 +439,10 @@ func (h *Hold) landed(data []byte, version int32) bool {
 // first it returns ctx.Err(), and the ops may or may not have been
 // applied.
 func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
-	h.writing.RLock()
-	defer h.writing.RUnlock()
+	if err := h.writing.take(ctx, false); err != nil {
+		return nil, err
+	}
+	defer h.writing.give(false)
 	var res []zk.MultiResponse
 	var err error
 	for {

@@ -133,8 +133,10 @@ func (h *Hold) Extend(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return fmt.Errorf("extend %s: %v: want a positive duration", h.path, d)
 	}
-	h.writing.Lock()
-	defer h.writing.Unlock()
+	if err := h.writing.take(ctx, true); err != nil {
+		return err
+	}
+	defer h.writing.give(true)
 	// Each Extend counts, written or not: one whose outcome is unknown may
 	// have been applied, and the next must not declare the same again.
 	h.mu.Lock()

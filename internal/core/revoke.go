@@ -108,8 +108,10 @@ func (h *Hold) admitsByData() bool {
 // hold's as with any SetData (the node gone, or written by someone else).
 func (h *Hold) restore(v int32) {
 	h.s.spawn(func() {
-		h.writing.Lock()
-		defer h.writing.Unlock()
+		if h.writing.take(h.ctx, true) != nil {
+			return // the hold ended: nothing to restore
+		}
+		defer h.writing.give(true)
 		h.mu.Lock()
 		current, data := h.version == v && !h.unsettled, h.written
 		h.mu.Unlock()

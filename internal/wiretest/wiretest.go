@@ -15,6 +15,7 @@ const (
 	OpCreate       = 1
 	OpExists       = 3
 	OpGetData      = 4
+	OpSetData      = 5
 	OpGetChildren  = 8
 	OpGetChildren2 = 12
 )
