@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/internal/testutil"
+	"github.com/zkrecipes/zkrecipes/internal/wiretest"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/semaphore"
 )
@@ -295,4 +296,56 @@ func TestCountFormatIsCuratorsSharedCount(t *testing.T) {
 // of the core's machinery.
 func TestLeaseOffersExactlyItsVerbs(t *testing.T) {
 	assert.Equal(t, []string{"Context", "Done", "Err", "Extend", "Guard", "Multi", "Path", "RevokeRequested", "Token", "Unlock"}, testutil.Methods[*semaphore.Lease]())
+}
+
+// TestAcquireDoesNotWaitPastItsCtxForAnotherCountRead: one goroutine's
+// read of the count is out, unanswered, when another acquires on the same
+// counted Semaphore with a short ctx. The second returns ctx.Err() at its
+// deadline; before, it waited for the first read's answer (with the
+// server silent, two thirds of a session timeout).
+func TestAcquireDoesNotWaitPastItsCtxForAnotherCountRead(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	count := path + "-count"
+	admin := session(t, nil)
+	admin.Conn().Create("/test", nil, 0, zk.WorldACL(zk.PermAll)) // or it exists
+	_, err := admin.Conn().Create(count, semaphore.FormatCount(2), 0, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	t.Cleanup(func() { admin.Conn().Delete(count, -1) })
+	var hold atomic.Bool
+	held, release := make(chan struct{}), make(chan struct{})
+	s := session(t, nil, recipes.WithDialer(wiretest.Dialer(wiretest.Hooks{
+		Request: func(op int32, _ []byte) error {
+			if op == wiretest.OpGetData && hold.CompareAndSwap(true, false) {
+				close(held)
+				<-release
+			}
+			return nil
+		},
+	})))
+	m, err := semaphore.NewCounted(s, path, count)
+	require.NoError(t, err)
+
+	hold.Store(true)
+	type acquired struct {
+		l   *semaphore.Lease
+		err error
+	}
+	first := make(chan acquired, 1)
+	go func() { l, err := m.Acquire(ctx); first <- acquired{l, err} }()
+	<-held
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	second := make(chan error, 1)
+	go func() { _, err := m.Acquire(short); second <- err }()
+	select {
+	case err := <-second:
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Acquire waited past its ctx for another goroutine's read of the count")
+	}
+	close(release)
+	a := <-first
+	require.NoError(t, a.err)
+	require.NoError(t, a.l.Unlock(ctx))
 }
