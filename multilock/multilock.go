@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/rwlock"
@@ -210,31 +211,47 @@ func (h *Hold) Err() error { return context.Cause(h.ctx) }
 // transaction, which goes out on the session of the first part (by path),
 // whatever sessions the others are on. It blocks until the server answers
 // or ctx ends, and returns one response per op. If a part's guard fails,
-// nothing was written, and the error names the part and matches
-// recipes.ErrNodeDeleted. If an op fails, it returns the responses and an
-// error naming the op, as Holding.Multi does.
+// nothing was written, and that part's node is read, as Holding.Multi
+// reads its own: after a revocation request the transaction is sent
+// again; otherwise the part, and so the hold, ends, and the error names
+// the part and matches recipes.ErrNodeDeleted (the node is gone) or
+// recipes.ErrNodeMismatch (another client wrote it); if the node cannot
+// be read, the error says so, and the hold stays. If an op fails, it
+// returns the responses and an error naming the op, as Holding.Multi does.
 func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
-	if err := h.Err(); err != nil {
-		return nil, fmt.Errorf("multilock: multi: %w", err)
-	}
-	var guards []any
-	for _, p := range h.holds[1:] {
-		guards = append(guards, p.Guard())
-	}
-	res, err := h.holds[0].Multi(ctx, append(guards, ops...)...)
-	for i, r := range res {
-		switch {
-		case r.Error == nil:
-		case i < len(guards):
-			return nil, fmt.Errorf("multilock: multi: %s: guard: %w (%w)", h.holds[i+1].Path(), recipes.ErrNodeDeleted, r.Error)
-		default:
-			return res[len(guards):], fmt.Errorf("multilock: multi: op %d: %w", i-len(guards), r.Error)
+	for {
+		if err := h.Err(); err != nil {
+			return nil, fmt.Errorf("multilock: multi: %w", err)
 		}
+		var guards []any
+		versions := make([]int32, 0, len(h.holds)-1)
+		for _, p := range h.holds[1:] {
+			g := p.Guard()
+			guards, versions = append(guards, g), append(versions, g.Version)
+		}
+		res, err := h.holds[0].Multi(ctx, append(guards, ops...)...)
+		failed := slices.IndexFunc(res, func(r zk.MultiResponse) bool { return r.Error != nil })
+		switch {
+		case failed >= len(guards):
+			return res[len(guards):], fmt.Errorf("multilock: multi: op %d: %w", failed-len(guards), res[failed].Error)
+		case failed >= 0:
+			part := h.holds[failed+1]
+			again, cause, rerr := false, error(nil), errors.New("not a hold of a recipe")
+			if c := core.HoldOf(part); c != nil { // every part Lock makes
+				again, cause, rerr = c.GuardFailed(ctx, versions[failed])
+			}
+			switch {
+			case cause != nil:
+				return nil, fmt.Errorf("multilock: multi: %s: guard: %w (%w)", part.Path(), cause, res[failed].Error)
+			case !again:
+				return nil, fmt.Errorf("multilock: multi: %s: guard: %w (reading the node back: %w)", part.Path(), res[failed].Error, rerr)
+			}
+			continue // a revocation request moved the version: send again
+		case err != nil:
+			return nil, fmt.Errorf("multilock: multi: %w", err)
+		}
+		return res[len(guards):], nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("multilock: multi: %w", err)
-	}
-	return res[len(guards):], nil
 }
 
 // Unlock gives every part back, the last taken first, retrying through

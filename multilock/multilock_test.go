@@ -152,6 +152,43 @@ func TestMultiNamesThePartWhoseGuardFailed(t *testing.T) {
 	h.Unlock(ctx)
 }
 
+// TestMultiAfterARevocationRequestOnAPartIsSentAgain: a revocation
+// request written to a part other than the first moves that part's
+// version, so the transaction's guard on it fails; as Holding.Multi does,
+// the multi-lock reads the part, sees the request, and sends the
+// transaction again: it is written, and the hold stays. Before, it
+// returned ErrNodeDeleted for a part that was still held. A write by
+// another client ends the part, and the hold, with ErrNodeMismatch.
+func TestMultiAfterARevocationRequestOnAPartIsSentAgain(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	a, b := testPath(t)+"/a", testPath(t)+"/b"
+	s := session(t)
+	h, err := multilock.Lock(ctx, multilock.Mutex(mutex(t, s, a)), multilock.Mutex(mutex(t, s, b)))
+	require.NoError(t, err)
+	defer h.Unlock(ctx)
+	other := session(t)
+	_, err = recipes.Revoke(ctx, other, b)
+	require.NoError(t, err)
+	reg := testPath(t) + "-register"
+	_, err = h.Multi(ctx, &zk.CreateRequest{Path: reg, Acl: zk.WorldACL(zk.PermAll)})
+	require.NoError(t, err)
+	ok, _, err := other.Conn().Exists(reg)
+	require.NoError(t, err)
+	assert.True(t, ok, "not written")
+	require.NoError(t, h.Err())
+
+	_, err = other.Conn().Set(h.Holds()[1].Path(), []byte("someone else's"), -1)
+	require.NoError(t, err)
+	_, err = h.Multi(ctx, &zk.DeleteRequest{Path: reg, Version: -1})
+	assert.ErrorIs(t, err, recipes.ErrNodeMismatch)
+	<-h.Done()
+	assert.ErrorIs(t, h.Err(), recipes.ErrNodeMismatch)
+	ok, _, err = other.Conn().Exists(reg)
+	require.NoError(t, err)
+	assert.True(t, ok, "written although a guard failed")
+	require.NoError(t, other.Conn().Delete(reg, -1))
+}
+
 // TestBadPartsAreErrors: no parts, a zero part, a nil lock: errors, never
 // a panic.
 func TestBadPartsAreErrors(t *testing.T) {

@@ -412,6 +412,15 @@ func (h *Hold) settle(version int32, data []byte) {
 	h.unsettled, h.pending = false, nil
 }
 
+// current reports whether a read of the node at version shows what the
+// hold knows it wrote last, settled: a guard taken before a write of ours
+// settled (a restore, beside a multi-lock's transaction) failed for it.
+func (h *Hold) current(data []byte, version int32) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return !h.unsettled && version == h.version && bytes.Equal(data, h.written)
+}
+
 // landed reports whether a read of the node at version shows the data of
 // our unsettled write, one version on: the write landed, and is settled.
 func (h *Hold) landed(data []byte, version int32) bool {
@@ -475,6 +484,20 @@ func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error
 	return res[1:], nil
 }
 
+// GuardFailed is what Multi does when its guard fails, for a guard of h
+// that a caller put in a transaction of its own (a multi-lock's parts):
+// it learns why the guard, checked against version v, failed. again: a
+// revocation request or a write of ours moved the version, and h.Guard()
+// follows it now; cause: the hold has ended with it; err: the node could
+// not be read, which tells nothing.
+func (h *Hold) GuardFailed(ctx context.Context, v int32) (again bool, cause, err error) {
+	again, cause, err = h.guardFailed(ctx, v)
+	if cause != nil {
+		h.cancel(cause)
+	}
+	return again, cause, err
+}
+
 // guardFailed learns, by reading the node, why a guard checked against
 // version v failed: again if a revocation request or a write of ours
 // moved the version (the guard now follows it); else the cause that ends
@@ -492,7 +515,7 @@ func (h *Hold) guardFailed(ctx context.Context, v int32) (again bool, cause, err
 	case r.stat.Version > v && h.NoteRevoke(r.data, r.stat):
 		h.restore(r.stat.Version)
 		return true, nil, nil
-	case h.landed(r.data, r.stat.Version):
+	case h.landed(r.data, r.stat.Version), h.current(r.data, r.stat.Version):
 		return true, nil, nil
 	}
 	return false, fmt.Errorf("%w: written by another client", ErrNodeMismatch), nil

@@ -17,6 +17,15 @@ type carrier[T any] interface{ ref() *Ref[T] }
 // Of returns the core value w carries.
 func Of[T any](w carrier[T]) *T { return w.ref().p }
 
+// HoldOf returns the hold that x, a recipe's hold (which embeds
+// recipes.Holding), carries; nil if x carries none.
+func HoldOf(x any) *Hold {
+	if c, ok := x.(carrier[Hold]); ok {
+		return Of(c)
+	}
+	return nil
+}
+
 // Set makes w carry p.
 func Set[T any](w carrier[T], p *T) { w.ref().p = p }
 
