@@ -199,7 +199,7 @@ func (c *Counter) Add(ctx context.Context, delta int64) (int64, error) {
 // it holds one value, and a slow reader gets the latest when it reads.
 func (c *Counter) Watch(ctx context.Context) <-chan Value {
 	out := make(chan Value, 1)
-	go func() {
+	watch := func() {
 		defer close(out)
 		last, sent := Value{}, false
 		for {
@@ -231,6 +231,9 @@ func (c *Counter) Watch(ctx context.Context) <-chan Value {
 				return
 			}
 		}
-	}()
+	}
+	if !c.s.Go(watch) {
+		close(out)
+	}
 	return out
 }

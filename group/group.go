@@ -88,7 +88,9 @@ func (g *Group) Join(ctx context.Context, id string, payload []byte) (*Membershi
 		return nil, fmt.Errorf("group %s: join %s: %w", g.path, id, err)
 	}
 	m := &Membership{s: g.s, path: p, done: make(chan struct{})}
-	go m.watch()
+	if !g.s.Go(m.watch) { // the session ended since the create
+		m.once.Do(func() { close(m.done) })
+	}
 	return m, nil
 }
 
@@ -173,7 +175,7 @@ var errRelist = errors.New("group: list again")
 // (it lists again once the connection is back).
 func (g *Group) Watch(ctx context.Context) <-chan []Member {
 	out := make(chan []Member, 1)
-	go func() {
+	watch := func() {
 		defer close(out)
 		for {
 			ms, ch, err := g.members(ctx, true)
@@ -201,7 +203,10 @@ func (g *Group) Watch(ctx context.Context) <-chan []Member {
 				return
 			}
 		}
-	}()
+	}
+	if !g.s.Go(watch) {
+		close(out)
+	}
 	return out
 }
 

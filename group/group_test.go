@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/group"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 )
 
 func ids(ms []group.Member) []string {
@@ -91,6 +92,23 @@ func TestLeaveAfterTheNodeWasReplacedLeavesTheNewMember(t *testing.T) {
 		t.Fatal("the replacement is told it left")
 	default:
 	}
+}
+
+// TestNoGoroutineOfTheGroupOutlivesClose: a membership's watch and a
+// Watch end before the Session's Close returns. Before, they ended
+// whenever they next ran, after Close had returned.
+func TestNoGoroutineOfTheGroupOutlivesClose(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	s := session(t)
+	g, err := group.New(s, testPath(t))
+	require.NoError(t, err)
+	_, err = g.Join(ctx, "a", nil)
+	require.NoError(t, err)
+	views := g.Watch(ctx)
+	<-views
+	require.NoError(t, s.Close())
+	assert.Zero(t, testutil.Goroutines("group.(*Membership).watch"), "a membership's watch")
+	assert.Zero(t, testutil.Goroutines("group.(*Group).Watch"), "a Watch")
 }
 
 // TestWatchDeliversEveryMembershipInOrder: members join one after another

@@ -580,6 +580,11 @@ func (s *Session) spawn(f func()) bool {
 	return true
 }
 
+// Go runs f in a goroutine that Close waits for, so that none of a
+// recipe's outlives the Session; f must return once the Session is done.
+// If the session has ended already, f does not run, and Go returns false.
+func (s *Session) Go(f func()) bool { return s.spawn(f) }
+
 // cleanup retries task in the background, through connection loss, until
 // it succeeds, fails for good, or the session ends (after which the server,
 // or the sweep of a Session over the application's connection, deletes

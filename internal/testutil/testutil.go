@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,4 +81,25 @@ func Methods[T any]() []string {
 		names = append(names, m.Name)
 	}
 	return names
+}
+
+// Goroutines returns how many goroutines have a function whose name
+// contains fn on their stacks: to check that none outlives a Close.
+func Goroutines(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, fn) {
+			count++
+		}
+	}
+	return count
 }
