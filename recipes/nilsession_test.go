@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/barrier"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
@@ -121,4 +122,24 @@ func TestADialerGetsTheServersAsNamed(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, "zk1.cluster.invalid:2181", asked[0])
+}
+
+// TestCloseWithTheServerSilentLeavesNoGoroutine: the server stops
+// answering, and Close gives up on its close request after a second;
+// go-zookeeper's goroutines end with it. Before, they waited for the
+// connection until its read deadline (two thirds of the session timeout,
+// here 20 s) and outlived Close.
+func TestCloseWithTheServerSilentLeavesNoGoroutine(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	before := testutil.Goroutines("zk.(*Conn).recvLoop")
+	p := testutil.Proxy(t, cluster)
+	s, err := recipes.Connect(ctx, p.Servers(), recipes.WithSessionTimeout(30*time.Second))
+	require.NoError(t, err)
+	p.Blackhole()
+	require.NoError(t, s.Close())
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer wcancel()
+	assert.NoError(t, testutil.WaitFor(wctx, func() bool { return testutil.Goroutines("zk.(*Conn).recvLoop") == before }),
+		"go-zookeeper's goroutines outlived Close")
 }

@@ -496,7 +496,8 @@ func (s *Session) terminate(st State, cause error) {
 }
 
 // closeConn closes a connection the Session made; the tap refuses any
-// handshake from then on, even one already under way.
+// handshake from then on, even one already under way, and then closes the
+// network connection under go-zookeeper (see createTap.hangUp).
 //
 // It first waits, a second at most, for CreateContainer calls in flight:
 // go-zookeeper's CreateContainer (unlike Create) reads its reply after a
@@ -509,6 +510,7 @@ func (s *Session) closeConn() {
 		time.Sleep(time.Millisecond)
 	}
 	s.Conn().Close()
+	s.tap.hangUp()
 }
 
 // sessionTimeout returns the session timeout the server granted, or, where

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -61,6 +62,9 @@ type createTap struct {
 	base    func(network, address string, timeout time.Duration) (net.Conn, error)
 	tls     *tls.Config
 	dialErr atomic.Pointer[error]
+
+	// live: the connections made and not closed yet, for hangUp
+	live map[*tapConn]struct{}
 }
 
 // tapEpoch is the monotonic origin of createTap.heard and woke.
@@ -93,6 +97,19 @@ var errOtherSession = errors.New("zkrecipes: the followed session is lost; not o
 
 // kill makes the tap refuse every later dial and handshake.
 func (t *createTap) kill() { t.dead.Store(true) }
+
+// hangUp closes every connection of the tap's. go-zookeeper's Close gives
+// up on an unanswered close request after a second, and its goroutines
+// then wait for the connection until its read deadline, up to two thirds
+// of a session timeout; closing it under them ends them at once.
+func (t *createTap) hangUp() {
+	t.mu.Lock()
+	live := slices.Collect(maps.Keys(t.live))
+	t.mu.Unlock()
+	for _, c := range live {
+		c.Close()
+	}
+}
 
 // negotiated returns the session timeout the server granted (0: not yet known).
 func (t *createTap) negotiated() time.Duration {
@@ -210,7 +227,21 @@ func (t *createTap) wrap(c net.Conn) net.Conn {
 		pending: make(map[int32]*tapCreate)}
 	tc.out.first = tc.noteConnect
 	tc.in.first = tc.noteConnected
+	t.mu.Lock()
+	if t.live == nil {
+		t.live = make(map[*tapConn]struct{})
+	}
+	t.live[tc] = struct{}{}
+	t.mu.Unlock()
 	return tc
+}
+
+// Close closes the connection, and the tap forgets it.
+func (c *tapConn) Close() error {
+	c.tap.mu.Lock()
+	delete(c.tap.live, c)
+	c.tap.mu.Unlock()
+	return c.Conn.Close()
 }
 
 // maxTappedPath bounds the request paths the tap can match; a longer one
