@@ -97,9 +97,9 @@ func WithLayout(l Layout) Option { return func(o *options) { o.layout = l } }
 
 // WithMaxTerm limits every term of this Election's candidates to d, as
 // lock.WithMaxHold limits a hold: the leadership's context ends d after
-// it began (ErrMaxHoldExceeded), and the candidate next in line deletes
-// its node once d and recipes.EvictionMargin have passed since it saw it
-// lead, so that a leader whose code hangs while its session lives leads no
+// it began (ErrMaxHoldExceeded), and the candidate next in line (or the
+// one after it) deletes its node once d and recipes.EvictionMargin have
+// passed since it saw it lead, so that a leader whose code hangs while its session lives leads no
 // longer than that. With Reelect, Run campaigns again.
 func WithMaxTerm(d time.Duration) Option { return func(o *options) { o.maxTerm = d } }
 

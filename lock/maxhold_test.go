@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -57,6 +58,46 @@ func TestHungHolderIsEvictedAfterItsMaxHold(t *testing.T) {
 	assert.Greater(t, h.Token(), hung.Token())
 	require.NoError(t, h.Unlock(ctx))
 	assert.ErrorIs(t, hung.Unlock(ctx), lock.ErrMaxHoldExceeded)
+}
+
+// TestAHungHolderIsEvictedFromBehindAWaiterThatEnforcesNothing: between
+// a hung holder with a max hold and our waiter waits a contender that
+// enforces no max hold (a Curator or Kazoo process, here a bare node). Our
+// waiter watches the holder as the node two ahead, and evicts it; then it
+// waits for the contender, as it must. Before, no one evicted the holder.
+func TestAHungHolderIsEvictedFromBehindAWaiterThatEnforcesNothing(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	hung, err := maxHoldMutex(t, path, 300*time.Millisecond).Lock(ctx)
+	require.NoError(t, err)
+	other := session(t, nil)
+	foreign, err := other.Conn().Create(path+"/_c_"+uuid.NewString()+"-lock-", nil, zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+
+	next, err := lock.New(session(t, nil), path)
+	require.NoError(t, err)
+	granted := make(chan error, 1)
+	go func() {
+		h, err := next.Lock(ctx)
+		if err == nil {
+			err = h.Unlock(ctx)
+		}
+		granted <- err
+	}()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	require.NoError(t, waitFor(wctx, func() bool {
+		ok, _, err := other.Conn().Exists(hung.Path())
+		return err == nil && !ok
+	}), "the hung holder was not evicted")
+	assert.ErrorIs(t, hung.Err(), lock.ErrMaxHoldExceeded)
+	select {
+	case err := <-granted:
+		t.Fatalf("granted (%v) while the foreign contender waits ahead", err)
+	default:
+	}
+	require.NoError(t, other.Conn().Delete(foreign, -1))
+	require.NoError(t, <-granted)
 }
 
 // TestHoldersWithinTheirMaxHoldAreNeverEvicted: holders that unlock in

@@ -48,9 +48,9 @@ type options struct{ maxHold time.Duration }
 // WithMaxHold limits every hold of the mutex to d: its context ends d
 // after the grant (Err matches ErrMaxHoldExceeded, and ErrLost), and the
 // holder is to stop. The limit is declared in the hold's node, and the
-// contender next in line deletes the node once d and
-// recipes.EvictionMargin have passed since it saw the hold at the head of
-// the queue: a holder whose code hangs while its session lives (a
+// contender next in line (or the one after it, which watches the holder
+// too) deletes the node once d and recipes.EvictionMargin have passed
+// since it saw the hold: a holder whose code hangs while its session lives (a
 // deadlock, a stuck call) holds no longer than that, and a holder that
 // wakes late is refused by fencing. Nodes that declare no limit (ours
 // without the option, Curator's, Kazoo's) are never evicted. [Hold.Extend]

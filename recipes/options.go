@@ -22,9 +22,10 @@ const DefaultSessionTimeout = 10 * time.Second
 const DefaultPollInterval = 50 * time.Millisecond
 
 // EvictionMargin is how long past a holder's declared max hold (for
-// example lock.WithMaxHold) the contender next in line waits before it
-// deletes the holder's node. It times from when it saw the holder at the
-// head of the queue, on its own monotonic clock, and may have learned of
+// example lock.WithMaxHold) a contender that waits behind it (the next in
+// line, or the one after) waits before it deletes the holder's node. It
+// times from when it saw the holder hold, on its own monotonic clock, and
+// may have learned of
 // the grant before the holder did, by as much as one server lags another:
 // milliseconds on a healthy ensemble, rarely a few hundred. A second
 // covers that, and stays far below a session timeout, so that eviction

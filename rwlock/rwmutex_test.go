@@ -385,6 +385,35 @@ func TestHungWriterAndDowngradedHoldAreEvictedAfterTheirMaxHold(t *testing.T) {
 	require.NoError(t, w.Unlock(ctx))
 }
 
+// TestHungReadersSideBySideAreEvicted: two read holds with a max hold
+// hang, side by side, ahead of a writer. The writer watches both, and
+// both hold: it evicts each once its limit and the margin have passed,
+// and is granted. Before, only a waiter whose one blocker headed the queue
+// evicted, so no one evicted either reader, and the writer waited for
+// their sessions to end.
+func TestHungReadersSideBySideAreEvicted(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	const maxHold = 300 * time.Millisecond
+	var readers []*rwlock.Hold
+	for range 2 {
+		limited, err := rwlock.New(session(t, nil), path, rwlock.WithMaxHold(maxHold))
+		require.NoError(t, err)
+		r, err := limited.RLock(ctx)
+		require.NoError(t, err)
+		readers = append(readers, r)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*maxHold+4*recipes.EvictionMargin)
+	defer cancel()
+	w, err := newRW(t, path).Lock(wctx)
+	require.NoError(t, err, "the hung readers were not evicted")
+	for _, r := range readers {
+		assert.ErrorIs(t, r.Err(), rwlock.ErrMaxHoldExceeded)
+		assert.Greater(t, w.Token(), r.Token())
+	}
+	require.NoError(t, w.Unlock(ctx))
+}
+
 // TestAForeignWriteToAWritersNodeAdmitsNoReader: another client writes the
 // write holder's node. Readers go by the downgrade marker, not by any
 // change of the data: none is admitted, and the writer's hold ends (its

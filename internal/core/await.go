@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"time"
@@ -45,21 +46,26 @@ import (
 // watched by at most two waiters, so one release wakes no herd. Under the
 // read-write rule, the readers behind a writer all watch it: its release
 // grants them all.
+//
+// A waiter enforces the max hold of the nodes it watches that hold (see
+// lead and duty): it deletes one once its declared max hold and the
+// margin have passed since the waiter first saw it hold.
 type waiter struct {
 	q    *Queue
 	name string // our node's name
 	h    *Hold  // the pending hold: its token, version and context
 	wait bool   // false for a try
 
-	first        *listing // the listing sent behind the create, unread
-	pred, second watched  // the nearest blocker, and the one before it
-	last         bool     // pred is the only blocker: its deletion grants us
-	at           places   // where second and pred were in our last listing
-	alone        bool     // pred is the only node ahead of us: its deletion leaves none
-	clear        bool     // the grant found no node at all ahead of us
-	evict        evicting // our duty towards a head that declared a max hold
-	watching     bool     // the watch on our node is set, or being set
-	woke         int64    // the wake (see Session.wokeAt) that our last listing followed
+	first        *listing             // the listing sent behind the create, unread
+	pred, second watched              // the nearest blocker, and the one before it
+	last         bool                 // pred is the only blocker: its deletion grants us
+	at           places               // where second and pred were in our last listing
+	alone        bool                 // pred is the only node ahead of us: its deletion leaves none
+	clear        bool                 // the grant found no node at all ahead of us
+	evict        evicting             // our duty towards a holder ahead that declared a max hold (see duty)
+	held         map[string]time.Time // when we first saw each node we watch hold: a duty's clock
+	watching     bool                 // the watch on our node is set, or being set
+	woke         int64                // the wake (see Session.wokeAt) that our last listing followed
 }
 
 // watched is a node ahead of ours that we watch, and what it held when
@@ -223,7 +229,21 @@ func (w *waiter) lead(heads, alone bool) {
 		return
 	}
 	now := time.Now()
-	w.evict, _ = retime(w.evict, w.pred.name, w.pred.data, w.pred.version, now, now)
+	w.evict, _ = retime(w.evict, w.pred.name, w.pred.data, w.pred.version, w.heldSince(w.pred.name, now), now)
+}
+
+// heldSince returns when we first saw the node we watch at name hold,
+// now if that is now, forgetting the nodes we no longer watch.
+func (w *waiter) heldSince(name string, now time.Time) time.Time {
+	if w.held == nil {
+		w.held = make(map[string]time.Time, 2)
+	}
+	maps.DeleteFunc(w.held, func(n string, _ time.Time) bool { return n != w.pred.name && n != w.second.name })
+	if t, ok := w.held[name]; ok {
+		return t
+	}
+	w.held[name] = now
+	return now
 }
 
 // secondGone reports whether second's going leaves pred our only blocker,
@@ -288,7 +308,7 @@ func (w *waiter) watchSecond(ctx context.Context, nodes []Node, me int, blockers
 		return sleep, nil
 	}
 	b := blockers[len(blockers)-2]
-	w.last, w.alone, w.evict = false, false, evicting{}
+	w.last, w.alone = false, false
 	index := func(name string) int {
 		return slices.IndexFunc(nodes[:me], func(n Node) bool { return n.Name == name })
 	}
@@ -299,6 +319,7 @@ func (w *waiter) watchSecond(ctx context.Context, nodes []Node, me int, blockers
 		if w.second.ours == nil { // its waiter may have registered since
 			w.second.ours = q.s.holdOf(p)
 		}
+		w.duty(nodes)
 		return sleep, nil
 	}
 	ours := q.s.holdOf(p)
@@ -311,16 +332,43 @@ func (w *waiter) watchSecond(ctx context.Context, nodes []Node, me int, blockers
 	case !nw.ok:
 		return relist, nil // gone already: pred may lead now
 	}
-	w.second = watched{b.Name, nw.watch, nil, 0, ours}
+	w.second = watched{b.Name, nw.watch, nw.data, nw.stat.Version, ours}
+	w.duty(nodes)
 	return sleep, nil
+}
+
+// duty takes up, keeps or drops the duty to evict a node we watch, second
+// or pred, where more than one blocks us: ours towards one that holds
+// (nothing ahead of it in nodes blocks it) and declares a max hold, the
+// one due first if both do. Where pred alone blocks us, lead decides.
+// Without it, holders that hang side by side (two read holds ahead of a
+// writer) or behind a waiter that enforces nothing (a Curator contender
+// between a hung holder and us) would never be evicted.
+func (w *waiter) duty(nodes []Node) {
+	now := time.Now()
+	var d evicting
+	for _, x := range []watched{w.second, w.pred} {
+		i := slices.IndexFunc(nodes, func(n Node) bool { return n.Name == x.name })
+		if i < 0 || len(Blockers(nodes, i, w.q.rule)) > 0 {
+			continue // not a holder
+		}
+		kept := w.evict
+		if kept.name != x.name {
+			kept = evicting{}
+		}
+		if e, ok := retime(kept, x.name, x.data, x.version, w.heldSince(x.name, now), now); ok && (d.name == "" || e.at.Before(d.at)) {
+			d = e
+		}
+	}
+	w.evict = d
 }
 
 // sleep waits for a watch to fire. pred's deletion grants us when it is
 // the last blocker, and second's makes it the last when nothing can be
 // left ahead of second (see secondGone); any other event on pred or
 // second makes us list again (and watch anew what fired). Our own node's
-// deletion ends the wait. With a duty to evict, it deletes pred once its
-// time has come.
+// deletion ends the wait. With a duty to evict, it deletes that holder
+// once its time has come.
 func (w *waiter) sleep(ctx context.Context) (next, error) {
 	s := w.q.s
 	due, stop := w.due()
@@ -329,7 +377,7 @@ func (w *waiter) sleep(ctx context.Context) (next, error) {
 		select {
 		case <-due:
 			due = nil
-			if again, err := w.evictPred(ctx); again || err != nil {
+			if again, err := w.evictDue(ctx); again || err != nil {
 				return relist, err
 			}
 		case ev := <-w.pred.watch:
@@ -415,12 +463,12 @@ func (w *waiter) ended() error {
 	return w.q.gone()
 }
 
-// evictPred deletes pred, a holder past its declared max hold and the
-// margin, unless its data changed since we last read it: the delete is
-// version-checked, and a changed node is read again (see lead: an
-// Extend is timed anew, other changes are not). Its deletion then fires
-// pred's watch, which grants us.
-func (w *waiter) evictPred(ctx context.Context) (again bool, err error) {
+// evictDue deletes the holder we are to evict (pred or second: see lead
+// and duty), past its declared max hold and the margin, unless its data
+// changed since we last read it: the delete is version-checked, and a
+// changed node is read again (an Extend is timed anew, other changes are
+// not). Its deletion then fires its watch, as a release would.
+func (w *waiter) evictDue(ctx context.Context) (again bool, err error) {
 	q := w.q
 	p := q.path + "/" + w.evict.name
 	_, err = call(ctx, q.s, func() (struct{}, error) { return struct{}{}, q.s.Conn().Delete(p, w.evict.version) })
@@ -430,8 +478,12 @@ func (w *waiter) evictPred(ctx context.Context) (again bool, err error) {
 		return false, nil
 	case errors.Is(err, zk.ErrNoNode):
 		return false, nil
-	case errors.Is(err, zk.ErrBadVersion):
-		w.pred = watched{} // changed: list and read it again
+	case errors.Is(err, zk.ErrBadVersion): // changed: list and read it again
+		if w.evict.name == w.second.name {
+			w.second = watched{}
+		} else {
+			w.pred = watched{}
+		}
 		return true, nil
 	}
 	return true, q.wrap(err)
