@@ -22,7 +22,8 @@ var (
 	// ErrNoLease is returned by TryAcquire when no lease is free, or
 	// another acquirer holds the semaphore's mutex.
 	ErrNoLease = fmt.Errorf("semaphore: no lease free: %w", recipes.ErrWouldBlock)
-	// ErrTooMany is returned by AcquireN for more leases than the maximum.
+	// ErrTooMany is returned by AcquireN for more leases than the maximum,
+	// and by Acquire when a counted maximum is below 1.
 	ErrTooMany = errors.New("semaphore: more leases than the maximum")
 	// ErrNoCount reports that the count node that sets the maximum is
 	// missing or does not hold a count.
@@ -143,6 +144,9 @@ func (m *Semaphore) Path() string { return m.path }
 // first, Acquire deletes what it made and returns ctx.Err(). If the
 // session is lost, or the mutex is (by default, when the connection is
 // suspended), it returns an error matching ErrLost and leaves no node.
+// A counted maximum below 1 (set to 0 to pause the work, say) fails it
+// with ErrTooMany, as AcquireN fails above the maximum, at once or as soon
+// as the count drops while it waits; Curator's acquirers wait instead.
 func (m *Semaphore) Acquire(ctx context.Context) (*Lease, error) {
 	ls, err := m.acquire(ctx, 1, true)
 	if err != nil {
