@@ -38,7 +38,10 @@ type Option func(*Partitioner)
 
 // WithIdentifier sets this member's identifier: its name in the party,
 // and what orders the members. The default is "<host>-<pid>", as Kazoo's.
-// Members need distinct identifiers, without "/".
+// Members need distinct identifiers, without "/". A member that finds
+// another node of its identifier in the party (its own previous run, say,
+// whose session has not expired yet) waits for it to go for up to a
+// session timeout of its own, then Run fails.
 func WithIdentifier(id string) Option { return func(p *Partitioner) { p.id = id } }
 
 // WithStability sets how long the membership must stay the same before
@@ -205,20 +208,36 @@ func (p *Partitioner) round(ctx context.Context, share []string, changed <-chan 
 // the next change. Our node (own) must be in the party, alone with our
 // identifier.
 func (p *Partitioner) settle(ctx context.Context, own string) ([]string, <-chan zk.Event, error) {
+	var twin time.Time // since when another node has our identifier
 	for {
 		members, nodes, changed, err := p.party(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
+		wait := p.stability
 		switch {
 		case !slices.Contains(nodes, own):
 			return nil, nil, fmt.Errorf("partition %s: this member's party node %s: %w", p.path, own, recipes.ErrNodeDeleted)
 		case len(slices.DeleteFunc(slices.Clone(members), func(id string) bool { return id != p.id })) > 1:
-			return nil, nil, fmt.Errorf("partition %s: another member has the identifier %q: give each its own", p.path, p.id)
+			// Most likely this member's previous run, whose session has
+			// not expired yet (a restarted pod): wait for it to go, for
+			// as long as a session of ours would last.
+			if twin.IsZero() {
+				twin = time.Now()
+			}
+			wait = time.Until(twin.Add(p.s.SessionTimeout()))
+			if wait <= 0 {
+				return nil, nil, fmt.Errorf("partition %s: another member has the identifier %q: give each its own", p.path, p.id)
+			}
+		default:
+			twin = time.Time{}
 		}
-		t := time.NewTimer(p.stability)
+		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
+			if !twin.IsZero() {
+				continue // look once more: the twin's time is up
+			}
 			return members, changed, nil
 		case <-changed: // not settled yet
 			t.Stop()

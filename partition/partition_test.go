@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/partition"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
@@ -251,6 +254,55 @@ func TestRunWithNoWorkIsAnError(t *testing.T) {
 	assert.ErrorIs(t, err, zk.ErrNoNode, "it joined")
 }
 
+// TestARestartedMemberWaitsForItsPreviousRun: a member restarts under
+// the same identifier (a pod's name) while its previous run's party node
+// is still there (its session not expired yet). It waits for that node to
+// go, then takes its share. Before, Run failed at once.
+func TestARestartedMemberWaitsForItsPreviousRun(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	// The previous run's party node, its process gone, its session not
+	// expired yet.
+	previous := session(t)
+	for _, p := range []string{"/test", path, path + "/party"} {
+		_, err := previous.Conn().CreateContainer(p, nil, zk.FlagContainer, zk.WorldACL(zk.PermAll))
+		if !errors.Is(err, zk.ErrNodeExists) {
+			require.NoError(t, err)
+		}
+	}
+	_, err := previous.Conn().Create(path+"/party/"+strings.ReplaceAll(uuid.NewString(), "-", "")+"-pod-0", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+
+	restarted, err := partition.New(session(t), path, []string{"a"}, partition.WithIdentifier("pod-0"), partition.WithStability(100*time.Millisecond))
+	require.NoError(t, err)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	got := make(chan []partition.Item, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- restarted.Run(rctx, func(ctx context.Context, items []partition.Item) error {
+			got <- items
+			<-ctx.Done()
+			return nil
+		})
+	}()
+	require.NoError(t, waitFor(ctx, func() bool { return len(testutil.Children(t, previous, path+"/party")) == 2 }))
+	select {
+	case err := <-done:
+		t.Fatalf("the restarted member gave up while its previous run's node was there: %v", err)
+	case <-time.After(500 * time.Millisecond): // five stability windows
+	}
+	require.NoError(t, previous.Close()) // the previous run's session expires
+	select {
+	case items := <-got:
+		assert.Equal(t, "a", items[0].Name)
+	case err := <-done:
+		t.Fatalf("the restarted member gave up: %v", err)
+	}
+	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled)
+}
+
 func TestTwoMembersWithOneIdentifierAreRefused(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
@@ -258,7 +310,8 @@ func TestTwoMembersWithOneIdentifierAreRefused(t *testing.T) {
 	defer cancel()
 	errs := make(chan error, 2)
 	for range 2 {
-		p, err := partition.New(session(t), path, []string{"a", "b"}, partition.WithIdentifier("same"), partition.WithStability(200*time.Millisecond))
+		s := testutil.Session(t, cluster.Servers(), recipes.WithSessionTimeout(2*time.Second)) // how long a twin is waited for
+		p, err := partition.New(s, path, []string{"a", "b"}, partition.WithIdentifier("same"), partition.WithStability(200*time.Millisecond))
 		require.NoError(t, err)
 		go func() { errs <- p.Run(rctx, func(context.Context, []partition.Item) error { return nil }) }()
 	}

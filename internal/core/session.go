@@ -513,6 +513,10 @@ func (s *Session) closeConn() {
 	s.tap.hangUp()
 }
 
+// SessionTimeout returns the session timeout the server granted, or, where
+// the Session cannot see the handshake, the one it was given.
+func (s *Session) SessionTimeout() time.Duration { return s.sessionTimeout() }
+
 // sessionTimeout returns the session timeout the server granted, or, where
 // the Session cannot see the handshake, the one it asked for.
 func (s *Session) sessionTimeout() time.Duration {
