@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
 	"github.com/zkrecipes/zkrecipes/internal/testutil"
+	"github.com/zkrecipes/zkrecipes/internal/wiretest"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
@@ -221,4 +223,46 @@ func TestWrappedSessionToleratesOnlyWithItsTimeout(t *testing.T) {
 	s, err := recipes.NewSession(ctx, conn, recipes.WithTolerateSuspension(), recipes.WithSessionTimeout(2*time.Second))
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
+}
+
+// TestNoAcquisitionStartsOnceCloseHasBegun: on a Session over the
+// application's connection, Close releases what it holds first, which
+// takes a round trip or more; a Lock called meanwhile fails at once with
+// ErrSessionClosed and sends nothing. Before, it went ahead and was
+// granted, or queued its create behind the release, and kept Close
+// waiting up to a session timeout for its cleanup.
+func TestNoAcquisitionStartsOnceCloseHasBegun(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	var hold atomic.Bool
+	held, release := make(chan struct{}), make(chan struct{})
+	dial := wiretest.Dialer(wiretest.Hooks{Request: func(op int32, _ []byte) error {
+		if op == wiretest.OpDelete && hold.CompareAndSwap(true, false) {
+			close(held)
+			<-release
+		}
+		return nil
+	}})
+	conn, _, err := zk.Connect(cluster.Servers(), 4*time.Second, zk.WithDialer(dial), zk.WithLogInfo(false), zk.WithLogger(testutil.ZKQuiet{}))
+	require.NoError(t, err)
+	t.Cleanup(conn.Close)
+	s, err := recipes.NewSession(ctx, conn, recipes.WithSessionTimeout(4*time.Second), quiet)
+	require.NoError(t, err)
+	m, err := lock.New(s, path)
+	require.NoError(t, err)
+	_, err = m.Lock(ctx)
+	require.NoError(t, err)
+
+	hold.Store(true) // Close's release of that hold
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	<-held
+	other, err := lock.New(s, path+"-other")
+	require.NoError(t, err)
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = other.Lock(lctx)
+	assert.ErrorIs(t, err, recipes.ErrSessionClosed)
+	close(release)
+	require.NoError(t, <-closed)
 }

@@ -156,7 +156,9 @@ func (s *Session) WaitConnected(ctx context.Context) error {
 
 // Close releases every hold the Session still has, ends the ZooKeeper
 // session if Connect made it, and waits for the Session's goroutines. It is
-// safe to call more than once; later calls return nil.
+// safe to call more than once; later calls return nil. From the moment it
+// begins, no acquisition starts (it returns an error matching
+// [ErrSessionClosed]) and none is granted.
 //
 // On a Session made by [NewSession], Close also deletes, through the
 // application's connection, every node of ours that may remain (those of

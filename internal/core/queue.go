@@ -147,7 +147,7 @@ func (q *Queue) enter(ctx context.Context, m Marker, data []byte) (string, creat
 	if err := ctx.Err(); err != nil {
 		return "", created{}, err
 	}
-	if err := q.s.Err(); err != nil {
+	if err := q.s.accepting(); err != nil {
 		return "", created{}, err
 	}
 	prefix := q.path + "/" + ProtectedName(uuid.NewString(), m)

@@ -69,6 +69,7 @@ type Session struct {
 	mu          sync.Mutex
 	id          int64
 	state       State
+	closing     bool          // Close has begun: no acquisition starts, none is granted
 	suspended   time.Time     // when the current suspension began
 	suspensions int           // how many began: a tolerance timer acts only on its own
 	changed     chan struct{} // closed and replaced on every change of state
@@ -215,6 +216,9 @@ func (s *Session) Err() error { return context.Cause(s.ctx) }
 func (s *Session) Close() error {
 	var err error
 	s.once.Do(func() {
+		s.mu.Lock()
+		s.closing = true
+		s.mu.Unlock()
 		if !s.owned {
 			// The connection lives on, so release explicitly, and give
 			// cleanups of cancelled acquisitions a chance to finish.
@@ -455,6 +459,8 @@ func (s *Session) holdsEnd() error {
 	switch {
 	case s.state == StateLost, s.state == StateClosed:
 		return s.Err()
+	case s.closing:
+		return ErrSessionClosed
 	case s.state != StateSuspended:
 		return nil
 	case !s.cfg.TolerateSuspension:
@@ -584,6 +590,20 @@ func (s *Session) spawn(f func()) bool {
 	}
 	s.wg.Go(f)
 	return true
+}
+
+// accepting returns nil while the Session takes new acquisitions: not once
+// it has ended, nor once Close has begun.
+func (s *Session) accepting() error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return ErrSessionClosed
+	}
+	return nil
 }
 
 // Go runs f in a goroutine that Close waits for, so that none of a

@@ -13,6 +13,7 @@ import (
 // Opcodes of the requests tests look for.
 const (
 	OpCreate       = 1
+	OpDelete       = 2
 	OpExists       = 3
 	OpGetData      = 4
 	OpSetData      = 5
