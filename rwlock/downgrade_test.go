@@ -167,6 +167,7 @@ func TestDowngradeWithAnUnknownOutcomeEndsTheHold(t *testing.T) {
 	default:
 		t.Error("the ended hold's Done is open")
 	}
+	assert.ErrorIs(t, context.Cause(h.Context()), rwlock.ErrLost, "the cause the hold's Context tells")
 
 	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()

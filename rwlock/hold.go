@@ -217,6 +217,7 @@ func (h *Hold) end(ctx context.Context, cause, why error) error {
 	}
 	h.ended = err
 	h.emu.Unlock()
+	h.held.End(err) // the cause its Context tells, before Release's
 	h.held.Release(ctx)
 	return err
 }

@@ -521,6 +521,10 @@ func (h *Hold) guardFailed(ctx context.Context, v int32) (again bool, cause, err
 	return false, fmt.Errorf("%w: written by another client", ErrNodeMismatch), nil
 }
 
+// End ends the hold with cause, which should match ErrLost: its Done
+// closes and its context's cause is cause. Its node stays until Release.
+func (h *Hold) End(cause error) { h.cancel(cause) }
+
 // Release gives the hold up by deleting its node, retrying through
 // connection loss until ctx ends; if ctx ends first, the deletion goes on
 // in the background until it succeeds or the session ends. Releasing again
