@@ -97,10 +97,13 @@ deadlock) and the variables list each node and token, separated by spaces. zkr
 releases and exits once the whole group has exited. If the lock is lost, or
 zkr gets SIGINT, SIGTERM or SIGHUP, the group gets SIGTERM, then SIGKILL
 after --grace. Without CMD, zkr holds the lock until interrupted. With
---max-hold D, the hold ends D after the grant: the group is terminated, zkr
-exits 5, and a zkr that cannot (stopped, hung) is evicted by the next
-waiter of ours D plus a second after it saw it hold, long before its
-session would expire. With --revocable, a revocation request (zkr revoke,
+--max-hold D, the group gets SIGTERM D after the grant (SIGKILL after
+--grace), and zkr releases once it is gone and exits 5 (without CMD, it
+releases at D). The nodes declare D + grace + 5s as their max hold, so a
+zkr that cannot let go (stopped, hung) is evicted by the next waiter of
+ours once that and a second have passed since it saw the hold, long
+before its session would expire, and never while the group is being
+terminated. With --revocable, a revocation request (zkr revoke,
 Curator's Revoker) ends the hold as a loss would, with exit code 6; without
 it, zkr ignores requests.`,
 	examples: `  zkr lock /locks/backup -- ./backup.sh

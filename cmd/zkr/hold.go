@@ -26,26 +26,34 @@ type held interface {
 
 // runUnder runs cmd in a process group of its own while h is held, and
 // returns once every process of the group has exited: CMD's exit code as
-// an exitErr (nil for 0). If the hold is lost first, the group gets
-// SIGTERM, then SIGKILL after grace, and the result has code exitLost; if
-// ctx ends (a signal), the same, with code exitInterrupted; if revoked
-// closes (a revocation request, with --revocable; nil otherwise), the
-// same, with code exitRevoked. With no cmd, it waits until one of those.
-// The caller releases h only after runUnder returns, so no process of the
-// group outlives the hold.
-func runUnder(ctx context.Context, h held, revoked <-chan struct{}, cmd []string, grace time.Duration) error {
+// an exitErr (nil for 0). If limit (--max-hold; 0 for none) passes first,
+// the group gets SIGTERM, then SIGKILL after grace, and the result has
+// code exitMaxHold; if the hold is lost, the same, with code exitLost; if
+// ctx ends (a signal), with code exitInterrupted; if revoked closes (a
+// revocation request, with --revocable; nil otherwise), with code
+// exitRevoked. With no cmd, it waits until one of those. The caller
+// releases h only after runUnder returns, so no process of the group
+// outlives the hold.
+func runUnder(ctx context.Context, h held, revoked <-chan struct{}, cmd []string, grace, limit time.Duration) error {
+	var expired <-chan time.Time // limit's end, timed from the grant
+	if limit > 0 {
+		t := time.NewTimer(limit)
+		defer t.Stop()
+		expired = t.C
+	}
 	if len(cmd) == 0 {
 		select {
+		case <-expired:
 		case <-h.Done():
-			if errors.Is(h.Err(), recipes.ErrMaxHoldExceeded) {
-				return exitErr{exitMaxHold, fmt.Errorf("held %s for its --max-hold", h.Path())}
+			if !errors.Is(h.Err(), recipes.ErrMaxHoldExceeded) {
+				return exitErr{exitLost, fmt.Errorf("lost %s: %w", h.Path(), h.Err())}
 			}
-			return exitErr{exitLost, fmt.Errorf("lost %s: %w", h.Path(), h.Err())}
 		case <-revoked:
 			return exitErr{exitRevoked, fmt.Errorf("asked to let go of %s (--revocable)", h.Path())}
 		case <-ctx.Done():
 			return exitErr{exitInterrupted, errQuiet} // release and exit
 		}
+		return exitErr{exitMaxHold, fmt.Errorf("held %s for its --max-hold", h.Path())}
 	}
 	tokens := strconv.FormatInt(h.Token(), 10)
 	if m, ok := h.(interface{ tokens() string }); ok { // several locks
@@ -66,8 +74,10 @@ func runUnder(ctx context.Context, h held, revoked <-chan struct{}, cmd []string
 	select {
 	case <-g.empty:
 		return exitCode(g.status)
+	case <-expired:
+		return stop(exitMaxHold, fmt.Errorf("held %s for its --max-hold while %s ran: terminated its process group", h.Path(), cmd[0]))
 	case <-h.Done():
-		if errors.Is(h.Err(), recipes.ErrMaxHoldExceeded) {
+		if errors.Is(h.Err(), recipes.ErrMaxHoldExceeded) { // not before expired, unless zkr was stopped
 			return stop(exitMaxHold, fmt.Errorf("held %s for its --max-hold while %s ran: terminated its process group", h.Path(), cmd[0]))
 		}
 		return stop(exitLost, fmt.Errorf("lost %s while %s ran (%v): terminated its process group", h.Path(), cmd[0], h.Err()))

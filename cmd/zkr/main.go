@@ -27,6 +27,13 @@
 // terminal. A process that leaves the group (setsid) is not followed.
 // Without CMD, zkr lock holds until interrupted or the lock is lost.
 //
+// With --max-hold D, zkr lock gives the group SIGTERM D after the grant
+// (SIGKILL after the grace period), releases once it is gone, and exits 5;
+// without CMD, it releases at D. Its nodes declare D + grace + 5s as their
+// max hold: a waiter of ours evicts a zkr that cannot let go (stopped,
+// hung) once that and a second have passed since it saw the hold, when a
+// zkr that runs has long ended the group.
+//
 // zkr elect --observe prints a line for each new leader until interrupted;
 // if its session is lost, it says so in one line and exits with code 4.
 //

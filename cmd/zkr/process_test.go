@@ -256,15 +256,36 @@ func TestMaxHoldTerminatesTheCommand(t *testing.T) {
 	}
 }
 
+// TestNextWaiterRunsOnlyOnceAMaxHoldCommandIsGone: a command terminated
+// at its --max-hold that takes its whole grace to stop (it ignores
+// SIGTERM) is still the only one running: the next zkr, waiting
+// meanwhile, neither evicts the hold nor runs its command until the
+// first command is gone.
+func TestNextWaiterRunsOnlyOnceAMaxHoldCommandIsGone(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	const path = "/zkr/max-hold-grace"
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	first := start(t, ctx, "lock", "--max-hold", "1s", "--grace", "3s", path, "--", "sh", "-c",
+		fmt.Sprintf(`trap '' TERM; echo $$ > %s.tmp && mv %s.tmp %s; while :; do sleep 0.05; done`, pidFile, pidFile, pidFile))
+	require.NoError(t, waitFor(ctx, func() bool { _, err := os.Stat(pidFile); return err == nil }), "the first command never ran")
+	// The second command fails (9) if the first one still runs.
+	r := run(t, ctx, "lock", "--timeout", "30s", path, "--", "sh", "-c", fmt.Sprintf(`kill -0 "$(cat %s)" 2>/dev/null && exit 9; exit 0`, pidFile))
+	assert.Equal(t, 0, r.code, "the next command ran beside the first (9), or not at all: %s", r.stderr)
+	f := first.wait()
+	assert.Equal(t, 5, f.code, f.stderr)
+	assert.Contains(t, f.stderr, "max-hold")
+}
+
 // TestStoppedZkrIsEvictedLongBeforeItsSessionExpires: a zkr holding with
 // --max-hold and a long session timeout is stopped (SIGSTOP): its session
 // lives on, and so would its lock. The next zkr evicts it after the max
-// hold and the margin, long before the session timeout.
+// hold it declares (--max-hold, --grace and 5 s for SIGKILL) and the
+// margin, long before the session timeout.
 func TestStoppedZkrIsEvictedLongBeforeItsSessionExpires(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	const path = "/zkr/stopped"
 	started := filepath.Join(t.TempDir(), "started")
-	z := start(t, ctx, "lock", "--max-hold", "1s", "--session-timeout", "40s", path, "--", "sh", "-c", "touch "+started+"; exec sleep 60")
+	z := start(t, ctx, "lock", "--max-hold", "1s", "--grace", "1s", "--session-timeout", "40s", path, "--", "sh", "-c", "touch "+started+"; exec sleep 60")
 	// Stopped once it holds (its command runs): its node alone would not
 	// say so, and a zkr stopped before its grant never times its hold.
 	require.NoError(t, waitFor(ctx, func() bool { _, err := os.Stat(started); return err == nil }))
