@@ -59,7 +59,7 @@ func revocableFlag(fs *flag.FlagSet) *bool {
 }
 
 func graceFlag(fs *flag.FlagSet) *time.Duration {
-	return fs.Duration("grace", gracePeriod, "`time` CMD's process group has between SIGTERM and SIGKILL")
+	return fs.Duration("grace", gracePeriod, "`time` CMD's processes have between SIGTERM and SIGKILL")
 }
 
 func printHelp(w io.Writer, fs *flag.FlagSet, h help) {
@@ -93,19 +93,20 @@ var lockHelp = help{
 -n N, one of N leases of the semaphore) and runs CMD while it holds it, in a
 process group of its own; CMD gets ZKR_LOCK_PATH and ZKR_FENCING_TOKEN. With
 several PATHs, zkr takes them all (in path order, so that two zkrs never
-deadlock) and the variables list each node and token, separated by spaces. zkr
-releases and exits once the whole group has exited. If the lock is lost, or
-zkr gets SIGINT, SIGTERM or SIGHUP, the group gets SIGTERM, then SIGKILL
-after --grace. Without CMD, zkr holds the lock until interrupted. With
---max-hold D, the group gets SIGTERM D after the grant (SIGKILL after
---grace), and zkr releases once it is gone and exits 5 (without CMD, it
-releases at D). The nodes declare D + grace + 5s as their max hold, so a
-zkr that cannot let go (stopped, hung) is evicted by the next waiter of
-ours once that and a second have passed since it saw the hold, long
-before its session would expire, and never while the group is being
-terminated. With --revocable, a revocation request (zkr revoke,
-Curator's Revoker) ends the hold as a loss would, with exit code 6; without
-it, zkr ignores requests.`,
+deadlock) and the variables list each node and token, separated by spaces.
+zkr releases and exits once CMD and every process it started have exited (on
+Linux, whatever process group or session they moved to; elsewhere, those of
+CMD's group). If the lock is lost, or zkr gets SIGINT, SIGTERM or SIGHUP,
+they get SIGTERM, then SIGKILL after --grace. Without CMD, zkr holds the
+lock until interrupted. With --max-hold D, they get SIGTERM D after the
+grant (SIGKILL after --grace), and zkr releases once they are gone and exits 5
+(without CMD, it releases at D). The nodes declare D + grace + 5s as their
+max hold, so a zkr that cannot let go (stopped, hung) is evicted by the next
+waiter of ours once that and a second have passed since it saw the hold,
+long before its session would expire, and never while CMD is being
+terminated. With --revocable, a revocation request (zkr revoke, Curator's
+Revoker) ends the hold as a loss would, with exit code 6; without it, zkr
+ignores requests.`,
 	examples: `  zkr lock /locks/backup -- ./backup.sh
   zkr lock --try /locks/cron -- ./job.sh
   zkr lock --read --timeout 30s /locks/data -- ./report.sh
@@ -204,11 +205,11 @@ var partitionHelp = help{
 	about: `Joins the partition at PATH (Kazoo's SetPartitioner layout: Python members
 share it) and runs CMD with this member's share of the items in ZKR_ITEMS
 (comma separated) and its locks' fencing tokens in ZKR_FENCING_TOKENS (in
-the same order), in a process group of its own, while it holds their
-locks. When the membership changes, the group gets SIGTERM (SIGKILL after
---grace), the share is released, and once the membership has been stable
-for --stability, CMD runs again with the new share. A CMD that exits on its
-own is run again only at the next change. zkr stops on SIGINT, SIGTERM or
+the same order), in a process group of its own, while it holds their locks.
+When the membership changes, CMD's processes get SIGTERM (SIGKILL after
+--grace), the share is released, and once the membership has been stable for
+--stability, CMD runs again with the new share. A CMD that exits on its own
+is run again only at the next change. zkr stops on SIGINT, SIGTERM or
 SIGHUP, or with exit 4 when its session is lost.`,
 	examples: `  zkr partition --items feed-a,feed-b,feed-c,feed-d --id "$(hostname)" /partitions/feeds -- ./poll.sh`,
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
-// gracePeriod is how long CMD's process group has between the signal and
+// gracePeriod is how long CMD's processes have between the signal and
 // SIGKILL, unless --grace says otherwise.
 const gracePeriod = 5 * time.Second
 
@@ -25,15 +25,15 @@ type held interface {
 }
 
 // runUnder runs cmd in a process group of its own while h is held, and
-// returns once every process of the group has exited: CMD's exit code as
-// an exitErr (nil for 0). If limit (--max-hold; 0 for none) passes first,
-// the group gets SIGTERM, then SIGKILL after grace, and the result has
-// code exitMaxHold; if the hold is lost, the same, with code exitLost; if
-// ctx ends (a signal), with code exitInterrupted; if revoked closes (a
-// revocation request, with --revocable; nil otherwise), with code
-// exitRevoked. With no cmd, it waits until one of those. The caller
-// releases h only after runUnder returns, so no process of the group
-// outlives the hold.
+// returns once CMD and every process it started have exited (see
+// group.remaining): CMD's exit code as an exitErr (nil for 0). If limit
+// (--max-hold; 0 for none) passes first, they get SIGTERM, then SIGKILL
+// after grace, and the result has code exitMaxHold; if the hold is lost,
+// the same, with code exitLost; if ctx ends (a signal), with code
+// exitInterrupted; if revoked closes (a revocation request, with
+// --revocable; nil otherwise), with code exitRevoked. With no cmd, it
+// waits until one of those. The caller releases h only after runUnder
+// returns, so no process of CMD's outlives the hold.
 func runUnder(ctx context.Context, h held, revoked <-chan struct{}, cmd []string, grace, limit time.Duration) error {
 	var expired <-chan time.Time // limit's end, timed from the grant
 	if limit > 0 {
@@ -75,16 +75,16 @@ func runUnder(ctx context.Context, h held, revoked <-chan struct{}, cmd []string
 	case <-g.empty:
 		return exitCode(g.status)
 	case <-expired:
-		return stop(exitMaxHold, fmt.Errorf("held %s for its --max-hold while %s ran: terminated its process group", h.Path(), cmd[0]))
+		return stop(exitMaxHold, fmt.Errorf("held %s for its --max-hold while %s ran: terminated it", h.Path(), cmd[0]))
 	case <-h.Done():
 		if errors.Is(h.Err(), recipes.ErrMaxHoldExceeded) { // not before expired, unless zkr was stopped
-			return stop(exitMaxHold, fmt.Errorf("held %s for its --max-hold while %s ran: terminated its process group", h.Path(), cmd[0]))
+			return stop(exitMaxHold, fmt.Errorf("held %s for its --max-hold while %s ran: terminated it", h.Path(), cmd[0]))
 		}
-		return stop(exitLost, fmt.Errorf("lost %s while %s ran (%v): terminated its process group", h.Path(), cmd[0], h.Err()))
+		return stop(exitLost, fmt.Errorf("lost %s while %s ran (%v): terminated it", h.Path(), cmd[0], h.Err()))
 	case <-revoked:
-		return stop(exitRevoked, fmt.Errorf("asked to let go of %s while %s ran (--revocable): terminated its process group", h.Path(), cmd[0]))
+		return stop(exitRevoked, fmt.Errorf("asked to let go of %s while %s ran (--revocable): terminated it", h.Path(), cmd[0]))
 	case <-ctx.Done():
-		return stop(exitInterrupted, fmt.Errorf("interrupted: terminated the process group of %s", cmd[0]))
+		return stop(exitInterrupted, fmt.Errorf("interrupted: terminated %s", cmd[0]))
 	}
 }
 

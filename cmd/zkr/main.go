@@ -17,22 +17,28 @@
 //
 // CMD runs in a process group of its own, with ZKR_LOCK_PATH (its node)
 // and ZKR_FENCING_TOKEN in its environment. zkr releases the lock or
-// leadership, and exits, only once every process of that group has exited:
-// a script's background children stay under the hold, as with flock(1).
-// If the hold is lost while the group runs, or zkr gets SIGINT, SIGTERM or
-// SIGHUP, the group gets SIGTERM, then SIGKILL after the grace period
-// (--grace, 5s); zkr exits with code 4 for a lost hold, else with 128 +
-// the signal's number. The group is not the terminal's foreground group:
-// CMD gets signals from zkr, not from the terminal, and cannot read the
-// terminal. A process that leaves the group (setsid) is not followed.
-// Without CMD, zkr lock holds until interrupted or the lock is lost.
+// leadership, and exits, only once CMD and every process it started have
+// exited: a script's background children stay under the hold, as with
+// flock(1). On Linux, zkr is a child subreaper, so that every process CMD
+// starts stays its descendant, whatever process group or session it moves
+// to (setsid, set -m, a nested zkr, a daemon's double fork): zkr waits for
+// and signals all of them. Elsewhere, it follows CMD's process group only:
+// a process that leaves the group is not followed. A process handed to
+// something outside zkr's tree (systemd-run, at, a service manager) is
+// followed nowhere. If the hold is lost while they run, or zkr gets
+// SIGINT, SIGTERM or SIGHUP, they get SIGTERM, then SIGKILL after the
+// grace period (--grace, 5s), again until none is left; zkr exits with
+// code 4 for a lost hold, else with 128 + the signal's number. The group
+// is not the terminal's foreground group: CMD gets signals from zkr, not
+// from the terminal, and cannot read the terminal. Without CMD, zkr lock
+// holds until interrupted or the lock is lost.
 //
-// With --max-hold D, zkr lock gives the group SIGTERM D after the grant
-// (SIGKILL after the grace period), releases once it is gone, and exits 5;
-// without CMD, it releases at D. Its nodes declare D + grace + 5s as their
-// max hold: a waiter of ours evicts a zkr that cannot let go (stopped,
-// hung) once that and a second have passed since it saw the hold, when a
-// zkr that runs has long ended the group.
+// With --max-hold D, zkr lock gives CMD's processes SIGTERM D after the
+// grant (SIGKILL after the grace period), releases once they are gone, and
+// exits 5; without CMD, it releases at D. Its nodes declare D + grace + 5s
+// as their max hold: a waiter of ours evicts a zkr that cannot let go
+// (stopped, hung) once that and a second have passed since it saw the
+// hold, when a zkr that runs has long ended CMD.
 //
 // zkr elect --observe prints a line for each new leader until interrupted;
 // if its session is lost, it says so in one line and exits with code 4.
@@ -197,9 +203,11 @@ const usage = `usage:
   zkr deadlocks [--servers S] [--older-than D] [--json] PREFIX
   zkr group [--servers S] [--watch] [--json] PATH
   zkr partition [--servers S] --items A,B,... [--id ID] [--stability D] PATH -- CMD [ARGS...]
-CMD runs in a process group of its own; zkr releases and exits once the
-whole group has exited. If the hold is lost, or zkr gets SIGINT, SIGTERM or
-SIGHUP, the group gets SIGTERM, then SIGKILL after --grace (default 5s).
+CMD runs in a process group of its own; zkr releases and exits once CMD
+and every process it started have exited (on Linux, whatever group they
+moved to; elsewhere, those of CMD's group). If the hold is lost, or zkr
+gets SIGINT, SIGTERM or SIGHUP, they get SIGTERM, then SIGKILL after
+--grace (default 5s).
 inspect says "missing" for a missing PATH; --json gives data as base64
 ("data") and, when it is valid UTF-8, as "text".
 revoke asks the holders of PATH to let go (Curator's protocol); holders that

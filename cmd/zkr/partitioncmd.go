@@ -70,10 +70,10 @@ func partitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		case <-g.empty: // done on its own: the share stays ours until the division changes
 		case <-wctx.Done():
 			if err := g.stop(syscall.SIGTERM, *grace); err != nil {
-				// Some process of the group outlived SIGKILL (stuck in the
+				// Some process of CMD's outlived SIGKILL (stuck in the
 				// kernel): nothing zkr can do stops it. zkr ends and says
 				// so; its late writes carry the old fencing tokens.
-				return fmt.Errorf("the command's process group would not stop: %w", err)
+				return fmt.Errorf("the command would not stop: %w", err)
 			}
 		}
 		return nil

@@ -203,26 +203,58 @@ func watcherOf(ctx context.Context, path string) int64 {
 	return 0
 }
 
-// TestProcessThatLeftTheGroupIsNotWaitedFor: a background child becomes
-// zkr's when CMD exits, then leaves CMD's process group (setsid, as a
-// daemon does): zkr must not wait for it once the group is gone.
-func TestProcessThatLeftTheGroupIsNotWaitedFor(t *testing.T) {
+// TestHoldLastsUntilProcessesThatLeftTheGroupExit: CMD starts a process
+// that leaves its process group (setsid, as a daemon does) and exits; zkr
+// holds, and waits, until that process is done too.
+func TestHoldLastsUntilProcessesThatLeftTheGroupExit(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
-	pidFile := filepath.Join(t.TempDir(), "pid")
-	const marker = "31.4159" // sleep's argument, to know the daemon by
+	finished := filepath.Join(t.TempDir(), "finished")
 	r := run(t, ctx, "lock", "/zkr/setsid", "--", "sh", "-c",
-		fmt.Sprintf(`(sleep 0.2; exec setsid sleep %s) & echo $! > %s`, marker, pidFile))
-	assert.Equal(t, 0, r.code, r.stderr)
-	data, err := os.ReadFile(pidFile)
-	require.NoError(t, err)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	require.NoError(t, err)
-	defer func() {
+		fmt.Sprintf(`(exec setsid sh -c 'sleep 0.3; touch %s') & exit 5`, finished))
+	assert.Equal(t, 5, r.code, r.stderr)
+	assert.FileExists(t, finished, "zkr exited before the process that left the group finished")
+}
+
+// TestStopEndsProcessesThatLeftTheGroup: a zkr interrupted while its
+// command, another zkr, runs a job that ignores SIGTERM and a daemon that
+// left every group of theirs (a double fork and setsid) kills them all
+// after its grace, before it exits; the inner zkr's longer grace does not
+// keep them alive.
+func TestStopEndsProcessesThatLeftTheGroup(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	dir := t.TempDir()
+	job, daemon := filepath.Join(dir, "job"), filepath.Join(dir, "daemon")
+	script := fmt.Sprintf(`trap '' TERM; (setsid sh -c 'echo $$ > %[2]s.tmp; mv %[2]s.tmp %[2]s; exec sleep 67.89' &); echo $$ > %[1]s.tmp; mv %[1]s.tmp %[1]s; while :; do sleep 0.05; done`, job, daemon)
+	z := start(t, ctx, "lock", "--grace", "1s", "/zkr/nested-outer", "--", zkr, "lock", "/zkr/nested-inner", "--", "sh", "-c", script)
+	pids := []int{pidIn(t, ctx, job, job), pidIn(t, ctx, daemon, "67.89")}
+	require.NoError(t, z.cmd.Process.Signal(syscall.SIGTERM))
+	r := z.wait()
+	assert.Equal(t, 143, r.code, r.stderr)
+	for _, pid := range pids {
+		assert.False(t, alive(pid), "process %d outlived zkr", pid)
+	}
+}
+
+// pidIn waits for a pid to be written into file and returns it. The
+// process, if still running when the test ends (known by marker in its
+// command line), is killed then.
+func pidIn(t *testing.T, ctx context.Context, file, marker string) int {
+	t.Helper()
+	var pid int
+	require.NoError(t, waitFor(ctx, func() bool {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(data)))
+		return err == nil
+	}), "no pid in %s", file)
+	t.Cleanup(func() {
 		if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && bytes.Contains(cmdline, []byte(marker)) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
-	}()
-	assert.True(t, alive(pid), "zkr waited for a process outside CMD's group")
+	})
+	return pid
 }
 
 // TestInterruptedHoldWithoutCommandExits143AndReleases: zkr lock without
