@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -137,28 +138,57 @@ func (g *group) signal(sig syscall.Signal) []int {
 	return pids
 }
 
+// stuckNote is how often zkr says which processes it still waits for
+// after SIGKILL.
+const stuckNote = 30 * time.Second
+
 // stop sends sig to every process that remains (and SIGCONT, so that
 // stopped ones get it), then SIGKILL if any is left after grace, again
-// each time zkr reaps one (a process may fork between the look and the
-// kill), and returns once none is left, or an error naming those left
-// killWait later.
-func (g *group) stop(sig syscall.Signal, grace time.Duration) error {
+// each time zkr reaps one or looks again (a process may fork between the
+// look and the kill), and returns nil once none is left. Processes still
+// left killWait after SIGKILL (zkr may not signal them, or they are stuck
+// in the kernel) keep it waiting and killing while held is open, saying
+// so on stderr now and then: the hold they run under is still zkr's. Once
+// held is closed (at once, if it already is), stop returns an error that
+// names them.
+func (g *group) stop(sig syscall.Signal, grace time.Duration, held <-chan struct{}, stderr io.Writer) error {
 	g.signal(sig)
 	g.signal(syscall.SIGCONT)
 	if g.await(grace) {
 		return nil
 	}
-	deadline := time.NewTimer(killWait)
-	defer deadline.Stop()
+	killed := time.Now()
+	note := time.NewTimer(killWait)
+	defer note.Stop()
+	var lost <-chan struct{} // held, once killWait has passed
 	for {
 		left := g.signal(syscall.SIGKILL)
 		select {
 		case <-g.empty:
 			return nil
 		case <-g.wake:
-		case <-deadline.C:
-			return fmt.Errorf("%s still left %v after SIGKILL", pidList(left), killWait)
+			continue
+		case <-note.C:
+			if !isClosed(held) {
+				fmt.Fprintf(stderr, "zkr: %s of %s still left %v after SIGKILL: holding on until they are gone\n",
+					pidList(left), g.name, time.Since(killed).Round(time.Second))
+				lost = held
+				note.Reset(stuckNote)
+				continue
+			}
+		case <-lost:
 		}
+		return fmt.Errorf("%s of %s still left %v after SIGKILL", pidList(left), g.name, time.Since(killed).Round(time.Second))
+	}
+}
+
+// isClosed reports whether ch is closed.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

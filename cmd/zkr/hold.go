@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"syscall"
@@ -24,20 +25,31 @@ type held interface {
 	Token() int64
 }
 
-// runUnder runs cmd in a process group of its own while h is held, and
+// command is CMD as zkr runs it under a hold.
+type command struct {
+	args   []string      // CMD and its arguments; none: just hold
+	grace  time.Duration // between SIGTERM and SIGKILL
+	limit  time.Duration // --max-hold, timed from the grant; 0: none
+	stderr io.Writer     // for what zkr says while it waits
+}
+
+// runUnder runs c in a process group of its own while h is held, and
 // returns once CMD and every process it started have exited (see
-// group.remaining): CMD's exit code as an exitErr (nil for 0). If limit
-// (--max-hold; 0 for none) passes first, they get SIGTERM, then SIGKILL
-// after grace, and the result has code exitMaxHold; if the hold is lost,
-// the same, with code exitLost; if ctx ends (a signal), with code
-// exitInterrupted; if revoked closes (a revocation request, with
-// --revocable; nil otherwise), with code exitRevoked. With no cmd, it
-// waits until one of those. The caller releases h only after runUnder
-// returns, so no process of CMD's outlives the hold.
-func runUnder(ctx context.Context, h held, revoked <-chan struct{}, cmd []string, grace, limit time.Duration) error {
-	var expired <-chan time.Time // limit's end, timed from the grant
-	if limit > 0 {
-		t := time.NewTimer(limit)
+// group.remaining): CMD's exit code as an exitErr (nil for 0). If c.limit
+// passes first, they get SIGTERM, then SIGKILL after c.grace, and the
+// result has code exitMaxHold; if the hold is lost, the same, with code
+// exitLost; if ctx ends (a signal), with code exitInterrupted; if revoked
+// closes (a revocation request, with --revocable; nil otherwise), with
+// code exitRevoked. Processes that SIGKILL does not end keep the hold
+// until they are gone; if it ends meanwhile, the result has code exitLost
+// (exitMaxHold if it ended at its max hold). With no CMD, runUnder waits
+// until one of those. The caller releases h only after runUnder returns,
+// so no process of CMD's outlives the hold while zkr holds it.
+func runUnder(ctx context.Context, h held, revoked <-chan struct{}, c command) error {
+	cmd := c.args
+	var expired <-chan time.Time // c.limit's end, timed from the grant
+	if c.limit > 0 {
+		t := time.NewTimer(c.limit)
 		defer t.Stop()
 		expired = t.C
 	}
@@ -66,8 +78,12 @@ func runUnder(ctx context.Context, h held, revoked <-chan struct{}, cmd []string
 	// SIGTERM, whatever zkr got: a non-interactive shell's background jobs
 	// ignore SIGINT.
 	stop := func(code int, err error) error {
-		if serr := g.stop(syscall.SIGTERM, grace); serr != nil {
-			err = fmt.Errorf("%w; %w", err, serr)
+		if serr := g.stop(syscall.SIGTERM, c.grace, h.Done(), c.stderr); serr != nil {
+			code = exitLost
+			if errors.Is(h.Err(), recipes.ErrMaxHoldExceeded) {
+				code = exitMaxHold
+			}
+			err = fmt.Errorf("%w; %w when the hold ended (%v)", err, serr, h.Err())
 		}
 		return exitErr{code, err}
 	}

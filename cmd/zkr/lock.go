@@ -92,7 +92,7 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return acquireErr(ctx, err, *timeout)
 	}
 	defer release(unlock)
-	return runUnder(ctx, h, revocable(h, *heed), cmd, *grace, *limit)
+	return runUnder(ctx, h, revocable(h, *heed), command{cmd, *grace, *limit, stderr})
 }
 
 // newSemaphore, newRW and newMutex make what mode says to take at p,

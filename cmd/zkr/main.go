@@ -28,7 +28,12 @@
 // followed nowhere. If the hold is lost while they run, or zkr gets
 // SIGINT, SIGTERM or SIGHUP, they get SIGTERM, then SIGKILL after the
 // grace period (--grace, 5s), again until none is left; zkr exits with
-// code 4 for a lost hold, else with 128 + the signal's number. The group
+// code 4 for a lost hold, else with 128 + the signal's number. A process
+// that SIGKILL does not end (one zkr may not signal, such as a setuid
+// program; one stuck in the kernel) keeps zkr holding: zkr names it on
+// stderr, 5s after SIGKILL and every 30s after, and releases once it is
+// gone; if the hold ends meanwhile, zkr says so and exits 4 (5 at its max
+// hold) without it. The group
 // is not the terminal's foreground group: CMD gets signals from zkr, not
 // from the terminal, and cannot read the terminal. Without CMD, zkr lock
 // holds until interrupted or the lock is lost.

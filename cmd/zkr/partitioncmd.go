@@ -69,11 +69,13 @@ func partitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		select {
 		case <-g.empty: // done on its own: the share stays ours until the division changes
 		case <-wctx.Done():
-			if err := g.stop(syscall.SIGTERM, *grace); err != nil {
-				// Some process of CMD's outlived SIGKILL (stuck in the
-				// kernel): nothing zkr can do stops it. zkr ends and says
-				// so; its late writes carry the old fencing tokens.
-				return fmt.Errorf("the command would not stop: %w", err)
+			// The share's locks stay held until the callback returns:
+			// while the session lives, zkr waits for processes that
+			// SIGKILL does not end (see group.stop).
+			if err := g.stop(syscall.SIGTERM, *grace, s.Done(), stderr); err != nil {
+				// The session was lost meanwhile: their late writes carry
+				// the old fencing tokens.
+				return fmt.Errorf("the command would not stop: %w when the session ended: %w", err, s.Err())
 			}
 		}
 		return nil

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,7 +66,14 @@ type started struct {
 // processes it leaves behind hold its output open.
 func start(t *testing.T, ctx context.Context, args ...string) started {
 	t.Helper()
+	return startAs(t, ctx, nil, args...)
+}
+
+// startAs starts zkr as start does, with attr (a user to run as).
+func startAs(t *testing.T, ctx context.Context, attr *syscall.SysProcAttr, args ...string) started {
+	t.Helper()
 	cmd := exec.CommandContext(ctx, zkr, args...)
+	cmd.SysProcAttr = attr
 	cmd.Env = append(os.Environ(), "ZK_SERVERS="+cluster.ConnectString())
 	stdout, err := os.CreateTemp(t.TempDir(), "stdout")
 	require.NoError(t, err)
