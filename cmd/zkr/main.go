@@ -33,7 +33,9 @@
 // program; one stuck in the kernel) keeps zkr holding: zkr names it on
 // stderr, 5s after SIGKILL and every 30s after, and releases once it is
 // gone; if the hold ends meanwhile, zkr says so and exits 4 (5 at its max
-// hold) without it. The group
+// hold) without it. A signal zkr was started with ignored (SIGHUP under
+// nohup; SIGINT for a non-interactive shell's background job) stays
+// ignored, by zkr and by CMD, which inherits it. The group
 // is not the terminal's foreground group: CMD gets signals from zkr, not
 // from the terminal, and cannot read the terminal. Without CMD, zkr lock
 // holds until interrupted or the lock is lost.
@@ -164,11 +166,17 @@ type interrupt struct{ sig syscall.Signal }
 func (i interrupt) Error() string { return "interrupted by " + i.sig.String() }
 
 // signalContext returns a context that ends, with an interrupt as its
-// cause, when zkr gets SIGINT, SIGTERM or SIGHUP.
+// cause, when zkr gets SIGINT, SIGTERM or SIGHUP. A signal zkr was started
+// with ignored (nohup, a non-interactive shell's background job) stays
+// ignored, for zkr and for CMD, which inherits it.
 func signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	for _, s := range []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		if !signal.Ignored(s) {
+			signal.Notify(sigs, s)
+		}
+	}
 	stopped := make(chan struct{})
 	go func() {
 		select {

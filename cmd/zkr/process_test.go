@@ -252,13 +252,15 @@ func TestProcessesSigkillCannotEndKeepTheHold(t *testing.T) {
 	// zkr as nobody, allowed to start its command as user 4242 (setpriv),
 	// but not to signal it: CAP_SETGID and CAP_SETUID, not CAP_KILL.
 	const capSetgid, capSetuid = 6, 7 // <linux/capability.h>
-	nobody := &syscall.SysProcAttr{
-		Credential:  &syscall.Credential{Uid: 65534, Gid: 65534},
-		AmbientCaps: []uintptr{capSetgid, capSetuid},
+	nobody := func(cmd *exec.Cmd) {
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Credential:  &syscall.Credential{Uid: 65534, Gid: 65534},
+			AmbientCaps: []uintptr{capSetgid, capSetuid},
+		}
 	}
 	holdAs4242 := func(name string) (started, int) {
 		pidFile := filepath.Join(dir, name)
-		z := startAs(t, ctx, nobody, "lock", "--grace", "1s", path, "--",
+		z := startWith(t, ctx, nobody, "lock", "--grace", "1s", path, "--",
 			"setpriv", "--reuid=4242", "--regid=4242", "--clear-groups", "sh", "-c",
 			fmt.Sprintf(`echo $$ > %[1]s.tmp && mv %[1]s.tmp %[1]s; while [ ! -e %[2]s ]; do sleep 0.05; done`, pidFile, goAhead))
 		pid := pidIn(t, ctx, pidFile, goAhead)
@@ -305,6 +307,49 @@ func TestProcessesSigkillCannotEndKeepTheHold(t *testing.T) {
 	assert.Regexp(t, fmt.Sprintf(`processes (\d+ )*%d( \d+)* of setpriv still left .* when the hold ended`, pid), r.stderr)
 	assert.True(t, alive(pid), "the process zkr could not kill is gone: the test proves nothing")
 	require.NoError(t, os.WriteFile(goAhead, nil, 0o644))
+}
+
+// TestSignalsIgnoredAtStartStayIgnored: a zkr started with SIGHUP
+// ignored (as nohup starts it) leaves it ignored, for itself and for its
+// command: a SIGHUP ends neither.
+func TestSignalsIgnoredAtStartStayIgnored(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	dir := t.TempDir()
+	ignored, goAhead := filepath.Join(dir, "ignored"), filepath.Join(dir, "go")
+	nohup := func(cmd *exec.Cmd) {
+		cmd.Path = "/bin/sh"
+		cmd.Args = append([]string{"sh", "-c", `trap '' HUP; exec "$0" "$@"`}, cmd.Args...)
+	}
+	z := startWith(t, ctx, nohup, "lock", "/zkr/nohup", "--", "sh", "-c",
+		fmt.Sprintf(`grep SigIgn /proc/$$/status > %[1]s.tmp && mv %[1]s.tmp %[1]s; while [ ! -e %[2]s ]; do sleep 0.05; done`, ignored, goAhead))
+	var sigIgn uint64
+	require.NoError(t, waitFor(ctx, func() bool {
+		data, err := os.ReadFile(ignored)
+		_, err2 := fmt.Sscanf(string(data), "SigIgn: %x", &sigIgn)
+		return err == nil && err2 == nil
+	}), "the command never ran")
+	assert.NotZero(t, sigIgn&(1<<(syscall.SIGHUP-1)), "the command does not ignore SIGHUP")
+
+	require.NoError(t, z.cmd.Process.Signal(syscall.SIGHUP))
+	require.NoError(t, waitFor(ctx, func() bool { return !pending(z.cmd.Process.Pid, syscall.SIGHUP) }))
+	require.NoError(t, os.WriteFile(goAhead, nil, 0o644))
+	r := z.wait()
+	assert.Equal(t, 0, r.code, "SIGHUP ended zkr: %s", r.stderr)
+}
+
+// pending reports whether sig is pending for the process pid.
+func pending(pid int, sig syscall.Signal) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		var mask uint64
+		if _, err := fmt.Sscanf(line, "ShdPnd: %x", &mask); err == nil {
+			return mask&(1<<(sig-1)) != 0
+		}
+	}
+	return false
 }
 
 // pidIn waits for a pid to be written into file and returns it. The

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -66,14 +65,15 @@ type started struct {
 // processes it leaves behind hold its output open.
 func start(t *testing.T, ctx context.Context, args ...string) started {
 	t.Helper()
-	return startAs(t, ctx, nil, args...)
+	return startWith(t, ctx, func(*exec.Cmd) {}, args...)
 }
 
-// startAs starts zkr as start does, with attr (a user to run as).
-func startAs(t *testing.T, ctx context.Context, attr *syscall.SysProcAttr, args ...string) started {
+// startWith starts zkr as start does, once setup has changed how (the
+// user to run as, a shell to run it through).
+func startWith(t *testing.T, ctx context.Context, setup func(*exec.Cmd), args ...string) started {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, zkr, args...)
-	cmd.SysProcAttr = attr
+	setup(cmd)
 	cmd.Env = append(os.Environ(), "ZK_SERVERS="+cluster.ConnectString())
 	stdout, err := os.CreateTemp(t.TempDir(), "stdout")
 	require.NoError(t, err)
