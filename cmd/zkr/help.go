@@ -84,7 +84,8 @@ func printHelp(w io.Writer, fs *flag.FlagSet, h help) {
 const exitCodes = `exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held,
 revoke --wait found it still held, or deadlocks found a cycle or old hold; 4 lost the hold while CMD ran, or
 --observe's session; 5 --max-hold passed while CMD ran; 6 asked to let go
-while CMD ran (--revocable); 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP.
+while CMD ran (--revocable); 130/143/129/131 interrupted by
+SIGINT/SIGTERM/SIGHUP/SIGQUIT.
 Servers default to $ZK_SERVERS, credentials (--auth) to $ZK_AUTH.`
 
 var lockHelp = help{
@@ -96,8 +97,8 @@ several PATHs, zkr takes them all (in path order, so that two zkrs never
 deadlock) and the variables list each node and token, separated by spaces.
 zkr releases and exits once CMD and every process it started have exited (on
 Linux, whatever process group or session they moved to; elsewhere, those of
-CMD's group). If the lock is lost, or zkr gets SIGINT, SIGTERM or SIGHUP,
-they get SIGTERM, then SIGKILL after --grace. Without CMD, zkr holds the
+CMD's group). If the lock is lost, or zkr gets SIGINT, SIGTERM, SIGHUP or
+SIGQUIT, they get SIGTERM, then SIGKILL after --grace. Without CMD, zkr holds the
 lock until interrupted. With --max-hold D, they get SIGTERM D after the
 grant (SIGKILL after --grace), and zkr releases once they are gone and exits 5
 (without CMD, it releases at D). The nodes declare D + grace + 5s as their
@@ -209,7 +210,7 @@ the same order), in a process group of its own, while it holds their locks.
 When the membership changes, CMD's processes get SIGTERM (SIGKILL after
 --grace), the share is released, and once the membership has been stable for
 --stability, CMD runs again with the new share. A CMD that exits on its own
-is run again only at the next change. zkr stops on SIGINT, SIGTERM or
-SIGHUP, or with exit 4 when its session is lost.`,
+is run again only at the next change. zkr stops on SIGINT, SIGTERM, SIGHUP
+or SIGQUIT, or with exit 4 when its session is lost.`,
 	examples: `  zkr partition --items feed-a,feed-b,feed-c,feed-d --id "$(hostname)" /partitions/feeds -- ./poll.sh`,
 }

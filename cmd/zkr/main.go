@@ -26,7 +26,7 @@
 // a process that leaves the group is not followed. A process handed to
 // something outside zkr's tree (systemd-run, at, a service manager) is
 // followed nowhere. If the hold is lost while they run, or zkr gets
-// SIGINT, SIGTERM or SIGHUP, they get SIGTERM, then SIGKILL after the
+// SIGINT, SIGTERM, SIGHUP or SIGQUIT, they get SIGTERM, then SIGKILL after the
 // grace period (--grace, 5s), again until none is left; zkr exits with
 // code 4 for a lost hold, else with 128 + the signal's number. A process
 // that SIGKILL does not end (one zkr may not signal, such as a setuid
@@ -35,10 +35,14 @@
 // gone; if the hold ends meanwhile, zkr says so and exits 4 (5 at its max
 // hold) without it. A signal zkr was started with ignored (SIGHUP under
 // nohup; SIGINT for a non-interactive shell's background job) stays
-// ignored, by zkr and by CMD, which inherits it. The group
-// is not the terminal's foreground group: CMD gets signals from zkr, not
-// from the terminal, and cannot read the terminal. Without CMD, zkr lock
-// holds until interrupted or the lock is lost.
+// ignored, by zkr and by CMD, which inherits it. The group is not the
+// terminal's foreground group: CMD gets signals from zkr, not from the
+// terminal, and cannot read the terminal. zkr ignores job control: Ctrl-Z
+// (SIGTSTP, which does not reach CMD either), SIGTTIN and SIGTTOU do not
+// stop it, and it keeps holding and its session alive. CMD keeps the default action of SIGTSTP
+// and SIGTTIN, and inherits SIGTTOU ignored: it may write to the terminal
+// whatever stty tostop says. Without CMD, zkr lock holds until interrupted
+// or the lock is lost.
 //
 // With --max-hold D, zkr lock gives CMD's processes SIGTERM D after the
 // grant (SIGKILL after the grace period), releases once they are gone, and
@@ -67,7 +71,8 @@
 // usage; 3 --try found the lock held, revoke --wait found a node still
 // there, or deadlocks found a cycle (or, with --older-than, an old hold); 4 the hold was lost while CMD ran, or --observe's session was
 // lost; 5 --max-hold passed while CMD ran; 6 asked to let go while CMD ran
-// (--revocable); 130, 143, 129 interrupted by SIGINT, SIGTERM, SIGHUP.
+// (--revocable); 130, 143, 129, 131 interrupted by SIGINT, SIGTERM, SIGHUP,
+// SIGQUIT.
 package main
 
 import (
@@ -166,17 +171,28 @@ type interrupt struct{ sig syscall.Signal }
 func (i interrupt) Error() string { return "interrupted by " + i.sig.String() }
 
 // signalContext returns a context that ends, with an interrupt as its
-// cause, when zkr gets SIGINT, SIGTERM or SIGHUP. A signal zkr was started
-// with ignored (nohup, a non-interactive shell's background job) stays
-// ignored, for zkr and for CMD, which inherits it.
+// cause, when zkr gets SIGINT, SIGTERM, SIGHUP or SIGQUIT. A signal zkr
+// was started with ignored (nohup, a non-interactive shell's background
+// job) stays ignored, for zkr and for CMD, which inherits it.
+//
+// zkr is not stopped by job control: it must keep holding, and its
+// session alive, while CMD runs. SIGTSTP (Ctrl-Z) and SIGTTIN are caught
+// and dropped, so that CMD, whose caught signals are reset at exec, keeps
+// their default action. SIGTTOU is ignored: a write to the terminal that
+// raises a caught SIGTTOU (stty tostop) is retried after the handler, and
+// raises it again, for ever; an ignored one lets the write through. CMD
+// inherits that: it may write to the terminal whatever tostop says.
 func signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 1)
-	for _, s := range []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+	for _, s := range []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT} {
 		if !signal.Ignored(s) {
 			signal.Notify(sigs, s)
 		}
 	}
+	dropped := make(chan os.Signal, 1) // never read
+	signal.Notify(dropped, syscall.SIGTSTP, syscall.SIGTTIN)
+	signal.Ignore(syscall.SIGTTOU)
 	stopped := make(chan struct{})
 	go func() {
 		select {
@@ -187,6 +203,7 @@ func signalContext() (context.Context, func()) {
 	}()
 	return ctx, func() {
 		signal.Stop(sigs)
+		signal.Stop(dropped)
 		close(stopped)
 		cancel(nil)
 	}
@@ -219,7 +236,7 @@ const usage = `usage:
 CMD runs in a process group of its own; zkr releases and exits once CMD
 and every process it started have exited (on Linux, whatever group they
 moved to; elsewhere, those of CMD's group). If the hold is lost, or zkr
-gets SIGINT, SIGTERM or SIGHUP, they get SIGTERM, then SIGKILL after
+gets SIGINT, SIGTERM, SIGHUP or SIGQUIT, they get SIGTERM, then SIGKILL after
 --grace (default 5s).
 inspect says "missing" for a missing PATH; --json gives data as base64
 ("data") and, when it is valid UTF-8, as "text".
@@ -230,7 +247,8 @@ sessions waiting for each other there (exit 3).
 exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held,
 revoke --wait found it still held, or deadlocks found a cycle; 4 lost the hold while CMD ran, or
 --observe's session; 5 --max-hold passed while CMD ran; 6 asked to let go
-while CMD ran (--revocable); 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP.
+while CMD ran (--revocable); 130/143/129/131 interrupted by
+SIGINT/SIGTERM/SIGHUP/SIGQUIT. zkr ignores Ctrl-Z (SIGTSTP), SIGTTIN and SIGTTOU.
 servers default to $ZK_SERVERS; --auth SCHEME:FILE (or $ZK_AUTH) presents
 credentials read from a file (or SCHEME:env:NAME, from a variable)`
 

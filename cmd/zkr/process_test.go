@@ -235,80 +235,6 @@ func TestStopEndsProcessesThatLeftTheGroup(t *testing.T) {
 	}
 }
 
-// TestProcessesSigkillCannotEndKeepTheHold: a zkr that may not signal a
-// process of its command's (zkr runs as nobody, the command as another
-// user) keeps holding once interrupted, says which process it waits for,
-// and releases only once that process is gone; one whose hold is lost
-// meanwhile exits 4 without waiting longer.
-func TestProcessesSigkillCannotEndKeepTheHold(t *testing.T) {
-	ctx := ctxFor(t, 2*time.Minute)
-	const path = "/zkr/unkillable"
-	dir, err := os.MkdirTemp("", "zkr-unkillable-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	require.NoError(t, os.Chmod(dir, 0o777))
-	require.NoError(t, os.Chmod(filepath.Dir(zkr), 0o755)) // for nobody to run zkr
-	goAhead := filepath.Join(dir, "go")
-	// zkr as nobody, allowed to start its command as user 4242 (setpriv),
-	// but not to signal it: CAP_SETGID and CAP_SETUID, not CAP_KILL.
-	const capSetgid, capSetuid = 6, 7 // <linux/capability.h>
-	nobody := func(cmd *exec.Cmd) {
-		cmd.SysProcAttr = &syscall.SysProcAttr{
-			Credential:  &syscall.Credential{Uid: 65534, Gid: 65534},
-			AmbientCaps: []uintptr{capSetgid, capSetuid},
-		}
-	}
-	holdAs4242 := func(name string) (started, int) {
-		pidFile := filepath.Join(dir, name)
-		z := startWith(t, ctx, nobody, "lock", "--grace", "1s", path, "--",
-			"setpriv", "--reuid=4242", "--regid=4242", "--clear-groups", "sh", "-c",
-			fmt.Sprintf(`echo $$ > %[1]s.tmp && mv %[1]s.tmp %[1]s; while [ ! -e %[2]s ]; do sleep 0.05; done`, pidFile, goAhead))
-		pid := pidIn(t, ctx, pidFile, goAhead)
-		require.NoError(t, z.cmd.Process.Signal(syscall.SIGTERM))
-		var r result
-		exited := false
-		require.NoError(t, waitFor(ctx, func() bool {
-			select {
-			case r = <-z.done:
-				exited = true
-				return true
-			default:
-			}
-			out, _ := os.ReadFile(z.stderrFile)
-			return strings.Contains(string(out), "holding on until they are gone")
-		}))
-		require.False(t, exited, "zkr exited (%d) while a process of its command ran: %s", r.code, r.stderr)
-		out, _ := os.ReadFile(z.stderrFile)
-		assert.Regexp(t, fmt.Sprintf(`processes (\d+ )*%d( \d+)* of setpriv still left`, pid), string(out))
-		return z, pid
-	}
-	observer := mutex(t, path)
-
-	z, pid := holdAs4242("first")
-	cs, err := observer.Contenders(ctx)
-	require.NoError(t, err)
-	assert.Len(t, cs, 1, "zkr released while a process of its command ran")
-	require.NoError(t, os.WriteFile(goAhead, nil, 0o644))
-	r := z.wait()
-	assert.Equal(t, 143, r.code, r.stderr)
-	assert.False(t, alive(pid), "zkr exited before the process it waited for")
-	cs, err = observer.Contenders(ctx)
-	require.NoError(t, err)
-	assert.Empty(t, cs, "zkr left its node")
-
-	require.NoError(t, os.Remove(goAhead))
-	z, pid = holdAs4242("second")
-	cs, err = observer.Contenders(ctx)
-	require.NoError(t, err)
-	require.Len(t, cs, 1)
-	require.NoError(t, cluster.ExpireSession(ctx, cs[0].Session))
-	r = z.wait()
-	assert.Equal(t, 4, r.code, r.stderr)
-	assert.Regexp(t, fmt.Sprintf(`processes (\d+ )*%d( \d+)* of setpriv still left .* when the hold ended`, pid), r.stderr)
-	assert.True(t, alive(pid), "the process zkr could not kill is gone: the test proves nothing")
-	require.NoError(t, os.WriteFile(goAhead, nil, 0o644))
-}
-
 // TestSignalsIgnoredAtStartStayIgnored: a zkr started with SIGHUP
 // ignored (as nohup starts it) leaves it ignored, for itself and for its
 // command: a SIGHUP ends neither.
@@ -335,6 +261,59 @@ func TestSignalsIgnoredAtStartStayIgnored(t *testing.T) {
 	require.NoError(t, os.WriteFile(goAhead, nil, 0o644))
 	r := z.wait()
 	assert.Equal(t, 0, r.code, "SIGHUP ended zkr: %s", r.stderr)
+}
+
+// TestJobControlDoesNotStopZkr: SIGTSTP (Ctrl-Z), SIGTTIN and SIGTTOU
+// stop neither zkr nor its hold: it exits with its command's code once
+// the command ends. The command keeps the default action of SIGTSTP and
+// SIGTTIN.
+func TestJobControlDoesNotStopZkr(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	for _, sig := range []syscall.Signal{syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU} {
+		dir := t.TempDir()
+		ignored, goAhead := filepath.Join(dir, "ignored"), filepath.Join(dir, "go")
+		z := start(t, ctx, "lock", "/zkr/job-control", "--", "sh", "-c",
+			fmt.Sprintf(`grep SigIgn /proc/$$/status > %[1]s.tmp && mv %[1]s.tmp %[1]s; while [ ! -e %[2]s ]; do sleep 0.05; done; exit 7`, ignored, goAhead))
+		var sigIgn uint64
+		require.NoError(t, waitFor(ctx, func() bool {
+			data, err := os.ReadFile(ignored)
+			_, err2 := fmt.Sscanf(string(data), "SigIgn: %x", &sigIgn)
+			return err == nil && err2 == nil
+		}), "the command never ran")
+		for _, s := range []syscall.Signal{syscall.SIGTSTP, syscall.SIGTTIN} {
+			assert.Zero(t, sigIgn&(1<<(s-1)), "the command ignores %v", s)
+		}
+
+		require.NoError(t, z.cmd.Process.Signal(sig))
+		require.NoError(t, waitFor(ctx, func() bool { return !pending(z.cmd.Process.Pid, sig) }))
+		require.NoError(t, os.WriteFile(goAhead, nil, 0o644))
+		select {
+		case r := <-z.done:
+			assert.Equal(t, 7, r.code, "%v: %s", sig, r.stderr)
+		case <-time.After(15 * time.Second):
+			t.Errorf("%v stopped zkr: it did not exit once its command ended", sig)
+			z.cmd.Process.Signal(syscall.SIGCONT)
+			z.wait()
+		}
+	}
+}
+
+// TestSigquitEndsTheCommandBeforeExiting131: SIGQUIT (Ctrl-\) is an
+// interrupt like the others: the command's processes are terminated, the
+// lock released, and zkr exits 131 without a stack dump.
+func TestSigquitEndsTheCommandBeforeExiting131(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	b := newBackgroundChild(t)
+	z := start(t, ctx, "lock", "/zkr/sigquit", "--", "sh", "-c", b.script(false))
+	pid := b.pid(t, ctx)
+	require.NoError(t, z.cmd.Process.Signal(syscall.SIGQUIT))
+	r := z.wait()
+	assert.Equal(t, 131, r.code, r.stderr)
+	assert.False(t, strings.Contains(r.stderr, "goroutine "), "zkr dumped its stacks")
+	assert.False(t, alive(pid), "the command's background child outlived zkr")
+	cs, err := mutex(t, "/zkr/sigquit").Contenders(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, cs, "zkr left its node")
 }
 
 // pending reports whether sig is pending for the process pid.
