@@ -81,7 +81,7 @@ func printHelp(w io.Writer, fs *flag.FlagSet, h help) {
 	fmt.Fprintf(w, "\nexamples:\n%s\n\n%s\n", h.examples, exitCodes)
 }
 
-const exitCodes = `exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held,
+const exitCodes = `exit codes: CMD's own (128+N if signal N killed it); 1 error; 2 bad usage; 3 --try found it held,
 revoke --wait found it still held, or deadlocks found a cycle or old hold; 4 lost the hold while CMD ran, or
 --observe's session; 5 --max-hold passed while CMD ran; 6 asked to let go
 while CMD ran (--revocable); 130/143/129/131 interrupted by

@@ -104,7 +104,8 @@ func runUnder(ctx context.Context, h held, revoked <-chan struct{}, c command) e
 	}
 }
 
-// exitCode turns CMD's wait status into zkr's result.
+// exitCode turns CMD's wait status into zkr's result: its exit code, or
+// 128 + the number of the signal that killed it, as shells say.
 func exitCode(ws syscall.WaitStatus) error {
 	switch {
 	case ws.Exited() && ws.ExitStatus() == 0:
@@ -112,7 +113,7 @@ func exitCode(ws syscall.WaitStatus) error {
 	case ws.Exited():
 		return exitErr{ws.ExitStatus(), errQuiet}
 	case ws.Signaled():
-		return exitErr{exitError, fmt.Errorf("command killed: %v", ws.Signal())}
+		return exitErr{128 + int(ws.Signal()), fmt.Errorf("command killed: %v", ws.Signal())}
 	}
 	return exitErr{exitError, fmt.Errorf("command ended with wait status %#x", uint32(ws))}
 }

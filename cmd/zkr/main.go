@@ -67,7 +67,8 @@
 // false. JSON gives node data losslessly: base64 in "data" (left out when
 // empty), and as a string in "text" too when it is valid UTF-8.
 //
-// Exit codes: CMD's own when it ran to the end; 1 error (one line); 2 bad
+// Exit codes: CMD's own when it ran to the end (128 + N if signal N
+// killed it, as shells say); 1 error (one line); 2 bad
 // usage; 3 --try found the lock held, revoke --wait found a node still
 // there, or deadlocks found a cycle (or, with --older-than, an old hold); 4 the hold was lost while CMD ran, or --observe's session was
 // lost; 5 --max-hold passed while CMD ran; 6 asked to let go while CMD ran
@@ -244,7 +245,7 @@ revoke asks the holders of PATH to let go (Curator's protocol); holders that
 heed it (zkr --revocable, ours that listen, Curator's revocable mutexes) do.
 top shows every recipe path under PREFIX; deadlocks finds cycles of
 sessions waiting for each other there (exit 3).
-exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held,
+exit codes: CMD's own (128+N if signal N killed it); 1 error; 2 bad usage; 3 --try found it held,
 revoke --wait found it still held, or deadlocks found a cycle; 4 lost the hold while CMD ran, or
 --observe's session; 5 --max-hold passed while CMD ran; 6 asked to let go
 while CMD ran (--revocable); 130/143/129/131 interrupted by

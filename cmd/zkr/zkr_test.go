@@ -131,6 +131,16 @@ func TestLockRunsTheCommandWithItsNodeAndTokenAndExitCode(t *testing.T) {
 	assert.Empty(t, r.stderr)
 }
 
+// TestCommandKilledBySignalExits128PlusItsNumber: zkr exits as a shell
+// says a command killed by a signal exited.
+func TestCommandKilledBySignalExits128PlusItsNumber(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	for sig, code := range map[string]int{"KILL": 137, "TERM": 143, "SEGV": 139} {
+		r := run(t, ctx, "lock", "/zkr/killed", "--", "sh", "-c", "kill -"+sig+" $$")
+		assert.Equal(t, code, r.code, "%s: %s", sig, r.stderr)
+	}
+}
+
 // TestLockOfSeveralPathsTakesThemAll: the command runs holding every
 // path, taken in path order, and gets each node and token; one path held
 // elsewhere keeps it waiting.
