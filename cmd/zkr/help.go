@@ -83,7 +83,7 @@ func printHelp(w io.Writer, fs *flag.FlagSet, h help) {
 
 const exitCodes = `exit codes: CMD's own (128+N if signal N killed it); 1 error; 2 bad usage; 3 --try found it held,
 revoke --wait found it still held, or deadlocks found a cycle or old hold; 4 lost the hold while CMD ran, or
---observe's session; 5 --max-hold passed while CMD ran; 6 asked to let go
+the session of elect --observe, group --watch or top; 5 --max-hold passed while CMD ran; 6 asked to let go
 while CMD ran (--revocable); 130/143/129/131 interrupted by
 SIGINT/SIGTERM/SIGHUP/SIGQUIT.
 Servers default to $ZK_SERVERS, credentials (--auth) to $ZK_AUTH.`
@@ -185,7 +185,8 @@ nodes' creation times, on the servers' clock). In a terminal it refreshes
 in place until interrupted; otherwise, or with --json, it prints once.
 With --listen ADDR it serves the same figures for Prometheus at
 http://ADDR/metrics (zkr_holders, zkr_waiters, zkr_oldest_hold_seconds,
-zkr_longest_wait_seconds, by path and kind), surveying at every scrape.`,
+zkr_longest_wait_seconds, by path and kind), surveying at every scrape.
+Refreshing or serving, it exits 4 when its session is lost.`,
 	examples: `  zkr top /locks
   zkr top --json /locks | jq '.[] | select(.waiters > 0)'
   zkr top --listen :9464 /locks`,

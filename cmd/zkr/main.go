@@ -52,7 +52,8 @@
 // hold, when a zkr that runs has long ended CMD.
 //
 // zkr elect --observe prints a line for each new leader until interrupted;
-// if its session is lost, it says so in one line and exits with code 4.
+// if its session is lost, it says so in one line and exits with code 4, as
+// zkr group --watch and zkr top (refreshing, or serving with --listen) do.
 //
 // zkr revoke asks the holders of PATH (or the contenders named) to let go,
 // in Curator's protocol ("__REVOKE__" written into their nodes); a zkr
@@ -247,7 +248,7 @@ top shows every recipe path under PREFIX; deadlocks finds cycles of
 sessions waiting for each other there (exit 3).
 exit codes: CMD's own (128+N if signal N killed it); 1 error; 2 bad usage; 3 --try found it held,
 revoke --wait found it still held, or deadlocks found a cycle; 4 lost the hold while CMD ran, or
---observe's session; 5 --max-hold passed while CMD ran; 6 asked to let go
+the session of elect --observe, group --watch or top; 5 --max-hold passed while CMD ran; 6 asked to let go
 while CMD ran (--revocable); 130/143/129/131 interrupted by
 SIGINT/SIGTERM/SIGHUP/SIGQUIT. zkr ignores Ctrl-Z (SIGTSTP), SIGTTIN and SIGTTOU.
 servers default to $ZK_SERVERS; --auth SCHEME:FILE (or $ZK_AUTH) presents

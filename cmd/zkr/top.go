@@ -96,10 +96,16 @@ func topCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *listen != "" {
 		return serveTop(ctx, s, prefix, *listen, stderr)
 	}
+	lost := func() error {
+		return exitErr{exitLost, fmt.Errorf("stopped showing %s: %v", prefix, s.Err())}
+	}
 	terminal := isTerminal(stdout) && !*asJSON
 	for {
 		paths, err := survey(ctx, s, prefix)
 		if err != nil {
+			if s.Err() != nil {
+				return lost()
+			}
 			return err
 		}
 		rs := rows(paths, time.Now())
@@ -117,6 +123,8 @@ func topCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		select {
 		case <-time.After(*interval):
+		case <-s.Done():
+			return lost()
 		case <-ctx.Done():
 			return exitErr{exitInterrupted, errQuiet}
 		}
@@ -151,7 +159,7 @@ func isTerminal(w io.Writer) bool {
 
 // serveTop serves the figures of the tree under prefix at /metrics, in
 // Prometheus's text format, surveying the tree at every scrape, until ctx
-// ends.
+// ends or the session is lost.
 func serveTop(ctx context.Context, s *recipes.Session, prefix, addr string, stderr io.Writer) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -173,16 +181,21 @@ func serveTop(ctx context.Context, s *recipes.Session, prefix, addr string, stde
 	fmt.Fprintf(stderr, "zkr: serving the figures of %s at http://%s/metrics\n", prefix, ln.Addr())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
+	shutdown := func(result error) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
-		return exitErr{exitInterrupted, errQuiet}
+		return result
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-s.Done():
+		return shutdown(exitErr{exitLost, fmt.Errorf("stopped serving the figures of %s: %v", prefix, s.Err())})
+	case <-ctx.Done():
+		return shutdown(exitErr{exitInterrupted, errQuiet})
 	}
 }
 
