@@ -26,8 +26,13 @@ func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if !*observe && *id == "" {
+	switch {
+	case *observe && len(cmd) > 0:
+		return usageError("elect: --observe takes no CMD")
+	case !*observe && *id == "":
 		return usageError("elect: --id is required to campaign")
+	case !*observe && len(cmd) == 0:
+		return usageError("elect: want -- CMD to run while leader")
 	}
 	s, err := connect(ctx, servers, 10*time.Second)
 	if err != nil {

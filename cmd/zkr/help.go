@@ -120,8 +120,8 @@ ignores requests.`,
 var electHelp = help{
 	synopsis: "zkr elect [flags] --id ID PATH -- CMD [ARGS...]\n       zkr elect [flags] --observe PATH",
 	about: `Campaigns for leadership at PATH with ID as its value and runs CMD while
-it leads, as zkr lock runs it. With --observe, prints each new leader's
-value instead, until interrupted or its session is lost (exit 4). With
+it leads, as zkr lock runs it; CMD is required. With --observe (and no CMD),
+prints each new leader's value instead, until interrupted or its session is lost (exit 4). With
 --revocable, a revocation request (zkr revoke) ends the leadership, with
 exit code 6: a way to move it elsewhere.`,
 	examples: `  zkr elect --id "$(hostname)" /elections/scheduler -- ./scheduler

@@ -61,6 +61,10 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError("lock: --try takes one PATH")
 	case len(paths) > 1 && *heed:
 		return usageError("lock: --revocable takes one PATH")
+	case *timeout < 0:
+		return usageError("lock: --timeout must not be negative")
+	case twice(paths) != "":
+		return usageError("lock: %s given twice", twice(paths))
 	case mode.read && mode.write:
 		return usageError("lock: --read and --write exclude each other")
 	case mode.leases < 1 && flagSet(fs, "n"):
@@ -107,6 +111,18 @@ func newRW(s *recipes.Session, p string, mode lockMode) (*rwlock.RWMutex, error)
 
 func newMutex(s *recipes.Session, p string, mode lockMode) (*lock.Mutex, error) {
 	return lock.New(s, p, lock.WithMaxHold(mode.maxHold))
+}
+
+// twice returns a path that paths hold twice, or "".
+func twice(paths []string) string {
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if seen[p] {
+			return p
+		}
+		seen[p] = true
+	}
+	return ""
 }
 
 // flagSet reports whether the flag name was given.

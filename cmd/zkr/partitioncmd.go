@@ -31,9 +31,14 @@ func partitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	itemErr := badItem(path, *items)
 	switch {
 	case *items == "":
 		return usageError("partition: --items is required")
+	case itemErr != nil:
+		return usageError("partition: --items: %v", itemErr)
+	case strings.Contains(*id, "/"):
+		return usageError("partition: --id %q is not a node name", *id)
 	case len(cmd) == 0:
 		return usageError("partition: want -- CMD")
 	case *stability <= 0:
@@ -87,4 +92,16 @@ func partitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return exitErr{exitLost, fmt.Errorf("lost the partition %s: %w", path, err)}
 	}
 	return err
+}
+
+// badItem says which item of the comma-separated list is not a node name
+// (under the partition's path, as partition.New wants them), if one is:
+// before zkr connects, as partition.New cannot.
+func badItem(path, items string) error {
+	for _, it := range strings.Split(items, ",") {
+		if it == "" || strings.Contains(it, "/") || recipes.ValidatePath(path+"/locks/"+it) != nil {
+			return fmt.Errorf("%q is not a node name", it)
+		}
+	}
+	return nil
 }

@@ -88,13 +88,23 @@ func topCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *interval <= 0 {
 		return usageError("top: --interval must be positive")
 	}
+	var ln net.Listener
+	if *listen != "" {
+		if _, err := net.ResolveTCPAddr("tcp", *listen); err != nil {
+			return usageError("top: --listen: %v", err)
+		}
+		if ln, err = net.Listen("tcp", *listen); err != nil {
+			return err
+		}
+		defer ln.Close()
+	}
 	s, err := connect(ctx, servers, 10*time.Second)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if *listen != "" {
-		return serveTop(ctx, s, prefix, *listen, stderr)
+	if ln != nil {
+		return serveTop(ctx, s, prefix, ln, stderr)
 	}
 	lost := func() error {
 		return exitErr{exitLost, fmt.Errorf("stopped showing %s: %v", prefix, s.Err())}
@@ -157,14 +167,10 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// serveTop serves the figures of the tree under prefix at /metrics, in
+// serveTop serves the figures of the tree under prefix at /metrics on ln, in
 // Prometheus's text format, surveying the tree at every scrape, until ctx
 // ends or the session is lost.
-func serveTop(ctx context.Context, s *recipes.Session, prefix, addr string, stderr io.Writer) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
+func serveTop(ctx context.Context, s *recipes.Session, prefix string, ln net.Listener, stderr io.Writer) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		sctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)

@@ -304,6 +304,37 @@ func TestBadArgumentsAndUnreachableServersGiveOneLineErrors(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), stderr.String())
 }
 
+// TestUsageRejectsBadInputBeforeConnecting: bad input is a usage error
+// (exit 2, one line) before zkr connects: with no server to reach, it
+// would otherwise fail (exit 1) or wait.
+func TestUsageRejectsBadInputBeforeConnecting(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	for _, args := range [][]string{
+		{"lock", "--timeout", "-1s", "/x"},
+		{"lock", "/x", "/x"},
+		{"lock", "/x", "/y", "/x", "--", "true"},
+		{"elect", "--id", "a", "/x"},
+		{"elect", "--id", "a", "/x", "--"},
+		{"elect", "--observe", "/x", "--", "true"},
+		{"partition", "--items", "a,,b", "/x", "--", "true"},
+		{"partition", "--items", "a,", "/x", "--", "true"},
+		{"partition", "--items", "a/b", "/x", "--", "true"},
+		{"partition", "--items", "a", "--id", "h/1", "/x", "--", "true"},
+		{"top", "--listen", ":bad", "/x"},
+		{"top", "--listen", "nonsense", "/x"},
+	} {
+		cmd := exec.CommandContext(ctx, zkr, args...)
+		cmd.Env = append(os.Environ(), "ZK_SERVERS=127.0.0.1:1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		ee, ok := err.(*exec.ExitError)
+		require.True(t, ok, "%v: %v", args, err)
+		assert.Equal(t, 2, ee.ExitCode(), "%v: %s", args, stderr.String())
+		assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), "%v: %q", args, stderr.String())
+	}
+}
+
 func TestInspectShowsHolderAndWaiterInOrder(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	h, err := mutex(t, "/zkr/inspect").Lock(ctx)
