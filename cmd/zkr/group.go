@@ -27,6 +27,7 @@ const killWait = 5 * time.Second
 type group struct {
 	pid    int
 	name   string
+	stderr io.Writer          // for what zkr says of them
 	status syscall.WaitStatus // CMD's; set before exited is closed
 	exited chan struct{}      // closed when CMD itself has exited
 	empty  chan struct{}      // closed when CMD has exited and nothing remains
@@ -34,8 +35,8 @@ type group struct {
 }
 
 // startGroup starts cmd with env and zkr's standard files in a new process
-// group.
-func startGroup(cmd []string, env []string) (*group, error) {
+// group; zkr says on stderr what it notices of its processes.
+func startGroup(cmd []string, env []string, stderr io.Writer) (*group, error) {
 	path, err := exec.LookPath(cmd[0])
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", cmd[0], err)
@@ -52,7 +53,7 @@ func startGroup(cmd []string, env []string) (*group, error) {
 		signal.Stop(sigchld)
 		return nil, fmt.Errorf("start %s: %w", cmd[0], err)
 	}
-	g := &group{pid: pid, name: cmd[0], exited: make(chan struct{}), empty: make(chan struct{}), wake: make(chan struct{}, 1)}
+	g := &group{pid: pid, name: cmd[0], stderr: stderr, exited: make(chan struct{}), empty: make(chan struct{}), wake: make(chan struct{}, 1)}
 	go g.reap(sigchld)
 	return g, nil
 }
@@ -90,23 +91,43 @@ func (g *group) reap(sigchld chan os.Signal) {
 	}
 }
 
-// reapChildren reaps every child of zkr that has exited, and records
-// CMD's status.
+// reapChildren reaps every child of zkr that has exited, records CMD's
+// status, and says which children were stopped.
 func (g *group) reapChildren() {
 	for {
 		var ws syscall.WaitStatus
-		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
-		if err != nil || pid <= 0 {
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG|syscall.WUNTRACED, nil)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+		case err != nil || pid <= 0:
 			return
-		}
-		if pid == g.pid {
+		case ws.Stopped():
+			g.sayStopped(pid, ws.StopSignal())
+		case pid == g.pid:
 			g.status = ws
 			close(g.exited)
 		}
 	}
+}
+
+// sayStopped says that a child of zkr (CMD, or an orphan of its) was
+// stopped by sig, and that zkr holds on. A process that uses the terminal
+// is stopped (SIGTTIN, SIGTTOU) with its whole process group: CMD's is
+// not the terminal's foreground group, so a read by CMD or any process of
+// its group stops CMD itself, and zkr hears of it.
+func (g *group) sayStopped(pid int, sig syscall.Signal) {
+	who := fmt.Sprintf("%s (pid %d)", g.name, pid)
+	if pid != g.pid {
+		who = fmt.Sprintf("process %d of %s", pid, g.name)
+	}
+	why := fmt.Sprintf("is stopped (%v)", sig)
+	switch sig {
+	case syscall.SIGTTIN:
+		why = "is stopped by SIGTTIN: it read the terminal, which it may not (it is not in the foreground)"
+	case syscall.SIGTTOU:
+		why = "is stopped by SIGTTOU: it wrote to the terminal or changed its modes, which it may not (it is not in the foreground)"
+	}
+	fmt.Fprintf(g.stderr, "zkr: %s %s; zkr holds until it ends (Ctrl-C ends it)\n", who, why)
 }
 
 // done reports whether CMD itself has exited.
@@ -148,10 +169,10 @@ const stuckNote = 30 * time.Second
 // look and the kill), and returns nil once none is left. Processes still
 // left killWait after SIGKILL (zkr may not signal them, or they are stuck
 // in the kernel) keep it waiting and killing while held is open, saying
-// so on stderr now and then: the hold they run under is still zkr's. Once
+// so on g.stderr now and then: the hold they run under is still zkr's. Once
 // held is closed (at once, if it already is), stop returns an error that
 // names them.
-func (g *group) stop(sig syscall.Signal, grace time.Duration, held <-chan struct{}, stderr io.Writer) error {
+func (g *group) stop(sig syscall.Signal, grace time.Duration, held <-chan struct{}) error {
 	g.signal(sig)
 	g.signal(syscall.SIGCONT)
 	if g.await(grace) {
@@ -170,7 +191,7 @@ func (g *group) stop(sig syscall.Signal, grace time.Duration, held <-chan struct
 			continue
 		case <-note.C:
 			if !isClosed(held) {
-				fmt.Fprintf(stderr, "zkr: %s of %s still left %v after SIGKILL: holding on until they are gone\n",
+				fmt.Fprintf(g.stderr, "zkr: %s of %s still left %v after SIGKILL: holding on until they are gone\n",
 					pidList(left), g.name, time.Since(killed).Round(time.Second))
 				lost = held
 				note.Reset(stuckNote)

@@ -71,14 +71,14 @@ func runUnder(ctx context.Context, h held, revoked <-chan struct{}, c command) e
 	if m, ok := h.(interface{ tokens() string }); ok { // several locks
 		tokens = m.tokens()
 	}
-	g, err := startGroup(cmd, append(os.Environ(), "ZKR_LOCK_PATH="+h.Path(), "ZKR_FENCING_TOKEN="+tokens))
+	g, err := startGroup(cmd, append(os.Environ(), "ZKR_LOCK_PATH="+h.Path(), "ZKR_FENCING_TOKEN="+tokens), c.stderr)
 	if err != nil {
 		return err
 	}
 	// SIGTERM, whatever zkr got: a non-interactive shell's background jobs
 	// ignore SIGINT.
 	stop := func(code int, err error) error {
-		if serr := g.stop(syscall.SIGTERM, c.grace, h.Done(), c.stderr); serr != nil {
+		if serr := g.stop(syscall.SIGTERM, c.grace, h.Done()); serr != nil {
 			code = exitLost
 			if errors.Is(h.Err(), recipes.ErrMaxHoldExceeded) {
 				code = exitMaxHold

@@ -37,7 +37,10 @@
 // nohup; SIGINT for a non-interactive shell's background job) stays
 // ignored, by zkr and by CMD, which inherits it. The group is not the
 // terminal's foreground group: CMD gets signals from zkr, not from the
-// terminal, and cannot read the terminal. zkr ignores job control: Ctrl-Z
+// terminal, and cannot read the terminal: a read stops (SIGTTIN) the
+// reader's process group, CMD's own included, and zkr says so on stderr
+// and holds on until CMD ends (Ctrl-C ends it); a reader in a group of
+// its own (set -m) stops alone, unnoticed. zkr ignores job control: Ctrl-Z
 // (SIGTSTP, which does not reach CMD either), SIGTTIN and SIGTTOU do not
 // stop it, and it keeps holding and its session alive. CMD keeps the default action of SIGTSTP
 // and SIGTTIN, and inherits SIGTTOU ignored: it may write to the terminal

@@ -67,7 +67,7 @@ func partitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return nil // nothing to run: wait for the next division
 		}
 		g, err := startGroup(cmd, append(os.Environ(), "ZKR_ITEMS="+strings.Join(names, ","),
-			"ZKR_FENCING_TOKENS="+strings.Join(tokens, ","), "ZKR_PARTITION_PATH="+path))
+			"ZKR_FENCING_TOKENS="+strings.Join(tokens, ","), "ZKR_PARTITION_PATH="+path), stderr)
 		if err != nil {
 			return err
 		}
@@ -77,7 +77,7 @@ func partitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			// The share's locks stay held until the callback returns:
 			// while the session lives, zkr waits for processes that
 			// SIGKILL does not end (see group.stop).
-			if err := g.stop(syscall.SIGTERM, *grace, s.Done(), stderr); err != nil {
+			if err := g.stop(syscall.SIGTERM, *grace, s.Done()); err != nil {
 				// The session was lost meanwhile: their late writes carry
 				// the old fencing tokens.
 				return fmt.Errorf("the command would not stop: %w when the session ended: %w", err, s.Err())
