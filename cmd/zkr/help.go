@@ -81,10 +81,11 @@ func printHelp(w io.Writer, fs *flag.FlagSet, h help) {
 	fmt.Fprintf(w, "\nexamples:\n%s\n\n%s\n", h.examples, exitCodes)
 }
 
-const exitCodes = `exit codes: CMD's own (128+N if signal N killed it); 1 error; 2 bad usage; 3 --try found it held,
-revoke --wait found it still held, or deadlocks found a cycle or old hold; 4 lost the hold while CMD ran, or
-the session of elect --observe, group --watch or top; 5 --max-hold passed while CMD ran; 6 asked to let go
-while CMD ran (--revocable); 130/143/129/131 interrupted by
+const exitCodes = `exit codes: CMD's own (128+N if signal N killed it); 1 error; 2 bad usage;
+3 --try found it held, revoke --wait found it still held, or deadlocks found
+a cycle or old hold; 4 lost the hold while CMD ran, or the session of elect
+--observe, group --watch or top; 5 --max-hold passed while CMD ran; 6 asked
+to let go while CMD ran (--revocable); 130/143/129/131 interrupted by
 SIGINT/SIGTERM/SIGHUP/SIGQUIT.
 Servers default to $ZK_SERVERS, credentials (--auth) to $ZK_AUTH.`
 
@@ -120,10 +121,10 @@ ignores requests.`,
 var electHelp = help{
 	synopsis: "zkr elect [flags] --id ID PATH -- CMD [ARGS...]\n       zkr elect [flags] --observe PATH",
 	about: `Campaigns for leadership at PATH with ID as its value and runs CMD while
-it leads, as zkr lock runs it; CMD is required. With --observe (and no CMD),
-prints each new leader's value instead, until interrupted or its session is lost (exit 4). With
---revocable, a revocation request (zkr revoke) ends the leadership, with
-exit code 6: a way to move it elsewhere.`,
+it leads, as zkr lock runs it; CMD is required. With --observe (and no
+CMD), prints each new leader's value instead, until interrupted or its
+session is lost (exit 4). With --revocable, a revocation request (zkr
+revoke) ends the leadership, with exit code 6: a way to move it elsewhere.`,
 	examples: `  zkr elect --id "$(hostname)" /elections/scheduler -- ./scheduler
   zkr elect --observe /elections/scheduler`,
 }

@@ -25,27 +25,30 @@
 // and signals all of them. Elsewhere, it follows CMD's process group only:
 // a process that leaves the group is not followed. A process handed to
 // something outside zkr's tree (systemd-run, at, a service manager) is
-// followed nowhere. If the hold is lost while they run, or zkr gets
-// SIGINT, SIGTERM, SIGHUP or SIGQUIT, they get SIGTERM, then SIGKILL after the
-// grace period (--grace, 5s), again until none is left; zkr exits with
-// code 4 for a lost hold, else with 128 + the signal's number. A process
-// that SIGKILL does not end (one zkr may not signal, such as a setuid
-// program; one stuck in the kernel) keeps zkr holding: zkr names it on
-// stderr, 5s after SIGKILL and every 30s after, and releases once it is
-// gone; if the hold ends meanwhile, zkr says so and exits 4 (5 at its max
-// hold) without it. A signal zkr was started with ignored (SIGHUP under
-// nohup; SIGINT for a non-interactive shell's background job) stays
-// ignored, by zkr and by CMD, which inherits it. The group is not the
-// terminal's foreground group: CMD gets signals from zkr, not from the
-// terminal, and cannot read the terminal: a read stops (SIGTTIN) the
-// reader's process group, CMD's own included, and zkr says so on stderr
-// and holds on until CMD ends (Ctrl-C ends it); a reader in a group of
-// its own (set -m) stops alone, unnoticed. zkr ignores job control: Ctrl-Z
-// (SIGTSTP, which does not reach CMD either), SIGTTIN and SIGTTOU do not
-// stop it, and it keeps holding and its session alive. CMD keeps the default action of SIGTSTP
+// followed nowhere. Without CMD, zkr lock holds until interrupted or the
+// lock is lost.
+//
+// If the hold is lost while they run, or zkr gets SIGINT, SIGTERM, SIGHUP
+// or SIGQUIT, they get SIGTERM, then SIGKILL after the grace period
+// (--grace, 5s), again until none is left; zkr exits with code 4 for a
+// lost hold, else with 128 + the signal's number. A process that SIGKILL
+// does not end (one zkr may not signal, such as a setuid program; one
+// stuck in the kernel) keeps zkr holding: zkr names it on stderr, 5s after
+// SIGKILL and every 30s after, and releases once it is gone; if the hold
+// ends meanwhile, zkr says so and exits 4 (5 at its max hold) without it.
+//
+// A signal zkr was started with ignored (SIGHUP under nohup; SIGINT for a
+// non-interactive shell's background job) stays ignored, by zkr and by
+// CMD, which inherits it. CMD's group is not the terminal's foreground
+// group: CMD gets signals from zkr, not from the terminal, and cannot read
+// the terminal. A read stops (SIGTTIN) the reader's process group, CMD's
+// own included: zkr says so on stderr and holds on until CMD ends (Ctrl-C
+// ends it); a reader in a group of its own (set -m) stops alone,
+// unnoticed. zkr ignores job control: Ctrl-Z (SIGTSTP, which does not
+// reach CMD either), SIGTTIN and SIGTTOU do not stop it, and it keeps
+// holding and its session alive. CMD keeps the default action of SIGTSTP
 // and SIGTTIN, and inherits SIGTTOU ignored: it may write to the terminal
-// whatever stty tostop says. Without CMD, zkr lock holds until interrupted
-// or the lock is lost.
+// whatever stty tostop says.
 //
 // With --max-hold D, zkr lock gives CMD's processes SIGTERM D after the
 // grant (SIGKILL after the grace period), releases once they are gone, and
@@ -72,12 +75,13 @@
 // empty), and as a string in "text" too when it is valid UTF-8.
 //
 // Exit codes: CMD's own when it ran to the end (128 + N if signal N
-// killed it, as shells say); 1 error (one line); 2 bad
-// usage; 3 --try found the lock held, revoke --wait found a node still
-// there, or deadlocks found a cycle (or, with --older-than, an old hold); 4 the hold was lost while CMD ran, or --observe's session was
-// lost; 5 --max-hold passed while CMD ran; 6 asked to let go while CMD ran
-// (--revocable); 130, 143, 129, 131 interrupted by SIGINT, SIGTERM, SIGHUP,
-// SIGQUIT.
+// killed it, as shells say); 1 error (one line); 2 bad usage; 3 --try
+// found the lock held, revoke --wait found a node still there, or
+// deadlocks found a cycle (or, with --older-than, an old hold); 4 the hold
+// was lost while CMD ran, or the session of elect --observe, group --watch
+// or top was lost; 5 --max-hold passed while CMD ran; 6 asked to let go
+// while CMD ran (--revocable); 130, 143, 129, 131 interrupted by SIGINT,
+// SIGTERM, SIGHUP, SIGQUIT.
 package main
 
 import (
@@ -241,19 +245,20 @@ const usage = `usage:
 CMD runs in a process group of its own; zkr releases and exits once CMD
 and every process it started have exited (on Linux, whatever group they
 moved to; elsewhere, those of CMD's group). If the hold is lost, or zkr
-gets SIGINT, SIGTERM, SIGHUP or SIGQUIT, they get SIGTERM, then SIGKILL after
---grace (default 5s).
+gets SIGINT, SIGTERM, SIGHUP or SIGQUIT, they get SIGTERM, then SIGKILL
+after --grace (default 5s). zkr ignores Ctrl-Z, SIGTTIN and SIGTTOU.
 inspect says "missing" for a missing PATH; --json gives data as base64
 ("data") and, when it is valid UTF-8, as "text".
 revoke asks the holders of PATH to let go (Curator's protocol); holders that
 heed it (zkr --revocable, ours that listen, Curator's revocable mutexes) do.
 top shows every recipe path under PREFIX; deadlocks finds cycles of
 sessions waiting for each other there (exit 3).
-exit codes: CMD's own (128+N if signal N killed it); 1 error; 2 bad usage; 3 --try found it held,
-revoke --wait found it still held, or deadlocks found a cycle; 4 lost the hold while CMD ran, or
-the session of elect --observe, group --watch or top; 5 --max-hold passed while CMD ran; 6 asked to let go
+exit codes: CMD's own (128+N if signal N killed it); 1 error; 2 bad usage;
+3 --try found it held, revoke --wait found it still held, or deadlocks found
+a cycle; 4 lost the hold while CMD ran, or the session of elect --observe,
+group --watch or top; 5 --max-hold passed while CMD ran; 6 asked to let go
 while CMD ran (--revocable); 130/143/129/131 interrupted by
-SIGINT/SIGTERM/SIGHUP/SIGQUIT. zkr ignores Ctrl-Z (SIGTSTP), SIGTTIN and SIGTTOU.
+SIGINT/SIGTERM/SIGHUP/SIGQUIT.
 servers default to $ZK_SERVERS; --auth SCHEME:FILE (or $ZK_AUTH) presents
 credentials read from a file (or SCHEME:env:NAME, from a variable)`
 
