@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -170,6 +171,51 @@ func TestTopShowsHoldersAndWaitersAndServesThem(t *testing.T) {
 	assert.Contains(t, string(body), fmt.Sprintf("zkr_waiters{path=%q,kind=\"lock\"} 1\n", prefix+"/a"))
 	require.NoError(t, z.cmd.Process.Signal(syscall.SIGINT))
 	assert.Equal(t, 130, z.wait().code)
+}
+
+// TestTopListenSaysSoWhenItsSessionIsLost: zkr top --listen whose
+// session expires stops serving and exits 4 with one line.
+func TestTopListenSaysSoWhenItsSessionIsLost(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	before := sessionsOnServers(t, ctx)
+	z := start(t, ctx, "top", "--listen", "127.0.0.1:0", "/zkr/top-lost")
+	require.NoError(t, waitFor(ctx, func() bool {
+		out, _ := os.ReadFile(z.stderrFile)
+		return strings.Contains(string(out), "/metrics")
+	}), "zkr top did not say where it serves")
+	var ours []int64 // the sessions that zkr top opened: those not there before
+	for id := range sessionsOnServers(t, ctx) {
+		if !before[id] {
+			ours = append(ours, id)
+		}
+	}
+	require.Len(t, ours, 1, "zkr top's session")
+	require.NoError(t, cluster.ExpireSession(ctx, ours[0]))
+	r := z.wait()
+	assert.Equal(t, 4, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "stopped serving the figures of /zkr/top-lost")
+}
+
+// sessionsOnServers returns the ids of the sessions connected to the
+// cluster's servers (their cons).
+func sessionsOnServers(t *testing.T, ctx context.Context) map[int64]bool {
+	t.Helper()
+	ids := map[int64]bool{}
+	for _, m := range cluster.Members() {
+		out, err := m.FourLetterWord(ctx, "cons")
+		require.NoError(t, err)
+		for _, line := range strings.Split(out, "\n") {
+			_, sid, ok := strings.Cut(line, "sid=0x")
+			if !ok {
+				continue
+			}
+			sid, _, _ = strings.Cut(sid, ",")
+			id, err := strconv.ParseUint(sid, 16, 64)
+			require.NoError(t, err, line)
+			ids[int64(id)] = true
+		}
+	}
+	return ids
 }
 
 // TestGroupListsAndWatchesMembers: zkr group lists a group's members, and

@@ -26,8 +26,13 @@ func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if !*observe && *id == "" {
+	switch {
+	case *observe && len(cmd) > 0:
+		return usageError("elect: --observe takes no CMD")
+	case !*observe && *id == "":
 		return usageError("elect: --id is required to campaign")
+	case !*observe && len(cmd) == 0:
+		return usageError("elect: want -- CMD to run while leader")
 	}
 	s, err := connect(ctx, servers, 10*time.Second)
 	if err != nil {
@@ -57,5 +62,5 @@ func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return acquireErr(ctx, err, 0)
 	}
 	defer release(l.Resign)
-	return runUnder(ctx, l, revocable(l, *heed), cmd, *grace)
+	return runUnder(ctx, l, revocable(l, *heed), command{args: cmd, grace: *grace, stderr: stderr})
 }

@@ -3,37 +3,40 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
 
-// killWait bounds the wait for a process group to be gone after SIGKILL:
-// only a process stuck in the kernel (uninterruptible sleep) outlives it.
+// killWait bounds the wait for CMD's processes to be gone after SIGKILL:
+// only a process stuck in the kernel (uninterruptible sleep) outlives it,
+// or one that zkr may not signal.
 const killWait = 5 * time.Second
 
-// pollInterval is how often zkr looks whether CMD's process group is gone
-// once CMD has exited: a member's leaving or ending sends zkr no signal
-// unless it is zkr's child.
-const pollInterval = 10 * time.Millisecond
-
-// group is CMD running in a process group of its own, whose id is CMD's
-// pid. zkr reaps every child it has, CMD and the orphans of CMD's
-// descendants, which are reparented to zkr (a child subreaper on Linux):
-// a zombie would keep the group from being gone.
+// group is CMD, started in a process group of its own whose id is CMD's
+// pid, and every process it starts. zkr reaps every child it has, CMD and
+// the orphans of CMD's descendants, which are reparented to zkr (a child
+// subreaper on Linux). Which processes zkr waits for and signals is up to
+// remaining: on Linux, every descendant of zkr; elsewhere, CMD's process
+// group.
 type group struct {
 	pid    int
 	name   string
+	stderr io.Writer          // for what zkr says of them
 	status syscall.WaitStatus // CMD's; set before exited is closed
 	exited chan struct{}      // closed when CMD itself has exited
-	empty  chan struct{}      // closed when no process of the group is left
+	empty  chan struct{}      // closed when CMD has exited and nothing remains
+	wake   chan struct{}      // a value when zkr reaped or was told to look again
 }
 
 // startGroup starts cmd with env and zkr's standard files in a new process
-// group.
-func startGroup(cmd []string, env []string) (*group, error) {
+// group; zkr says on stderr what it notices of its processes.
+func startGroup(cmd []string, env []string, stderr io.Writer) (*group, error) {
 	path, err := exec.LookPath(cmd[0])
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", cmd[0], err)
@@ -50,43 +53,35 @@ func startGroup(cmd []string, env []string) (*group, error) {
 		signal.Stop(sigchld)
 		return nil, fmt.Errorf("start %s: %w", cmd[0], err)
 	}
-	g := &group{pid: pid, name: cmd[0], exited: make(chan struct{}), empty: make(chan struct{})}
+	g := &group{pid: pid, name: cmd[0], stderr: stderr, exited: make(chan struct{}), empty: make(chan struct{}), wake: make(chan struct{}, 1)}
 	go g.reap(sigchld)
 	return g, nil
 }
 
 // reap reaps every child zkr has (CMD, and orphans reparented to zkr) as
 // they exit, records CMD's status, and closes g.empty once CMD has exited
-// and the group is gone. It waits on SIGCHLD, not in wait4: a blocked
-// wait4 for the group's members is not woken when one leaves the group.
+// and nothing remains. It waits on SIGCHLD, not in wait4: a blocked wait4
+// for the group's members is not woken when one leaves the group.
 func (g *group) reap(sigchld chan os.Signal) {
 	defer signal.Stop(sigchld)
 	fallback := time.NewTicker(time.Second) // in case a SIGCHLD were missed
 	defer fallback.Stop()
 	for {
-		for {
-			var ws syscall.WaitStatus
-			pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-			if errors.Is(err, syscall.EINTR) {
-				continue
-			}
-			if err != nil || pid <= 0 {
-				break
-			}
-			if pid == g.pid {
-				g.status = ws
-				close(g.exited)
-			}
-		}
+		g.reapChildren()
 		var poll <-chan time.Time
 		if g.done() {
-			if g.gone() {
+			if len(g.remaining()) == 0 {
+				g.reapChildren() // those that died since, which remaining leaves out
 				close(g.empty)
 				return
 			}
-			// Members left are children of members, or left zkr's
-			// children: look again soon.
-			poll = time.After(pollInterval)
+			if pollInterval > 0 {
+				poll = time.After(pollInterval)
+			}
+		}
+		select {
+		case g.wake <- struct{}{}:
+		default:
 		}
 		select {
 		case <-sigchld:
@@ -94,6 +89,45 @@ func (g *group) reap(sigchld chan os.Signal) {
 		case <-fallback.C:
 		}
 	}
+}
+
+// reapChildren reaps every child of zkr that has exited, records CMD's
+// status, and says which children were stopped.
+func (g *group) reapChildren() {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG|syscall.WUNTRACED, nil)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+		case err != nil || pid <= 0:
+			return
+		case ws.Stopped():
+			g.sayStopped(pid, ws.StopSignal())
+		case pid == g.pid:
+			g.status = ws
+			close(g.exited)
+		}
+	}
+}
+
+// sayStopped says that a child of zkr (CMD, or an orphan of its) was
+// stopped by sig, and that zkr holds on. A process that uses the terminal
+// is stopped (SIGTTIN, SIGTTOU) with its whole process group: CMD's is
+// not the terminal's foreground group, so a read by CMD or any process of
+// its group stops CMD itself, and zkr hears of it.
+func (g *group) sayStopped(pid int, sig syscall.Signal) {
+	who := fmt.Sprintf("%s (pid %d)", g.name, pid)
+	if pid != g.pid {
+		who = fmt.Sprintf("process %d of %s", pid, g.name)
+	}
+	why := fmt.Sprintf("is stopped (%v)", sig)
+	switch sig {
+	case syscall.SIGTTIN:
+		why = "is stopped by SIGTTIN: it read the terminal, which it may not (it is not in the foreground)"
+	case syscall.SIGTTOU:
+		why = "is stopped by SIGTTOU: it wrote to the terminal or changed its modes, which it may not (it is not in the foreground)"
+	}
+	fmt.Fprintf(g.stderr, "zkr: %s %s; zkr holds until it ends (Ctrl-C ends it)\n", who, why)
 }
 
 // done reports whether CMD itself has exited.
@@ -106,33 +140,80 @@ func (g *group) done() bool {
 	}
 }
 
-// gone reports whether no process of the group is left, zombies included.
-func (g *group) gone() bool {
-	return errors.Is(syscall.Kill(-g.pid, 0), syscall.ESRCH)
+// groupRemaining is remaining where zkr cannot know its descendants:
+// CMD's process group (as kill(2) names it, minus its id) while any
+// process of it is left, zombies included.
+func (g *group) groupRemaining() []int {
+	if errors.Is(syscall.Kill(-g.pid, 0), syscall.ESRCH) {
+		return nil
+	}
+	return []int{-g.pid}
 }
 
-// signal sends sig to every process of the group.
-func (g *group) signal(sig syscall.Signal) {
-	syscall.Kill(-g.pid, sig)
+// signal sends sig to every process that remains, and returns them.
+func (g *group) signal(sig syscall.Signal) []int {
+	pids := g.remaining()
+	for _, pid := range pids {
+		syscall.Kill(pid, sig)
+	}
+	return pids
 }
 
-// stop sends sig to the group (and SIGCONT, so that stopped members get
-// it), then SIGKILL if any member is left after grace, and returns once
-// the group is gone, or an error if it still is not killWait later.
-func (g *group) stop(sig syscall.Signal, grace time.Duration) error {
+// stuckNote is how often zkr says which processes it still waits for
+// after SIGKILL.
+const stuckNote = 30 * time.Second
+
+// stop sends sig to every process that remains (and SIGCONT, so that
+// stopped ones get it), then SIGKILL if any is left after grace, again
+// each time zkr reaps one or looks again (a process may fork between the
+// look and the kill), and returns nil once none is left. Processes still
+// left killWait after SIGKILL (zkr may not signal them, or they are stuck
+// in the kernel) keep it waiting and killing while held is open, saying
+// so on g.stderr now and then: the hold they run under is still zkr's. Once
+// held is closed (at once, if it already is), stop returns an error that
+// names them.
+func (g *group) stop(sig syscall.Signal, grace time.Duration, held <-chan struct{}) error {
 	g.signal(sig)
 	g.signal(syscall.SIGCONT)
 	if g.await(grace) {
 		return nil
 	}
-	g.signal(syscall.SIGKILL)
-	if g.await(killWait) {
-		return nil
+	killed := time.Now()
+	note := time.NewTimer(killWait)
+	defer note.Stop()
+	var lost <-chan struct{} // held, once killWait has passed
+	for {
+		left := g.signal(syscall.SIGKILL)
+		select {
+		case <-g.empty:
+			return nil
+		case <-g.wake:
+			continue
+		case <-note.C:
+			if !isClosed(held) {
+				fmt.Fprintf(g.stderr, "zkr: %s of %s still left %v after SIGKILL: holding on until they are gone\n",
+					pidList(left), g.name, time.Since(killed).Round(time.Second))
+				lost = held
+				note.Reset(stuckNote)
+				continue
+			}
+		case <-lost:
+		}
+		return fmt.Errorf("%s of %s still left %v after SIGKILL", pidList(left), g.name, time.Since(killed).Round(time.Second))
 	}
-	return fmt.Errorf("process group %d of %s still has processes %v after SIGKILL", g.pid, g.name, killWait)
 }
 
-// await reports whether the group is gone within d.
+// isClosed reports whether ch is closed.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// await reports whether nothing remains within d.
 func (g *group) await(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -142,4 +223,17 @@ func (g *group) await(d time.Duration) bool {
 	case <-t.C:
 		return false
 	}
+}
+
+// pidList names what remaining returned: "processes 12 34", or "process
+// group 12".
+func pidList(pids []int) string {
+	var names []string
+	for _, pid := range pids {
+		if pid < 0 {
+			return "process group " + strconv.Itoa(-pid)
+		}
+		names = append(names, strconv.Itoa(pid))
+	}
+	return "processes " + strings.Join(names, " ")
 }

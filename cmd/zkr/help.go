@@ -59,7 +59,7 @@ func revocableFlag(fs *flag.FlagSet) *bool {
 }
 
 func graceFlag(fs *flag.FlagSet) *time.Duration {
-	return fs.Duration("grace", gracePeriod, "`time` CMD's process group has between SIGTERM and SIGKILL")
+	return fs.Duration("grace", gracePeriod, "`time` CMD's processes have between SIGTERM and SIGKILL")
 }
 
 func printHelp(w io.Writer, fs *flag.FlagSet, h help) {
@@ -81,10 +81,12 @@ func printHelp(w io.Writer, fs *flag.FlagSet, h help) {
 	fmt.Fprintf(w, "\nexamples:\n%s\n\n%s\n", h.examples, exitCodes)
 }
 
-const exitCodes = `exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held,
-revoke --wait found it still held, or deadlocks found a cycle or old hold; 4 lost the hold while CMD ran, or
---observe's session; 5 --max-hold passed while CMD ran; 6 asked to let go
-while CMD ran (--revocable); 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP.
+const exitCodes = `exit codes: CMD's own (128+N if signal N killed it); 1 error; 2 bad usage;
+3 --try found it held, revoke --wait found it still held, or deadlocks found
+a cycle or old hold; 4 lost the hold while CMD ran, or the session of elect
+--observe, group --watch or top; 5 --max-hold passed while CMD ran; 6 asked
+to let go while CMD ran (--revocable); 130/143/129/131 interrupted by
+SIGINT/SIGTERM/SIGHUP/SIGQUIT.
 Servers default to $ZK_SERVERS, credentials (--auth) to $ZK_AUTH.`
 
 var lockHelp = help{
@@ -93,16 +95,20 @@ var lockHelp = help{
 -n N, one of N leases of the semaphore) and runs CMD while it holds it, in a
 process group of its own; CMD gets ZKR_LOCK_PATH and ZKR_FENCING_TOKEN. With
 several PATHs, zkr takes them all (in path order, so that two zkrs never
-deadlock) and the variables list each node and token, separated by spaces. zkr
-releases and exits once the whole group has exited. If the lock is lost, or
-zkr gets SIGINT, SIGTERM or SIGHUP, the group gets SIGTERM, then SIGKILL
-after --grace. Without CMD, zkr holds the lock until interrupted. With
---max-hold D, the hold ends D after the grant: the group is terminated, zkr
-exits 5, and a zkr that cannot (stopped, hung) is evicted by the next
-waiter of ours D plus a second after it saw it hold, long before its
-session would expire. With --revocable, a revocation request (zkr revoke,
-Curator's Revoker) ends the hold as a loss would, with exit code 6; without
-it, zkr ignores requests.`,
+deadlock) and the variables list each node and token, separated by spaces.
+zkr releases and exits once CMD and every process it started have exited (on
+Linux, whatever process group or session they moved to; elsewhere, those of
+CMD's group). If the lock is lost, or zkr gets SIGINT, SIGTERM, SIGHUP or
+SIGQUIT, they get SIGTERM, then SIGKILL after --grace. Without CMD, zkr holds the
+lock until interrupted. With --max-hold D, they get SIGTERM D after the
+grant (SIGKILL after --grace), and zkr releases once they are gone and exits 5
+(without CMD, it releases at D). The nodes declare D + grace + 5s as their
+max hold, so a zkr that cannot let go (stopped, hung) is evicted by the next
+waiter of ours once that and a second have passed since it saw the hold,
+long before its session would expire, and never while CMD is being
+terminated. With --revocable, a revocation request (zkr revoke, Curator's
+Revoker) ends the hold as a loss would, with exit code 6; without it, zkr
+ignores requests.`,
 	examples: `  zkr lock /locks/backup -- ./backup.sh
   zkr lock --try /locks/cron -- ./job.sh
   zkr lock --read --timeout 30s /locks/data -- ./report.sh
@@ -115,10 +121,10 @@ it, zkr ignores requests.`,
 var electHelp = help{
 	synopsis: "zkr elect [flags] --id ID PATH -- CMD [ARGS...]\n       zkr elect [flags] --observe PATH",
 	about: `Campaigns for leadership at PATH with ID as its value and runs CMD while
-it leads, as zkr lock runs it. With --observe, prints each new leader's
-value instead, until interrupted or its session is lost (exit 4). With
---revocable, a revocation request (zkr revoke) ends the leadership, with
-exit code 6: a way to move it elsewhere.`,
+it leads, as zkr lock runs it; CMD is required. With --observe (and no
+CMD), prints each new leader's value instead, until interrupted or its
+session is lost (exit 4). With --revocable, a revocation request (zkr
+revoke) ends the leadership, with exit code 6: a way to move it elsewhere.`,
 	examples: `  zkr elect --id "$(hostname)" /elections/scheduler -- ./scheduler
   zkr elect --observe /elections/scheduler`,
 }
@@ -180,7 +186,8 @@ nodes' creation times, on the servers' clock). In a terminal it refreshes
 in place until interrupted; otherwise, or with --json, it prints once.
 With --listen ADDR it serves the same figures for Prometheus at
 http://ADDR/metrics (zkr_holders, zkr_waiters, zkr_oldest_hold_seconds,
-zkr_longest_wait_seconds, by path and kind), surveying at every scrape.`,
+zkr_longest_wait_seconds, by path and kind), surveying at every scrape.
+Refreshing or serving, it exits 4 when its session is lost.`,
 	examples: `  zkr top /locks
   zkr top --json /locks | jq '.[] | select(.waiters > 0)'
   zkr top --listen :9464 /locks`,
@@ -201,11 +208,11 @@ var partitionHelp = help{
 	about: `Joins the partition at PATH (Kazoo's SetPartitioner layout: Python members
 share it) and runs CMD with this member's share of the items in ZKR_ITEMS
 (comma separated) and its locks' fencing tokens in ZKR_FENCING_TOKENS (in
-the same order), in a process group of its own, while it holds their
-locks. When the membership changes, the group gets SIGTERM (SIGKILL after
---grace), the share is released, and once the membership has been stable
-for --stability, CMD runs again with the new share. A CMD that exits on its
-own is run again only at the next change. zkr stops on SIGINT, SIGTERM or
-SIGHUP, or with exit 4 when its session is lost.`,
+the same order), in a process group of its own, while it holds their locks.
+When the membership changes, CMD's processes get SIGTERM (SIGKILL after
+--grace), the share is released, and once the membership has been stable for
+--stability, CMD runs again with the new share. A CMD that exits on its own
+is run again only at the next change. zkr stops on SIGINT, SIGTERM, SIGHUP
+or SIGQUIT, or with exit 4 when its session is lost.`,
 	examples: `  zkr partition --items feed-a,feed-b,feed-c,feed-d --id "$(hostname)" /partitions/feeds -- ./poll.sh`,
 }

@@ -18,11 +18,21 @@ import (
 )
 
 // lockMode is what zkr lock takes: a mutex, a read or write hold, or one
-// of n leases of a semaphore; try: without waiting.
+// of n leases of a semaphore; try: without waiting; maxHold: the max hold
+// its nodes declare (see declaredMaxHold).
 type lockMode struct {
 	read, write, try bool
 	leases           int
 	maxHold          time.Duration
+}
+
+// declaredMaxHold is the max hold zkr declares for --max-hold limit: zkr
+// itself starts terminating CMD at limit, and the group may take grace
+// and then killWait after SIGKILL to be gone. Declaring the whole of it
+// keeps the next waiter from evicting the hold while CMD's processes
+// still run.
+func declaredMaxHold(limit, grace time.Duration) time.Duration {
+	return limit + grace + killWait
 }
 
 func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -35,7 +45,7 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&mode.read, "read", false, "take the read lock of a read-write lock")
 	fs.BoolVar(&mode.write, "write", false, "take the write lock of a read-write lock")
 	fs.IntVar(&mode.leases, "n", 0, "take one of `N` leases of a semaphore (Curator's InterProcessSemaphoreV2 layout)")
-	fs.DurationVar(&mode.maxHold, "max-hold", 0, "hold at most this long: then the command is terminated (exit 5) and waiters may evict the hold")
+	limit := fs.Duration("max-hold", 0, "hold at most this long: then CMD gets SIGTERM (SIGKILL after --grace), and zkr releases and exits 5; a zkr that cannot (stopped, hung) is evicted by the next waiter once this, --grace and 6s have passed")
 	sessionTimeout := fs.Duration("session-timeout", recipes.DefaultSessionTimeout, "the ZooKeeper session timeout to ask for")
 	heed := revocableFlag(fs)
 	grace := graceFlag(fs)
@@ -51,16 +61,23 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError("lock: --try takes one PATH")
 	case len(paths) > 1 && *heed:
 		return usageError("lock: --revocable takes one PATH")
+	case *timeout < 0:
+		return usageError("lock: --timeout must not be negative")
+	case twice(paths) != "":
+		return usageError("lock: %s given twice", twice(paths))
 	case mode.read && mode.write:
 		return usageError("lock: --read and --write exclude each other")
 	case mode.leases < 1 && flagSet(fs, "n"):
 		return usageError("lock: -n must be at least 1")
 	case mode.leases > 0 && (mode.read || mode.write):
 		return usageError("lock: -n takes a lease, not a read or write lock")
-	case mode.maxHold < 0:
+	case *limit < 0:
 		return usageError("lock: --max-hold takes a positive duration")
 	case *sessionTimeout <= 0:
 		return usageError("lock: --session-timeout takes a positive duration")
+	}
+	if *limit > 0 {
+		mode.maxHold = declaredMaxHold(*limit, *grace)
 	}
 
 	s, err := connect(ctx, servers, 10*time.Second, recipes.WithSessionTimeout(*sessionTimeout))
@@ -79,7 +96,7 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return acquireErr(ctx, err, *timeout)
 	}
 	defer release(unlock)
-	return runUnder(ctx, h, revocable(h, *heed), cmd, *grace)
+	return runUnder(ctx, h, revocable(h, *heed), command{cmd, *grace, *limit, stderr})
 }
 
 // newSemaphore, newRW and newMutex make what mode says to take at p,
@@ -94,6 +111,18 @@ func newRW(s *recipes.Session, p string, mode lockMode) (*rwlock.RWMutex, error)
 
 func newMutex(s *recipes.Session, p string, mode lockMode) (*lock.Mutex, error) {
 	return lock.New(s, p, lock.WithMaxHold(mode.maxHold))
+}
+
+// twice returns a path that paths hold twice, or "".
+func twice(paths []string) string {
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if seen[p] {
+			return p
+		}
+		seen[p] = true
+	}
+	return ""
 }
 
 // flagSet reports whether the flag name was given.

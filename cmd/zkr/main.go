@@ -17,18 +17,49 @@
 //
 // CMD runs in a process group of its own, with ZKR_LOCK_PATH (its node)
 // and ZKR_FENCING_TOKEN in its environment. zkr releases the lock or
-// leadership, and exits, only once every process of that group has exited:
-// a script's background children stay under the hold, as with flock(1).
-// If the hold is lost while the group runs, or zkr gets SIGINT, SIGTERM or
-// SIGHUP, the group gets SIGTERM, then SIGKILL after the grace period
-// (--grace, 5s); zkr exits with code 4 for a lost hold, else with 128 +
-// the signal's number. The group is not the terminal's foreground group:
-// CMD gets signals from zkr, not from the terminal, and cannot read the
-// terminal. A process that leaves the group (setsid) is not followed.
-// Without CMD, zkr lock holds until interrupted or the lock is lost.
+// leadership, and exits, only once CMD and every process it started have
+// exited: a script's background children stay under the hold, as with
+// flock(1). On Linux, zkr is a child subreaper, so that every process CMD
+// starts stays its descendant, whatever process group or session it moves
+// to (setsid, set -m, a nested zkr, a daemon's double fork): zkr waits for
+// and signals all of them. Elsewhere, it follows CMD's process group only:
+// a process that leaves the group is not followed. A process handed to
+// something outside zkr's tree (systemd-run, at, a service manager) is
+// followed nowhere. Without CMD, zkr lock holds until interrupted or the
+// lock is lost.
+//
+// If the hold is lost while they run, or zkr gets SIGINT, SIGTERM, SIGHUP
+// or SIGQUIT, they get SIGTERM, then SIGKILL after the grace period
+// (--grace, 5s), again until none is left; zkr exits with code 4 for a
+// lost hold, else with 128 + the signal's number. A process that SIGKILL
+// does not end (one zkr may not signal, such as a setuid program; one
+// stuck in the kernel) keeps zkr holding: zkr names it on stderr, 5s after
+// SIGKILL and every 30s after, and releases once it is gone; if the hold
+// ends meanwhile, zkr says so and exits 4 (5 at its max hold) without it.
+//
+// A signal zkr was started with ignored (SIGHUP under nohup; SIGINT for a
+// non-interactive shell's background job) stays ignored, by zkr and by
+// CMD, which inherits it. CMD's group is not the terminal's foreground
+// group: CMD gets signals from zkr, not from the terminal, and cannot read
+// the terminal. A read stops (SIGTTIN) the reader's process group, CMD's
+// own included: zkr says so on stderr and holds on until CMD ends (Ctrl-C
+// ends it); a reader in a group of its own (set -m) stops alone,
+// unnoticed. zkr ignores job control: Ctrl-Z (SIGTSTP, which does not
+// reach CMD either), SIGTTIN and SIGTTOU do not stop it, and it keeps
+// holding and its session alive. CMD keeps the default action of SIGTSTP
+// and SIGTTIN, and inherits SIGTTOU ignored: it may write to the terminal
+// whatever stty tostop says.
+//
+// With --max-hold D, zkr lock gives CMD's processes SIGTERM D after the
+// grant (SIGKILL after the grace period), releases once they are gone, and
+// exits 5; without CMD, it releases at D. Its nodes declare D + grace + 5s
+// as their max hold: a waiter of ours evicts a zkr that cannot let go
+// (stopped, hung) once that and a second have passed since it saw the
+// hold, when a zkr that runs has long ended CMD.
 //
 // zkr elect --observe prints a line for each new leader until interrupted;
-// if its session is lost, it says so in one line and exits with code 4.
+// if its session is lost, it says so in one line and exits with code 4, as
+// zkr group --watch and zkr top (refreshing, or serving with --listen) do.
 //
 // zkr revoke asks the holders of PATH (or the contenders named) to let go,
 // in Curator's protocol ("__REVOKE__" written into their nodes); a zkr
@@ -43,11 +74,14 @@
 // false. JSON gives node data losslessly: base64 in "data" (left out when
 // empty), and as a string in "text" too when it is valid UTF-8.
 //
-// Exit codes: CMD's own when it ran to the end; 1 error (one line); 2 bad
-// usage; 3 --try found the lock held, revoke --wait found a node still
-// there, or deadlocks found a cycle (or, with --older-than, an old hold); 4 the hold was lost while CMD ran, or --observe's session was
-// lost; 5 --max-hold passed while CMD ran; 6 asked to let go while CMD ran
-// (--revocable); 130, 143, 129 interrupted by SIGINT, SIGTERM, SIGHUP.
+// Exit codes: CMD's own when it ran to the end (128 + N if signal N
+// killed it, as shells say); 1 error (one line); 2 bad usage; 3 --try
+// found the lock held, revoke --wait found a node still there, or
+// deadlocks found a cycle (or, with --older-than, an old hold); 4 the hold
+// was lost while CMD ran, or the session of elect --observe, group --watch
+// or top was lost; 5 --max-hold passed while CMD ran; 6 asked to let go
+// while CMD ran (--revocable); 130, 143, 129, 131 interrupted by SIGINT,
+// SIGTERM, SIGHUP, SIGQUIT.
 package main
 
 import (
@@ -146,11 +180,28 @@ type interrupt struct{ sig syscall.Signal }
 func (i interrupt) Error() string { return "interrupted by " + i.sig.String() }
 
 // signalContext returns a context that ends, with an interrupt as its
-// cause, when zkr gets SIGINT, SIGTERM or SIGHUP.
+// cause, when zkr gets SIGINT, SIGTERM, SIGHUP or SIGQUIT. A signal zkr
+// was started with ignored (nohup, a non-interactive shell's background
+// job) stays ignored, for zkr and for CMD, which inherits it.
+//
+// zkr is not stopped by job control: it must keep holding, and its
+// session alive, while CMD runs. SIGTSTP (Ctrl-Z) and SIGTTIN are caught
+// and dropped, so that CMD, whose caught signals are reset at exec, keeps
+// their default action. SIGTTOU is ignored: a write to the terminal that
+// raises a caught SIGTTOU (stty tostop) is retried after the handler, and
+// raises it again, for ever; an ignored one lets the write through. CMD
+// inherits that: it may write to the terminal whatever tostop says.
 func signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	for _, s := range []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT} {
+		if !signal.Ignored(s) {
+			signal.Notify(sigs, s)
+		}
+	}
+	dropped := make(chan os.Signal, 1) // never read
+	signal.Notify(dropped, syscall.SIGTSTP, syscall.SIGTTIN)
+	signal.Ignore(syscall.SIGTTOU)
 	stopped := make(chan struct{})
 	go func() {
 		select {
@@ -161,6 +212,7 @@ func signalContext() (context.Context, func()) {
 	}()
 	return ctx, func() {
 		signal.Stop(sigs)
+		signal.Stop(dropped)
 		close(stopped)
 		cancel(nil)
 	}
@@ -190,19 +242,23 @@ const usage = `usage:
   zkr deadlocks [--servers S] [--older-than D] [--json] PREFIX
   zkr group [--servers S] [--watch] [--json] PATH
   zkr partition [--servers S] --items A,B,... [--id ID] [--stability D] PATH -- CMD [ARGS...]
-CMD runs in a process group of its own; zkr releases and exits once the
-whole group has exited. If the hold is lost, or zkr gets SIGINT, SIGTERM or
-SIGHUP, the group gets SIGTERM, then SIGKILL after --grace (default 5s).
+CMD runs in a process group of its own; zkr releases and exits once CMD
+and every process it started have exited (on Linux, whatever group they
+moved to; elsewhere, those of CMD's group). If the hold is lost, or zkr
+gets SIGINT, SIGTERM, SIGHUP or SIGQUIT, they get SIGTERM, then SIGKILL
+after --grace (default 5s). zkr ignores Ctrl-Z, SIGTTIN and SIGTTOU.
 inspect says "missing" for a missing PATH; --json gives data as base64
 ("data") and, when it is valid UTF-8, as "text".
 revoke asks the holders of PATH to let go (Curator's protocol); holders that
 heed it (zkr --revocable, ours that listen, Curator's revocable mutexes) do.
 top shows every recipe path under PREFIX; deadlocks finds cycles of
 sessions waiting for each other there (exit 3).
-exit codes: CMD's own; 1 error; 2 bad usage; 3 --try found it held,
-revoke --wait found it still held, or deadlocks found a cycle; 4 lost the hold while CMD ran, or
---observe's session; 5 --max-hold passed while CMD ran; 6 asked to let go
-while CMD ran (--revocable); 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP.
+exit codes: CMD's own (128+N if signal N killed it); 1 error; 2 bad usage;
+3 --try found it held, revoke --wait found it still held, or deadlocks found
+a cycle; 4 lost the hold while CMD ran, or the session of elect --observe,
+group --watch or top; 5 --max-hold passed while CMD ran; 6 asked to let go
+while CMD ran (--revocable); 130/143/129/131 interrupted by
+SIGINT/SIGTERM/SIGHUP/SIGQUIT.
 servers default to $ZK_SERVERS; --auth SCHEME:FILE (or $ZK_AUTH) presents
 credentials read from a file (or SCHEME:env:NAME, from a variable)`
 

@@ -31,9 +31,14 @@ func partitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	itemErr := badItem(path, *items)
 	switch {
 	case *items == "":
 		return usageError("partition: --items is required")
+	case itemErr != nil:
+		return usageError("partition: --items: %v", itemErr)
+	case strings.Contains(*id, "/"):
+		return usageError("partition: --id %q is not a node name", *id)
 	case len(cmd) == 0:
 		return usageError("partition: want -- CMD")
 	case *stability <= 0:
@@ -62,18 +67,20 @@ func partitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return nil // nothing to run: wait for the next division
 		}
 		g, err := startGroup(cmd, append(os.Environ(), "ZKR_ITEMS="+strings.Join(names, ","),
-			"ZKR_FENCING_TOKENS="+strings.Join(tokens, ","), "ZKR_PARTITION_PATH="+path))
+			"ZKR_FENCING_TOKENS="+strings.Join(tokens, ","), "ZKR_PARTITION_PATH="+path), stderr)
 		if err != nil {
 			return err
 		}
 		select {
 		case <-g.empty: // done on its own: the share stays ours until the division changes
 		case <-wctx.Done():
-			if err := g.stop(syscall.SIGTERM, *grace); err != nil {
-				// Some process of the group outlived SIGKILL (stuck in the
-				// kernel): nothing zkr can do stops it. zkr ends and says
-				// so; its late writes carry the old fencing tokens.
-				return fmt.Errorf("the command's process group would not stop: %w", err)
+			// The share's locks stay held until the callback returns:
+			// while the session lives, zkr waits for processes that
+			// SIGKILL does not end (see group.stop).
+			if err := g.stop(syscall.SIGTERM, *grace, s.Done()); err != nil {
+				// The session was lost meanwhile: their late writes carry
+				// the old fencing tokens.
+				return fmt.Errorf("the command would not stop: %w when the session ended: %w", err, s.Err())
 			}
 		}
 		return nil
@@ -85,4 +92,16 @@ func partitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return exitErr{exitLost, fmt.Errorf("lost the partition %s: %w", path, err)}
 	}
 	return err
+}
+
+// badItem says which item of the comma-separated list is not a node name
+// (under the partition's path, as partition.New wants them), if one is:
+// before zkr connects, as partition.New cannot.
+func badItem(path, items string) error {
+	for _, it := range strings.Split(items, ",") {
+		if it == "" || strings.Contains(it, "/") || recipes.ValidatePath(path+"/locks/"+it) != nil {
+			return fmt.Errorf("%q is not a node name", it)
+		}
+	}
+	return nil
 }

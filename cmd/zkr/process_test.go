@@ -203,26 +203,154 @@ func watcherOf(ctx context.Context, path string) int64 {
 	return 0
 }
 
-// TestProcessThatLeftTheGroupIsNotWaitedFor: a background child becomes
-// zkr's when CMD exits, then leaves CMD's process group (setsid, as a
-// daemon does): zkr must not wait for it once the group is gone.
-func TestProcessThatLeftTheGroupIsNotWaitedFor(t *testing.T) {
+// TestHoldLastsUntilProcessesThatLeftTheGroupExit: CMD starts a process
+// that leaves its process group (setsid, as a daemon does) and exits; zkr
+// holds, and waits, until that process is done too.
+func TestHoldLastsUntilProcessesThatLeftTheGroupExit(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
-	pidFile := filepath.Join(t.TempDir(), "pid")
-	const marker = "31.4159" // sleep's argument, to know the daemon by
+	finished := filepath.Join(t.TempDir(), "finished")
 	r := run(t, ctx, "lock", "/zkr/setsid", "--", "sh", "-c",
-		fmt.Sprintf(`(sleep 0.2; exec setsid sleep %s) & echo $! > %s`, marker, pidFile))
-	assert.Equal(t, 0, r.code, r.stderr)
-	data, err := os.ReadFile(pidFile)
+		fmt.Sprintf(`(exec setsid sh -c 'sleep 0.3; touch %s') & exit 5`, finished))
+	assert.Equal(t, 5, r.code, r.stderr)
+	assert.FileExists(t, finished, "zkr exited before the process that left the group finished")
+}
+
+// TestStopEndsProcessesThatLeftTheGroup: a zkr interrupted while its
+// command, another zkr, runs a job that ignores SIGTERM and a daemon that
+// left every group of theirs (a double fork and setsid) kills them all
+// after its grace, before it exits; the inner zkr's longer grace does not
+// keep them alive.
+func TestStopEndsProcessesThatLeftTheGroup(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	dir := t.TempDir()
+	job, daemon := filepath.Join(dir, "job"), filepath.Join(dir, "daemon")
+	script := fmt.Sprintf(`trap '' TERM; (setsid sh -c 'echo $$ > %[2]s.tmp; mv %[2]s.tmp %[2]s; exec sleep 67.89' &); echo $$ > %[1]s.tmp; mv %[1]s.tmp %[1]s; while :; do sleep 0.05; done`, job, daemon)
+	z := start(t, ctx, "lock", "--grace", "1s", "/zkr/nested-outer", "--", zkr, "lock", "/zkr/nested-inner", "--", "sh", "-c", script)
+	pids := []int{pidIn(t, ctx, job, job), pidIn(t, ctx, daemon, "67.89")}
+	require.NoError(t, z.cmd.Process.Signal(syscall.SIGTERM))
+	r := z.wait()
+	assert.Equal(t, 143, r.code, r.stderr)
+	for _, pid := range pids {
+		assert.False(t, alive(pid), "process %d outlived zkr", pid)
+	}
+}
+
+// TestSignalsIgnoredAtStartStayIgnored: a zkr started with SIGHUP
+// ignored (as nohup starts it) leaves it ignored, for itself and for its
+// command: a SIGHUP ends neither.
+func TestSignalsIgnoredAtStartStayIgnored(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	dir := t.TempDir()
+	ignored, goAhead := filepath.Join(dir, "ignored"), filepath.Join(dir, "go")
+	nohup := func(cmd *exec.Cmd) {
+		cmd.Path = "/bin/sh"
+		cmd.Args = append([]string{"sh", "-c", `trap '' HUP; exec "$0" "$@"`}, cmd.Args...)
+	}
+	z := startWith(t, ctx, nohup, "lock", "/zkr/nohup", "--", "sh", "-c",
+		fmt.Sprintf(`grep SigIgn /proc/$$/status > %[1]s.tmp && mv %[1]s.tmp %[1]s; while [ ! -e %[2]s ]; do sleep 0.05; done`, ignored, goAhead))
+	var sigIgn uint64
+	require.NoError(t, waitFor(ctx, func() bool {
+		data, err := os.ReadFile(ignored)
+		_, err2 := fmt.Sscanf(string(data), "SigIgn: %x", &sigIgn)
+		return err == nil && err2 == nil
+	}), "the command never ran")
+	assert.NotZero(t, sigIgn&(1<<(syscall.SIGHUP-1)), "the command does not ignore SIGHUP")
+
+	require.NoError(t, z.cmd.Process.Signal(syscall.SIGHUP))
+	require.NoError(t, waitFor(ctx, func() bool { return !pending(z.cmd.Process.Pid, syscall.SIGHUP) }))
+	require.NoError(t, os.WriteFile(goAhead, nil, 0o644))
+	r := z.wait()
+	assert.Equal(t, 0, r.code, "SIGHUP ended zkr: %s", r.stderr)
+}
+
+// TestJobControlDoesNotStopZkr: SIGTSTP (Ctrl-Z), SIGTTIN and SIGTTOU
+// stop neither zkr nor its hold: it exits with its command's code once
+// the command ends. The command keeps the default action of SIGTSTP and
+// SIGTTIN.
+func TestJobControlDoesNotStopZkr(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	for _, sig := range []syscall.Signal{syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU} {
+		dir := t.TempDir()
+		ignored, goAhead := filepath.Join(dir, "ignored"), filepath.Join(dir, "go")
+		z := start(t, ctx, "lock", "/zkr/job-control", "--", "sh", "-c",
+			fmt.Sprintf(`grep SigIgn /proc/$$/status > %[1]s.tmp && mv %[1]s.tmp %[1]s; while [ ! -e %[2]s ]; do sleep 0.05; done; exit 7`, ignored, goAhead))
+		var sigIgn uint64
+		require.NoError(t, waitFor(ctx, func() bool {
+			data, err := os.ReadFile(ignored)
+			_, err2 := fmt.Sscanf(string(data), "SigIgn: %x", &sigIgn)
+			return err == nil && err2 == nil
+		}), "the command never ran")
+		for _, s := range []syscall.Signal{syscall.SIGTSTP, syscall.SIGTTIN} {
+			assert.Zero(t, sigIgn&(1<<(s-1)), "the command ignores %v", s)
+		}
+
+		require.NoError(t, z.cmd.Process.Signal(sig))
+		require.NoError(t, waitFor(ctx, func() bool { return !pending(z.cmd.Process.Pid, sig) }))
+		require.NoError(t, os.WriteFile(goAhead, nil, 0o644))
+		select {
+		case r := <-z.done:
+			assert.Equal(t, 7, r.code, "%v: %s", sig, r.stderr)
+		case <-time.After(15 * time.Second):
+			t.Errorf("%v stopped zkr: it did not exit once its command ended", sig)
+			z.cmd.Process.Signal(syscall.SIGCONT)
+			z.wait()
+		}
+	}
+}
+
+// TestSigquitEndsTheCommandBeforeExiting131: SIGQUIT (Ctrl-\) is an
+// interrupt like the others: the command's processes are terminated, the
+// lock released, and zkr exits 131 without a stack dump.
+func TestSigquitEndsTheCommandBeforeExiting131(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	b := newBackgroundChild(t)
+	z := start(t, ctx, "lock", "/zkr/sigquit", "--", "sh", "-c", b.script(false))
+	pid := b.pid(t, ctx)
+	require.NoError(t, z.cmd.Process.Signal(syscall.SIGQUIT))
+	r := z.wait()
+	assert.Equal(t, 131, r.code, r.stderr)
+	assert.False(t, strings.Contains(r.stderr, "goroutine "), "zkr dumped its stacks")
+	assert.False(t, alive(pid), "the command's background child outlived zkr")
+	cs, err := mutex(t, "/zkr/sigquit").Contenders(ctx)
 	require.NoError(t, err)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	require.NoError(t, err)
-	defer func() {
+	assert.Empty(t, cs, "zkr left its node")
+}
+
+// pending reports whether sig is pending for the process pid.
+func pending(pid int, sig syscall.Signal) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		var mask uint64
+		if _, err := fmt.Sscanf(line, "ShdPnd: %x", &mask); err == nil {
+			return mask&(1<<(sig-1)) != 0
+		}
+	}
+	return false
+}
+
+// pidIn waits for a pid to be written into file and returns it. The
+// process, if still running when the test ends (known by marker in its
+// command line), is killed then.
+func pidIn(t *testing.T, ctx context.Context, file, marker string) int {
+	t.Helper()
+	var pid int
+	require.NoError(t, waitFor(ctx, func() bool {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(data)))
+		return err == nil
+	}), "no pid in %s", file)
+	t.Cleanup(func() {
 		if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && bytes.Contains(cmdline, []byte(marker)) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
-	}()
-	assert.True(t, alive(pid), "zkr waited for a process outside CMD's group")
+	})
+	return pid
 }
 
 // TestInterruptedHoldWithoutCommandExits143AndReleases: zkr lock without
@@ -256,15 +384,36 @@ func TestMaxHoldTerminatesTheCommand(t *testing.T) {
 	}
 }
 
+// TestNextWaiterRunsOnlyOnceAMaxHoldCommandIsGone: a command terminated
+// at its --max-hold that takes its whole grace to stop (it ignores
+// SIGTERM) is still the only one running: the next zkr, waiting
+// meanwhile, neither evicts the hold nor runs its command until the
+// first command is gone.
+func TestNextWaiterRunsOnlyOnceAMaxHoldCommandIsGone(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	const path = "/zkr/max-hold-grace"
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	first := start(t, ctx, "lock", "--max-hold", "1s", "--grace", "3s", path, "--", "sh", "-c",
+		fmt.Sprintf(`trap '' TERM; echo $$ > %s.tmp && mv %s.tmp %s; while :; do sleep 0.05; done`, pidFile, pidFile, pidFile))
+	require.NoError(t, waitFor(ctx, func() bool { _, err := os.Stat(pidFile); return err == nil }), "the first command never ran")
+	// The second command fails (9) if the first one still runs.
+	r := run(t, ctx, "lock", "--timeout", "30s", path, "--", "sh", "-c", fmt.Sprintf(`kill -0 "$(cat %s)" 2>/dev/null && exit 9; exit 0`, pidFile))
+	assert.Equal(t, 0, r.code, "the next command ran beside the first (9), or not at all: %s", r.stderr)
+	f := first.wait()
+	assert.Equal(t, 5, f.code, f.stderr)
+	assert.Contains(t, f.stderr, "max-hold")
+}
+
 // TestStoppedZkrIsEvictedLongBeforeItsSessionExpires: a zkr holding with
 // --max-hold and a long session timeout is stopped (SIGSTOP): its session
 // lives on, and so would its lock. The next zkr evicts it after the max
-// hold and the margin, long before the session timeout.
+// hold it declares (--max-hold, --grace and 5 s for SIGKILL) and the
+// margin, long before the session timeout.
 func TestStoppedZkrIsEvictedLongBeforeItsSessionExpires(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	const path = "/zkr/stopped"
 	started := filepath.Join(t.TempDir(), "started")
-	z := start(t, ctx, "lock", "--max-hold", "1s", "--session-timeout", "40s", path, "--", "sh", "-c", "touch "+started+"; exec sleep 60")
+	z := start(t, ctx, "lock", "--max-hold", "1s", "--grace", "1s", "--session-timeout", "40s", path, "--", "sh", "-c", "touch "+started+"; exec sleep 60")
 	// Stopped once it holds (its command runs): its node alone would not
 	// say so, and a zkr stopped before its grant never times its hold.
 	require.NoError(t, waitFor(ctx, func() bool { _, err := os.Stat(started); return err == nil }))

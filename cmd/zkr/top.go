@@ -88,18 +88,34 @@ func topCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *interval <= 0 {
 		return usageError("top: --interval must be positive")
 	}
+	var ln net.Listener
+	if *listen != "" {
+		if _, err := net.ResolveTCPAddr("tcp", *listen); err != nil {
+			return usageError("top: --listen: %v", err)
+		}
+		if ln, err = net.Listen("tcp", *listen); err != nil {
+			return err
+		}
+		defer ln.Close()
+	}
 	s, err := connect(ctx, servers, 10*time.Second)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if *listen != "" {
-		return serveTop(ctx, s, prefix, *listen, stderr)
+	if ln != nil {
+		return serveTop(ctx, s, prefix, ln, stderr)
+	}
+	lost := func() error {
+		return exitErr{exitLost, fmt.Errorf("stopped showing %s: %v", prefix, s.Err())}
 	}
 	terminal := isTerminal(stdout) && !*asJSON
 	for {
 		paths, err := survey(ctx, s, prefix)
 		if err != nil {
+			if s.Err() != nil {
+				return lost()
+			}
 			return err
 		}
 		rs := rows(paths, time.Now())
@@ -117,6 +133,8 @@ func topCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		select {
 		case <-time.After(*interval):
+		case <-s.Done():
+			return lost()
 		case <-ctx.Done():
 			return exitErr{exitInterrupted, errQuiet}
 		}
@@ -149,14 +167,10 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// serveTop serves the figures of the tree under prefix at /metrics, in
+// serveTop serves the figures of the tree under prefix at /metrics on ln, in
 // Prometheus's text format, surveying the tree at every scrape, until ctx
-// ends.
-func serveTop(ctx context.Context, s *recipes.Session, prefix, addr string, stderr io.Writer) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
+// ends or the session is lost.
+func serveTop(ctx context.Context, s *recipes.Session, prefix string, ln net.Listener, stderr io.Writer) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		sctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
@@ -173,16 +187,21 @@ func serveTop(ctx context.Context, s *recipes.Session, prefix, addr string, stde
 	fmt.Fprintf(stderr, "zkr: serving the figures of %s at http://%s/metrics\n", prefix, ln.Addr())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
+	shutdown := func(result error) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
-		return exitErr{exitInterrupted, errQuiet}
+		return result
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-s.Done():
+		return shutdown(exitErr{exitLost, fmt.Errorf("stopped serving the figures of %s: %v", prefix, s.Err())})
+	case <-ctx.Done():
+		return shutdown(exitErr{exitInterrupted, errQuiet})
 	}
 }
 

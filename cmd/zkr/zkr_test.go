@@ -65,7 +65,15 @@ type started struct {
 // processes it leaves behind hold its output open.
 func start(t *testing.T, ctx context.Context, args ...string) started {
 	t.Helper()
+	return startWith(t, ctx, func(*exec.Cmd) {}, args...)
+}
+
+// startWith starts zkr as start does, once setup has changed how (the
+// user to run as, a shell to run it through).
+func startWith(t *testing.T, ctx context.Context, setup func(*exec.Cmd), args ...string) started {
+	t.Helper()
 	cmd := exec.CommandContext(ctx, zkr, args...)
+	setup(cmd)
 	cmd.Env = append(os.Environ(), "ZK_SERVERS="+cluster.ConnectString())
 	stdout, err := os.CreateTemp(t.TempDir(), "stdout")
 	require.NoError(t, err)
@@ -121,6 +129,16 @@ func TestLockRunsTheCommandWithItsNodeAndTokenAndExitCode(t *testing.T) {
 	assert.True(t, strings.HasPrefix(fields[0], "/zkr/env/_c_"), fields[0])
 	assert.NotEqual(t, "0", fields[1])
 	assert.Empty(t, r.stderr)
+}
+
+// TestCommandKilledBySignalExits128PlusItsNumber: zkr exits as a shell
+// says a command killed by a signal exited.
+func TestCommandKilledBySignalExits128PlusItsNumber(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	for sig, code := range map[string]int{"KILL": 137, "TERM": 143, "SEGV": 139} {
+		r := run(t, ctx, "lock", "/zkr/killed", "--", "sh", "-c", "kill -"+sig+" $$")
+		assert.Equal(t, code, r.code, "%s: %s", sig, r.stderr)
+	}
 }
 
 // TestLockOfSeveralPathsTakesThemAll: the command runs holding every
@@ -284,6 +302,37 @@ func TestBadArgumentsAndUnreachableServersGiveOneLineErrors(t *testing.T) {
 	require.True(t, ok, "%v", err)
 	assert.Equal(t, 1, ee.ExitCode())
 	assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), stderr.String())
+}
+
+// TestUsageRejectsBadInputBeforeConnecting: bad input is a usage error
+// (exit 2, one line) before zkr connects: with no server to reach, it
+// would otherwise fail (exit 1) or wait.
+func TestUsageRejectsBadInputBeforeConnecting(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	for _, args := range [][]string{
+		{"lock", "--timeout", "-1s", "/x"},
+		{"lock", "/x", "/x"},
+		{"lock", "/x", "/y", "/x", "--", "true"},
+		{"elect", "--id", "a", "/x"},
+		{"elect", "--id", "a", "/x", "--"},
+		{"elect", "--observe", "/x", "--", "true"},
+		{"partition", "--items", "a,,b", "/x", "--", "true"},
+		{"partition", "--items", "a,", "/x", "--", "true"},
+		{"partition", "--items", "a/b", "/x", "--", "true"},
+		{"partition", "--items", "a", "--id", "h/1", "/x", "--", "true"},
+		{"top", "--listen", ":bad", "/x"},
+		{"top", "--listen", "nonsense", "/x"},
+	} {
+		cmd := exec.CommandContext(ctx, zkr, args...)
+		cmd.Env = append(os.Environ(), "ZK_SERVERS=127.0.0.1:1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		ee, ok := err.(*exec.ExitError)
+		require.True(t, ok, "%v: %v", args, err)
+		assert.Equal(t, 2, ee.ExitCode(), "%v: %s", args, stderr.String())
+		assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), "%v: %q", args, stderr.String())
+	}
 }
 
 func TestInspectShowsHolderAndWaiterInOrder(t *testing.T) {
