@@ -20,6 +20,7 @@ import (
 // and releases only once that process is gone; one whose hold is lost
 // meanwhile exits 4 without waiting longer.
 func TestProcessesSigkillCannotEndKeepTheHold(t *testing.T) {
+	require.Zero(t, os.Geteuid(), "this test runs zkr and its command as other users: run it as root (as make test and CI do)")
 	ctx := ctxFor(t, 2*time.Minute)
 	const path = "/zkr/unkillable"
 	dir, err := os.MkdirTemp("", "zkr-unkillable-")
