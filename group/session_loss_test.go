@@ -64,6 +64,19 @@ func elsewhere(t *testing.T, ctx context.Context, path string) *group.Group {
 	return other
 }
 
+// behindProxy returns a group at path on a Session whose connection goes
+// through a proxy of its own, that Session and the proxy, and the group
+// as another Session sees it, with a member of its own (see elsewhere).
+func behindProxy(t *testing.T, ctx context.Context, path string) (*group.Group, *recipes.Session, *zktest.Proxy, *group.Group) {
+	t.Helper()
+	p := testutil.Proxy(t, cluster)
+	other := elsewhere(t, ctx, path)
+	s := testutil.Session(t, p.Servers(), recipes.WithSessionTimeout(4*time.Second), quiet)
+	g, err := group.New(s, path)
+	require.NoError(t, err)
+	return g, s, p, other
+}
+
 // membersLeft returns the ids of the group's members as other lists them,
 // once only "elsewhere" is left, or after a few seconds: a Session over
 // the application's connection deletes its nodes in the background.
@@ -179,12 +192,7 @@ func TestWrappedSessionJoinsAfterTheConnectionMovedOnLeaveNoMember(t *testing.T)
 // lived), and Leave takes it out.
 func TestJoinWhoseReplyIsLostIsAMember(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
-	path := testPath(t)
-	p := testutil.Proxy(t, cluster)
-	other := elsewhere(t, ctx, path)
-	s := testutil.Session(t, p.Servers(), recipes.WithSessionTimeout(4*time.Second), quiet)
-	g, err := group.New(s, path)
-	require.NoError(t, err)
+	g, s, p, other := behindProxy(t, ctx, testPath(t))
 
 	p.BlackholeReplies()
 	type joined struct {
@@ -209,7 +217,7 @@ func TestJoinWhoseReplyIsLostIsAMember(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"elsewhere", "in-flight"}, ids(ms))
 	assert.Equal(t, s.ID(), ms[1].Session)
-	assert.Equal(t, path+"/in-flight", j.m.Path())
+	assert.Equal(t, testPath(t)+"/in-flight", j.m.Path())
 	require.NoError(t, j.m.Leave(ctx))
 	assert.Equal(t, []string{"elsewhere"}, membersLeft(t, ctx, other), "Leave left the member")
 }
@@ -223,12 +231,7 @@ func TestJoinWhoseReplyIsLostIsAMember(t *testing.T) {
 // kept its id from ever joining again on that Session).
 func TestJoinCancelledAfterItsReplyWasLostLeavesNoMember(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
-	path := testPath(t)
-	p := testutil.Proxy(t, cluster)
-	other := elsewhere(t, ctx, path)
-	s := testutil.Session(t, p.Servers(), recipes.WithSessionTimeout(4*time.Second), quiet)
-	g, err := group.New(s, path)
-	require.NoError(t, err)
+	g, s, p, other := behindProxy(t, ctx, testPath(t))
 
 	p.BlackholeReplies()
 	jctx, cancel := context.WithCancel(ctx)

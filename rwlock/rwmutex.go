@@ -67,8 +67,9 @@ type options struct{ maxHold time.Duration }
 // grant (ErrMaxHoldExceeded), and a waiter that watches it (one of the
 // two nearest blockers of a waiter behind it: read holds side by side
 // ahead of a writer are each evicted) deletes its node once d and
-// recipes.EvictionMargin have passed since it saw it hold. A downgrade keeps the limit, and moves neither the hold's
-// own end nor the waiter's count.
+// recipes.EvictionMargin have passed since it saw it hold. A downgrade
+// keeps the limit, and moves neither the hold's own end nor the waiter's
+// count.
 func WithMaxHold(d time.Duration) Option { return func(o *options) { o.maxHold = d } }
 
 // Path returns the lock's path.
