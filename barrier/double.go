@@ -439,18 +439,31 @@ func (d *DoubleBarrier) leave(ctx context.Context) error {
 
 // dropReady deletes the ready node if we made it this round. Every member
 // has passed Enter by now (Leave returns only once every member node is
-// gone), so nobody needs it; a later round's ready node is left alone.
+// gone), so nobody needs it; a later round's ready node is left alone. A
+// deletion that the connection or ctx cuts short goes on in the
+// background: a ready node left in place would let Curator's members of
+// the next round pass Enter at once.
 func (d *DoubleBarrier) dropReady(ctx context.Context) {
-	if d.readyCzxid == 0 {
+	czxid := d.readyCzxid
+	if czxid == 0 {
 		return
 	}
-	p := d.path + "/" + readyNode
-	st, err := core.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
-		_, st, err := conn.Exists(p)
-		return st, err
-	})
-	if err == nil && st != nil && st.Czxid == d.readyCzxid {
-		core.Call(ctx, d.s, func(conn *zk.Conn) (struct{}, error) { return struct{}{}, conn.Delete(p, st.Version) })
-	}
 	d.readyCzxid = 0
+	p := d.path + "/" + readyNode
+	drop := func(ctx context.Context) error {
+		_, err := core.Call(ctx, d.s, func(conn *zk.Conn) (struct{}, error) {
+			_, st, err := conn.Exists(p)
+			if err != nil || st == nil || st.Czxid != czxid {
+				return struct{}{}, err // gone, or a later round's
+			}
+			return struct{}{}, conn.Delete(p, st.Version)
+		})
+		if errors.Is(err, zk.ErrNoNode) {
+			return nil
+		}
+		return err
+	}
+	if err := drop(ctx); core.Retryable(err) || (err != nil && ctx.Err() != nil) {
+		d.s.Cleanup("drop "+p, drop)
+	}
 }

@@ -223,6 +223,50 @@ func TestMembersThatEnterTogetherAreRefusedByArrival(t *testing.T) {
 	assert.Empty(t, children(t, session(t), path))
 }
 
+// TestReadyIsDroppedThroughAConnectionDrop: the connection of the member
+// that made this round's ready node drops just as Leave, done, deletes
+// it. The deletion goes on once the connection is back, and the path is
+// left empty: before, the ready node stayed for the session's life, and
+// Curator's members of the next round, which pass Enter at once where
+// they find one, would not have waited for each other.
+func TestReadyIsDroppedThroughAConnectionDrop(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	var members []*barrier.DoubleBarrier
+	var arms []*atomic.Bool
+	for range 2 {
+		var arm atomic.Bool
+		s := testutil.Session(t, cluster.Servers(), recipes.WithDialer(wiretest.Dialer(wiretest.Hooks{
+			Request: func(op int32, _ []byte) error {
+				if op == wiretest.OpExists && arm.CompareAndSwap(true, false) {
+					return wiretest.ErrBrokenPipe // the first read of ready in dropReady
+				}
+				return nil
+			},
+		})))
+		d, err := barrier.NewDouble(s, path, 2)
+		require.NoError(t, err)
+		members, arms = append(members, d), append(arms, &arm)
+	}
+	var wg sync.WaitGroup
+	for _, d := range members {
+		wg.Go(func() { assert.NoError(t, d.Enter(ctx)) })
+	}
+	wg.Wait()
+	observer := session(t)
+	require.Contains(t, children(t, observer, path), "ready")
+	for _, arm := range arms {
+		arm.Store(true)
+	}
+	for _, d := range members {
+		wg.Go(func() { assert.NoError(t, d.Leave(ctx)) })
+	}
+	wg.Wait()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	assert.NoError(t, waitFor(wctx, func() bool { return len(children(t, observer, path)) == 0 }), "ready stayed")
+}
+
 // memberBehind returns a double barrier member for n at path whose session
 // goes through a proxy of its own, and the proxy.
 func memberBehind(t *testing.T, path string, n int, opts ...recipes.Option) (*barrier.DoubleBarrier, *recipes.Session, *zktest.Proxy) {

@@ -611,6 +611,10 @@ func (s *Session) accepting() error {
 // If the session has ended already, f does not run, and Go returns false.
 func (s *Session) Go(f func()) bool { return s.spawn(f) }
 
+// Cleanup runs task in the background, as cleanup does: for what a
+// recipe must not leave behind once a call has returned.
+func (s *Session) Cleanup(what string, task func(ctx context.Context) error) { s.cleanup(what, task) }
+
 // cleanup retries task in the background, through connection loss, until
 // it succeeds, fails for good, or the session ends (after which the server,
 // or the sweep of a Session over the application's connection, deletes
