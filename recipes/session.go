@@ -78,8 +78,12 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Session, e
 // still waiting, and leaves conn open; once conn's session is lost, the
 // Session is lost too even though conn goes on with a new one. Requests
 // the Session had queued across the loss may then run under conn's new
-// session: every node they made carries an id of ours, and the Session
-// deletes such nodes through conn in the background, and at Close.
+// session: a node they made that carries an id of ours (every contender's
+// node, a double barrier member's), or that one answered create says it
+// made, the Session deletes through conn in the background, and at Close.
+// One of a name anyone may make (a group member's id, a partition's party
+// node), whose create's answer the connection lost too, cannot be told
+// from a node the application made under the new session, and stays.
 // Acquisitions on it cost one round trip more than on a Session made by
 // [Connect], which reads the fencing token from the create's reply on the
 // wire; here each new node is read back instead. And a hold costs a
