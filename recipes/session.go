@@ -81,9 +81,10 @@ func Connect(ctx context.Context, servers []string, opts ...Option) (*Session, e
 // session: a node they made that carries an id of ours (every contender's
 // node, a double barrier member's), or that one answered create says it
 // made, the Session deletes through conn in the background, and at Close.
-// One of a name anyone may make (a group member's id, a partition's party
-// node), whose create's answer the connection lost too, cannot be told
-// from a node the application made under the new session, and stays.
+// One of a name anyone may make (a group member named by its id, as
+// Curator names them), whose create's answer the connection lost too,
+// cannot be told from a node the application made under the new session,
+// and stays.
 // Acquisitions on it cost one round trip more than on a Session made by
 // [Connect], which reads the fencing token from the create's reply on the
 // wire; here each new node is read back instead. And a hold costs a

@@ -253,13 +253,25 @@ func (s *Session) deleteOurs(conn *zk.Conn, p string) error {
 }
 
 // uniqueName reports whether a name carries an id made for one attempt: a
-// protected name, or a UUID (a double barrier member's).
+// protected name, a UUID (a double barrier member's), or one that begins
+// with a UUID's 32 hex digits and then "-" or "__" (a partition's party
+// node, a Kazoo-style group member).
 func uniqueName(base string) bool {
 	if strings.HasPrefix(base, protectedPrefix) {
 		return true
 	}
-	_, err := uuid.Parse(base)
-	return err == nil
+	if _, err := uuid.Parse(base); err == nil {
+		return true
+	}
+	if len(base) <= 32 || !(base[32] == '-' || strings.HasPrefix(base[32:], "__")) {
+		return false
+	}
+	for _, c := range base[:32] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // ourName reports whether child is base or, when base carries a protected

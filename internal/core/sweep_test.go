@@ -2,10 +2,12 @@ package core
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -75,4 +77,25 @@ func TestRegistryEmptiesAfterFailedCreates(t *testing.T) {
 		require.ErrorIs(t, err, zk.ErrNoChildrenForEphemerals)
 	}
 	assert.Equal(t, []string{parent}, s.tracked())
+}
+
+// TestParseUniqueNames: which names carry an id made for one create, so
+// that a node of that name is ours whatever session owns it, and which
+// anyone may make.
+func TestParseUniqueNames(t *testing.T) {
+	hex := strings.ReplaceAll(uuid.NewString(), "-", "")
+	for name, unique := range map[string]bool{
+		ProtectedName(uuid.NewString(), MutexMarker) + "0000000001": true,
+		uuid.NewString():              true, // a double barrier member
+		hex + "-pod-0":                true, // a partition's party node
+		hex + "__party__":             true, // a Kazoo-style group member
+		"worker-1":                    false,
+		"ready":                       false,
+		hex:                           true, // uuid.Parse takes it
+		hex + "x-pod-0":               false,
+		strings.ToUpper(hex) + "-pod": false,
+		"":                            false,
+	} {
+		assert.Equal(t, unique, uniqueName(name), "%q", name)
+	}
 }
