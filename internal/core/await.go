@@ -56,16 +56,16 @@ type waiter struct {
 	h    *Hold  // the pending hold: its token, version and context
 	wait bool   // false for a try
 
-	first        *listing             // the listing sent behind the create, unread
-	pred, second watched              // the nearest blocker, and the one before it
-	last         bool                 // pred is the only blocker: its deletion grants us
-	at           places               // where second and pred were in our last listing
-	alone        bool                 // pred is the only node ahead of us: its deletion leaves none
-	clear        bool                 // the grant found no node at all ahead of us
-	evict        evicting             // our duty towards a holder ahead that declared a max hold (see duty)
-	held         map[string]time.Time // when we first saw each node we watch hold: a duty's clock
-	watching     bool                 // the watch on our node is set, or being set
-	woke         int64                // the wake (see Session.wokeAt) that our last listing followed
+	first        *listing            // the listing sent behind the create, unread
+	pred, second watched             // the nearest blocker, and the one before it
+	last         bool                // pred is the only blocker: its deletion grants us
+	at           places              // where second and pred were in our last listing
+	alone        bool                // pred is the only node ahead of us: its deletion leaves none
+	clear        bool                // the grant found no node at all ahead of us
+	evict        evicting            // our duty towards a holder ahead that declared a max hold (see duty)
+	timed        map[string]evicting // our duty towards each node we watch that holds (see timeHolder)
+	watching     bool                // the watch on our node is set, or being set
+	woke         int64               // the wake (see Session.wokeAt) that our last listing followed
 }
 
 // watched is a node ahead of ours that we watch, and what it held when
@@ -220,30 +220,34 @@ func (w *waiter) place(ctx context.Context, nodes []Node, me int) (next, error) 
 
 // lead makes pred our only blocker, and takes up, keeps or drops the duty
 // to evict it: ours when it also heads the queue (heads) and declares a
-// max hold. The clock starts when we first see it at the head (see
-// retime). alone: pred is also the only node ahead of us.
+// max hold. The clock starts when we first saw it hold (see timeHolder).
+// alone: pred is also the only node ahead of us.
 func (w *waiter) lead(heads, alone bool) {
 	w.second, w.last, w.alone = watched{}, true, alone
 	if !heads {
 		w.evict = evicting{}
 		return
 	}
-	now := time.Now()
-	w.evict, _ = retime(w.evict, w.pred.name, w.pred.data, w.pred.version, w.heldSince(w.pred.name, now), now)
+	w.evict, _ = w.timeHolder(w.pred, time.Now())
 }
 
-// heldSince returns when we first saw the node we watch at name hold,
-// now if that is now, forgetting the nodes we no longer watch.
-func (w *waiter) heldSince(name string, now time.Time) time.Time {
-	if w.held == nil {
-		w.held = make(map[string]time.Time, 2)
+// timeHolder returns our duty towards x, a node we watch that holds, after
+// a read of it (see retime): timed from when we first saw it hold, and
+// anew from now after an Extend; ok is false if we have none (it declares
+// no max hold). Each node we watch keeps its own timing, whichever of
+// them we are to evict first; those we no longer watch are forgotten.
+func (w *waiter) timeHolder(x watched, now time.Time) (_ evicting, ok bool) {
+	if w.timed == nil {
+		w.timed = make(map[string]evicting, 2)
 	}
-	maps.DeleteFunc(w.held, func(n string, _ time.Time) bool { return n != w.pred.name && n != w.second.name })
-	if t, ok := w.held[name]; ok {
-		return t
+	maps.DeleteFunc(w.timed, func(n string, _ evicting) bool { return n != w.pred.name && n != w.second.name })
+	d, ok := retime(w.timed[x.name], x.name, x.data, x.version, now, now)
+	if ok {
+		w.timed[x.name] = d
+	} else {
+		delete(w.timed, x.name)
 	}
-	w.held[name] = now
-	return now
+	return d, ok
 }
 
 // secondGone reports whether second's going leaves pred our only blocker,
@@ -352,11 +356,7 @@ func (w *waiter) duty(nodes []Node) {
 		if i < 0 || len(Blockers(nodes, i, w.q.rule)) > 0 {
 			continue // not a holder
 		}
-		kept := w.evict
-		if kept.name != x.name {
-			kept = evicting{}
-		}
-		if e, ok := retime(kept, x.name, x.data, x.version, w.heldSince(x.name, now), now); ok && (d.name == "" || e.at.Before(d.at)) {
+		if e, ok := w.timeHolder(x, now); ok && (d.name == "" || e.at.Before(d.at)) {
 			d = e
 		}
 	}
@@ -410,8 +410,8 @@ func (w *waiter) sleep(ctx context.Context) (next, error) {
 	}
 }
 
-// due returns a channel that fires when our duty to evict pred falls due
-// (nil if we have none or are blind to it), and what stops its timer.
+// due returns a channel that fires when our duty to evict a holder falls
+// due (nil if we have none or are blind to it), and what stops its timer.
 func (w *waiter) due() (<-chan time.Time, func() bool) {
 	if w.evict.name == "" || w.evict.blind {
 		return nil, func() bool { return false }

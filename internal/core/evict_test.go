@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestRetimeKeepsTheCountThroughRequests: what restarts an enforcer's
@@ -68,4 +69,42 @@ func TestRevokeRequestsKeepOnlyTheDeclaration(t *testing.T) {
 	assert.True(t, isRevokeRequest(revokeMessage))
 	assert.False(t, isRevokeRequest([]byte("__REVOKE__ ")))
 	assert.False(t, isRevokeRequest(declare([]byte("id"), time.Second, 0)))
+}
+
+// TestRetimeEachHolderWeWatch: a writer waits behind two read holds that
+// both declare a max hold, and so watches and times both. One of them
+// extends: it is timed anew, from then, even while the other is the one
+// due first; and once the other goes, the one left keeps its own timing
+// (its clock from when the writer first saw it hold, or its Extend's).
+// Before, only the holder due first kept its timing, and the other was
+// timed from scratch with its old clock: one that had extended was
+// evicted before its new deadline.
+func TestRetimeEachHolderWeWatch(t *testing.T) {
+	nodes := []Node{{Name: "r1", Role: Shared}, {Name: "r2", Role: Shared}, {Name: "w", Role: Exclusive}}
+	for _, extend := range []bool{false, true} {
+		w := &waiter{q: &Queue{rule: ReadWriteBlocks}, name: "w"}
+		declared := declare([]byte("identity"), 2*time.Second, 0)
+		w.second = watched{name: "r1", data: declared}
+		w.pred = watched{name: "r2", data: declared}
+		before := time.Now()
+		w.duty(nodes)
+		first := w.evict
+		require.Equal(t, "r1", first.name, "both due together: the one nearer the head first")
+		require.False(t, first.at.Before(before.Add(2*time.Second+EvictionMargin)))
+		want := first.at // r2 was first seen holding with r1
+		if extend {
+			w.pred = watched{name: "r2", data: declare([]byte("identity"), 10*time.Second, 1), version: 1}
+			extendedAt := time.Now()
+			w.duty(nodes)
+			require.Equal(t, first, w.evict, "r1 is still due first")
+			want = extendedAt.Add(10*time.Second + EvictionMargin)
+		}
+		w.second = watched{} // r1 released
+		w.lead(true, true)
+		assert.Equal(t, "r2", w.evict.name)
+		assert.False(t, w.evict.at.Before(want), "extend %v: r2 due at %v, before %v", extend, w.evict.at, want)
+		if !extend {
+			assert.Equal(t, want, w.evict.at, "the clock restarted")
+		}
+	}
 }
