@@ -245,7 +245,10 @@ func (d *DoubleBarrier) late(ctx context.Context, members []string) (bool, error
 	ahead := 0
 	for _, m := range members {
 		st, err := core.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
-			_, st, err := conn.Exists(d.path + "/" + m)
+			ok, st, err := conn.Exists(d.path + "/" + m)
+			if !ok {
+				st = nil // gone: go-zookeeper gives a zero stat
+			}
 			return st, err
 		})
 		switch {

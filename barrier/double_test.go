@@ -223,6 +223,56 @@ func TestMembersThatEnterTogetherAreRefusedByArrival(t *testing.T) {
 	assert.Empty(t, children(t, session(t), path))
 }
 
+// TestAMemberGoneBeforeTheCheckIsNotCountedAhead: a member sees more than
+// N members at its first count, and one of those ahead of it goes before
+// it checks which entered first. The one gone does not count: here the
+// third to enter, second of those left, passes. Before, a gone member
+// counted as ahead of everyone (go-zookeeper reads a missing node's stat
+// as zeros), the member was refused, and the one left passed alone.
+func TestAMemberGoneBeforeTheCheckIsNotCountedAhead(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	leaving := session(t)
+	first, err := barrier.NewDouble(leaving, path, 2)
+	require.NoError(t, err)
+	firstIn := make(chan error, 1)
+	go func() { firstIn <- first.Enter(ctx) }()
+	observer := session(t)
+	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, observer, path)) == 1 }))
+	second, err := barrier.NewDouble(session(t), path, 2)
+	require.NoError(t, err)
+	require.NoError(t, second.Enter(ctx))
+	require.NoError(t, <-firstIn)
+
+	var armed atomic.Bool
+	var exists atomic.Int32 // once armed: the first reads our own node, the second checks a member
+	held, release := make(chan struct{}), make(chan struct{})
+	s := testutil.Session(t, cluster.Servers(), recipes.WithDialer(wiretest.Dialer(wiretest.Hooks{
+		Request: func(op int32, _ []byte) error {
+			if op == wiretest.OpExists && armed.Load() && exists.Add(1) == 2 {
+				close(held)
+				<-release
+			}
+			return nil
+		},
+	})))
+	third, err := barrier.NewDouble(s, path, 2)
+	require.NoError(t, err)
+	armed.Store(true) // hold the check of who entered first, once it counts three
+	thirdIn := make(chan error, 1)
+	go func() { thirdIn <- third.Enter(ctx) }()
+	<-held
+	require.NoError(t, leaving.Close()) // the first member goes
+	close(release)
+	require.NoError(t, <-thirdIn, "refused, counting a member gone")
+
+	var wg sync.WaitGroup
+	for _, d := range []*barrier.DoubleBarrier{second, third} {
+		wg.Go(func() { assert.NoError(t, d.Leave(ctx)) })
+	}
+	wg.Wait()
+}
+
 // TestReadyIsDroppedThroughAConnectionDrop: the connection of the member
 // that made this round's ready node drops just as Leave, done, deletes
 // it. The deletion goes on once the connection is back, and the path is
