@@ -65,9 +65,10 @@ type Member struct {
 // Join makes this session a member with id and payload, until Leave or
 // the session's end. The id must be a valid node name (no "/"). It blocks
 // until the server answers or ctx ends, trying again through connection
-// loss; if ctx ends first, a node the request made is deleted (but one
-// made by a create whose answer the connection lost stays until the
-// session ends). Joining with an id another member has returns
+// loss; if ctx ends first, a node the request made is deleted (one made
+// by a create whose answer the connection lost, once the connection is
+// back, unless a later Join with the id takes it for its own first).
+// Joining with an id another member has returns
 // ErrMemberExists, but two Joins with one id on one Session, while the
 // connection drops, may both take the node one of them made. Once the
 // session is lost, Join returns an error matching ErrLost.

@@ -253,6 +253,56 @@ func TestJoinCancelledAfterItsReplyWasLostLeavesNoMember(t *testing.T) {
 	assert.Equal(t, []string{"elsewhere"}, membersLeft(t, ctx, other), "the member whose Join was cancelled stayed")
 }
 
+// TestAJoinRetriedAfterALostAnswerTakesUpTheNode: a Join's create reaches
+// the server, its answer is lost, and its ctx ends while the connection is
+// down; the application joins again with the same id before the
+// connection is back. The second Join takes the node the first made for
+// its own, and the background deletion of that node, due to the first,
+// leaves it alone. Before, the second Join failed with ErrMemberExists
+// (or, had the deletion come first, its member was deleted under it).
+func TestAJoinRetriedAfterALostAnswerTakesUpTheNode(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	g, s, p, other := behindProxy(t, ctx, testPath(t))
+	p.BlackholeReplies()
+	jctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := g.Join(jctx, "retried", []byte("payload"))
+		done <- err
+	}()
+	require.NoError(t, waitFor(ctx, func() bool {
+		ms, err := other.Members(ctx)
+		return err == nil && len(ms) == 2
+	}), "the create did not reach the server")
+	require.NoError(t, waitFor(ctx, func() bool { return s.State() == recipes.StateSuspended }))
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+
+	type joined struct {
+		m   *group.Membership
+		err error
+	}
+	again := make(chan joined, 1)
+	go func() {
+		m, err := g.Join(ctx, "retried", []byte("payload"))
+		again <- joined{m, err}
+	}()
+	p.Heal()
+	j := <-again
+	require.NoError(t, j.err, "the retried Join")
+	require.NoError(t, s.Err())
+	ms, err := other.Members(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"elsewhere", "retried"}, ids(ms))
+	assert.Equal(t, s.ID(), ms[1].Session)
+	select { // the deletion due to the first Join runs once the connection is back: at once
+	case <-j.m.Done():
+		t.Fatal("the retried member was deleted")
+	case <-time.After(time.Second):
+	}
+	require.NoError(t, j.m.Leave(ctx))
+}
+
 // TestAMemberMadeUnderTheNewSessionGoesThroughAnotherDrop: on the
 // application's own connection, a Join queued across the expiry goes out
 // under the session go-zookeeper opens in place of ours, and the

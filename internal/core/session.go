@@ -91,6 +91,13 @@ type Session struct {
 	// in place of ours, by path, with that session's id, until deleted (see
 	// madeUnderOurs).
 	strays map[string]int64
+	// Ephemeral names whose create a CreateEphemeral that failed left
+	// unknown: the node may be there, ours, until the cleanup deletes it
+	// or a later CreateEphemeral of the name takes it up. ghostTurn is a
+	// token: the cleanup's deletion and a later call's taking up go one
+	// at a time, so that the cleanup never deletes a node taken up.
+	doubtful  map[string]bool
+	ghostTurn chan struct{}
 }
 
 func newSession(cfg Config) *Session {
@@ -102,7 +109,7 @@ func newSession(cfg Config) *Session {
 		cfg: cfg, log: cfg.Logger, tel: newTelemetry(cfg), ctx: ctx, cancel: cancel,
 		stop: make(chan struct{}), changed: make(chan struct{}),
 		nodes: make(map[string]*Hold), mine: make(map[string]*ours),
-		strays: make(map[string]int64),
+		strays: make(map[string]int64), doubtful: make(map[string]bool), ghostTurn: make(chan struct{}, 1),
 	}
 }
 
@@ -802,12 +809,16 @@ func (s *Session) Create(ctx context.Context, p string, data []byte, flags int32
 // that node for theirs.) Any other node at p returns zk.ErrNodeExists.
 // If it returns an error after such a create (ctx ended while the
 // connection was down), a node at p that this session owns is deleted in
-// the background once the connection is back.
+// the background once the connection is back, unless a later
+// CreateEphemeral of p takes it for the one it made first.
 func (s *Session) CreateEphemeral(ctx context.Context, p string, data []byte) (err error) {
-	unknown := false
+	unknown, err := s.takeUp(ctx, p) // an earlier call may have made p: ours there is that node
+	if err != nil {
+		return err
+	}
 	defer func() {
 		if err != nil && unknown {
-			s.cleanup("remove "+p, s.removeTask(p))
+			s.doubt(p)
 		}
 	}()
 	for {
@@ -870,6 +881,54 @@ func (s *Session) createOnce(ctx context.Context, p string, data []byte, flags i
 		s.dropWhenAnswered(p, ch)
 		return "", ctx.Err()
 	}
+}
+
+// takeUp waits for the turn (or ctx), and reports whether a create of p
+// that an earlier CreateEphemeral could not learn the outcome of may have
+// made it, taking that doubt over from the cleanup.
+func (s *Session) takeUp(ctx context.Context, p string) (bool, error) {
+	select {
+	case s.ghostTurn <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-s.ghostTurn }()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	doubted := s.doubtful[p]
+	delete(s.doubtful, p)
+	return doubted, nil
+}
+
+// doubt notes that a create of p may have made it, and has the node
+// deleted in the background, once the connection is back, unless a later
+// CreateEphemeral of p takes it up first.
+func (s *Session) doubt(p string) {
+	s.mu.Lock()
+	s.doubtful[p] = true
+	s.mu.Unlock()
+	remove := s.removeTask(p)
+	s.cleanup("remove "+p, func(ctx context.Context) error {
+		select {
+		case s.ghostTurn <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-s.ghostTurn }()
+		s.mu.Lock()
+		doubted := s.doubtful[p]
+		s.mu.Unlock()
+		if !doubted {
+			return nil // taken up by a later call, or deleted by an earlier cleanup
+		}
+		if err := remove(ctx); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		delete(s.doubtful, p)
+		s.mu.Unlock()
+		return nil
+	})
 }
 
 // DeleteEphemeral deletes an ephemeral node this Session made (one whose
