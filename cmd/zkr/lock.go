@@ -61,6 +61,10 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError("lock: --try takes one PATH")
 	case len(paths) > 1 && *heed:
 		return usageError("lock: --revocable takes one PATH")
+	case len(paths) > 1 && *limit > 0:
+		// Each lock's max hold would count from its own grant, the first
+		// lock's possibly long before the command starts.
+		return usageError("lock: --max-hold takes one PATH")
 	case *timeout < 0:
 		return usageError("lock: --timeout must not be negative")
 	case twice(paths) != "":

@@ -45,5 +45,11 @@ func (g *group) remaining() []int {
 			procs = append(procs, p)
 		}
 	}
-	return liveDescendants(os.Getpid(), procs)
+	live := liveDescendants(os.Getpid(), procs)
+	if len(live) == 0 {
+		// /proc may hide other users' processes (mounted hidepid=1 or 2):
+		// a setuid one left in CMD's group still shows to kill(2).
+		return g.groupRemaining()
+	}
+	return live
 }

@@ -313,6 +313,7 @@ func TestUsageRejectsBadInputBeforeConnecting(t *testing.T) {
 		{"lock", "--timeout", "-1s", "/x"},
 		{"lock", "/x", "/x"},
 		{"lock", "/x", "/y", "/x", "--", "true"},
+		{"lock", "--max-hold", "1m", "/x", "/y", "--", "true"},
 		{"elect", "--id", "a", "/x"},
 		{"elect", "--id", "a", "/x", "--"},
 		{"elect", "--observe", "/x", "--", "true"},
