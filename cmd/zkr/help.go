@@ -100,7 +100,7 @@ zkr releases and exits once CMD and every process it started have exited (on
 Linux, whatever process group or session they moved to; elsewhere, those of
 CMD's group). If the lock is lost, or zkr gets SIGINT, SIGTERM, SIGHUP or
 SIGQUIT, they get SIGTERM, then SIGKILL after --grace. Without CMD, zkr holds the
-lock until interrupted. With --max-hold D, they get SIGTERM D after the
+lock until interrupted. With --max-hold D (one PATH), they get SIGTERM D after the
 grant (SIGKILL after --grace), and zkr releases once they are gone and exits 5
 (without CMD, it releases at D). The nodes declare D + grace + 5s as their
 max hold, so a zkr that cannot let go (stopped, hung) is evicted by the next
