@@ -238,9 +238,6 @@ func TestAMemberThatLostItsPlaceStops(t *testing.T) {
 	}
 }
 
-// TestTwoMembersWithOneIdentifierAreRefused: both would take the same
-// share, and the rest of the set nobody: a member that sees its identifier
-// twice in the party stops with an error that says so.
 // TestRunWithNoWorkIsAnError: Run with nil work returns an error before
 // it joins. Before, it joined, locked its share, and panicked.
 func TestRunWithNoWorkIsAnError(t *testing.T) {
@@ -303,6 +300,11 @@ func TestARestartedMemberWaitsForItsPreviousRun(t *testing.T) {
 	assert.ErrorIs(t, <-done, context.Canceled)
 }
 
+// TestTwoMembersWithOneIdentifierAreRefused: both would take the same
+// share, and the rest of the set nobody: a member that sees its identifier
+// twice in the party, for longer than a session timeout of its own (its
+// previous run's node would be gone by then), stops with an error that
+// says so.
 func TestTwoMembersWithOneIdentifierAreRefused(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)

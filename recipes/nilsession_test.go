@@ -53,6 +53,8 @@ func TestAZeroSessionReportsItselfClosed(t *testing.T) {
 	for _, s := range []*recipes.Session{nil, {}} {
 		assert.ErrorContains(t, s.Close(), "no session")
 		assert.ErrorContains(t, s.Err(), "no session")
+		assert.ErrorIs(t, s.Err(), recipes.ErrSessionClosed)
+		assert.ErrorIs(t, s.Err(), recipes.ErrLost)
 		assert.ErrorContains(t, s.WaitConnected(context.Background()), "no session")
 		assert.Equal(t, recipes.StateClosed, s.State())
 		assert.Zero(t, s.ID())

@@ -2,6 +2,7 @@ package recipes
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/go-zookeeper/zk"
 
@@ -144,7 +145,7 @@ func (s *Session) Err() error {
 	if c := s.of(); c != nil {
 		return c.Err()
 	}
-	return core.ErrNoSession
+	return errNeverMade
 }
 
 // WaitConnected blocks until the session is connected (it returns nil),
@@ -156,14 +157,15 @@ func (s *Session) WaitConnected(ctx context.Context) error {
 	if c := s.of(); c != nil {
 		return c.WaitConnected(ctx)
 	}
-	return core.ErrNoSession
+	return errNeverMade
 }
 
 // Close releases every hold the Session still has, ends the ZooKeeper
 // session if Connect made it, and waits for the Session's goroutines. It is
 // safe to call more than once; later calls return nil. From the moment it
 // begins, no acquisition starts (it returns an error matching
-// [ErrSessionClosed]) and none is granted.
+// [ErrSessionClosed]), and a waiter granted meanwhile gets a hold already
+// lost with that error.
 //
 // On a Session made by [NewSession], Close also deletes, through the
 // application's connection, every node of ours that may remain (those of
@@ -176,7 +178,7 @@ func (s *Session) Close() error {
 	if c := s.of(); c != nil {
 		return c.Close()
 	}
-	return core.ErrNoSession
+	return errNeverMade
 }
 
 // of returns the core session: nil for a nil Session, or a zero one that
@@ -188,6 +190,10 @@ func (s *Session) of() *core.Session {
 	}
 	return core.Of(s)
 }
+
+// errNeverMade is the error of a Session that was never made: it is
+// closed, as its State says.
+var errNeverMade = fmt.Errorf("%w (%w)", ErrSessionClosed, core.ErrNoSession)
 
 // closed is the Done channel of a Session that was never made.
 var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()

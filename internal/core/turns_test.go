@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +50,7 @@ func TestTurns(t *testing.T) {
 	require.NoError(t, waitFor(ctx, writeWaits))
 	multi := make(chan error, 1)
 	go func() { multi <- tr.take(ctx, false) }()
+	require.NoError(t, waitFor(ctx, func() bool { return waitingIn("core.(*turns).take") == 2 }), "the Multi does not wait")
 	cancelShort()
 	assert.ErrorIs(t, <-gaveUp, context.Canceled)
 	require.NoError(t, <-multi)
@@ -55,4 +58,11 @@ func TestTurns(t *testing.T) {
 	tr.give(false)
 	require.NoError(t, tr.take(ended, true), "a free turn is taken even once ctx has ended")
 	tr.give(true)
+}
+
+// waitingIn returns how many goroutines wait in fn (on their stacks).
+func waitingIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), fn+"(")
 }
