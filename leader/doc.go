@@ -16,11 +16,11 @@
 // leadership (recipes.ErrNodeMismatch). So a node left by an expired
 // session never makes a second leader.
 //
-// Leadership is a hold, like a held lock: trusted until [Leadership.Done]
+// Leadership is a hold, like a held lock: trusted until [recipes.Holding.Done]
 // closes, which happens when the session is lost or closed, when the
 // connection is suspended (by default; the server may expire the session
 // before this client hears of it), or when the node is deleted. A paused
 // process can still believe it leads after the server has moved on, so
-// give [Leadership.Token] to whatever the leader writes, and have it refuse
+// give [recipes.Holding.Token] to whatever the leader writes, and have it refuse
 // older tokens. [Election.Run] runs a function only while leading.
 package leader

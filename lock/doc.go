@@ -18,7 +18,7 @@
 // recipes.WithTolerateSuspension), or when the node is deleted. A process
 // that is paused (GC, SIGSTOP, a VM migration) can still believe it holds
 // after the server has moved on: no client-side check closes that window.
-// So pass [Hold.Token], the fencing token, to whatever the lock protects
+// So pass [recipes.Holding.Token], the fencing token, to whatever the lock protects
 // and have it refuse older tokens, or make ZooKeeper writes conditional on
-// the hold with [Hold.Multi].
+// the hold with [recipes.Holding.Multi].
 package lock

@@ -53,7 +53,7 @@ type options struct{ maxHold time.Duration }
 // since it saw the hold: a holder whose code hangs while its session lives (a
 // deadlock, a stuck call) holds no longer than that, and a holder that
 // wakes late is refused by fencing. Nodes that declare no limit (ours
-// without the option, Curator's, Kazoo's) are never evicted. [Hold.Extend]
+// without the option, Curator's, Kazoo's) are never evicted. [recipes.Holding.Extend]
 // moves the limit.
 func WithMaxHold(d time.Duration) Option { return func(o *options) { o.maxHold = d } }
 

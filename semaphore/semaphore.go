@@ -78,7 +78,7 @@ type options struct{ maxHold time.Duration }
 // since it first listed the lease: a holder whose code hangs while its
 // session lives holds its lease no longer than that, as long as someone
 // waits for one. Leases that declare no limit (ours without the option,
-// Curator's) are never evicted. [Lease.Extend] moves the limit.
+// Curator's) are never evicted. [recipes.Holding.Extend] moves the limit.
 func WithMaxHold(d time.Duration) Option { return func(o *options) { o.maxHold = d } }
 
 // New returns the semaphore at path on session s with at most max leases.

@@ -207,8 +207,8 @@ var partitionHelp = help{
 	synopsis: "zkr partition [flags] --items A,B,... PATH -- CMD [ARGS...]",
 	about: `Joins the partition at PATH (Kazoo's SetPartitioner layout: Python members
 share it) and runs CMD with this member's share of the items in ZKR_ITEMS
-(comma separated) and its locks' fencing tokens in ZKR_FENCING_TOKENS (in
-the same order), in a process group of its own, while it holds their locks.
+(comma separated), its locks' fencing tokens in ZKR_FENCING_TOKENS (in
+the same order) and PATH in ZKR_PARTITION_PATH, in a process group of its own, while it holds their locks.
 When the membership changes, CMD's processes get SIGTERM (SIGKILL after
 --grace), the share is released, and once the membership has been stable for
 --stability, CMD runs again with the new share. A CMD that exits on its own

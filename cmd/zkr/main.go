@@ -10,7 +10,7 @@
 //	zkr top [--servers S] [--json] [--interval D] [--listen ADDR] PREFIX
 //	zkr deadlocks [--servers S] [--older-than D] [--json] PREFIX
 //	zkr group [--servers S] [--watch] [--json] PATH
-//	zkr partition [--servers S] --items A,B,... [--id ID] [--stability D] PATH -- CMD [ARGS...]
+//	zkr partition [--servers S] --items A,B,... [--id ID] [--stability D] [--grace D] PATH -- CMD [ARGS...]
 //
 // Servers come from --servers or the ZK_SERVERS environment variable
 // ("host:port,host:port").
@@ -241,7 +241,7 @@ const usage = `usage:
   zkr top [--servers S] [--json] [--interval D] [--listen ADDR] PREFIX
   zkr deadlocks [--servers S] [--older-than D] [--json] PREFIX
   zkr group [--servers S] [--watch] [--json] PATH
-  zkr partition [--servers S] --items A,B,... [--id ID] [--stability D] PATH -- CMD [ARGS...]
+  zkr partition [--servers S] --items A,B,... [--id ID] [--stability D] [--grace D] PATH -- CMD [ARGS...]
 CMD runs in a process group of its own; zkr releases and exits once CMD
 and every process it started have exited (on Linux, whatever group they
 moved to; elsewhere, those of CMD's group). If the hold is lost, or zkr
@@ -255,7 +255,7 @@ top shows every recipe path under PREFIX; deadlocks finds cycles of
 sessions waiting for each other there (exit 3).
 exit codes: CMD's own (128+N if signal N killed it); 1 error; 2 bad usage;
 3 --try found it held, revoke --wait found it still held, or deadlocks found
-a cycle; 4 lost the hold while CMD ran, or the session of elect --observe,
+a cycle or an old hold; 4 lost the hold while CMD ran, or the session of elect --observe,
 group --watch or top; 5 --max-hold passed while CMD ran; 6 asked to let go
 while CMD ran (--revocable); 130/143/129/131 interrupted by
 SIGINT/SIGTERM/SIGHUP/SIGQUIT.
