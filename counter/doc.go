@@ -6,6 +6,7 @@
 //
 // Every write is checked against the version it read: Add reads, adds and
 // writes, and reads again if another writer came first, so no update is
-// lost however many sessions add at once. Watch delivers the value on
-// every change, in order.
+// lost however many sessions add at once. Watch delivers the value after
+// each change, in order (changes that come close together may be sent as
+// the last of them).
 package counter
