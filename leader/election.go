@@ -167,6 +167,11 @@ func (l *Leadership) Value() []byte { return l.value }
 
 // Resign ends the term by deleting the candidate's node, so the next
 // candidate leads. It retries through connection loss until ctx ends (then
-// in the background). Resigning twice returns ErrNotHeld; resigning a lost
+// in the background). Resigning twice (or a nil Leadership) returns ErrNotHeld; resigning a lost
 // leadership returns the cause, matching ErrLost.
-func (l *Leadership) Resign(ctx context.Context) error { return l.h.Release(ctx) }
+func (l *Leadership) Resign(ctx context.Context) error {
+	if l == nil { // misuse: a Resign deferred before Campaign's error was checked
+		return fmt.Errorf("leader: resign: %w", ErrNotHeld)
+	}
+	return core.OrNone(l.h).Release(ctx)
+}

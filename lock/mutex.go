@@ -137,6 +137,11 @@ func newHold(h *core.Hold) *Hold {
 
 // Unlock releases the mutex by deleting the hold's node, retrying through
 // connection loss until ctx ends (then the deletion goes on in the
-// background). Unlocking twice returns ErrNotHeld; unlocking a lost hold
+// background). Unlocking twice (or a nil Hold) returns ErrNotHeld; unlocking a lost hold
 // returns the cause of the loss, matching ErrLost.
-func (h *Hold) Unlock(ctx context.Context) error { return h.h.Release(ctx) }
+func (h *Hold) Unlock(ctx context.Context) error {
+	if h == nil { // misuse: an Unlock deferred before Lock's error was checked
+		return fmt.Errorf("lock: unlock: %w", ErrNotHeld)
+	}
+	return core.OrNone(h.h).Release(ctx)
+}

@@ -32,34 +32,43 @@ type holdRef = core.Ref[core.Hold]
 // A Holding is safe for concurrent use.
 type Holding struct{ holdRef }
 
+// hold returns the core hold, or for a nil or zero Holding one given up:
+// its methods then report ErrNotHeld instead of panicking.
+func (v *Holding) hold() *core.Hold {
+	if v == nil {
+		return core.OrNone(nil)
+	}
+	return core.OrNone(core.Of(v))
+}
+
 // Done returns a channel closed when the hold is lost or given up.
-func (v *Holding) Done() <-chan struct{} { return core.Of(v).Done() }
+func (v *Holding) Done() <-chan struct{} { return v.hold().Done() }
 
 // Context returns a context cancelled when the hold is lost or given up;
 // context.Cause tells which. Do the work the hold protects under it, so
 // that the work stops when the hold can no longer be trusted.
-func (v *Holding) Context() context.Context { return core.Of(v).Context() }
+func (v *Holding) Context() context.Context { return v.hold().Context() }
 
 // Err returns nil while the hold is trusted; after a loss, the cause (it
 // matches [ErrLost]); after it was given up, [ErrNotHeld].
-func (v *Holding) Err() error { return core.Of(v).Err() }
+func (v *Holding) Err() error { return v.hold().Err() }
 
 // Path returns the full path of the hold's node.
-func (v *Holding) Path() string { return core.Of(v).Path() }
+func (v *Holding) Path() string { return v.hold().Path() }
 
 // Token returns the hold's fencing token: the zxid that created its node.
 // Zxids grow across the whole ensemble, so a later hold on the same recipe
 // path always has a larger token. Hand it to every system the hold
 // protects and have them reject writes with a token smaller than one they
 // have seen.
-func (v *Holding) Token() int64 { return core.Of(v).Token() }
+func (v *Holding) Token() int64 { return v.hold().Token() }
 
 // Guard returns an operation for zk.Conn.Multi that fails unless the
 // hold's node still exists unchanged: put it first in a Multi to make
 // ZooKeeper writes conditional on still holding. [Holding.Multi] does
 // that for you, and tells a failed guard apart from a revocation request
 // (which changes the node's version too, and ends nothing).
-func (v *Holding) Guard() *zk.CheckVersionRequest { return core.Of(v).Guard() }
+func (v *Holding) Guard() *zk.CheckVersionRequest { return v.hold().Guard() }
 
 // Multi applies ops (*zk.CreateRequest, *zk.SetDataRequest,
 // *zk.DeleteRequest, *zk.CheckVersionRequest) atomically, and only if the
@@ -76,7 +85,7 @@ func (v *Holding) Guard() *zk.CheckVersionRequest { return core.Of(v).Guard() }
 // failing op (counting from 0) that matches its error. If ctx ends first
 // it returns ctx.Err(), and the ops may or may not have been applied.
 func (v *Holding) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
-	return core.Of(v).Multi(ctx, ops...)
+	return v.hold().Multi(ctx, ops...)
 }
 
 // RevokeRequested returns a channel closed once another client asked the
@@ -92,7 +101,7 @@ func (v *Holding) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, er
 // on a read-write lock's write hold before it has read the first (the
 // second could hide another client's downgrade marker between them, which
 // lets readers in) end it with ErrNodeMismatch.
-func (v *Holding) RevokeRequested() <-chan struct{} { return core.Of(v).RevokeRequested() }
+func (v *Holding) RevokeRequested() <-chan struct{} { return v.hold().RevokeRequested() }
 
 // Extend moves the end of a hold made with a max hold (lock.WithMaxHold,
 // rwlock.WithMaxHold, leader.WithMaxTerm, semaphore.WithMaxHold) to d from
@@ -106,5 +115,5 @@ func (v *Holding) RevokeRequested() <-chan struct{} { return core.Of(v).RevokeRe
 // the sooner of its old end and the new one, and Extend returns the
 // error.
 func (v *Holding) Extend(ctx context.Context, d time.Duration) error {
-	return core.Of(v).Extend(ctx, d)
+	return v.hold().Extend(ctx, d)
 }

@@ -17,8 +17,10 @@ import (
 	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/lock"
+	"github.com/zkrecipes/zkrecipes/multilock"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/rwlock"
+	"github.com/zkrecipes/zkrecipes/semaphore"
 )
 
 // TestRecipesRefuseAMissingSession: a nil Session, or a zero one that
@@ -144,4 +146,43 @@ func TestCloseWithTheServerSilentLeavesNoGoroutine(t *testing.T) {
 	defer wcancel()
 	assert.NoError(t, testutil.WaitFor(wctx, func() bool { return testutil.Goroutines("zk.(*Conn).recvLoop") == before }),
 		"go-zookeeper's goroutines outlived Close")
+}
+
+// TestNilHoldsAreNotHeld: giving up a nil hold (an Unlock deferred before
+// the acquisition's error was checked) or a zero one returns ErrNotHeld,
+// and a zero Holding reports itself given up, instead of panicking.
+func TestNilHoldsAreNotHeld(t *testing.T) {
+	ctx := context.Background()
+	var nilLock *lock.Hold
+	var nilRW *rwlock.Hold
+	var nilLease *semaphore.Lease
+	var nilLeader *leader.Leadership
+	var nilMulti *multilock.Hold
+	for name, release := range map[string]func() error{
+		"nil lock":       func() error { return nilLock.Unlock(ctx) },
+		"zero lock":      func() error { return (&lock.Hold{}).Unlock(ctx) },
+		"nil rwlock":     func() error { return nilRW.Unlock(ctx) },
+		"zero rwlock":    func() error { return (&rwlock.Hold{}).Unlock(ctx) },
+		"nil lease":      func() error { return nilLease.Unlock(ctx) },
+		"zero lease":     func() error { return (&semaphore.Lease{}).Unlock(ctx) },
+		"nil leadership": func() error { return nilLeader.Resign(ctx) },
+		"nil multilock":  func() error { return nilMulti.Unlock(ctx) },
+		"zero multilock": func() error { return (&multilock.Hold{}).Unlock(ctx) },
+	} {
+		assert.ErrorIs(t, release(), recipes.ErrNotHeld, name)
+	}
+	var h recipes.Holding
+	assert.ErrorIs(t, h.Err(), recipes.ErrNotHeld)
+	assert.ErrorIs(t, context.Cause(h.Context()), recipes.ErrNotHeld)
+	select {
+	case <-h.Done():
+	default:
+		t.Error("a zero Holding's Done is open")
+	}
+	assert.Zero(t, h.Token())
+	_, err := h.Multi(ctx)
+	assert.ErrorIs(t, err, recipes.ErrNotHeld)
+	assert.Error(t, h.Extend(ctx, time.Second))
+	assert.NotNil(t, h.RevokeRequested())
+	assert.ErrorIs(t, (&lock.Hold{}).Err(), recipes.ErrNotHeld, "a zero lock hold's promoted Err")
 }

@@ -224,9 +224,12 @@ func (h *Hold) end(ctx context.Context, cause, why error) error {
 
 // Unlock releases the hold by deleting its node, retrying through
 // connection loss until ctx ends (then in the background). Unlocking twice
-// returns ErrNotHeld; unlocking a lost hold returns the cause, matching
+// (or a nil Hold) returns ErrNotHeld; unlocking a lost hold returns the cause, matching
 // ErrLost.
 func (h *Hold) Unlock(ctx context.Context) error {
+	if h == nil || h.held == nil { // misuse: an Unlock deferred before the error was checked
+		return fmt.Errorf("rwlock: unlock: %w", ErrNotHeld)
+	}
 	h.emu.Lock()
 	ended, first := h.ended, !h.unlocked
 	h.unlocked = true

@@ -469,9 +469,14 @@ type Lease struct {
 
 // Unlock returns the lease by deleting its node, retrying through
 // connection loss until ctx ends (then in the background). Unlocking twice
-// returns ErrNotHeld; unlocking a lost lease returns the cause, matching
+// (or a nil Lease) returns ErrNotHeld; unlocking a lost lease returns the cause, matching
 // ErrLost.
-func (l *Lease) Unlock(ctx context.Context) error { return l.h.Release(ctx) }
+func (l *Lease) Unlock(ctx context.Context) error {
+	if l == nil { // misuse: an Unlock deferred before Acquire's error was checked
+		return fmt.Errorf("semaphore: unlock: %w", ErrNotHeld)
+	}
+	return core.OrNone(l.h).Release(ctx)
+}
 
 // others returns the lease nodes listed that are not ours.
 func others(children []string, ours []*core.Hold) []string {

@@ -525,6 +525,23 @@ func (h *Hold) guardFailed(ctx context.Context, v int32) (again bool, cause, err
 // closes and its context's cause is cause. Its node stays until Release.
 func (h *Hold) End(cause error) { h.cancel(cause) }
 
+// OrNone returns h, or, for nil, a hold already given up, each of whose
+// calls returns ErrNotHeld: what the methods of a nil or zero recipe hold
+// act on, so that misuse (an Unlock deferred before the error was
+// checked) is an error, not a panic.
+func OrNone(h *Hold) *Hold {
+	if h == nil {
+		return none
+	}
+	return h
+}
+
+var none = func() *Hold {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(ErrNotHeld)
+	return &Hold{ctx: ctx, cancelCtx: cancel, released: true}
+}()
+
 // Release gives the hold up by deleting its node, retrying through
 // connection loss until ctx ends; if ctx ends first, the deletion goes on
 // in the background until it succeeds or the session ends. Releasing again
