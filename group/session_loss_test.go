@@ -77,6 +77,28 @@ func behindProxy(t *testing.T, ctx context.Context, path string) (*group.Group, 
 	return g, s, p, other
 }
 
+// joinCancelledCutOff has g (on s, behind p) join as id with the
+// servers' replies cut off, and cancels the Join once its create has
+// reached the server (other sees the member) and s is suspended; the
+// replies stay cut off.
+func joinCancelledCutOff(t *testing.T, ctx context.Context, g *group.Group, s *recipes.Session, p *zktest.Proxy, other *group.Group, id string) {
+	t.Helper()
+	p.BlackholeReplies()
+	jctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := g.Join(jctx, id, []byte("payload"))
+		done <- err
+	}()
+	require.NoError(t, waitFor(ctx, func() bool {
+		ms, err := other.Members(ctx)
+		return err == nil && len(ms) == 2
+	}), "the create did not reach the server")
+	require.NoError(t, waitFor(ctx, func() bool { return s.State() == recipes.StateSuspended }))
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+}
+
 // membersLeft returns the ids of the group's members as other lists them,
 // once only "elsewhere" is left, or after a few seconds: a Session over
 // the application's connection deletes its nodes in the background.
@@ -233,20 +255,7 @@ func TestJoinCancelledAfterItsReplyWasLostLeavesNoMember(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	g, s, p, other := behindProxy(t, ctx, testPath(t))
 
-	p.BlackholeReplies()
-	jctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		_, err := g.Join(jctx, "in-flight", []byte("payload"))
-		done <- err
-	}()
-	require.NoError(t, waitFor(ctx, func() bool {
-		ms, err := other.Members(ctx)
-		return err == nil && len(ms) == 2
-	}), "the create did not reach the server")
-	require.NoError(t, waitFor(ctx, func() bool { return s.State() == recipes.StateSuspended }))
-	cancel()
-	require.ErrorIs(t, <-done, context.Canceled)
+	joinCancelledCutOff(t, ctx, g, s, p, other, "in-flight")
 	p.Heal()
 	require.NoError(t, s.WaitConnected(ctx))
 	require.NoError(t, s.Err(), "the session did not live on")
@@ -263,20 +272,7 @@ func TestJoinCancelledAfterItsReplyWasLostLeavesNoMember(t *testing.T) {
 func TestAJoinRetriedAfterALostAnswerTakesUpTheNode(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	g, s, p, other := behindProxy(t, ctx, testPath(t))
-	p.BlackholeReplies()
-	jctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		_, err := g.Join(jctx, "retried", []byte("payload"))
-		done <- err
-	}()
-	require.NoError(t, waitFor(ctx, func() bool {
-		ms, err := other.Members(ctx)
-		return err == nil && len(ms) == 2
-	}), "the create did not reach the server")
-	require.NoError(t, waitFor(ctx, func() bool { return s.State() == recipes.StateSuspended }))
-	cancel()
-	require.ErrorIs(t, <-done, context.Canceled)
+	joinCancelledCutOff(t, ctx, g, s, p, other, "retried")
 
 	type joined struct {
 		m   *group.Membership
