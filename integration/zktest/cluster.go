@@ -50,7 +50,8 @@ func Image() string {
 
 // Start runs a cluster from [Image] for the test, fails the test (never
 // skips it) if that is impossible, and terminates the cluster when the test
-// ends. Container logs go to the test log.
+// ends. testcontainers' progress lines go to the test log (ZooKeeper's own
+// output does not: see [Member.Logs] where it exists, or docker logs).
 func Start(tb testing.TB, opts ...testcontainers.ContainerCustomizer) *Cluster {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -355,9 +356,21 @@ func (c *Cluster) Terminate(ctx context.Context) error {
 	wg.Wait()
 	errs = append(errs, mErrs...)
 	if c.network != nil {
-		errs = append(errs, c.network.Remove(ctx))
+		err := c.network.Remove(ctx)
+		if err == nil {
+			c.network = nil
+		}
+		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		// A later call tries what is left again (Start's cleanup, with a
+		// ctx of its own, after a caller's that had expired).
+		c.mu.Lock()
+		c.closed = false
+		c.mu.Unlock()
+		return err
+	}
+	return nil
 }
 
 // Quiet is a Run option that silences testcontainers' progress lines, for

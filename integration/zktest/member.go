@@ -30,6 +30,7 @@ type Member struct {
 	starting     bool // in Start, until the container runs
 	paused       bool
 	disconnected bool
+	terminated   bool // its container removed by the cluster's Terminate
 	// gen counts the member's server processes: Start begins a new one.
 	// served is closed once the current process has answered srvr with a
 	// mode (see serving).
@@ -340,14 +341,23 @@ func (m *Member) act(ctx context.Context, verb string, call func(*client.Client,
 }
 
 func (m *Member) terminate(ctx context.Context) error {
-	if m.ctr == nil {
+	m.mu.Lock()
+	done := m.terminated
+	m.mu.Unlock()
+	if m.ctr == nil || done {
 		return nil
 	}
 	if m.isPaused() {
 		// A paused container cannot be stopped gracefully.
 		_ = m.Unpause(ctx)
 	}
-	return m.ctr.Terminate(ctx, testcontainers.StopTimeout(0))
+	if err := m.ctr.Terminate(ctx, testcontainers.StopTimeout(0)); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.terminated = true // a later Terminate of the cluster skips it
+	m.mu.Unlock()
+	return nil
 }
 
 func (m *Member) isPaused() bool {

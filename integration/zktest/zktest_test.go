@@ -232,6 +232,24 @@ func TestKilledMemberStopsServingAtOnce(t *testing.T) {
 	require.NoError(t, cl.waitState(ctx, zk.StateHasSession))
 }
 
+// TestATerminateThatFailedIsTriedAgain: a Terminate whose ctx has ended
+// fails, and leaves the cluster for a later Terminate to remove (Start's
+// cleanup does that). Before, the first call marked the cluster closed,
+// and every later one did nothing: the containers stayed.
+func TestATerminateThatFailedIsTriedAgain(t *testing.T) {
+	ctx := timeoutCtx(t, time.Minute)
+	c, err := zktest.Run(ctx, zktest.Image(), zktest.Quiet())
+	require.NoError(t, err)
+	ctr := c.Members()[0].Container()
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	require.Error(t, c.Terminate(ended))
+	require.NoError(t, c.Terminate(ctx))
+	_, err = ctr.State(ctx)
+	assert.Error(t, err, "the container is still there")
+	require.NoError(t, c.Terminate(ctx), "once done, Terminate does nothing")
+}
+
 func TestRunRejectsBadEnsembleSize(t *testing.T) {
 	_, err := zktest.Run(timeoutCtx(t, time.Minute), zktest.Image(), zktest.WithEnsemble(2))
 	require.Error(t, err)
