@@ -26,6 +26,7 @@ type Report struct {
 	MostAtOnce         map[string]int     // the most trusted holds of a limited resource at once
 	TokenOrder         []string           // holds granted after another ended, with a smaller token
 	StoreLinearizable  bool               // every resource's store history fits a fenced register
+	RefusedWhileHeld   []string           // writes the store fenced out while their exclusive hold was trusted
 	StaleAccepted      int                // stale writes the store accepted (no newer token had been written)
 	StaleRefused       int                // stale writes the store fenced out
 	StaleGuardedAcked  int                // stale guarded writes the server acknowledged
@@ -36,7 +37,7 @@ type Report struct {
 
 // Violations counts everything that must not happen.
 func (r Report) Violations() int {
-	n := len(r.Overlaps) + len(r.Crowds) + len(r.TokenOrder) + r.StaleGuardedAcked
+	n := len(r.Overlaps) + len(r.Crowds) + len(r.TokenOrder) + len(r.RefusedWhileHeld) + r.StaleGuardedAcked
 	if !r.StoreLinearizable {
 		n++
 	}
@@ -69,6 +70,7 @@ func Check(events []Event) Report {
 	r := Report{Guarded: map[string]Guarded{}, StoreLinearizable: true, storeInfo: map[string]porcupine.LinearizationInfo{}, MostAtOnce: map[string]int{}}
 	holds := map[string][]Event{}
 	ops := map[string][]porcupine.Operation{}
+	var refused []Event // store writes fenced out, not made stale on purpose
 	var origin time.Time
 	for _, e := range events {
 		if origin.IsZero() || e.From.Before(origin) {
@@ -95,6 +97,9 @@ func Check(events []Event) Report {
 			if e.Stale && !e.OK {
 				r.StaleRefused++
 			}
+			if !e.Stale && !e.OK {
+				refused = append(refused, e)
+			}
 			ops[e.Resource] = append(ops[e.Resource], porcupine.Operation{
 				ClientId: e.Client, Input: e.Token, Output: e.OK,
 				Call: e.From.Sub(origin).Nanoseconds(), Return: e.To.Sub(origin).Nanoseconds(),
@@ -115,6 +120,7 @@ func Check(events []Event) Report {
 			r.Guarded[e.Resource] = g
 		}
 	}
+	r.RefusedWhileHeld = refusedWhileHeld(refused, holds)
 	slices.Sort(resources)
 	for _, res := range resources {
 		r.Overlaps = append(r.Overlaps, overlaps(res, holds[res])...)
@@ -135,6 +141,26 @@ func Check(events []Event) Report {
 		}
 	}
 	return r
+}
+
+// refusedWhileHeld finds the store's refusals of writes made and answered
+// while their exclusive hold (same client and token, no limit) was
+// trusted: a newer token had been written before, so another holder
+// wrote while this one still held. Where that holder's own trust was
+// recorded, the overlap rule sees it too; where it was never trusted (a
+// grant that came to a process as it was stopped), only this rule does.
+func refusedWhileHeld(refused []Event, holds map[string][]Event) []string {
+	var found []string
+	for _, w := range refused {
+		for _, h := range holds[w.Resource] {
+			if sameHold(h, w) && !h.Shared && h.Limit == 0 && !w.From.Before(h.From) && !w.To.After(h.To) {
+				found = append(found, fmt.Sprintf("%s: the store refused token %d written by client %d at %s, within its trusted hold %s",
+					w.Resource, w.Token, w.Client, w.From.Format("15:04:05.000000"), describe(h)))
+				break
+			}
+		}
+	}
+	return found
 }
 
 func describe(e Event) string {

@@ -1,6 +1,7 @@
 package safety
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -161,6 +162,36 @@ func TestCheckStore(t *testing.T) {
 	// A refusal no newer write explains is a violation too.
 	r = Check([]Event{write("mutex", 1, 10, 0, 1, false, false)})
 	assert.False(t, r.StoreLinearizable)
+}
+
+// TestCheckRefusedWhileHeld: the store refused a write its writer made
+// while its exclusive hold was trusted, because another holder, whose own
+// hold was never trusted (and so overlaps nothing), had written a newer
+// token: a violation no other rule sees, the store's history being a
+// fenced register all the same. A refusal after the hold ended, or of a
+// write made stale on purpose, or among a semaphore's leases, is not.
+func TestCheckRefusedWhileHeld(t *testing.T) {
+	sneak := []Event{
+		hold("mutex", 1, false, 10, 0, 100),
+		{Client: 2, Resource: "mutex", Kind: Hold, Token: 20, From: at(50), To: at(50)}, // never trusted
+		write("mutex", 2, 20, 60, 61, true, false),
+		write("mutex", 1, 10, 70, 71, false, false),
+	}
+	r := Check(sneak)
+	assert.True(t, r.StoreLinearizable)
+	assert.Empty(t, r.Overlaps)
+	assert.Len(t, r.RefusedWhileHeld, 1)
+	assert.Equal(t, 1, r.Violations())
+
+	late := slices.Clone(sneak)
+	late[3] = write("mutex", 1, 10, 100, 101, false, false) // as its trust ended
+	assert.Zero(t, Check(late).Violations())
+	stale := slices.Clone(sneak)
+	stale[3] = write("mutex", 1, 10, 70, 71, false, true)
+	assert.Zero(t, Check(stale).Violations())
+	leases := slices.Clone(sneak)
+	leases[0].Limit, leases[1].Limit = 2, 2
+	assert.Zero(t, Check(leases).Violations())
 }
 
 func TestCheckGuardedWrites(t *testing.T) {
