@@ -35,12 +35,12 @@ type Proxy struct {
 	port    string // the members' port it forwards to
 	opaque  bool   // the stream is encrypted (TLS): no session is learned from it
 
-	mu     sync.Mutex
-	mode   proxyMode
-	gate   chan struct{} // closed while traffic may flow
-	delay  time.Duration
-	links  map[*link]struct{}
-	closed bool
+	mu      sync.Mutex
+	mode    proxyMode
+	changed chan struct{} // closed and replaced when the mode or the delay changes
+	delay   time.Duration
+	links   map[*link]struct{}
+	closed  bool
 }
 
 // NewProxy starts a proxy in front of the cluster's members on loopback
@@ -49,8 +49,7 @@ type Proxy struct {
 func (c *Cluster) NewProxy() (*Proxy, error) { return c.started().newProxy(clientPort, false) }
 
 func (c *Cluster) newProxy(port string, opaque bool) (*Proxy, error) {
-	p := &Proxy{cluster: c, port: port, opaque: opaque, gate: make(chan struct{}), links: make(map[*link]struct{})}
-	close(p.gate)
+	p := &Proxy{cluster: c, port: port, opaque: opaque, changed: make(chan struct{}), links: make(map[*link]struct{})}
 	for _, m := range c.members {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -75,10 +74,12 @@ func (c *Cluster) newProxy(port string, opaque bool) (*Proxy, error) {
 func (p *Proxy) Servers() []string { return append([]string(nil), p.addrs...) }
 
 // Cut closes every connection through the proxy and refuses new ones until
-// [Proxy.Heal]: the client sees its connection drop at once.
+// [Proxy.Heal] (or another mode: each of Cut, Blackhole and
+// BlackholeReplies replaces the one before): the client sees its
+// connection drop at once.
 func (p *Proxy) Cut() {
 	p.mu.Lock()
-	p.mode = modeCut
+	p.set(modeCut, p.delay)
 	links := p.snapshot()
 	p.mu.Unlock()
 	for _, l := range links {
@@ -94,10 +95,7 @@ func (p *Proxy) Cut() {
 func (p *Proxy) Blackhole() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.mode != modeBlackhole && p.mode != modeMute {
-		p.gate = make(chan struct{})
-	}
-	p.mode = modeBlackhole
+	p.set(modeBlackhole, p.delay)
 }
 
 // BlackholeReplies stops forwarding from the servers to the clients until
@@ -107,28 +105,31 @@ func (p *Proxy) Blackhole() {
 func (p *Proxy) BlackholeReplies() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.mode != modeBlackhole && p.mode != modeMute {
-		p.gate = make(chan struct{})
-	}
-	p.mode = modeMute
+	p.set(modeMute, p.delay)
 }
 
 // Delay holds every chunk of traffic for d before forwarding it, in both
-// directions. Zero removes the delay.
+// directions, counting from when it arrived. Zero removes the delay, also
+// for chunks already held.
 func (p *Proxy) Delay(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.delay = d
+	p.set(p.mode, d)
 }
 
 // Heal ends a Cut or Blackhole; connections cut stay closed.
 func (p *Proxy) Heal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.mode == modeBlackhole || p.mode == modeMute {
-		close(p.gate)
-	}
-	p.mode = modePass
+	p.set(modePass, p.delay)
+}
+
+// set changes the mode and delay, and wakes the chunks waiting under the
+// old ones to look again. p.mu is held.
+func (p *Proxy) set(mode proxyMode, delay time.Duration) {
+	p.mode, p.delay = mode, delay
+	close(p.changed)
+	p.changed = make(chan struct{})
 }
 
 // Close stops the proxy and closes every connection through it. Closing
@@ -186,7 +187,7 @@ func (p *Proxy) accept(ln net.Listener, m *Member) {
 func (p *Proxy) wait(l *link, at time.Time, down bool) bool {
 	for {
 		p.mu.Lock()
-		mode, gate, delay := p.mode, p.gate, p.delay
+		mode, changed, delay := p.mode, p.changed, p.delay
 		p.mu.Unlock()
 		switch mode {
 		case modeCut:
@@ -197,7 +198,7 @@ func (p *Proxy) wait(l *link, at time.Time, down bool) bool {
 				break
 			}
 			select {
-			case <-gate:
+			case <-changed:
 				continue
 			case <-l.done:
 				return false
@@ -208,6 +209,9 @@ func (p *Proxy) wait(l *link, at time.Time, down bool) bool {
 			select {
 			case <-t.C:
 				continue // the mode may have changed meanwhile
+			case <-changed:
+				t.Stop()
+				continue
 			case <-l.done:
 				t.Stop()
 				return false

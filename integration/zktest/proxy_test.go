@@ -3,6 +3,8 @@ package zktest
 import (
 	"io"
 	"net"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,8 +17,7 @@ import (
 // hang-up, as over TCP; the link used to close at the failed write and
 // drop them.
 func TestAServerHangUpStillDeliversWhatItSentBefore(t *testing.T) {
-	p := &Proxy{gate: make(chan struct{}), links: make(map[*link]struct{})}
-	close(p.gate)
+	p := &Proxy{changed: make(chan struct{}), links: make(map[*link]struct{})}
 	app, client := net.Pipe()
 	defer app.Close()
 	l := &link{p: p, client: client, done: make(chan struct{})}
@@ -40,4 +41,68 @@ func TestAServerHangUpStillDeliversWhatItSentBefore(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "imok", string(got))
 	<-l.done
+}
+
+// TestAChangeOfModeAppliesToChunksAlreadyHeld: a request held by a
+// Blackhole goes on when BlackholeReplies follows (requests reach the
+// servers); a chunk held by a long Delay goes on when the delay is set to
+// zero; and a held chunk's link closes on a Cut. They waited for the old
+// mode's Heal, or the old delay, before.
+func TestAChangeOfModeAppliesToChunksAlreadyHeld(t *testing.T) {
+	p := &Proxy{changed: make(chan struct{}), links: make(map[*link]struct{})}
+	l := &link{p: p, client: nopConn{}, done: make(chan struct{})}
+	waiting := func(down bool) chan bool { // once the chunk is held
+		ch := make(chan bool, 1)
+		go func() { ch <- p.wait(l, time.Now(), down) }()
+		for deadline := time.Now().Add(5 * time.Second); !holding(); {
+			require.True(t, time.Now().Before(deadline), "the chunk was not held")
+			runtime.Gosched()
+		}
+		return ch
+	}
+	within := func(ch chan bool, what string) bool {
+		t.Helper()
+		select {
+		case ok := <-ch:
+			return ok
+		case <-time.After(5 * time.Second):
+			t.Fatal(what)
+			return false
+		}
+	}
+
+	p.Blackhole()
+	request := waiting(false)
+	p.BlackholeReplies()
+	assert.True(t, within(request, "a request held by Blackhole stayed held under BlackholeReplies"))
+	reply := waiting(true)
+	p.Heal()
+	assert.True(t, within(reply, "a reply stayed held after Heal"))
+
+	p.Delay(time.Hour)
+	held := waiting(true)
+	p.Delay(0)
+	assert.True(t, within(held, "a chunk stayed held after Delay(0)"))
+
+	p.Blackhole()
+	cut := waiting(true)
+	p.Cut()
+	assert.False(t, within(cut, "a chunk held by Blackhole was not dropped by a Cut"))
+}
+
+// nopConn is a net.Conn that does nothing, for a link that sends nothing.
+type nopConn struct{ net.Conn }
+
+func (nopConn) Close() error { return nil }
+
+// holding reports whether a goroutine waits in Proxy.wait, blocked.
+func holding() bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "zktest.(*Proxy).wait(") && strings.Contains(g, "[select") {
+			return true
+		}
+	}
+	return false
 }
