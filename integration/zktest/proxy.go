@@ -163,11 +163,20 @@ func (p *Proxy) snapshot() []*link {
 }
 
 func (p *Proxy) accept(ln net.Listener, m *Member) {
+	backoff := 5 * time.Millisecond
 	for {
 		conn, err := ln.Accept()
-		if err != nil {
+		if errors.Is(err, net.ErrClosed) {
 			return
 		}
+		if err != nil {
+			// A failure that passes (too many open files): the client
+			// waits in the listener's backlog meanwhile, as with any server.
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
 		l := &link{p: p, member: m, client: conn, done: make(chan struct{})}
 		p.mu.Lock()
 		if p.closed || p.mode == modeCut {

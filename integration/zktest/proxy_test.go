@@ -5,6 +5,8 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,3 +108,50 @@ func holding() bool {
 	}
 	return false
 }
+
+// TestAcceptGoesOnAfterAFailureThatPasses: an Accept that fails (too many
+// open files) is tried again, and the next client is taken; only a closed
+// listener ends the loop. Before, the first failure ended it for good,
+// with the socket still open: clients hung in its backlog.
+func TestAcceptGoesOnAfterAFailureThatPasses(t *testing.T) {
+	p := &Proxy{changed: make(chan struct{}), links: make(map[*link]struct{}), mode: modeCut} // a Cut closes what it takes
+	client := &closeCounter{}
+	ln := &scriptedListener{results: []acceptResult{
+		{err: &net.OpError{Op: "accept", Net: "tcp", Err: syscall.EMFILE}},
+		{conn: client},
+		{err: net.ErrClosed},
+	}}
+	done := make(chan struct{})
+	go func() { p.accept(ln, nil); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("accept did not end at the closed listener")
+	}
+	assert.EqualValues(t, 1, client.closed.Load(), "the client after the failure was not taken")
+}
+
+type acceptResult struct {
+	conn net.Conn
+	err  error
+}
+
+// scriptedListener hands out its results in order.
+type scriptedListener struct {
+	net.Listener
+	results []acceptResult
+}
+
+func (l *scriptedListener) Accept() (net.Conn, error) {
+	r := l.results[0]
+	l.results = l.results[1:]
+	return r.conn, r.err
+}
+
+// closeCounter is a connection that counts its closes.
+type closeCounter struct {
+	net.Conn
+	closed atomic.Int32
+}
+
+func (c *closeCounter) Close() error { c.closed.Add(1); return nil }
