@@ -184,30 +184,20 @@ func TestMembersThatEnterTogetherAreRefusedByArrival(t *testing.T) {
 	go func() { firstIn <- first.Enter(ctx) }()
 	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, session(t), path)) == 1 }))
 
-	var hold atomic.Bool
-	release := make(chan struct{})
-	held := make(chan struct{})
-	s := testutil.Session(t, cluster.Servers(), recipes.WithDialer(wiretest.Dialer(wiretest.Hooks{
-		Request: func(op int32, _ []byte) error {
-			if (op == wiretest.OpGetChildren || op == wiretest.OpGetChildren2) && hold.CompareAndSwap(true, false) {
-				close(held)
-				<-release
-			}
-			return nil
-		},
-	})))
+	gate := wiretest.NewGate(wiretest.OpGetChildren, wiretest.OpGetChildren2)
+	s := testutil.Session(t, cluster.Servers(), recipes.WithDialer(gate.Dialer()))
 	second, err := barrier.NewDouble(s, path, 2)
 	require.NoError(t, err)
-	hold.Store(true)
+	gate.Arm(0)
 	secondIn := make(chan error, 1)
 	go func() { secondIn <- second.Enter(ctx) }()
-	<-held
+	<-gate.Held()
 	require.NoError(t, <-firstIn, "the first member counted two")
 
 	third := session(t) // a member whose node is made while the second's count is held
 	_, err = third.Conn().Create(path+"/"+uuid.NewString(), nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
 	require.NoError(t, err)
-	close(release)
+	gate.Release()
 	require.NoError(t, <-secondIn, "the second member to enter was refused")
 
 	late, err := barrier.NewDouble(session(t), path, 2)
@@ -244,26 +234,18 @@ func TestAMemberGoneBeforeTheCheckIsNotCountedAhead(t *testing.T) {
 	require.NoError(t, second.Enter(ctx))
 	require.NoError(t, <-firstIn)
 
-	var armed atomic.Bool
-	var exists atomic.Int32 // once armed: the first reads our own node, the second checks a member
-	held, release := make(chan struct{}), make(chan struct{})
-	s := testutil.Session(t, cluster.Servers(), recipes.WithDialer(wiretest.Dialer(wiretest.Hooks{
-		Request: func(op int32, _ []byte) error {
-			if op == wiretest.OpExists && armed.Load() && exists.Add(1) == 2 {
-				close(held)
-				<-release
-			}
-			return nil
-		},
-	})))
+	gate := wiretest.NewGate(wiretest.OpExists)
+	s := testutil.Session(t, cluster.Servers(), recipes.WithDialer(gate.Dialer()))
 	third, err := barrier.NewDouble(s, path, 2)
 	require.NoError(t, err)
-	armed.Store(true) // hold the check of who entered first, once it counts three
+	// Hold the check of who entered first, once it counts three: the
+	// first Exists reads our own node, the second checks a member.
+	gate.Arm(1)
 	thirdIn := make(chan error, 1)
 	go func() { thirdIn <- third.Enter(ctx) }()
-	<-held
+	<-gate.Held()
 	require.NoError(t, leaving.Close()) // the first member goes
-	close(release)
+	gate.Release()
 	require.NoError(t, <-thirdIn, "refused, counting a member gone")
 
 	var wg sync.WaitGroup

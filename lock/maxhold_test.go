@@ -2,7 +2,6 @@ package lock_test
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -237,27 +236,18 @@ func TestEvictionOnAnEnsemble(t *testing.T) {
 func TestACallDoesNotWaitPastItsCtxForAnotherWrite(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
-	var hold atomic.Bool
-	held, release := make(chan struct{}), make(chan struct{})
-	s := session(t, nil, recipes.WithDialer(wiretest.Dialer(wiretest.Hooks{
-		Request: func(op int32, _ []byte) error {
-			if op == wiretest.OpSetData && hold.CompareAndSwap(true, false) {
-				close(held)
-				<-release
-			}
-			return nil
-		},
-	})))
+	gate := wiretest.NewGate(wiretest.OpSetData)
+	s := session(t, nil, recipes.WithDialer(gate.Dialer()))
 	m, err := lock.New(s, path, lock.WithMaxHold(time.Minute))
 	require.NoError(t, err)
 	h, err := m.Lock(ctx)
 	require.NoError(t, err)
 	defer h.Unlock(ctx)
 
-	hold.Store(true)
+	gate.Arm(0)
 	extended := make(chan error, 1)
 	go func() { extended <- h.Extend(ctx, 2*time.Minute) }()
-	<-held
+	<-gate.Held()
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	multi := make(chan error, 1)
@@ -273,7 +263,7 @@ func TestACallDoesNotWaitPastItsCtxForAnotherWrite(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Multi waited past its ctx for the Extend in flight")
 	}
-	close(release)
+	gate.Release()
 	require.NoError(t, <-extended)
 	assert.NoError(t, h.Err())
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -234,16 +233,8 @@ func TestWrappedSessionToleratesOnlyWithItsTimeout(t *testing.T) {
 func TestNoAcquisitionStartsOnceCloseHasBegun(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
-	var hold atomic.Bool
-	held, release := make(chan struct{}), make(chan struct{})
-	dial := wiretest.Dialer(wiretest.Hooks{Request: func(op int32, _ []byte) error {
-		if op == wiretest.OpDelete && hold.CompareAndSwap(true, false) {
-			close(held)
-			<-release
-		}
-		return nil
-	}})
-	conn, _, err := zk.Connect(cluster.Servers(), 4*time.Second, zk.WithDialer(dial), zk.WithLogInfo(false), zk.WithLogger(testutil.ZKQuiet{}))
+	gate := wiretest.NewGate(wiretest.OpDelete)
+	conn, _, err := zk.Connect(cluster.Servers(), 4*time.Second, zk.WithDialer(gate.Dialer()), zk.WithLogInfo(false), zk.WithLogger(testutil.ZKQuiet{}))
 	require.NoError(t, err)
 	t.Cleanup(conn.Close)
 	s, err := recipes.NewSession(ctx, conn, recipes.WithSessionTimeout(4*time.Second), quiet)
@@ -253,16 +244,16 @@ func TestNoAcquisitionStartsOnceCloseHasBegun(t *testing.T) {
 	_, err = m.Lock(ctx)
 	require.NoError(t, err)
 
-	hold.Store(true) // Close's release of that hold
+	gate.Arm(0) // Close's release of that hold
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
-	<-held
+	<-gate.Held()
 	other, err := lock.New(s, path+"-other")
 	require.NoError(t, err)
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	_, err = other.Lock(lctx)
 	assert.ErrorIs(t, err, recipes.ErrSessionClosed)
-	close(release)
+	gate.Release()
 	require.NoError(t, <-closed)
 }

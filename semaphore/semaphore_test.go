@@ -312,28 +312,19 @@ func TestAcquireDoesNotWaitPastItsCtxForAnotherCountRead(t *testing.T) {
 	_, err := admin.Conn().Create(count, semaphore.FormatCount(2), 0, zk.WorldACL(zk.PermAll))
 	require.NoError(t, err)
 	t.Cleanup(func() { admin.Conn().Delete(count, -1) })
-	var hold atomic.Bool
-	held, release := make(chan struct{}), make(chan struct{})
-	s := session(t, nil, recipes.WithDialer(wiretest.Dialer(wiretest.Hooks{
-		Request: func(op int32, _ []byte) error {
-			if op == wiretest.OpGetData && hold.CompareAndSwap(true, false) {
-				close(held)
-				<-release
-			}
-			return nil
-		},
-	})))
+	gate := wiretest.NewGate(wiretest.OpGetData)
+	s := session(t, nil, recipes.WithDialer(gate.Dialer()))
 	m, err := semaphore.NewCounted(s, path, count)
 	require.NoError(t, err)
 
-	hold.Store(true)
+	gate.Arm(0)
 	type acquired struct {
 		l   *semaphore.Lease
 		err error
 	}
 	first := make(chan acquired, 1)
 	go func() { l, err := m.Acquire(ctx); first <- acquired{l, err} }()
-	<-held
+	<-gate.Held()
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	second := make(chan error, 1)
@@ -344,7 +335,7 @@ func TestAcquireDoesNotWaitPastItsCtxForAnotherCountRead(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Acquire waited past its ctx for another goroutine's read of the count")
 	}
-	close(release)
+	gate.Release()
 	a := <-first
 	require.NoError(t, a.err)
 	require.NoError(t, a.l.Unlock(ctx))

@@ -6,6 +6,8 @@ package wiretest
 import (
 	"encoding/binary"
 	"net"
+	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -75,3 +77,47 @@ func (c *conn) Read(b []byte) (int, error) {
 // ErrBrokenPipe is what a Request hook returns to break the connection as
 // a peer that went away would.
 var ErrBrokenPipe error = syscall.EPIPE
+
+// A Gate holds back a request: once armed, the next request of its
+// opcodes (after skip others of them) waits before it is written until
+// the gate is released, and with it every request behind it on the
+// connection. A test uses it to make something happen while a request
+// is out of reach of the server.
+type Gate struct {
+	ops      []int32
+	skip     atomic.Int32
+	armed    atomic.Bool
+	held     chan struct{}
+	released chan struct{}
+}
+
+// NewGate returns a gate for requests of the opcodes ops.
+func NewGate(ops ...int32) *Gate {
+	return &Gate{ops: ops, held: make(chan struct{}), released: make(chan struct{})}
+}
+
+// Arm makes the gate hold the next request of its opcodes after skip of
+// them. It holds one request only, once.
+func (g *Gate) Arm(skip int) {
+	g.skip.Store(int32(skip))
+	g.armed.Store(true)
+}
+
+// Held is closed once a request is held.
+func (g *Gate) Held() <-chan struct{} { return g.held }
+
+// Release lets the held request go (or the gate, if none is held yet,
+// hold none).
+func (g *Gate) Release() { close(g.released) }
+
+// Dialer returns a dialer whose connections the gate holds requests of.
+func (g *Gate) Dialer() func(network, address string, timeout time.Duration) (net.Conn, error) {
+	return Dialer(Hooks{Request: func(op int32, _ []byte) error {
+		if !slices.Contains(g.ops, op) || !g.armed.Load() || g.skip.Add(-1) != -1 || !g.armed.CompareAndSwap(true, false) {
+			return nil
+		}
+		close(g.held)
+		<-g.released
+		return nil
+	}})
+}
