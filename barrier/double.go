@@ -31,8 +31,10 @@ type DoubleBarrier struct {
 	path string
 	n    int
 
-	turn       chan struct{} // a token per call: serialises Enter and Leave
-	own        string        // our member node, from Enter until Leave returns nil
+	// turn serialises Enter and Leave; a free turn is taken even if ctx
+	// has ended, so that a Leave whose ctx has ended still removes our node
+	turn       core.Turn
+	own        string // our member node, from Enter until Leave returns nil
 	ownCzxid   int64
 	left       bool     // our member node is deleted (or being deleted) by a Leave
 	round      []string // the members when we started to leave
@@ -49,27 +51,8 @@ func NewDouble(s *recipes.Session, path string, n int) (*DoubleBarrier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("barrier: %w", err)
 	}
-	return &DoubleBarrier{s: c, path: path, n: n, turn: make(chan struct{}, 1)}, nil
+	return &DoubleBarrier{s: c, path: path, n: n}, nil
 }
-
-// lock waits for this member's turn, or for ctx to end. A turn that is
-// free is taken even if ctx has ended, so that a Leave whose ctx has ended
-// still removes our node.
-func (d *DoubleBarrier) lock(ctx context.Context) error {
-	select {
-	case d.turn <- struct{}{}:
-		return nil
-	default:
-	}
-	select {
-	case d.turn <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (d *DoubleBarrier) unlock() { <-d.turn }
 
 // Enter joins the barrier and blocks until N members have entered (a
 // member whose session died no longer counts). It creates our member node
@@ -87,10 +70,10 @@ func (d *DoubleBarrier) unlock() { <-d.turn }
 // the server deletes the node itself). A create still in flight when ctx
 // ends is answered first, then whatever it made is deleted.
 func (d *DoubleBarrier) Enter(ctx context.Context) error {
-	if err := d.lock(ctx); err != nil {
+	if err := d.turn.Lock(ctx); err != nil {
 		return err
 	}
-	defer d.unlock()
+	defer d.turn.Unlock()
 	if d.own != "" {
 		return fmt.Errorf("barrier %s: enter: already entered", d.path)
 	}
@@ -334,10 +317,10 @@ func (d *DoubleBarrier) readyIsOurs(ctx context.Context) bool {
 // waits only for the rest of the members this round had when we first
 // started to leave.
 func (d *DoubleBarrier) Leave(ctx context.Context) (err error) {
-	if err := d.lock(ctx); err != nil {
+	if err := d.turn.Lock(ctx); err != nil {
 		return err
 	}
-	defer d.unlock()
+	defer d.turn.Unlock()
 	if d.own == "" {
 		return fmt.Errorf("barrier %s: leave: not entered", d.path)
 	}

@@ -60,7 +60,7 @@ type Semaphore struct {
 	max    int         // the maximum, unless count is set
 	count  string      // the node that holds the maximum, if any
 
-	cturn  chan struct{}   // a token: one read of the count at a time
+	cturn  core.Turn       // one read of the count at a time
 	cmax   int             // the count as last read
 	cwatch <-chan zk.Event // the watch set by that read, until it fires
 }
@@ -126,7 +126,7 @@ func newSemaphore(s *recipes.Session, p string, max int, count string, opts []Op
 	if err != nil {
 		return nil, fmt.Errorf("semaphore: %w", err)
 	}
-	return &Semaphore{s: s, c: c, path: p, locks: locks, leases: leases, max: max, count: count, cturn: make(chan struct{}, 1)}, nil
+	return &Semaphore{s: s, c: c, path: p, locks: locks, leases: leases, max: max, count: count}, nil
 }
 
 // Path returns the semaphore's path.
@@ -359,12 +359,10 @@ func (m *Semaphore) maximum(ctx context.Context) (int, <-chan zk.Event, error) {
 	if m.count == "" {
 		return m.max, nil, nil
 	}
-	select { // another goroutine's read is no reason to wait past ctx
-	case m.cturn <- struct{}{}:
-	case <-ctx.Done():
-		return 0, nil, ctx.Err()
+	if err := m.cturn.Lock(ctx); err != nil { // not past ctx for another goroutine's read
+		return 0, nil, err
 	}
-	defer func() { <-m.cturn }()
+	defer m.cturn.Unlock()
 	if m.cwatch != nil {
 		select {
 		case <-m.cwatch: // fired (go-zookeeper then closes it): read again

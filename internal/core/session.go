@@ -93,11 +93,11 @@ type Session struct {
 	strays map[string]int64
 	// Ephemeral names whose create a CreateEphemeral that failed left
 	// unknown: the node may be there, ours, until the cleanup deletes it
-	// or a later CreateEphemeral of the name takes it up. ghostTurn is a
-	// token: the cleanup's deletion and a later call's taking up go one
-	// at a time, so that the cleanup never deletes a node taken up.
-	doubtful  map[string]bool
-	ghostTurn chan struct{}
+	// or a later CreateEphemeral of the name takes it up. The cleanup's
+	// deletion and a later call's taking up go one at a time (ghosts), so
+	// that the cleanup never deletes a node taken up.
+	doubtful map[string]bool
+	ghosts   Turn
 }
 
 func newSession(cfg Config) *Session {
@@ -109,7 +109,7 @@ func newSession(cfg Config) *Session {
 		cfg: cfg, log: cfg.Logger, tel: newTelemetry(cfg), ctx: ctx, cancel: cancel,
 		stop: make(chan struct{}), changed: make(chan struct{}),
 		nodes: make(map[string]*Hold), mine: make(map[string]*ours),
-		strays: make(map[string]int64), doubtful: make(map[string]bool), ghostTurn: make(chan struct{}, 1),
+		strays: make(map[string]int64), doubtful: make(map[string]bool),
 	}
 }
 
@@ -887,12 +887,10 @@ func (s *Session) createOnce(ctx context.Context, p string, data []byte, flags i
 // that an earlier CreateEphemeral could not learn the outcome of may have
 // made it, taking that doubt over from the cleanup.
 func (s *Session) takeUp(ctx context.Context, p string) (bool, error) {
-	select {
-	case s.ghostTurn <- struct{}{}:
-	case <-ctx.Done():
-		return false, ctx.Err()
+	if err := s.ghosts.Lock(ctx); err != nil {
+		return false, err
 	}
-	defer func() { <-s.ghostTurn }()
+	defer s.ghosts.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	doubted := s.doubtful[p]
@@ -909,12 +907,10 @@ func (s *Session) doubt(p string) {
 	s.mu.Unlock()
 	remove := s.removeTask(p)
 	s.cleanup("remove "+p, func(ctx context.Context) error {
-		select {
-		case s.ghostTurn <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := s.ghosts.Lock(ctx); err != nil {
+			return err
 		}
-		defer func() { <-s.ghostTurn }()
+		defer s.ghosts.Unlock()
 		s.mu.Lock()
 		doubted := s.doubtful[p]
 		s.mu.Unlock()

@@ -72,3 +72,14 @@ func (t *turns) wake() {
 		t.free = nil
 	}
 }
+
+// Turn is a mutex whose Lock gives up when its ctx ends (a free turn is
+// taken even then), for the recipes' own one-at-a-time sections that wait
+// on the server. Its zero value is free.
+type Turn struct{ t turns }
+
+// Lock waits for the turn, or returns ctx.Err() once ctx ends.
+func (t *Turn) Lock(ctx context.Context) error { return t.t.take(ctx, true) }
+
+// Unlock gives the turn back.
+func (t *Turn) Unlock() { t.t.give(true) }

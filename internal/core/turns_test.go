@@ -58,6 +58,13 @@ func TestTurns(t *testing.T) {
 	tr.give(false)
 	require.NoError(t, tr.take(ended, true), "a free turn is taken even once ctx has ended")
 	tr.give(true)
+
+	var turn Turn // a mutex of write turns
+	require.NoError(t, turn.Lock(ended), "a free Turn is taken even once ctx has ended")
+	assert.ErrorIs(t, turn.Lock(ended), context.Canceled, "a Turn is one at a time")
+	turn.Unlock()
+	require.NoError(t, turn.Lock(ctx))
+	turn.Unlock()
 }
 
 // waitingIn returns how many goroutines wait in fn (on their stacks).
