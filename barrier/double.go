@@ -124,13 +124,7 @@ func (d *DoubleBarrier) join(ctx context.Context, own string) error {
 		default:
 			return err
 		}
-		st, err := core.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
-			ok, st, err := conn.Exists(own)
-			if err == nil && !ok {
-				return nil, nil
-			}
-			return st, err
-		})
+		st, err := d.stat(ctx, own)
 		switch {
 		case core.Retryable(err):
 			if err := d.s.WaitConnected(ctx); err != nil {
@@ -227,13 +221,7 @@ func (d *DoubleBarrier) awaitFull(ctx context.Context) error {
 func (d *DoubleBarrier) late(ctx context.Context, members []string) (bool, error) {
 	ahead := 0
 	for _, m := range members {
-		st, err := core.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
-			ok, st, err := conn.Exists(d.path + "/" + m)
-			if !ok {
-				st = nil // gone: go-zookeeper gives a zero stat
-			}
-			return st, err
-		})
+		st, err := d.stat(ctx, d.path+"/"+m)
 		switch {
 		case err != nil:
 			return false, err
@@ -268,10 +256,7 @@ func (d *DoubleBarrier) markReady(ctx context.Context) {
 		// application's connection deletes it at Close if it is still ours.
 		_, err := d.s.Create(ctx, p, nil, zk.FlagEphemeral)
 		if err == nil {
-			st, err := core.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
-				_, st, err := conn.Exists(p)
-				return st, err
-			})
+			st, err := d.stat(ctx, p)
 			if err == nil && st != nil && st.EphemeralOwner == d.s.ID() {
 				d.readyCzxid = st.Czxid
 			}
@@ -280,10 +265,7 @@ func (d *DoubleBarrier) markReady(ctx context.Context) {
 		if !errors.Is(err, zk.ErrNodeExists) {
 			return
 		}
-		st, err := core.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
-			_, st, err := conn.Exists(p)
-			return st, err
-		})
+		st, err := d.stat(ctx, p)
 		if err != nil || st == nil {
 			continue
 		}
@@ -297,11 +279,20 @@ func (d *DoubleBarrier) markReady(ctx context.Context) {
 // readyIsOurs reports whether the ready node was made after our member
 // node, that is, for this round.
 func (d *DoubleBarrier) readyIsOurs(ctx context.Context) bool {
-	st, err := core.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
-		_, st, err := conn.Exists(d.path + "/" + readyNode)
-		return st, err
-	})
+	st, err := d.stat(ctx, d.path+"/"+readyNode)
 	return err == nil && st != nil && st.Czxid > d.ownCzxid
+}
+
+// stat reads the stat of the node at p: nil if there is none
+// (go-zookeeper gives a zero stat for a missing node).
+func (d *DoubleBarrier) stat(ctx context.Context, p string) (*zk.Stat, error) {
+	return core.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
+		ok, st, err := conn.Exists(p)
+		if err != nil || !ok {
+			return nil, err
+		}
+		return st, nil
+	})
 }
 
 // Leave leaves the barrier and blocks until every member has left (a
@@ -437,13 +428,11 @@ func (d *DoubleBarrier) dropReady(ctx context.Context) {
 	d.readyCzxid = 0
 	p := d.path + "/" + readyNode
 	drop := func(ctx context.Context) error {
-		_, err := core.Call(ctx, d.s, func(conn *zk.Conn) (struct{}, error) {
-			_, st, err := conn.Exists(p)
-			if err != nil || st == nil || st.Czxid != czxid {
-				return struct{}{}, err // gone, or a later round's
-			}
-			return struct{}{}, conn.Delete(p, st.Version)
-		})
+		st, err := d.stat(ctx, p)
+		if err != nil || st == nil || st.Czxid != czxid {
+			return err // gone, or a later round's
+		}
+		_, err = core.Call(ctx, d.s, func(conn *zk.Conn) (struct{}, error) { return struct{}{}, conn.Delete(p, st.Version) })
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil
 		}
