@@ -76,17 +76,30 @@ func alive(pid int) bool {
 	return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
-func TestSigtermEndsTheWholeProcessGroupBeforeExiting143(t *testing.T) {
-	ctx := ctxFor(t, time.Minute)
-	b := newBackgroundChild(t)
-	z := start(t, ctx, "lock", "/zkr/sigterm", "--", "sh", "-c", b.script(false))
-	pid := b.pid(t, ctx)
-	require.NoError(t, z.cmd.Process.Signal(syscall.SIGTERM))
-	r := z.wait()
-	assert.False(t, alive(pid), "the command's background child outlived zkr")
-	assert.Equal(t, 143, r.code, r.stderr)
-	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
-	assert.Equal(t, 0, run(t, ctx, "lock", "--try", "/zkr/sigterm", "--", "true").code, "zkr released the lock")
+// TestAnInterruptEndsTheWholeProcessGroupBeforeExiting128PlusN: SIGTERM,
+// and SIGQUIT (Ctrl-\) like it: the command's processes are terminated,
+// the lock released, and zkr exits 128 + the signal's number with one
+// line, and no stack dump.
+func TestAnInterruptEndsTheWholeProcessGroupBeforeExiting128PlusN(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGQUIT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			ctx := ctxFor(t, time.Minute)
+			path := "/zkr/interrupt-" + strconv.Itoa(int(sig))
+			b := newBackgroundChild(t)
+			z := start(t, ctx, "lock", path, "--", "sh", "-c", b.script(false))
+			pid := b.pid(t, ctx)
+			require.NoError(t, z.cmd.Process.Signal(sig))
+			r := z.wait()
+			assert.False(t, alive(pid), "the command's background child outlived zkr")
+			assert.Equal(t, 128+int(sig), r.code, r.stderr)
+			assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+			assert.False(t, strings.Contains(r.stderr, "goroutine "), "zkr dumped its stacks")
+			cs, err := mutex(t, path).Contenders(ctx)
+			require.NoError(t, err)
+			assert.Empty(t, cs, "zkr left its node")
+			assert.Equal(t, 0, run(t, ctx, "lock", "--try", path, "--", "true").code, "zkr released the lock")
+		})
+	}
 }
 
 func TestLostLockEndsTheWholeProcessGroupBeforeExiting4(t *testing.T) {
@@ -296,24 +309,6 @@ func TestJobControlDoesNotStopZkr(t *testing.T) {
 			z.wait()
 		}
 	}
-}
-
-// TestSigquitEndsTheCommandBeforeExiting131: SIGQUIT (Ctrl-\) is an
-// interrupt like the others: the command's processes are terminated, the
-// lock released, and zkr exits 131 without a stack dump.
-func TestSigquitEndsTheCommandBeforeExiting131(t *testing.T) {
-	ctx := ctxFor(t, time.Minute)
-	b := newBackgroundChild(t)
-	z := start(t, ctx, "lock", "/zkr/sigquit", "--", "sh", "-c", b.script(false))
-	pid := b.pid(t, ctx)
-	require.NoError(t, z.cmd.Process.Signal(syscall.SIGQUIT))
-	r := z.wait()
-	assert.Equal(t, 131, r.code, r.stderr)
-	assert.False(t, strings.Contains(r.stderr, "goroutine "), "zkr dumped its stacks")
-	assert.False(t, alive(pid), "the command's background child outlived zkr")
-	cs, err := mutex(t, "/zkr/sigquit").Contenders(ctx)
-	require.NoError(t, err)
-	assert.Empty(t, cs, "zkr left its node")
 }
 
 // pending reports whether sig is pending for the process pid.
