@@ -237,17 +237,17 @@ func (w *waiter) lead(heads, alone bool) {
 // no max hold). Each node we watch keeps its own timing, whichever of
 // them we are to evict first; those we no longer watch are forgotten.
 func (w *waiter) timeHolder(x watched, now time.Time) (_ evicting, ok bool) {
-	if w.timed == nil {
-		w.timed = make(map[string]evicting, 2)
-	}
 	maps.DeleteFunc(w.timed, func(n string, _ evicting) bool { return n != w.pred.name && n != w.second.name })
 	d, ok := retime(w.timed[x.name], x.name, x.data, x.version, now, now)
-	if ok {
-		w.timed[x.name] = d
-	} else {
+	if !ok {
 		delete(w.timed, x.name)
+		return d, false
 	}
-	return d, ok
+	if w.timed == nil { // only for holders that declare a max hold
+		w.timed = make(map[string]evicting, 2)
+	}
+	w.timed[x.name] = d
+	return d, true
 }
 
 // secondGone reports whether second's going leaves pred our only blocker,
@@ -347,20 +347,32 @@ func (w *waiter) watchSecond(ctx context.Context, nodes []Node, me int, blockers
 // one due first if both do. Where pred alone blocks us, lead decides.
 // Without it, holders that hang side by side (two read holds ahead of a
 // writer) or behind a waiter that enforces nothing (a Curator contender
-// between a hung holder and us) would never be evicted.
+// between a hung holder and us) would never be evicted. It reads the
+// places of our last listing (w.at), and costs nothing more than the
+// listing unless second holds.
 func (w *waiter) duty(nodes []Node) {
 	now := time.Now()
 	var d evicting
-	for _, x := range []watched{w.second, w.pred} {
-		i := slices.IndexFunc(nodes, func(n Node) bool { return n.Name == x.name })
-		if i < 0 || len(Blockers(nodes, i, w.q.rule)) > 0 {
-			continue // not a holder
+	for _, x := range [2]struct {
+		watched
+		at int
+	}{{w.second, w.at.second}, {w.pred, w.at.pred}} {
+		if !holds(nodes, x.at, w.q.rule) {
+			// Nor does pred: what blocks second blocks it too, or
+			// second does.
+			break
 		}
-		if e, ok := w.timeHolder(x, now); ok && (d.name == "" || e.at.Before(d.at)) {
+		if e, ok := w.timeHolder(x.watched, now); ok && (d.name == "" || e.at.Before(d.at)) {
 			d = e
 		}
 	}
 	w.evict = d
+}
+
+// holds reports whether nothing ahead of nodes[i] blocks it under rule
+// (blockers that may yield aside).
+func holds(nodes []Node, i int, rule BlockRule) bool {
+	return !slices.ContainsFunc(nodes[:i], func(n Node) bool { return rule(nodes[i], n) })
 }
 
 // sleep waits for a watch to fire. pred's deletion grants us when it is

@@ -82,7 +82,7 @@ func TestRevokeRequestsKeepOnlyTheDeclaration(t *testing.T) {
 func TestRetimeEachHolderWeWatch(t *testing.T) {
 	nodes := []Node{{Name: "r1", Role: Shared}, {Name: "r2", Role: Shared}, {Name: "w", Role: Exclusive}}
 	for _, extend := range []bool{false, true} {
-		w := &waiter{q: &Queue{rule: ReadWriteBlocks}, name: "w"}
+		w := &waiter{q: &Queue{rule: ReadWriteBlocks}, name: "w", at: places{second: 0, pred: 1, me: 2}}
 		declared := declare([]byte("identity"), 2*time.Second, 0)
 		w.second = watched{name: "r1", data: declared}
 		w.pred = watched{name: "r2", data: declared}

@@ -69,7 +69,7 @@ type Session struct {
 	mu          sync.Mutex
 	id          int64
 	state       State
-	closing     bool          // Close has begun: no acquisition starts, none is granted
+	closing     bool          // Close has begun: no acquisition starts; a grant is born lost
 	suspended   time.Time     // when the current suspension began
 	suspensions int           // how many began: a tolerance timer acts only on its own
 	changed     chan struct{} // closed and replaced on every change of state
