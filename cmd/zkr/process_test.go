@@ -259,14 +259,8 @@ func TestSignalsIgnoredAtStartStayIgnored(t *testing.T) {
 		cmd.Path = "/bin/sh"
 		cmd.Args = append([]string{"sh", "-c", `trap '' HUP; exec "$0" "$@"`}, cmd.Args...)
 	}
-	z := startWith(t, ctx, nohup, "lock", "/zkr/nohup", "--", "sh", "-c",
-		fmt.Sprintf(`grep SigIgn /proc/$$/status > %[1]s.tmp && mv %[1]s.tmp %[1]s; while [ ! -e %[2]s ]; do sleep 0.05; done`, ignored, goAhead))
-	var sigIgn uint64
-	require.NoError(t, waitFor(ctx, func() bool {
-		data, err := os.ReadFile(ignored)
-		_, err2 := fmt.Sscanf(string(data), "SigIgn: %x", &sigIgn)
-		return err == nil && err2 == nil
-	}), "the command never ran")
+	z := startWith(t, ctx, nohup, "lock", "/zkr/nohup", "--", "sh", "-c", reportIgnored(ignored, goAhead, 0))
+	sigIgn := ignoredBy(t, ctx, ignored)
 	assert.NotZero(t, sigIgn&(1<<(syscall.SIGHUP-1)), "the command does not ignore SIGHUP")
 
 	require.NoError(t, z.cmd.Process.Signal(syscall.SIGHUP))
@@ -274,6 +268,25 @@ func TestSignalsIgnoredAtStartStayIgnored(t *testing.T) {
 	require.NoError(t, os.WriteFile(goAhead, nil, 0o644))
 	r := z.wait()
 	assert.Equal(t, 0, r.code, "SIGHUP ended zkr: %s", r.stderr)
+}
+
+// reportIgnored is a shell command that writes the signals it ignores
+// (its SigIgn line) to file, waits until goAhead exists, and exits code.
+func reportIgnored(file, goAhead string, code int) string {
+	return fmt.Sprintf(`grep SigIgn /proc/$$/status > %[1]s.tmp && mv %[1]s.tmp %[1]s; while [ ! -e %[2]s ]; do sleep 0.05; done; exit %[3]d`, file, goAhead, code)
+}
+
+// ignoredBy waits for what reportIgnored writes to file, and returns the
+// mask of ignored signals (bit N-1 for signal N).
+func ignoredBy(t *testing.T, ctx context.Context, file string) uint64 {
+	t.Helper()
+	var sigIgn uint64
+	require.NoError(t, waitFor(ctx, func() bool {
+		data, err := os.ReadFile(file)
+		_, err2 := fmt.Sscanf(string(data), "SigIgn: %x", &sigIgn)
+		return err == nil && err2 == nil
+	}), "the command never ran")
+	return sigIgn
 }
 
 // TestJobControlDoesNotStopZkr: SIGTSTP (Ctrl-Z), SIGTTIN and SIGTTOU
@@ -285,14 +298,8 @@ func TestJobControlDoesNotStopZkr(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU} {
 		dir := t.TempDir()
 		ignored, goAhead := filepath.Join(dir, "ignored"), filepath.Join(dir, "go")
-		z := start(t, ctx, "lock", "/zkr/job-control", "--", "sh", "-c",
-			fmt.Sprintf(`grep SigIgn /proc/$$/status > %[1]s.tmp && mv %[1]s.tmp %[1]s; while [ ! -e %[2]s ]; do sleep 0.05; done; exit 7`, ignored, goAhead))
-		var sigIgn uint64
-		require.NoError(t, waitFor(ctx, func() bool {
-			data, err := os.ReadFile(ignored)
-			_, err2 := fmt.Sscanf(string(data), "SigIgn: %x", &sigIgn)
-			return err == nil && err2 == nil
-		}), "the command never ran")
+		z := start(t, ctx, "lock", "/zkr/job-control", "--", "sh", "-c", reportIgnored(ignored, goAhead, 7))
+		sigIgn := ignoredBy(t, ctx, ignored)
 		for _, s := range []syscall.Signal{syscall.SIGTSTP, syscall.SIGTTIN} {
 			assert.Zero(t, sigIgn&(1<<(s-1)), "the command ignores %v", s)
 		}
