@@ -631,8 +631,12 @@ func TestCheckerCatchesARogueWriterAmongWorkers(t *testing.T) {
 	}
 	cfg.RogueWriters = true
 	// A semaphore as wide as its goroutines, checked against the suite's
-	// limit: leases held long enough to pile up.
-	cfg.LeaseMax, cfg.LeaseHold = 2*cfg.Leases, 50*time.Millisecond
+	// limit: leases held long enough to pile up. Acquirers take the
+	// semaphore's mutex one at a time, and under a loaded run (the whole
+	// suite on 2 cores) an acquisition took long enough that three never
+	// overlapped within 50 ms holds: the control once failed so. Half a
+	// second leaves room for ten times that.
+	cfg.LeaseMax, cfg.LeaseHold = 2*cfg.Leases, 500*time.Millisecond
 	store, err := safety.NewStoreServer(true)
 	require.NoError(t, err)
 	defer store.Close()
