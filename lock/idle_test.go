@@ -18,13 +18,39 @@ import (
 // TestIdleHoldsCostNoGoroutine is issue 22's one process with many holds,
 // taken by goroutines sharing one Session:
 // a Session made by Connect follows its holds' nodes and its own state
-// itself, so a granted hold costs no goroutine (each had one before). And
-// every hold is still told, alone, what happens to its node: deleted,
-// written by someone else, asked to let go; and all of them of the
-// session's end.
+// itself, so a granted hold costs no goroutine (each had one before). One
+// over the application's connection (NewSession) must wait on each
+// watch's channel: a few goroutines wait on many channels each (each hold
+// had a goroutine of its own before). And every hold is still told,
+// alone, what happens to its node: deleted, written by someone else,
+// asked to let go; and all of them of the session's end.
 func TestIdleHoldsCostNoGoroutine(t *testing.T) {
+	t.Run("Connect", func(t *testing.T) {
+		s := session(t, nil)
+		manyIdleHolds(t, s, func() error { return s.Close() }, recipes.ErrSessionClosed)
+	})
+	t.Run("NewSession", func(t *testing.T) {
+		ctx := ctxFor(t, time.Minute)
+		conn, _, err := zk.Connect(cluster.Servers(), 10*time.Second, zk.WithLogInfo(false))
+		require.NoError(t, err)
+		defer conn.Close()
+		require.NoError(t, waitFor(ctx, func() bool { return conn.State() == zk.StateHasSession }))
+		s, err := recipes.NewSession(ctx, conn)
+		require.NoError(t, err)
+		// Close gives every hold up: their nodes go with it, and the
+		// connection lives on.
+		manyIdleHolds(t, s, func() error { return s.Close() }, recipes.ErrNotHeld)
+	})
+}
+
+// manyIdleHolds takes many holds on s, on distinct paths, from ten
+// goroutines, checks that they cost fewer goroutines than a tenth of one
+// each, and that each is told what happens to its own node; then it ends
+// the session with end, after which every hold left must be over with
+// endErr.
+func manyIdleHolds(t *testing.T, s *recipes.Session, end func() error, endErr error) {
 	ctx := ctxFor(t, 2*time.Minute)
-	s, other := session(t, nil), session(t, nil)
+	other := session(t, nil)
 	base := testPath(t)
 	const n = 300
 	holds := make([]*lock.Hold, n)
@@ -83,7 +109,7 @@ func TestIdleHoldsCostNoGoroutine(t *testing.T) {
 	}
 
 	// The session's end ends every hold.
-	require.NoError(t, s.Close())
+	require.NoError(t, end())
 	for i, h := range holds {
 		select {
 		case <-h.Done():
@@ -91,7 +117,7 @@ func TestIdleHoldsCostNoGoroutine(t *testing.T) {
 			t.Fatalf("hold %d outlived its session", i)
 		}
 		if h != deleted && h != written {
-			assert.ErrorIs(t, h.Err(), recipes.ErrSessionClosed)
+			assert.ErrorIs(t, h.Err(), endErr)
 		}
 	}
 }

@@ -62,9 +62,11 @@ type Session struct {
 
 	ctx    context.Context // cancelled when the session is lost or closed
 	cancel context.CancelCauseFunc
-	stop   chan struct{} // stops the poller
+	stop   chan struct{} // stops the poller and the followers
 	wg     sync.WaitGroup
 	once   sync.Once
+
+	followers followers // the watches on our nodes (NewSession's; see follow)
 
 	mu          sync.Mutex
 	id          int64
@@ -332,25 +334,6 @@ func (s *Session) nodeEvent(ev zk.Event) {
 	if h != nil {
 		h.event(ev)
 	}
-}
-
-// follow hands the event of a watch on one of our nodes to nodeEvent. On
-// a connection the Session made, onEvent does, and the watch's channel is
-// left to go-zookeeper (it is buffered, and dropped once it fires); on the
-// application's, a goroutine waits for it, until the Session closes.
-func (s *Session) follow(w <-chan zk.Event) {
-	if s.owned || w == nil {
-		return
-	}
-	s.spawn(func() {
-		select {
-		case ev, ok := <-w:
-			if ok {
-				s.nodeEvent(ev)
-			}
-		case <-s.stop:
-		}
-	})
 }
 
 func (s *Session) poll() {
