@@ -15,8 +15,9 @@ import (
 // case, not a goroutine. A goroutine ends once none of its channels is
 // left; a later watch starts another.
 type followers struct {
-	mu    sync.Mutex
-	roomy []*bin // the bins with room, each at its index
+	mu      sync.Mutex
+	roomy   []*bin // the bins with room, each at its index
+	running int    // goroutines waiting on bins
 }
 
 // A bin is one goroutine's channels.
@@ -53,12 +54,14 @@ func (s *Session) follow(w <-chan zk.Event) {
 	if b.n++; b.n == binSize {
 		f.drop(b)
 	}
-	if start && !s.spawn(func() { s.waitBin(b) }) {
+	switch {
+	case !start:
+	case s.spawn(func() { s.waitBin(b) }):
+		f.running++
+	case b.at >= 0:
 		// The Session has ended: its holds have, and nobody waits for
 		// their events.
-		if b.at >= 0 {
-			f.drop(b)
-		}
+		f.drop(b)
 	}
 	f.mu.Unlock()
 	if !start {
@@ -87,6 +90,11 @@ func (s *Session) waitBin(b *bin) {
 		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(b.wake)},
 	}
 	const fixed = 2
+	defer func() {
+		f.mu.Lock()
+		f.running--
+		f.mu.Unlock()
+	}()
 	for {
 		f.mu.Lock()
 		for _, w := range b.added {
