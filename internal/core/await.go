@@ -181,7 +181,7 @@ func (w *waiter) list(ctx context.Context) (nodes []Node, me int, err error) {
 	if err != nil {
 		return nil, 0, q.wrap(err)
 	}
-	me = slices.IndexFunc(nodes, func(n Node) bool { return n.Name == w.name })
+	me = find(nodes, w.name, q.markers)
 	if me < 0 {
 		return nil, 0, q.gone()
 	}
@@ -189,16 +189,18 @@ func (w *waiter) list(ctx context.Context) (nodes []Node, me int, err error) {
 }
 
 // place decides from a listing: granted, would block (a try), or wait,
-// with the watches set on the blockers ahead.
+// with the watches set on the blockers ahead. It looks at the nodes ahead
+// only as far back as the two nearest blockers (a try, at them all): a
+// waiter in a long queue costs no work in proportion to it.
 func (w *waiter) place(ctx context.Context, nodes []Node, me int) (next, error) {
 	q := w.q
-	blockers := Blockers(nodes, me, q.rule)
+	pred := blockerBefore(nodes, me, me, q.rule)
 	w.clear = me == 0
 	switch {
-	case len(blockers) == 0:
+	case pred < 0:
 		return grant, nil
 	case !w.wait:
-		pass, err := q.allYield(ctx, nodes[me], blockers)
+		pass, err := q.allYield(ctx, nodes[me], Blockers(nodes, me, q.rule))
 		switch {
 		case err != nil:
 			return relist, q.wrap(err)
@@ -211,11 +213,22 @@ func (w *waiter) place(ctx context.Context, nodes []Node, me int) (next, error) 
 		w.watching = true
 		w.h.arm()
 	}
-	blockers, n, err := w.watchPred(ctx, nodes, me, blockers)
+	pred, n, err := w.watchPred(ctx, nodes, me, pred)
 	if n != sleep || err != nil {
 		return n, err
 	}
-	return w.watchSecond(ctx, nodes, me, blockers)
+	return w.watchSecond(ctx, nodes, me, pred)
+}
+
+// blockerBefore returns the index of the nearest node before nodes[i]
+// that blocks nodes[me] under rule, or -1 if none does.
+func blockerBefore(nodes []Node, me, i int, rule BlockRule) int {
+	for j := i - 1; j >= 0; j-- {
+		if rule(nodes[me], nodes[j]) {
+			return j
+		}
+	}
+	return -1
 }
 
 // lead makes pred our only blocker, and takes up, keeps or drops the duty
@@ -263,61 +276,61 @@ func (w *waiter) secondGone(ours *Hold) bool {
 	return true
 }
 
-// watchPred watches the nearest blocker, unless it is pred already. A
-// blocker that yields is passed over for the one before it; if none is
-// left, or the last one is gone already, nothing blocks us; nor if the
-// nearest is gone and was a hold of this Session's granted with nothing
-// ahead of it (see Hold.clear). It returns the blockers still in the way.
-func (w *waiter) watchPred(ctx context.Context, nodes []Node, me int, blockers []Node) ([]Node, next, error) {
+// watchPred watches the nearest blocker (nodes[pred]), unless it is pred
+// already. A blocker that yields is passed over for the one before it; if
+// none is left, or the last one is gone already, nothing blocks us; nor if
+// the nearest is gone and was a hold of this Session's granted with
+// nothing ahead of it (see Hold.clear). It returns the index of the
+// blocker it watches.
+func (w *waiter) watchPred(ctx context.Context, nodes []Node, me, pred int) (int, next, error) {
 	q := w.q
-	if blockers[len(blockers)-1].Name == w.pred.name {
-		return blockers, sleep, nil
+	if nodes[pred].Name == w.pred.name {
+		return pred, sleep, nil
 	}
-	for len(blockers) > 0 {
-		b := blockers[len(blockers)-1]
+	for pred >= 0 {
+		b := nodes[pred]
+		before := blockerBefore(nodes, me, pred, q.rule)
 		p := q.path + "/" + b.Name
 		ours := q.s.holdOf(p)
 		nw, err := q.s.watchExisting(ctx, p)
 		switch {
 		case err != nil:
-			return nil, relist, q.wrap(unreadable(b.Name, err))
-		case !nw.ok && len(blockers) == 1:
+			return -1, relist, q.wrap(unreadable(b.Name, err))
+		case !nw.ok && before < 0:
 			// The last blocker went (later nodes queue behind us); if it
 			// was the only node ahead, nothing is.
 			w.clear = me == 1
-			return nil, grant, nil
+			return -1, grant, nil
 		case !nw.ok && ours != nil && ours.clear.Load():
 			// Granted with nothing ahead of it, and gone: so is every
 			// blocker ahead of it.
-			w.clear = nodes[me-1].Name == b.Name
-			return nil, grant, nil
+			w.clear = pred == me-1
+			return -1, grant, nil
 		case !nw.ok:
-			return nil, relist, nil
+			return -1, relist, nil
 		case q.yields == nil || !q.yields(nodes[me], b, &Read{nw.data, nw.stat}):
 			w.pred = watched{b.Name, nw.watch, nw.data, nw.stat.Version, nil}
-			return blockers, sleep, nil
+			return pred, sleep, nil
 		}
-		blockers = blockers[:len(blockers)-1]
+		pred = before
 	}
-	return nil, grant, nil // every blocker yields
+	return -1, grant, nil // every blocker yields
 }
 
 // watchSecond watches the blocker before pred, if there is one and it is
 // not watched already. Where pred is the only blocker, or second is gone
 // already and nothing can be left ahead of it (see secondGone), pred leads
 // (see lead).
-func (w *waiter) watchSecond(ctx context.Context, nodes []Node, me int, blockers []Node) (next, error) {
-	if len(blockers) == 1 {
-		w.lead(nodes[0].Name == w.pred.name, me == 1)
+func (w *waiter) watchSecond(ctx context.Context, nodes []Node, me, pred int) (next, error) {
+	q := w.q
+	second := blockerBefore(nodes, me, pred, q.rule)
+	if second < 0 {
+		w.lead(pred == 0, me == 1)
 		return sleep, nil
 	}
-	b := blockers[len(blockers)-2]
+	b := nodes[second]
 	w.last, w.alone = false, false
-	index := func(name string) int {
-		return slices.IndexFunc(nodes[:me], func(n Node) bool { return n.Name == name })
-	}
-	w.at = places{index(b.Name), index(w.pred.name), me}
-	q := w.q
+	w.at = places{second, pred, me}
 	p := q.path + "/" + b.Name
 	if b.Name == w.second.name {
 		if w.second.ours == nil { // its waiter may have registered since

@@ -126,16 +126,35 @@ func ParseChildren(children []string, markers []Marker) []Node {
 			nodes = append(nodes, n)
 		}
 	}
-	slices.SortFunc(nodes, func(a, b Node) int {
-		switch {
-		case a.Seq == b.Seq:
-			return strings.Compare(a.Name, b.Name)
-		case SeqBefore(a.Seq, b.Seq):
-			return -1
-		}
-		return 1
-	})
+	slices.SortFunc(nodes, queueOrder)
 	return nodes
+}
+
+// queueOrder orders nodes by sequence number (see SeqBefore), then name.
+func queueOrder(a, b Node) int {
+	switch {
+	case a.Seq == b.Seq:
+		return strings.Compare(a.Name, b.Name)
+	case SeqBefore(a.Seq, b.Seq):
+		return -1
+	}
+	return 1
+}
+
+// find returns the index of the node called name in nodes, which
+// ParseChildren made with markers, or -1 if it is not there. It searches
+// by queue order, and then, if that misses, from the start: sequence
+// numbers spread over more than half the counter's range (a name someone
+// chose) leave no consistent order to search by.
+func find(nodes []Node, name string, markers []Marker) int {
+	n, ok := ParseNode(name, markers)
+	if !ok {
+		return -1 // ParseChildren dropped it
+	}
+	if i, found := slices.BinarySearchFunc(nodes, n, queueOrder); found {
+		return i
+	}
+	return slices.IndexFunc(nodes, func(x Node) bool { return x.Name == name })
 }
 
 // BlockRule reports whether other, queued ahead of me, keeps me from

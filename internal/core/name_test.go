@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var allMarkers = []Marker{MutexMarker, KazooLockMarker, KazooReadMarker, WriteMarker, ReadMarker, LatchMarker}
@@ -120,6 +121,51 @@ func TestBlockersAndPredecessor(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, seqs(Blockers(tt.nodes, tt.me, tt.rule)))
+			// A waiter walks them from the nearest back, one at a time.
+			var walked []int32
+			for i := blockerBefore(tt.nodes, tt.me, tt.me, tt.rule); i >= 0; i = blockerBefore(tt.nodes, tt.me, i, tt.rule) {
+				walked = append([]int32{tt.nodes[i].Seq}, walked...)
+			}
+			assert.Equal(t, tt.want, walked)
+		})
+	}
+}
+
+// TestFindOurNode: a waiter finds its node in a listing by queue order,
+// and still finds it where names someone chose spread the sequence
+// numbers too far apart for any order.
+func TestFindOurNode(t *testing.T) {
+	name := func(id string, seq int32) string { return fmt.Sprintf("_c_%s-lock-%010d", id, seq) }
+	markers := KnownMarkers()
+	queue := func(names ...string) []Node { return ParseChildren(names, markers) }
+	long := make([]string, 1000)
+	for i := range long {
+		long[i] = name(fmt.Sprintf("%032x", i), int32(i*7))
+	}
+	tests := []struct {
+		name  string
+		nodes []Node
+		find  string
+		found bool
+	}{
+		{"in a long queue", queue(long...), long[613], true},
+		{"first", queue(long...), long[0], true},
+		{"last", queue(long...), long[999], true},
+		{"gone", queue(long[:500]...), long[613], false},
+		{"the same number twice", queue(name("a", 5), name("b", 5), name("c", 5)), name("b", 5), true},
+		{"across the counter's wrap", queue(name("a", 2147483600), name("b", -2147483600), name("c", -2147483590)), name("b", -2147483600), true},
+		{"numbers spread over the whole range", queue(name("a", -253411721), name("b", 521617046), name("c", 1702253018), name("d", -929533066), name("e", -1156120433), name("f", -2110603932)), name("a", -253411721), true},
+		{"not a name we parse", queue(long...), "foreign", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			i := find(tt.nodes, tt.find, markers)
+			if !tt.found {
+				assert.Equal(t, -1, i)
+				return
+			}
+			require.GreaterOrEqual(t, i, 0, "not found")
+			assert.Equal(t, tt.find, tt.nodes[i].Name)
 		})
 	}
 }
