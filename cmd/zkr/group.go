@@ -154,7 +154,7 @@ func (g *group) groupRemaining() []int {
 func (g *group) signal(sig syscall.Signal) []int {
 	pids := g.remaining()
 	for _, pid := range pids {
-		syscall.Kill(pid, sig)
+		kill(pid, sig)
 	}
 	return pids
 }

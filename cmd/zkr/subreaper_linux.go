@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // prSetChildSubreaper is PR_SET_CHILD_SUBREAPER from <linux/prctl.h>.
@@ -52,4 +55,64 @@ func (g *group) remaining() []int {
 		return g.groupRemaining()
 	}
 	return live
+}
+
+// kill sends sig to pid, a process remaining found, or, for -pgid, a
+// process group. A process it found may have exited since and been
+// reaped, and its pid taken by another process, anyone's: kill signals it
+// only through a pidfd that pinDescendant opened, which reaches nothing if
+// the process it pinned has exited meanwhile. Where the kernel has no
+// pidfds (before Linux 5.3), it signals the pid.
+func kill(pid int, sig syscall.Signal) {
+	if pid < 0 {
+		syscall.Kill(pid, sig)
+		return
+	}
+	fd, err := pinDescendant(pid)
+	switch {
+	case errors.Is(err, unix.ENOSYS):
+		syscall.Kill(pid, sig)
+	case err == nil:
+		defer unix.Close(fd)
+		unix.PidfdSendSignal(fd, sig, nil, 0)
+	}
+}
+
+// errNotDescendant: the process is not zkr's descendant.
+var errNotDescendant = errors.New("not a descendant of zkr")
+
+// pinDescendant opens a pidfd on the process pid, and returns it if that
+// process, pinned, descends from zkr (following its parents through
+// /proc).
+func pinDescendant(pid int) (int, error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return -1, err
+	}
+	if !descends(pid, os.Getpid()) {
+		unix.Close(fd)
+		return -1, errNotDescendant
+	}
+	return fd, nil
+}
+
+// descends reports whether pid is a descendant of root.
+func descends(pid, root int) bool {
+	seen := map[int]bool{} // pids reused as it reads may make a cycle
+	for !seen[pid] {
+		seen[pid] = true
+		line, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return false
+		}
+		p, err := parseStat(line)
+		if err != nil || p.ppid == 0 {
+			return false
+		}
+		if p.ppid == root {
+			return true
+		}
+		pid = p.ppid
+	}
+	return false
 }

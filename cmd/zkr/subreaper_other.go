@@ -2,7 +2,10 @@
 
 package main
 
-import "time"
+import (
+	"syscall"
+	"time"
+)
 
 // becomeSubreaper does nothing where there are no child subreapers: init
 // reaps the orphans of CMD's descendants.
@@ -18,3 +21,6 @@ const pollInterval = 10 * time.Millisecond
 // zombies included. A process that leaves the group (setsid) is not
 // followed: without a child subreaper, zkr cannot know its descendants.
 func (g *group) remaining() []int { return g.groupRemaining() }
+
+// kill sends sig to pid, or, for -pgid, a process group.
+func kill(pid int, sig syscall.Signal) { syscall.Kill(pid, sig) }
