@@ -38,7 +38,9 @@ type Queue struct {
 	// unwatched: no hold watches its own node (see Unwatched)
 	unwatched bool
 	measure   *Measure // nil: not measured (see Measured)
-	lister    lister   // the waiters' listings, shared
+	// listKey names the queue among the Session's listers: every Queue
+	// value of one path and markers shares listings
+	listKey string
 }
 
 // YieldRule reports whether other, which blocks me by name, lets me pass
@@ -90,7 +92,11 @@ func NewQueue(s *Session, path string, markers []Marker, rule BlockRule, opts ..
 			all = append(all, m)
 		}
 	}
-	q := &Queue{s: s, path: path, markers: all, rule: rule}
+	names := []string{path}
+	for _, m := range all {
+		names = append(names, m.Name)
+	}
+	q := &Queue{s: s, path: path, markers: all, rule: rule, listKey: strings.Join(names, "\x00")}
 	for _, opt := range opts {
 		opt(q)
 	}
@@ -164,7 +170,7 @@ func (q *Queue) enter(ctx context.Context, m Marker, data []byte) (string, creat
 // created is what the create of our node already told: the node's Czxid
 // (0 if unknown) and the listing asked for right behind the create (nil
 // if none): sent at once, or shared with the queue's other waiters (see
-// lister). See [createTap].
+// listers). See [createTap].
 type created struct {
 	token   int64
 	listing *listing

@@ -67,6 +67,7 @@ type Session struct {
 	once   sync.Once
 
 	followers followers // the watches on our nodes (NewSession's; see follow)
+	listers   listers   // listings of queues in flight, shared by their waiters
 
 	mu          sync.Mutex
 	id          int64
