@@ -158,10 +158,14 @@ func (w *waiter) list(ctx context.Context) (nodes []Node, me int, err error) {
 		nodes, err = w.first.wait(ctx, q.s, q.markers)
 		w.first = nil
 	case w.h.token == 0:
-		var children []string
+		// The listing (shared) and the read of our node go out together:
+		// one round trip.
+		l := q.nextListing()
 		var nw nodeWatch
-		children, nw, err = q.listAndStat(ctx, w.h.path)
-		nodes = ParseChildren(children, q.markers)
+		nw, err = q.s.watchExisting(ctx, w.h.path)
+		if err == nil {
+			nodes, err = l.wait(ctx, q.s, q.markers)
+		}
 		switch {
 		case err != nil:
 		case !nw.ok:

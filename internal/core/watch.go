@@ -46,22 +46,3 @@ func (s *Session) watchExisting(ctx context.Context, p string) (nodeWatch, error
 		return nodeWatch{err == nil, st, ch, d}, err
 	})
 }
-
-// listAndStat lists the children and stats our node concurrently: two
-// requests in flight on one connection cost one round trip.
-func (q *Queue) listAndStat(ctx context.Context, own string) ([]string, nodeWatch, error) {
-	type stat struct {
-		w   nodeWatch
-		err error
-	}
-	ch := make(chan stat, 1)
-	if !q.s.spawn(func() { w, err := q.s.watchExisting(ctx, own); ch <- stat{w, err} }) {
-		return nil, nodeWatch{}, q.s.Err()
-	}
-	children, err := q.children(ctx)
-	r := <-ch // watchExisting returns by ctx's end at the latest
-	if err == nil {
-		err = r.err
-	}
-	return children, r.w, err
-}
