@@ -6,37 +6,97 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
 
-// TestKillSignalsOnlyDescendants: zkr signals the processes its scan of
-// /proc found descending from it, but one may exit and its pid go to
-// another process before the signal. kill signals a process only once it
-// has pinned it and seen that it descends from zkr: one that does not
-// (here an orphan of this test's, which init took over, standing for a
-// stranger with a reused pid) is not signalled, and a child is.
-func TestKillSignalsOnlyDescendants(t *testing.T) {
-	out, err := exec.Command("sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!").Output()
-	require.NoError(t, err)
-	stranger, err := strconv.Atoi(strings.TrimSpace(string(out)))
-	require.NoError(t, err)
-	t.Cleanup(func() { syscall.Kill(stranger, syscall.SIGKILL) })
-	_, err = pinDescendant(stranger)
-	require.ErrorIs(t, err, errNotDescendant, "kill would signal a process that does not descend from zkr")
-	_, err = pinDescendant(1 << 22) // above any pid_max: no such process
-	require.ErrorIs(t, err, unix.ESRCH)
-
+// TestKillSignalsOnlyTheProcessFound: zkr signals the processes its scan
+// of /proc found descending from it, but one may exit and its pid go to
+// another process before the signal. kill signals a pid only if the
+// process there started when the one found did: a process with another
+// start time (standing for a stranger that took the pid over) is not
+// signalled. And a process found is signalled even if it is no longer a
+// descendant (its parent exited and init took it over): the scan decided.
+func TestKillSignalsOnlyTheProcessFound(t *testing.T) {
 	child := exec.Command("sleep", "60")
 	require.NoError(t, child.Start())
-	fd, err := pinDescendant(child.Process.Pid)
+	t.Cleanup(func() { child.Process.Kill() })
+	p, err := readStat(strconv.Itoa(child.Process.Pid))
 	require.NoError(t, err)
-	unix.Close(fd)
-	kill(child.Process.Pid, syscall.SIGKILL)
-	err = child.Wait()
+	require.NotZero(t, p.start)
+
+	// Another start time: not the process found. SIGKILL, had kill sent
+	// it, would be pending before the SIGTERM sent next, and the child
+	// would die of it.
+	kill(p.pid, p.start+1, syscall.SIGKILL)
+	require.NoError(t, syscall.Kill(p.pid, syscall.SIGTERM))
+	assert.Equal(t, syscall.SIGTERM, endingSignal(t, child), "kill signalled a process it did not find")
+
+	// An orphan, taken over by init: still the process found.
+	out, err := exec.Command("sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!").Output()
+	require.NoError(t, err)
+	orphan, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	require.NoError(t, err)
+	t.Cleanup(func() { syscall.Kill(orphan, syscall.SIGKILL) })
+	fd, err := unix.PidfdOpen(orphan, 0)
+	require.NoError(t, err)
+	defer unix.Close(fd)
+	o, err := readStat(strconv.Itoa(orphan))
+	require.NoError(t, err)
+	kill(orphan, o.start, syscall.SIGKILL)
+	// Its pidfd reads as ready once it has exited.
+	n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(time.Minute/time.Millisecond))
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the orphan was not killed")
+}
+
+// endingSignal waits for cmd and returns the signal that ended it.
+func endingSignal(t *testing.T, cmd *exec.Cmd) syscall.Signal {
+	t.Helper()
 	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit)
-	assert.Equal(t, syscall.SIGKILL, exit.Sys().(syscall.WaitStatus).Signal())
+	require.ErrorAs(t, cmd.Wait(), &exit)
+	return exit.Sys().(syscall.WaitStatus).Signal()
+}
+
+// TestKillSignalsWithoutAPidfd: where no pidfd can be had (here zkr is
+// out of file descriptors; before Linux 5.3, or under a seccomp filter
+// that refuses pidfd_open, the same), kill checks the process is the one
+// found and signals its pid. Before, it sent nothing, and zkr waited on
+// for the process to end.
+func TestKillSignalsWithoutAPidfd(t *testing.T) {
+	child := exec.Command("sleep", "60")
+	require.NoError(t, child.Start())
+	t.Cleanup(func() { child.Process.Kill() })
+	p, err := readStat(strconv.Itoa(child.Process.Pid))
+	require.NoError(t, err)
+
+	var lim unix.Rlimit
+	require.NoError(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &lim))
+	low := lim
+	low.Cur = 256
+	require.NoError(t, unix.Setrlimit(unix.RLIMIT_NOFILE, &low))
+	var dups []int
+	func() {
+		defer func() {
+			for _, fd := range dups {
+				unix.Close(fd)
+			}
+			unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+		}()
+		for {
+			fd, err := unix.Dup(0)
+			if err != nil {
+				require.ErrorIs(t, err, unix.EMFILE)
+				break
+			}
+			dups = append(dups, fd)
+		}
+		_, err := unix.PidfdOpen(p.pid, 0)
+		require.ErrorIs(t, err, unix.EMFILE, "a pidfd could still be had")
+		kill(p.pid, p.start, syscall.SIGKILL)
+	}()
+	assert.Equal(t, syscall.SIGKILL, endingSignal(t, child))
 }

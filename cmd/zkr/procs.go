@@ -9,11 +9,13 @@ import (
 // proc is a process as /proc/PID/stat shows it.
 type proc struct {
 	pid, ppid int
-	state     byte // R, S, D, T, Z...
+	state     byte   // R, S, D, T, Z...
+	start     uint64 // clock ticks after boot; 0 if the line stops short of it
 }
 
-// parseStat parses the start of a /proc/PID/stat line: "PID (COMM) STATE
-// PPID ...". COMM may hold spaces and parentheses: it ends at the last ')'.
+// parseStat parses a /proc/PID/stat line: "PID (COMM) STATE PPID ...",
+// and the start time, its 22nd field. COMM may hold spaces and
+// parentheses: it ends at the last ')'.
 func parseStat(line []byte) (proc, error) {
 	open, end := bytes.IndexByte(line, '('), bytes.LastIndexByte(line, ')')
 	if open < 1 || end < open {
@@ -31,8 +33,18 @@ func parseStat(line []byte) (proc, error) {
 	if err != nil {
 		return proc{}, fmt.Errorf("stat %q: ppid: %w", line, err)
 	}
-	return proc{pid, ppid, rest[0][0]}, nil
+	p := proc{pid: pid, ppid: ppid, state: rest[0][0]}
+	if len(rest) > startField {
+		if p.start, err = strconv.ParseUint(string(rest[startField]), 10, 64); err != nil {
+			return proc{}, fmt.Errorf("stat %q: start time: %w", line, err)
+		}
+	}
+	return p, nil
 }
+
+// startField is the start time's index among the fields after COMM
+// (field 22 of proc(5), counting from 1: PID, COMM, then these from 3).
+const startField = 22 - 3
 
 // liveDescendants returns the pids of the processes in procs that descend
 // from root (through their parents) and are not dead (zombies, or 'X'),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"strconv"
 	"syscall"
@@ -31,88 +32,99 @@ const pollInterval = time.Duration(0)
 // Processes handed to something outside zkr's tree (systemd-run, at)
 // are not descendants and are not followed.
 func (g *group) remaining() []int {
-	dir, err := os.ReadDir("/proc")
-	if err != nil {
-		return g.groupRemaining() // no /proc: follow CMD's process group
-	}
-	procs := make([]proc, 0, len(dir))
-	for _, e := range dir {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		line, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue // gone since the listing
-		}
-		if p, err := parseStat(line); err == nil {
-			procs = append(procs, p)
-		}
-	}
-	live := liveDescendants(os.Getpid(), procs)
-	if len(live) == 0 {
-		// /proc may hide other users' processes (mounted hidepid=1 or 2):
-		// a setuid one left in CMD's group still shows to kill(2).
+	live, _, ok := descendants()
+	if !ok {
 		return g.groupRemaining()
 	}
 	return live
 }
 
-// kill sends sig to pid, a process remaining found, or, for -pgid, a
-// process group. A process it found may have exited since and been
-// reaped, and its pid taken by another process, anyone's: kill signals it
-// only through a pidfd that pinDescendant opened, which reaches nothing if
-// the process it pinned has exited meanwhile. Where the kernel has no
-// pidfds (before Linux 5.3), it signals the pid.
-func kill(pid int, sig syscall.Signal) {
-	if pid < 0 {
-		syscall.Kill(pid, sig)
+// signalRemaining sends sig to every process that remains, and returns
+// them. A process the scan found may exit before the signal, and its pid
+// go to another process, anyone's: see kill.
+func (g *group) signalRemaining(sig syscall.Signal) []int {
+	live, starts, ok := descendants()
+	if !ok {
+		return g.signalGroup(sig)
+	}
+	for _, pid := range live {
+		kill(pid, starts[pid], sig)
+	}
+	return live
+}
+
+// descendants scans /proc for zkr's live descendants, and returns their
+// pids and each one's start time. ok is false where /proc cannot be read,
+// or shows none: it may hide other users' processes (mounted hidepid=1 or
+// 2), and a setuid one left in CMD's group still shows to kill(2), so zkr
+// follows CMD's process group then.
+func descendants() (live []int, starts map[int]uint64, ok bool) {
+	dir, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, nil, false
+	}
+	procs := make([]proc, 0, len(dir))
+	starts = make(map[int]uint64, len(dir))
+	for _, e := range dir {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		if p, err := readStat(e.Name()); err == nil {
+			procs = append(procs, p)
+			starts[p.pid] = p.start
+		}
+	}
+	live = liveDescendants(os.Getpid(), procs)
+	return live, starts, len(live) > 0
+}
+
+// readStat reads /proc/PID/stat.
+func readStat(pid string) (proc, error) {
+	line, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return proc{}, err // gone since the listing
+	}
+	return parseStat(line)
+}
+
+// kill sends sig to the process pid that a scan found started at start
+// (in clock ticks after boot), unless it is gone: its pid may be another
+// process's by now. It pins the process with a pidfd, checks that the
+// pinned process started when the one found did, and signals it through
+// the pidfd, which reaches nothing if it has exited meanwhile. Where there
+// is no pidfd (before Linux 5.3, out of file descriptors, a seccomp
+// filter that refuses it), it checks the same and signals the pid.
+func kill(pid int, start uint64, sig syscall.Signal) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return // gone
+	}
+	if err == nil {
+		defer unix.Close(fd)
+	}
+	if !sameProcess(pid, start) {
 		return
 	}
-	fd, err := pinDescendant(pid)
+	if err == nil {
+		if err := unix.PidfdSendSignal(fd, sig, nil, 0); err == nil || errors.Is(err, unix.ESRCH) {
+			return
+		}
+	}
+	syscall.Kill(pid, sig)
+}
+
+// sameProcess reports whether pid is a live process that started at start
+// (0: unknown, when any live process will do), or may be: where its stat
+// cannot be read for a reason other than its being gone (zkr is out of
+// file descriptors), a process that cannot be checked is signalled as
+// before, rather than left running.
+func sameProcess(pid int, start uint64) bool {
+	p, err := readStat(strconv.Itoa(pid))
 	switch {
-	case errors.Is(err, unix.ENOSYS):
-		syscall.Kill(pid, sig)
-	case err == nil:
-		defer unix.Close(fd)
-		unix.PidfdSendSignal(fd, sig, nil, 0)
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH):
+		return false
+	case err != nil:
+		return true
 	}
-}
-
-// errNotDescendant: the process is not zkr's descendant.
-var errNotDescendant = errors.New("not a descendant of zkr")
-
-// pinDescendant opens a pidfd on the process pid, and returns it if that
-// process, pinned, descends from zkr (following its parents through
-// /proc).
-func pinDescendant(pid int) (int, error) {
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return -1, err
-	}
-	if !descends(pid, os.Getpid()) {
-		unix.Close(fd)
-		return -1, errNotDescendant
-	}
-	return fd, nil
-}
-
-// descends reports whether pid is a descendant of root.
-func descends(pid, root int) bool {
-	seen := map[int]bool{} // pids reused as it reads may make a cycle
-	for !seen[pid] {
-		seen[pid] = true
-		line, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			return false
-		}
-		p, err := parseStat(line)
-		if err != nil || p.ppid == 0 {
-			return false
-		}
-		if p.ppid == root {
-			return true
-		}
-		pid = p.ppid
-	}
-	return false
+	return p.state != 'Z' && p.state != 'X' && p.state != 'x' && (start == 0 || p.start == start)
 }

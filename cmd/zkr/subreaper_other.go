@@ -22,5 +22,6 @@ const pollInterval = 10 * time.Millisecond
 // followed: without a child subreaper, zkr cannot know its descendants.
 func (g *group) remaining() []int { return g.groupRemaining() }
 
-// kill sends sig to pid, or, for -pgid, a process group.
-func kill(pid int, sig syscall.Signal) { syscall.Kill(pid, sig) }
+// signalRemaining sends sig to every process that remains, and returns
+// them.
+func (g *group) signalRemaining(sig syscall.Signal) []int { return g.signalGroup(sig) }
