@@ -195,7 +195,8 @@ func (w *waiter) list(ctx context.Context) (nodes []Node, me int, err error) {
 // place decides from a listing: granted, would block (a try), or wait,
 // with the watches set on the blockers ahead. It looks at the nodes ahead
 // only as far back as the two nearest blockers (a try, at them all): a
-// waiter in a long queue costs no work in proportion to it.
+// mutex's waiter in a long queue costs no work in proportion to it (a
+// reader, as far back as the nearest writers).
 func (w *waiter) place(ctx context.Context, nodes []Node, me int) (next, error) {
 	q := w.q
 	pred := blockerBefore(nodes, me, me, q.rule)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,7 +95,7 @@ func NewQueue(s *Session, path string, markers []Marker, rule BlockRule, opts ..
 	}
 	names := []string{path}
 	for _, m := range all {
-		names = append(names, m.Name)
+		names = append(names, m.Name, strconv.Itoa(int(m.Role)))
 	}
 	q := &Queue{s: s, path: path, markers: all, rule: rule, listKey: strings.Join(names, "\x00")}
 	for _, opt := range opts {
