@@ -93,6 +93,9 @@ func (s *Session) waitBin(b *bin) {
 	defer func() {
 		f.mu.Lock()
 		f.running--
+		if b.at >= 0 { // the Session closed: no later watch joins b
+			f.drop(b)
+		}
 		f.mu.Unlock()
 	}()
 	for {
@@ -103,7 +106,7 @@ func (s *Session) waitBin(b *bin) {
 		clear(b.added)
 		b.added = b.added[:0]
 		if len(cases) == fixed {
-			if b.at >= 0 {
+			if b.at >= 0 { // while locked: no later watch joins b
 				f.drop(b)
 			}
 			f.mu.Unlock()

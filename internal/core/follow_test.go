@@ -106,4 +106,7 @@ func TestFollowersShareGoroutinesAndDeliverEveryEvent(t *testing.T) {
 	close(s.stop)
 	s.wg.Wait()
 	assert.Equal(t, 0, running())
+	s.followers.mu.Lock()
+	assert.Empty(t, s.followers.roomy, "a bin with no goroutine takes watches")
+	s.followers.mu.Unlock()
 }
