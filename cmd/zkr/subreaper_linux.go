@@ -95,7 +95,7 @@ func readStat(pid string) (proc, error) {
 // is no pidfd (before Linux 5.3, out of file descriptors, a seccomp
 // filter that refuses it), it checks the same and signals the pid.
 func kill(pid int, start uint64, sig syscall.Signal) {
-	fd, err := unix.PidfdOpen(pid, 0)
+	fd, err := pidfdOpen(pid, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return // gone
 	}
@@ -112,6 +112,10 @@ func kill(pid int, start uint64, sig syscall.Signal) {
 	}
 	syscall.Kill(pid, sig)
 }
+
+// pidfdOpen is pidfd_open(2); tests make it fail as a kernel without it,
+// or a process out of file descriptors, would.
+var pidfdOpen = unix.PidfdOpen
 
 // sameProcess reports whether pid is a live process that started at start
 // (0: unknown, when any live process will do), or may be: where its stat
