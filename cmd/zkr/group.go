@@ -150,11 +150,8 @@ func (g *group) groupRemaining() []int {
 	return []int{-g.pid}
 }
 
-// signal sends sig to every process that remains, and returns them.
-func (g *group) signal(sig syscall.Signal) []int { return g.signalRemaining(sig) }
-
-// signalGroup is signalRemaining where zkr follows CMD's process group
-// (see groupRemaining).
+// signalGroup is signal where zkr follows CMD's process group (see
+// groupRemaining).
 func (g *group) signalGroup(sig syscall.Signal) []int {
 	pids := g.groupRemaining()
 	for _, pid := range pids {

@@ -39,10 +39,10 @@ func (g *group) remaining() []int {
 	return live
 }
 
-// signalRemaining sends sig to every process that remains, and returns
+// signal sends sig to every process that remains, and returns
 // them. A process the scan found may exit before the signal, and its pid
 // go to another process, anyone's: see kill.
-func (g *group) signalRemaining(sig syscall.Signal) []int {
+func (g *group) signal(sig syscall.Signal) []int {
 	live, starts, ok := descendants()
 	if !ok {
 		return g.signalGroup(sig)

@@ -22,6 +22,6 @@ const pollInterval = 10 * time.Millisecond
 // followed: without a child subreaper, zkr cannot know its descendants.
 func (g *group) remaining() []int { return g.groupRemaining() }
 
-// signalRemaining sends sig to every process that remains, and returns
+// signal sends sig to every process that remains, and returns
 // them.
-func (g *group) signalRemaining(sig syscall.Signal) []int { return g.signalGroup(sig) }
+func (g *group) signal(sig syscall.Signal) []int { return g.signalGroup(sig) }
