@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"path"
-	"slices"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -103,7 +102,7 @@ func (q *Queue) await(ctx context.Context, own string, first created, wait bool,
 	w.h.maxHold, w.h.written, w.h.unwatched, w.h.measure = q.maxHold, declare(data, q.maxHold, 0), q.unwatched, q.measure
 	defer func() {
 		if err != nil {
-			w.h.cancel(err)
+			w.h.End(err)
 			w.h.forget()
 		}
 	}()
@@ -361,8 +360,9 @@ func (w *waiter) watchSecond(ctx context.Context, nodes []Node, me, pred int) (n
 
 // duty takes up, keeps or drops the duty to evict a node we watch, second
 // or pred, where more than one blocks us: ours towards one that holds
-// (nothing ahead of it in nodes blocks it) and declares a max hold, the
-// one due first if both do. Where pred alone blocks us, lead decides.
+// (nothing ahead of it in nodes blocks it, blockers that may yield aside)
+// and declares a max hold, the one due first if both do. Where pred alone
+// blocks us, lead decides.
 // Without it, holders that hang side by side (two read holds ahead of a
 // writer) or behind a waiter that enforces nothing (a Curator contender
 // between a hung holder and us) would never be evicted. It reads the
@@ -375,7 +375,7 @@ func (w *waiter) duty(nodes []Node) {
 		watched
 		at int
 	}{{w.second, w.at.second}, {w.pred, w.at.pred}} {
-		if !holds(nodes, x.at, w.q.rule) {
+		if blockerBefore(nodes, x.at, x.at, w.q.rule) >= 0 {
 			// Nor does pred: what blocks second blocks it too, or
 			// second does.
 			break
@@ -385,12 +385,6 @@ func (w *waiter) duty(nodes []Node) {
 		}
 	}
 	w.evict = d
-}
-
-// holds reports whether nothing ahead of nodes[i] blocks it under rule
-// (blockers that may yield aside).
-func holds(nodes []Node, i int, rule BlockRule) bool {
-	return !slices.ContainsFunc(nodes[:i], func(n Node) bool { return rule(nodes[i], n) })
 }
 
 // sleep waits for a watch to fire. pred's deletion grants us when it is

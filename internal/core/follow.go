@@ -56,7 +56,7 @@ func (s *Session) follow(w <-chan zk.Event) {
 	}
 	switch {
 	case !start:
-	case s.spawn(func() { s.waitBin(b) }):
+	case s.Go(func() { s.waitBin(b) }):
 		f.running++
 	case b.at >= 0:
 		// The Session has ended: its holds have, and nobody waits for

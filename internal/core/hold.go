@@ -116,9 +116,11 @@ func (h *Hold) forget() {
 	}
 }
 
-// cancel ends the hold's context with cause, unless it has ended already,
-// and records a measured hold's end.
-func (h *Hold) cancel(cause error) {
+// End ends the hold with cause, which should match ErrLost (or be
+// ErrNotHeld, for a hold given up), unless it has ended already: its Done
+// closes and its context's cause is cause; a measured hold's end is
+// recorded. Its node stays until Release.
+func (h *Hold) End(cause error) {
 	h.cancelCtx(cause)
 	h.recordEnd()
 }
@@ -136,8 +138,8 @@ func (h *Hold) arm() {
 	}
 	h.arming = true
 	h.mu.Unlock()
-	if !h.s.spawn(h.armLoop) {
-		h.cancel(h.s.Err())
+	if !h.s.Go(h.armLoop) {
+		h.End(h.s.Err())
 	}
 }
 
@@ -180,7 +182,7 @@ func (h *Hold) grant(watching bool) *Hold {
 	cause := s.holdsEnd()
 	s.mu.Unlock()
 	if cause != nil {
-		h.cancel(cause)
+		h.End(cause)
 	}
 	switch {
 	case missed:
@@ -214,7 +216,7 @@ func (h *Hold) event(ev zk.Event) {
 	h.mu.Unlock()
 	switch ev.Type {
 	case zk.EventNodeDeleted:
-		h.cancel(h.deleted())
+		h.End(h.deleted())
 	case zk.EventNodeDataChanged:
 		if h.Err() == nil && !h.unwatched {
 			h.arm()
@@ -235,15 +237,15 @@ func (h *Hold) rearm() <-chan zk.Event {
 	})
 	switch {
 	case err != nil:
-		h.cancel(err)
+		h.End(err)
 		return nil
 	case !w.ok:
-		h.cancel(h.deleted())
+		h.End(h.deleted())
 		return nil
 	case w.stat.Czxid != h.token || w.stat.EphemeralOwner != h.s.ID():
 		// The token came from the wire or from an earlier read: a node
 		// that does not match is not the one the hold was granted on.
-		h.cancel(fmt.Errorf("%w: token %d, owner 0x%x; the node says %d, 0x%x",
+		h.End(fmt.Errorf("%w: token %d, owner 0x%x; the node says %d, 0x%x",
 			ErrNodeMismatch, h.token, h.s.ID(), w.stat.Czxid, w.stat.EphemeralOwner))
 		return nil
 	case h.NoteRevoke(w.data, w.stat):
@@ -256,7 +258,7 @@ func (h *Hold) rearm() <-chan zk.Event {
 		// What a node's data means is part of the hold (a writer's node
 		// with a new version admits readers): a change the hold did not
 		// make is not one it can stand behind.
-		h.cancel(fmt.Errorf("%w: written by another client (version %d, ours %d)",
+		h.End(fmt.Errorf("%w: written by another client (version %d, ours %d)",
 			ErrNodeMismatch, w.stat.Version, h.guardVersion()))
 		return nil
 	}
@@ -360,7 +362,7 @@ func (h *Hold) setData(ctx context.Context, data []byte) error {
 			h.settle(st.Version, data)
 			return nil
 		case errors.Is(err, zk.ErrNoNode):
-			h.cancel(ErrNodeDeleted)
+			h.End(ErrNodeDeleted)
 			return fmt.Errorf("set data of %s: %w (%w)", h.path, ErrNodeDeleted, err)
 		case bad && settled:
 			// Refused: nothing of ours is in flight. Why did the version move?
@@ -373,7 +375,7 @@ func (h *Hold) setData(ctx context.Context, data []byte) error {
 				return fmt.Errorf("set data of %s: %w (reading it back: %w)", h.path, err, rerr)
 			}
 			cause := fmt.Errorf("%w: written by another client", ErrNodeMismatch)
-			h.cancel(cause)
+			h.End(cause)
 			return fmt.Errorf("set data of %s: %w (%w)", h.path, cause, err)
 		case !bad && !retryable(err) && ctx.Err() == nil && settled:
 			h.unsettle(false) // refused: nothing of ours is in flight
@@ -467,7 +469,7 @@ func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error
 		again, cause, rerr := h.guardFailed(ctx, guard.Version)
 		switch {
 		case cause != nil:
-			h.cancel(cause)
+			h.End(cause)
 			return nil, fmt.Errorf("multi under %s: guard: %w (%w)", h.path, cause, res[0].Error)
 		case !again:
 			return nil, fmt.Errorf("multi under %s: guard: %w (reading the node back: %w)", h.path, res[0].Error, rerr)
@@ -493,7 +495,7 @@ func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error
 func (h *Hold) GuardFailed(ctx context.Context, v int32) (again bool, cause, err error) {
 	again, cause, err = h.guardFailed(ctx, v)
 	if cause != nil {
-		h.cancel(cause)
+		h.End(cause)
 	}
 	return again, cause, err
 }
@@ -520,10 +522,6 @@ func (h *Hold) guardFailed(ctx context.Context, v int32) (again bool, cause, err
 	}
 	return false, fmt.Errorf("%w: written by another client", ErrNodeMismatch), nil
 }
-
-// End ends the hold with cause, which should match ErrLost: its Done
-// closes and its context's cause is cause. Its node stays until Release.
-func (h *Hold) End(cause error) { h.cancel(cause) }
 
 // OrNone returns h, or, for nil, a hold already given up, each of whose
 // calls returns ErrNotHeld: what the methods of a nil or zero recipe hold
@@ -564,7 +562,7 @@ func (h *Hold) Release(ctx context.Context) (err error) {
 	span := h.releaseSpan(ctx)
 	defer func() { endSpan(span, err) }()
 	lost := h.Err()
-	h.cancel(ErrNotHeld)
+	h.End(ErrNotHeld)
 	h.forget()
 
 	switch derr := h.s.deleteNode(ctx, h.path); {
@@ -589,7 +587,7 @@ func (s *Session) deleteNode(ctx context.Context, path string) error {
 	case err == nil, errors.Is(err, ErrLost):
 		return nil
 	case ctx.Err() != nil:
-		s.cleanup("delete "+path, del)
+		s.Cleanup("delete "+path, del)
 		return ctx.Err()
 	}
 	return err

@@ -57,7 +57,7 @@ func (h *Hold) Grant() { h.grant(false) }
 // Abandon gives up a pending hold: its node is deleted, within a second or
 // in the background.
 func (h *Hold) Abandon() {
-	h.cancel(ErrNotHeld)
+	h.End(ErrNotHeld)
 	h.forget()
 	h.s.abandon(h.path)
 }

@@ -70,7 +70,7 @@ func (q *Queue) sendListing(next *listing) {
 		defer ls.mu.Unlock()
 		q.listed()
 	}
-	if !s.spawn(func() { c, _, err := s.Conn().Children(q.path); answered(c, err) }) {
+	if !s.Go(func() { c, _, err := s.Conn().Children(q.path); answered(c, err) }) {
 		next.err = s.Err() // the Session has ended
 		close(next.done)
 		q.listed()

@@ -109,7 +109,7 @@ func (h *Hold) expireAfter(d time.Duration) {
 	if h.expiry != nil {
 		h.expiry.Stop()
 	}
-	h.expiry = time.AfterFunc(d, func() { h.cancel(ErrMaxHoldExceeded) })
+	h.expiry = time.AfterFunc(d, func() { h.End(ErrMaxHoldExceeded) })
 	h.expires = time.Now().Add(d)
 }
 

@@ -16,7 +16,7 @@ import (
 // the session is lost or closed.
 func ObserveHead[T any](ctx context.Context, q *Queue, as func(Contender) T) <-chan T {
 	out := make(chan T)
-	if !q.s.spawn(func() { defer close(out); observeHead(ctx, q, as, out) }) {
+	if !q.s.Go(func() { defer close(out); observeHead(ctx, q, as, out) }) {
 		close(out)
 	}
 	return out

@@ -189,7 +189,7 @@ func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string,
 	for {
 		if unknown {
 			if err := s.waitConnected(ctx); err != nil {
-				s.cleanup("remove "+prefix, s.removeTask(prefix))
+				s.Cleanup("remove "+prefix, s.removeTask(prefix))
 				return "", created{}, err
 			}
 			children, err := q.children(ctx)
@@ -202,7 +202,7 @@ func (q *Queue) create(ctx context.Context, prefix string, data []byte) (string,
 			case retryable(err):
 				continue
 			default:
-				s.cleanup("remove "+prefix, s.removeTask(prefix))
+				s.Cleanup("remove "+prefix, s.removeTask(prefix))
 				return "", created{}, err
 			}
 			unknown = false
@@ -250,7 +250,7 @@ func (q *Queue) removeTwins(ctx context.Context, prefix, own string) {
 		return err
 	}
 	if err := task(ctx); err != nil {
-		s.cleanup("remove twins of "+own, task)
+		s.Cleanup("remove twins of "+own, task)
 	}
 }
 

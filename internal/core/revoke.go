@@ -107,7 +107,7 @@ func (h *Hold) admitsByData() bool {
 // request still there at v is written over again. A failure is the
 // hold's as with any SetData (the node gone, or written by someone else).
 func (h *Hold) restore(v int32) {
-	h.s.spawn(func() {
+	h.s.Go(func() {
 		if h.writing.take(h.ctx, true) != nil {
 			return // the hold ended: nothing to restore
 		}

@@ -436,7 +436,7 @@ func (s *Session) endHolds(cause error) {
 	}
 	s.wg.Go(func() {
 		for _, h := range holds {
-			h.cancel(cause)
+			h.End(cause)
 		}
 	})
 }
@@ -464,7 +464,7 @@ func (s *Session) holdsEnd() error {
 
 // intolerable is why a tolerated suspension ends the holds.
 func (s *Session) intolerable() error {
-	return fmt.Errorf("%w for as long as the server may keep the session (%v)", ErrSuspended, s.sessionTimeout())
+	return fmt.Errorf("%w for as long as the server may keep the session (%v)", ErrSuspended, s.SessionTimeout())
 }
 
 func (s *Session) terminate(st State, cause error) {
@@ -512,11 +512,7 @@ func (s *Session) closeConn() {
 
 // SessionTimeout returns the session timeout the server granted, or, where
 // the Session cannot see the handshake, the one it was given.
-func (s *Session) SessionTimeout() time.Duration { return s.sessionTimeout() }
-
-// sessionTimeout returns the session timeout the server granted, or, where
-// the Session cannot see the handshake, the one it asked for.
-func (s *Session) sessionTimeout() time.Duration {
+func (s *Session) SessionTimeout() time.Duration {
 	if s.tap != nil {
 		if d := s.tap.negotiated(); d > 0 {
 			return d
@@ -541,7 +537,7 @@ func (s *Session) toleratedUntil(since time.Time) time.Time {
 			from = at
 		}
 	}
-	d := s.sessionTimeout()
+	d := s.SessionTimeout()
 	return from.Add(d - d/10)
 }
 
@@ -571,9 +567,11 @@ func (s *Session) waitConnected(ctx context.Context) error {
 	}
 }
 
-// spawn runs f in a goroutine that Close waits for, unless the session has
-// ended already.
-func (s *Session) spawn(f func()) bool {
+// Go runs f in a goroutine that Close waits for, so that none of the
+// Session's or a recipe's outlives it; f must return once the Session is
+// done. If the session has ended already, f does not run, and Go returns
+// false.
+func (s *Session) Go(f func()) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == StateClosed || s.state == StateLost {
@@ -597,27 +595,19 @@ func (s *Session) accepting() error {
 	return nil
 }
 
-// Go runs f in a goroutine that Close waits for, so that none of a
-// recipe's outlives the Session; f must return once the Session is done.
-// If the session has ended already, f does not run, and Go returns false.
-func (s *Session) Go(f func()) bool { return s.spawn(f) }
-
-// Cleanup runs task in the background, as cleanup does: for what a
-// recipe must not leave behind once a call has returned.
-func (s *Session) Cleanup(what string, task func(ctx context.Context) error) { s.cleanup(what, task) }
-
-// cleanup retries task in the background, through connection loss, until
+// Cleanup retries task in the background, through connection loss, until
 // it succeeds, fails for good, or the session ends (after which the server,
 // or the sweep of a Session over the application's connection, deletes
-// what is left).
-func (s *Session) cleanup(what string, task func(ctx context.Context) error) {
+// what is left): for what must not be left behind once a call has
+// returned.
+func (s *Session) Cleanup(what string, task func(ctx context.Context) error) {
 	s.mu.Lock()
 	if s.cleaning == 0 {
 		s.cleaned = make(chan struct{})
 	}
 	s.cleaning++
 	s.mu.Unlock()
-	if !s.spawn(func() { defer s.cleanedOne(); s.retry(s.ctx, what, task) }) {
+	if !s.Go(func() { defer s.cleanedOne(); s.retry(s.ctx, what, task) }) {
 		s.cleanedOne()
 	}
 }
@@ -687,7 +677,7 @@ func call[T any](ctx context.Context, s *Session, f func() (T, error)) (T, error
 		err error
 	}
 	ch := make(chan result, 1)
-	if !s.spawn(func() { v, err := f(); ch <- result{v, err} }) {
+	if !s.Go(func() { v, err := f(); ch <- result{v, err} }) {
 		return zero, s.Err()
 	}
 	select {
@@ -890,7 +880,7 @@ func (s *Session) doubt(p string) {
 	s.doubtful[p] = true
 	s.mu.Unlock()
 	remove := s.removeTask(p)
-	s.cleanup("remove "+p, func(ctx context.Context) error {
+	s.Cleanup("remove "+p, func(ctx context.Context) error {
 		if err := s.ghosts.Lock(ctx); err != nil {
 			return err
 		}

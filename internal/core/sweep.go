@@ -307,7 +307,7 @@ func (s *Session) sendCreate(prefix string, data []byte, flags int32) (chan crea
 	s.track(prefix)
 	ch := make(chan createResult, 1)
 	s.creating(prefix)
-	if !s.spawn(func() {
+	if !s.Go(func() {
 		conn := s.Conn()
 		if !s.owned && conn.SessionID() != s.ID() {
 			// The application's connection has another session now, or
@@ -400,7 +400,7 @@ func (s *Session) removeStray(ctx context.Context, p string, sid int64) error {
 // background cleanup: once it is answered, whatever it made is deleted
 // (never before, so that the delete cannot overtake the create).
 func (s *Session) dropWhenAnswered(prefix string, ch <-chan createResult) {
-	s.cleanup("remove "+prefix, func(ctx context.Context) error {
+	s.Cleanup("remove "+prefix, func(ctx context.Context) error {
 		r := <-ch // always comes: reply, connection loss or close
 		switch {
 		case r.err == nil:
