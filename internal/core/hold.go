@@ -466,10 +466,9 @@ func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error
 		if len(res) == 0 || res[0].Error == nil {
 			break
 		}
-		again, cause, rerr := h.guardFailed(ctx, guard.Version)
+		again, cause, rerr := h.GuardFailed(ctx, guard.Version)
 		switch {
 		case cause != nil:
-			h.End(cause)
 			return nil, fmt.Errorf("multi under %s: guard: %w (%w)", h.path, cause, res[0].Error)
 		case !again:
 			return nil, fmt.Errorf("multi under %s: guard: %w (reading the node back: %w)", h.path, res[0].Error, rerr)
@@ -486,26 +485,18 @@ func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error
 	return res[1:], nil
 }
 
-// GuardFailed is what Multi does when its guard fails, for a guard of h
-// that a caller put in a transaction of its own (a multi-lock's parts):
-// it learns why the guard, checked against version v, failed. again: a
-// revocation request or a write of ours moved the version, and h.Guard()
-// follows it now; cause: the hold has ended with it; err: the node could
-// not be read, which tells nothing.
+// GuardFailed learns, by reading the node, why a guard of h checked
+// against version v failed, in Multi or in a transaction of a caller's
+// own (a multi-lock's parts): again if a revocation request or a write of
+// ours moved the version (h.Guard() follows it now); else cause, with
+// which the hold has ended. A read that fails tells nothing: it returns
+// the read's error, and ends nothing.
 func (h *Hold) GuardFailed(ctx context.Context, v int32) (again bool, cause, err error) {
-	again, cause, err = h.guardFailed(ctx, v)
-	if cause != nil {
-		h.End(cause)
-	}
-	return again, cause, err
-}
-
-// guardFailed learns, by reading the node, why a guard checked against
-// version v failed: again if a revocation request or a write of ours
-// moved the version (the guard now follows it); else the cause that ends
-// the hold. A read that fails tells nothing: it returns the read's error,
-// and ends nothing.
-func (h *Hold) guardFailed(ctx context.Context, v int32) (again bool, cause, err error) {
+	defer func() {
+		if cause != nil {
+			h.End(cause)
+		}
+	}()
 	r, err := h.s.get(ctx, h.path)
 	switch {
 	case errors.Is(err, zk.ErrNoNode):
