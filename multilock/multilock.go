@@ -196,15 +196,24 @@ func (h *Hold) Holds() []Held { return slices.Clone(h.holds) }
 
 // Done returns a channel closed when a part is lost or the hold is given
 // up.
-func (h *Hold) Done() <-chan struct{} { return h.ctx.Done() }
+func (h *Hold) Done() <-chan struct{} { return h.context().Done() }
 
 // Context returns a context cancelled when a part is lost or the hold is
 // given up; context.Cause tells which. Do the protected work under it.
-func (h *Hold) Context() context.Context { return h.ctx }
+func (h *Hold) Context() context.Context { return h.context() }
 
 // Err returns nil while every part is trusted; after a loss, the first
 // cause seen (it matches recipes.ErrLost); after Unlock, ErrNotHeld.
-func (h *Hold) Err() error { return context.Cause(h.ctx) }
+func (h *Hold) Err() error { return context.Cause(h.context()) }
+
+// context returns the hold's context, or, for a nil or zero Hold, one
+// given up (ErrNotHeld), so that misuse is an error, not a panic.
+func (h *Hold) context() context.Context {
+	if h == nil || h.ctx == nil {
+		return core.OrNone(nil).Context()
+	}
+	return h.ctx
+}
 
 // Multi applies ops atomically, and only if every part's node still
 // exists unchanged: the server checks every part's guard in the same
@@ -219,39 +228,18 @@ func (h *Hold) Err() error { return context.Cause(h.ctx) }
 // be read, the error says so, and the hold stays. If an op fails, it
 // returns the responses and an error naming the op, as Holding.Multi does.
 func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
-	for {
-		if err := h.Err(); err != nil {
-			return nil, fmt.Errorf("multilock: multi: %w", err)
-		}
-		var guards []any
-		versions := make([]int32, 0, len(h.holds)-1)
-		for _, p := range h.holds[1:] {
-			g := p.Guard()
-			guards, versions = append(guards, g), append(versions, g.Version)
-		}
-		res, err := h.holds[0].Multi(ctx, append(guards, ops...)...)
-		failed := slices.IndexFunc(res, func(r zk.MultiResponse) bool { return r.Error != nil })
-		switch {
-		case failed >= len(guards):
-			return res[len(guards):], fmt.Errorf("multilock: multi: op %d: %w", failed-len(guards), res[failed].Error)
-		case failed >= 0:
-			part := h.holds[failed+1]
-			again, cause, rerr := false, error(nil), errors.New("not a hold of a recipe")
-			if c := core.HoldOf(part); c != nil { // every part Lock makes
-				again, cause, rerr = c.GuardFailed(ctx, versions[failed])
-			}
-			switch {
-			case cause != nil:
-				return nil, fmt.Errorf("multilock: multi: %s: guard: %w (%w)", part.Path(), cause, res[failed].Error)
-			case !again:
-				return nil, fmt.Errorf("multilock: multi: %s: guard: %w (reading the node back: %w)", part.Path(), res[failed].Error, rerr)
-			}
-			continue // a revocation request moved the version: send again
-		case err != nil:
-			return nil, fmt.Errorf("multilock: multi: %w", err)
-		}
-		return res[len(guards):], nil
+	if err := h.Err(); err != nil {
+		return nil, fmt.Errorf("multilock: multi: %w", err)
 	}
+	holds := make([]*core.Hold, len(h.holds))
+	for i, p := range h.holds {
+		holds[i] = core.HoldOf(p) // every part Lock makes carries one
+	}
+	res, err := core.MultiUnder(ctx, holds, ops...)
+	if err != nil {
+		return res, fmt.Errorf("multilock: %w", err)
+	}
+	return res, nil
 }
 
 // Unlock gives every part back, the last taken first, retrying through

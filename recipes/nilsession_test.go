@@ -184,5 +184,21 @@ func TestNilHoldsAreNotHeld(t *testing.T) {
 	assert.ErrorIs(t, err, recipes.ErrNotHeld)
 	assert.Error(t, h.Extend(ctx, time.Second))
 	assert.NotNil(t, h.RevokeRequested())
-	assert.ErrorIs(t, (&lock.Hold{}).Err(), recipes.ErrNotHeld, "a zero lock hold's promoted Err")
+	for name, err := range map[string]error{
+		"zero lock":       (&lock.Hold{}).Err(),
+		"zero rwlock":     (&rwlock.Hold{}).Err(),
+		"zero lease":      (&semaphore.Lease{}).Err(),
+		"zero leadership": (&leader.Leadership{}).Err(),
+		"zero multilock":  (&multilock.Hold{}).Err(),
+		"nil multilock":   nilMulti.Err(),
+	} {
+		assert.ErrorIs(t, err, recipes.ErrNotHeld, name)
+	}
+	select {
+	case <-nilMulti.Done():
+	default:
+		t.Error("a nil multi-lock hold's Done is open")
+	}
+	_, err = (&multilock.Hold{}).Multi(ctx)
+	assert.ErrorIs(t, err, recipes.ErrNotHeld, "a zero multi-lock hold's Multi")
 }

@@ -25,7 +25,9 @@ var downgradeData = core.DowngradeMarker
 var resolveTimeout = core.DefaultSessionTimeout
 
 // Hold is a held read or write lock. See [recipes.Holding] for Done,
-// Context, Path, Token, Guard and Multi; Unlock gives it up.
+// Context, Err, Path, Token, Guard and Multi (a hold that Downgrade ended,
+// because it could not learn whether the downgrade was applied, is lost:
+// Err tells why); Unlock gives it up.
 type Hold struct {
 	recipes.Holding
 	held *core.Hold
@@ -44,20 +46,6 @@ func (h *Hold) Write() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.write
-}
-
-// Err returns nil while the hold is trusted; after a loss, the cause (it
-// matches ErrLost), also once unlocked; after Unlock of a trusted hold,
-// ErrNotHeld. A hold that Downgrade ended, because it could not learn
-// whether the downgrade was applied, counts as lost.
-func (h *Hold) Err() error {
-	h.emu.Lock()
-	ended := h.ended
-	h.emu.Unlock()
-	if ended != nil {
-		return ended
-	}
-	return h.held.Err()
 }
 
 // Downgrade turns a write hold into a read hold in place: other readers
@@ -216,8 +204,8 @@ func (h *Hold) end(ctx context.Context, cause, why error) error {
 		return err
 	}
 	h.ended = err
+	h.held.End(err) // the cause Err and Context tell, before Release's
 	h.emu.Unlock()
-	h.held.End(err) // the cause its Context tells, before Release's
 	h.held.Release(ctx)
 	return err
 }

@@ -450,39 +450,66 @@ func (h *Hold) landed(data []byte, version int32) bool {
 // first it returns ctx.Err(), and the ops may or may not have been
 // applied.
 func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
-	if err := h.writing.take(ctx, false); err != nil {
-		return nil, err
+	return MultiUnder(ctx, []*Hold{h}, ops...)
+}
+
+// MultiUnder is Multi under every one of holds at once: each hold's guard
+// goes first in one transaction, sent on the first hold's session (the
+// server checks every guard, whatever session each hold is on). A guard
+// that fails is handled as Multi handles its own (see GuardFailed), for
+// the hold whose guard it is, and the error names that hold's path. Each
+// hold's own writes wait for it, as for Multi.
+func MultiUnder(ctx context.Context, holds []*Hold, ops ...any) ([]zk.MultiResponse, error) {
+	for i, h := range holds {
+		if err := h.writing.take(ctx, false); err != nil {
+			for _, h := range holds[:i] {
+				h.writing.give(false)
+			}
+			return nil, err
+		}
 	}
-	defer h.writing.give(false)
+	defer func() {
+		for _, h := range holds {
+			h.writing.give(false)
+		}
+	}()
+	first := holds[0]
 	var res []zk.MultiResponse
 	var err error
 	for {
-		if err := h.Err(); err != nil {
-			return nil, fmt.Errorf("multi under %s: %w", h.path, err)
+		guards := make([]*zk.CheckVersionRequest, len(holds))
+		all := make([]any, 0, len(holds)+len(ops))
+		for i, h := range holds {
+			if err := h.Err(); err != nil {
+				return nil, fmt.Errorf("multi under %s: %w", h.path, err)
+			}
+			guards[i] = h.Guard()
+			all = append(all, guards[i])
 		}
-		guard := h.Guard()
-		all := append([]any{guard}, ops...)
-		res, err = call(ctx, h.s, func() ([]zk.MultiResponse, error) { return h.s.Conn().Multi(all...) })
-		if len(res) == 0 || res[0].Error == nil {
+		all = append(all, ops...)
+		res, err = call(ctx, first.s, func() ([]zk.MultiResponse, error) { return first.s.Conn().Multi(all...) })
+		failed := slices.IndexFunc(res, func(r zk.MultiResponse) bool { return r.Error != nil })
+		if failed < 0 || failed >= len(holds) {
 			break
 		}
-		again, cause, rerr := h.GuardFailed(ctx, guard.Version)
+		h := holds[failed]
+		again, cause, rerr := h.GuardFailed(ctx, guards[failed].Version)
 		switch {
 		case cause != nil:
-			return nil, fmt.Errorf("multi under %s: guard: %w (%w)", h.path, cause, res[0].Error)
+			return nil, fmt.Errorf("multi under %s: guard: %w (%w)", h.path, cause, res[failed].Error)
 		case !again:
-			return nil, fmt.Errorf("multi under %s: guard: %w (reading the node back: %w)", h.path, res[0].Error, rerr)
+			return nil, fmt.Errorf("multi under %s: guard: %w (reading the node back: %w)", h.path, res[failed].Error, rerr)
 		}
 	}
 	if err != nil {
 		for i, r := range res {
-			if i > 0 && r.Error != nil {
-				return res[1:], fmt.Errorf("multi under %s: op %d: %w", h.path, i-1, r.Error)
+			if i >= len(holds) && r.Error != nil {
+				return res[len(holds):], fmt.Errorf("multi under %s: op %d: %w", first.path, i-len(holds), r.Error)
 			}
 		}
-		return nil, fmt.Errorf("multi under %s: %w", h.path, err)
+		return nil, fmt.Errorf("multi under %s: %w", first.path, err)
 	}
-	return res[1:], nil
+	return res[len(holds):], nil
 }
 
 // GuardFailed learns, by reading the node, why a guard of h checked
