@@ -456,7 +456,7 @@ func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error
 // MultiUnder is Multi under every one of holds at once: each hold's guard
 // goes first in one transaction, sent on the first hold's session (the
 // server checks every guard, whatever session each hold is on). A guard
-// that fails is handled as Multi handles its own (see GuardFailed), for
+// that fails is handled as Multi handles its own (see guardFailed), for
 // the hold whose guard it is, and the error names that hold's path. Each
 // hold's own writes wait for it, as for Multi.
 func MultiUnder(ctx context.Context, holds []*Hold, ops ...any) ([]zk.MultiResponse, error) {
@@ -493,7 +493,7 @@ func MultiUnder(ctx context.Context, holds []*Hold, ops ...any) ([]zk.MultiRespo
 			break
 		}
 		h := holds[failed]
-		again, cause, rerr := h.GuardFailed(ctx, guards[failed].Version)
+		again, cause, rerr := h.guardFailed(ctx, guards[failed].Version)
 		switch {
 		case cause != nil:
 			return nil, fmt.Errorf("multi under %s: guard: %w (%w)", h.path, cause, res[failed].Error)
@@ -512,13 +512,12 @@ func MultiUnder(ctx context.Context, holds []*Hold, ops ...any) ([]zk.MultiRespo
 	return res[len(holds):], nil
 }
 
-// GuardFailed learns, by reading the node, why a guard of h checked
-// against version v failed, in Multi or in a transaction of a caller's
-// own (a multi-lock's parts): again if a revocation request or a write of
+// guardFailed learns, by reading the node, why a guard of h checked
+// against version v failed (see MultiUnder): again if a revocation request or a write of
 // ours moved the version (h.Guard() follows it now); else cause, with
 // which the hold has ended. A read that fails tells nothing: it returns
 // the read's error, and ends nothing.
-func (h *Hold) GuardFailed(ctx context.Context, v int32) (again bool, cause, err error) {
+func (h *Hold) guardFailed(ctx context.Context, v int32) (again bool, cause, err error) {
 	defer func() {
 		if cause != nil {
 			h.End(cause)
