@@ -37,9 +37,9 @@
 // SIGKILL and every 30s after, and releases once it is gone; if the hold
 // ends meanwhile, zkr says so and exits 4 (5 at its max hold) without it.
 //
-// A signal zkr was started with ignored (SIGHUP under nohup; SIGINT for a
-// non-interactive shell's background job) stays ignored, by zkr and by
-// CMD, which inherits it. CMD's group is not the terminal's foreground
+// SIGHUP or SIGINT, if zkr was started with it ignored (SIGHUP under
+// nohup; SIGINT for a non-interactive shell's background job), stays
+// ignored, by zkr and by CMD, which inherits it. CMD's group is not the terminal's foreground
 // group: CMD gets signals from zkr, not from the terminal, and cannot read
 // the terminal. A read stops (SIGTTIN) the reader's process group, CMD's
 // own included: zkr says so on stderr and holds on until CMD ends (Ctrl-C
@@ -180,9 +180,11 @@ type interrupt struct{ sig syscall.Signal }
 func (i interrupt) Error() string { return "interrupted by " + i.sig.String() }
 
 // signalContext returns a context that ends, with an interrupt as its
-// cause, when zkr gets SIGINT, SIGTERM, SIGHUP or SIGQUIT. A signal zkr
-// was started with ignored (nohup, a non-interactive shell's background
-// job) stays ignored, for zkr and for CMD, which inherits it.
+// cause, when zkr gets SIGINT, SIGTERM, SIGHUP or SIGQUIT. SIGHUP or
+// SIGINT, if zkr was started with it ignored (nohup, a non-interactive
+// shell's background job), stays ignored, for zkr and for CMD, which
+// inherits it. (Go's runtime takes SIGTERM and SIGQUIT even when they
+// start ignored.)
 //
 // zkr is not stopped by job control: it must keep holding, and its
 // session alive, while CMD runs. SIGTSTP (Ctrl-Z) and SIGTTIN are caught
@@ -194,7 +196,8 @@ func (i interrupt) Error() string { return "interrupted by " + i.sig.String() }
 func signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 1)
-	for _, s := range []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT} {
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGQUIT)
+	for _, s := range []os.Signal{syscall.SIGINT, syscall.SIGHUP} {
 		if !signal.Ignored(s) {
 			signal.Notify(sigs, s)
 		}
@@ -253,12 +256,7 @@ revoke asks the holders of PATH to let go (Curator's protocol); holders that
 heed it (zkr --revocable, ours that listen, Curator's revocable mutexes) do.
 top shows every recipe path under PREFIX; deadlocks finds cycles of
 sessions waiting for each other there (exit 3).
-exit codes: CMD's own (128+N if signal N killed it); 1 error; 2 bad usage;
-3 --try found it held, revoke --wait found it still held, or deadlocks found
-a cycle or an old hold; 4 lost the hold while CMD ran, or the session of elect --observe,
-group --watch or top; 5 --max-hold passed while CMD ran; 6 asked to let go
-while CMD ran (--revocable); 130/143/129/131 interrupted by
-SIGINT/SIGTERM/SIGHUP/SIGQUIT.
+` + exitCodes + `
 servers default to $ZK_SERVERS; --auth SCHEME:FILE (or $ZK_AUTH) presents
 credentials read from a file (or SCHEME:env:NAME, from a variable)`
 
