@@ -13,9 +13,11 @@ import (
 	"time"
 )
 
-// killWait bounds the wait for CMD's processes to be gone after SIGKILL:
-// only a process stuck in the kernel (uninterruptible sleep) outlives it,
-// or one that zkr may not signal.
+// killWait is how long after SIGKILL zkr first names CMD's processes still
+// left (only one stuck in the kernel, in uninterruptible sleep, or one
+// zkr may not signal outlives it), and gives up on them if the hold has
+// ended by then; while the hold lasts, zkr keeps waiting. It is part of
+// the max hold `zkr lock --max-hold` declares.
 const killWait = 5 * time.Second
 
 // group is CMD, started in a process group of its own whose id is CMD's
@@ -69,7 +71,7 @@ func (g *group) reap(sigchld chan os.Signal) {
 	for {
 		g.reapChildren()
 		var poll <-chan time.Time
-		if g.done() {
+		if isClosed(g.exited) { // CMD itself has exited
 			if len(g.remaining()) == 0 {
 				g.reapChildren() // those that died since, which remaining leaves out
 				close(g.empty)
@@ -128,16 +130,6 @@ func (g *group) sayStopped(pid int, sig syscall.Signal) {
 		why = "is stopped by SIGTTOU: it wrote to the terminal or changed its modes, which it may not (it is not in the foreground)"
 	}
 	fmt.Fprintf(g.stderr, "zkr: %s %s; zkr holds until it ends (Ctrl-C ends it)\n", who, why)
-}
-
-// done reports whether CMD itself has exited.
-func (g *group) done() bool {
-	select {
-	case <-g.exited:
-		return true
-	default:
-		return false
-	}
 }
 
 // groupRemaining is remaining where zkr cannot know its descendants:

@@ -78,16 +78,16 @@ func printHelp(w io.Writer, fs *flag.FlagSet, h help) {
 		}
 		fmt.Fprintf(w, "  %-28s %s\n", arg, usage)
 	})
-	fmt.Fprintf(w, "\nexamples:\n%s\n\n%s\n", h.examples, exitCodes)
+	fmt.Fprintf(w, "\nexamples:\n%s\n\n%s\nServers default to $ZK_SERVERS, credentials (--auth) to $ZK_AUTH.\n", h.examples, exitCodes)
 }
 
+// exitCodes is said by the usage and by every command's help.
 const exitCodes = `exit codes: CMD's own (128+N if signal N killed it); 1 error; 2 bad usage;
 3 --try found it held, revoke --wait found it still held, or deadlocks found
-a cycle or old hold; 4 lost the hold while CMD ran, or the session of elect
+a cycle or an old hold; 4 lost the hold while CMD ran, or the session of elect
 --observe, group --watch or top; 5 --max-hold passed while CMD ran; 6 asked
 to let go while CMD ran (--revocable); 130/143/129/131 interrupted by
-SIGINT/SIGTERM/SIGHUP/SIGQUIT.
-Servers default to $ZK_SERVERS, credentials (--auth) to $ZK_AUTH.`
+SIGINT/SIGTERM/SIGHUP/SIGQUIT.`
 
 var lockHelp = help{
 	synopsis: "zkr lock [flags] PATH... [-- CMD [ARGS...]]",

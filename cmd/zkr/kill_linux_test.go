@@ -18,8 +18,10 @@ import (
 // another process before the signal. kill signals a pid only if the
 // process there started when the one found did: a process with another
 // start time (standing for a stranger that took the pid over) is not
-// signalled. And a process found is signalled even if it is no longer a
-// descendant (its parent exited and init took it over): the scan decided.
+// signalled. And kill does not ask again whether a process found
+// descends from zkr (the scan decided; an earlier version walked the
+// parents again, and took a process whose parent had just exited for a
+// stranger): an orphan init took over is signalled.
 func TestKillSignalsOnlyTheProcessFound(t *testing.T) {
 	child := exec.Command("sleep", "60")
 	require.NoError(t, child.Start())

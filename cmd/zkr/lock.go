@@ -56,6 +56,7 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	dup := twice(paths)
 	switch {
 	case len(paths) > 1 && mode.try:
 		return usageError("lock: --try takes one PATH")
@@ -67,8 +68,8 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError("lock: --max-hold takes one PATH")
 	case *timeout < 0:
 		return usageError("lock: --timeout must not be negative")
-	case twice(paths) != "":
-		return usageError("lock: %s given twice", twice(paths))
+	case dup != "":
+		return usageError("lock: %s given twice", dup)
 	case mode.read && mode.write:
 		return usageError("lock: --read and --write exclude each other")
 	case mode.leases < 1 && flagSet(fs, "n"):

@@ -106,9 +106,8 @@ func kill(pid int, start uint64, sig syscall.Signal) {
 		return
 	}
 	if err == nil {
-		if err := unix.PidfdSendSignal(fd, sig, nil, 0); err == nil || errors.Is(err, unix.ESRCH) {
-			return
-		}
+		unix.PidfdSendSignal(fd, sig, nil, 0) // ESRCH: it has exited since; EPERM: kill(2) would fail too
+		return
 	}
 	syscall.Kill(pid, sig)
 }
