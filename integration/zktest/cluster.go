@@ -51,7 +51,8 @@ func Image() string {
 // Start runs a cluster from [Image] for the test, fails the test (never
 // skips it) if that is impossible, and terminates the cluster when the test
 // ends. testcontainers' progress lines go to the test log (ZooKeeper's own
-// output does not: see [Member.Logs] where it exists, or docker logs).
+// output does not: read it with the member's Container().Logs, or docker
+// logs).
 func Start(tb testing.TB, opts ...testcontainers.ContainerCustomizer) *Cluster {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

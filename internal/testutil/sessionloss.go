@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,17 +97,8 @@ func WaitQueued(t *testing.T, ctx context.Context, cond func(queued int) bool, o
 	t.Helper()
 	var last int
 	err := WaitFor(ctx, func() bool {
-		buf := make([]byte, 1<<20)
-		for {
-			m := runtime.Stack(buf, true)
-			if m < len(buf) {
-				buf = buf[:m]
-				break
-			}
-			buf = make([]byte, 2*len(buf))
-		}
 		last = 0
-		for _, g := range strings.Split(string(buf), "\n\n") {
+		for _, g := range stacks() {
 			if !strings.Contains(g, "go-zookeeper/zk.(*Conn).request(") {
 				continue
 			}

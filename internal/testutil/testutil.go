@@ -86,20 +86,23 @@ func Methods[T any]() []string {
 // Goroutines returns how many goroutines have a function whose name
 // contains fn on their stacks: to check that none outlives a Close.
 func Goroutines(fn string) int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 	count := 0
-	for _, g := range strings.Split(string(buf), "\n\n") {
+	for _, g := range stacks() {
 		if strings.Contains(g, fn) {
 			count++
 		}
 	}
 	return count
+}
+
+// stacks returns the stack of every goroutine of the process.
+func stacks() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Split(string(buf[:n]), "\n\n")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
