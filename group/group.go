@@ -89,8 +89,8 @@ func (g *Group) Join(ctx context.Context, id string, payload []byte) (*Membershi
 		return nil, fmt.Errorf("group %s: join %s: %w", g.path, id, err)
 	}
 	m := &Membership{s: g.s, path: p, done: make(chan struct{})}
-	if !g.s.Go(m.watch) { // the session ended since the create
-		m.once.Do(func() { close(m.done) })
+	if !g.s.Go(m.watch) { // the session ended since the create, and the member with it
+		return nil, fmt.Errorf("group %s: join %s: %w", g.path, id, g.s.Err())
 	}
 	return m, nil
 }
