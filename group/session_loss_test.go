@@ -271,8 +271,13 @@ func TestJoinCancelledAfterItsReplyWasLostLeavesNoMember(t *testing.T) {
 // (or, had the deletion come first, its member was deleted under it).
 func TestAJoinRetriedAfterALostAnswerTakesUpTheNode(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
-	g, s, p, other := behindProxy(t, ctx, testPath(t))
+	path := testPath(t)
+	g, s, p, other := behindProxy(t, ctx, path)
 	joinCancelledCutOff(t, ctx, g, s, p, other, "retried")
+	node := path + "/retried"
+	direct := testutil.Session(t, cluster.Servers())
+	_, first, err := direct.Conn().Exists(node)
+	require.NoError(t, err)
 
 	type joined struct {
 		m   *group.Membership
@@ -283,6 +288,11 @@ func TestAJoinRetriedAfterALostAnswerTakesUpTheNode(t *testing.T) {
 		m, err := g.Join(ctx, "retried", []byte("payload"))
 		again <- joined{m, err}
 	}()
+	// The second Join has taken the doubt over, and waits for the answer
+	// to its create, when the connection comes back.
+	require.NoError(t, waitFor(ctx, func() bool {
+		return testutil.Goroutines("core.(*Session).CreateEphemeral", "core.(*Session).createOnce") == 1
+	}), "the second Join never sent its create")
 	p.Heal()
 	j := <-again
 	require.NoError(t, j.err, "the retried Join")
@@ -291,11 +301,17 @@ func TestAJoinRetriedAfterALostAnswerTakesUpTheNode(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"elsewhere", "retried"}, ids(ms))
 	assert.Equal(t, s.ID(), ms[1].Session)
-	select { // the deletion due to the first Join runs once the connection is back: at once
+	// The deletion due to the first Join has run (it runs once the
+	// connection is back), and left the node, which is the first one.
+	require.NoError(t, waitFor(ctx, func() bool { return testutil.Goroutines("core.(*Session).doubt") == 0 }))
+	select {
 	case <-j.m.Done():
 		t.Fatal("the retried member was deleted")
-	case <-time.After(time.Second):
+	default:
 	}
+	_, now, err := direct.Conn().Exists(node)
+	require.NoError(t, err)
+	assert.Equal(t, first.Czxid, now.Czxid, "the second Join made a node of its own: the first was deleted")
 	require.NoError(t, j.m.Leave(ctx))
 }
 

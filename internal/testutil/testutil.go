@@ -9,6 +9,7 @@ import (
 	"errors"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,10 +86,10 @@ func Methods[T any]() []string {
 
 // Goroutines returns how many goroutines have a function whose name
 // contains fn on their stacks: to check that none outlives a Close.
-func Goroutines(fn string) int {
+func Goroutines(fn string, also ...string) int {
 	count := 0
 	for _, g := range stacks() {
-		if strings.Contains(g, fn) {
+		if strings.Contains(g, fn) && !slices.ContainsFunc(also, func(f string) bool { return !strings.Contains(g, f) }) {
 			count++
 		}
 	}
