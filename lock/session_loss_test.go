@@ -252,8 +252,11 @@ func TestNoAcquisitionStartsOnceCloseHasBegun(t *testing.T) {
 	require.NoError(t, err)
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err = other.Lock(lctx)
+	_, err = other.Lock(lctx) // returns while Close's release is still held back
 	assert.ErrorIs(t, err, recipes.ErrSessionClosed)
 	gate.Release()
 	require.NoError(t, <-closed)
+	ok, _, err := conn.Exists(path + "-other")
+	require.NoError(t, err)
+	assert.False(t, ok, "the Lock refused during Close sent its create")
 }
