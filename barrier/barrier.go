@@ -60,13 +60,7 @@ func (b *Barrier) Set(ctx context.Context) error {
 func (b *Barrier) Remove(ctx context.Context) error {
 	var czxid int64 // of the barrier we remove, once read
 	for {
-		st, err := core.Call(ctx, b.s, func(conn *zk.Conn) (*zk.Stat, error) {
-			ok, st, err := conn.Exists(b.path)
-			if err == nil && !ok {
-				return nil, nil
-			}
-			return st, err
-		})
+		st, err := b.s.Stat(ctx, b.path)
 		if err == nil {
 			switch {
 			case st == nil:

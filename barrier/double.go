@@ -124,7 +124,7 @@ func (d *DoubleBarrier) join(ctx context.Context, own string) error {
 		default:
 			return err
 		}
-		st, err := d.stat(ctx, own)
+		st, err := d.s.Stat(ctx, own)
 		switch {
 		case core.Retryable(err):
 			if err := d.s.WaitConnected(ctx); err != nil {
@@ -221,7 +221,7 @@ func (d *DoubleBarrier) awaitFull(ctx context.Context) error {
 func (d *DoubleBarrier) late(ctx context.Context, members []string) (bool, error) {
 	ahead := 0
 	for _, m := range members {
-		st, err := d.stat(ctx, d.path+"/"+m)
+		st, err := d.s.Stat(ctx, d.path+"/"+m)
 		switch {
 		case err != nil:
 			return false, err
@@ -256,7 +256,7 @@ func (d *DoubleBarrier) markReady(ctx context.Context) {
 		// application's connection deletes it at Close if it is still ours.
 		_, err := d.s.Create(ctx, p, nil, zk.FlagEphemeral)
 		if err == nil {
-			st, err := d.stat(ctx, p)
+			st, err := d.s.Stat(ctx, p)
 			if err == nil && st != nil && st.EphemeralOwner == d.s.ID() {
 				d.readyCzxid = st.Czxid
 			}
@@ -265,7 +265,7 @@ func (d *DoubleBarrier) markReady(ctx context.Context) {
 		if !errors.Is(err, zk.ErrNodeExists) {
 			return
 		}
-		st, err := d.stat(ctx, p)
+		st, err := d.s.Stat(ctx, p)
 		if err != nil || st == nil {
 			continue
 		}
@@ -279,20 +279,8 @@ func (d *DoubleBarrier) markReady(ctx context.Context) {
 // readyIsOurs reports whether the ready node was made after our member
 // node, that is, for this round.
 func (d *DoubleBarrier) readyIsOurs(ctx context.Context) bool {
-	st, err := d.stat(ctx, d.path+"/"+readyNode)
+	st, err := d.s.Stat(ctx, d.path+"/"+readyNode)
 	return err == nil && st != nil && st.Czxid > d.ownCzxid
-}
-
-// stat reads the stat of the node at p: nil if there is none
-// (go-zookeeper gives a zero stat for a missing node).
-func (d *DoubleBarrier) stat(ctx context.Context, p string) (*zk.Stat, error) {
-	return core.Call(ctx, d.s, func(conn *zk.Conn) (*zk.Stat, error) {
-		ok, st, err := conn.Exists(p)
-		if err != nil || !ok {
-			return nil, err
-		}
-		return st, nil
-	})
 }
 
 // Leave leaves the barrier and blocks until every member has left (a
@@ -428,7 +416,7 @@ func (d *DoubleBarrier) dropReady(ctx context.Context) {
 	d.readyCzxid = 0
 	p := d.path + "/" + readyNode
 	drop := func(ctx context.Context) error {
-		st, err := d.stat(ctx, p)
+		st, err := d.s.Stat(ctx, p)
 		if err != nil || st == nil || st.Czxid != czxid {
 			return err // gone, or a later round's
 		}

@@ -164,12 +164,22 @@ type getResult struct {
 
 // stat reads a node's stat only, which its ACL cannot forbid.
 func (s *Session) stat(ctx context.Context, p string) (getResult, error) {
-	return call(ctx, s, func() (getResult, error) {
+	st, err := s.Stat(ctx, p)
+	if err == nil && st == nil {
+		err = zk.ErrNoNode
+	}
+	return getResult{stat: st, unreadable: true}, err
+}
+
+// Stat reads the stat of the node at p: nil if there is none
+// (go-zookeeper gives a zero stat for a missing node).
+func (s *Session) Stat(ctx context.Context, p string) (*zk.Stat, error) {
+	return call(ctx, s, func() (*zk.Stat, error) {
 		ok, st, err := s.Conn().Exists(p)
-		if err == nil && !ok {
-			err = zk.ErrNoNode
+		if err != nil || !ok {
+			return nil, err
 		}
-		return getResult{stat: st, unreadable: true}, err
+		return st, nil
 	})
 }
 
