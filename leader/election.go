@@ -96,11 +96,11 @@ func (l Layout) marker() core.Marker {
 func WithLayout(l Layout) Option { return func(o *options) { o.layout = l } }
 
 // WithMaxTerm limits every term of this Election's candidates to d, as
-// lock.WithMaxHold limits a hold: the leadership's context ends d after
-// it began (ErrMaxHoldExceeded), and the candidate next in line (or the
-// one after it) deletes its node once d and recipes.EvictionMargin have
-// passed since it saw it lead, so that a leader whose code hangs while its session lives leads no
-// longer than that. With Reelect, Run campaigns again.
+// lock.WithMaxHold limits a hold: the leadership's context ends d after it
+// began (ErrMaxHoldExceeded), and the candidate next in line (or the one after
+// it) deletes its node once d and recipes.EvictionMargin have passed since it
+// saw it lead, so that a leader whose code hangs while its session lives leads
+// no longer than that. With Reelect, Run campaigns again.
 func WithMaxTerm(d time.Duration) Option { return func(o *options) { o.maxTerm = d } }
 
 // Path returns the election's path.
@@ -165,10 +165,10 @@ type Leadership struct {
 // Value returns the value this candidate campaigned with.
 func (l *Leadership) Value() []byte { return l.value }
 
-// Resign ends the term by deleting the candidate's node, so the next
-// candidate leads. It retries through connection loss until ctx ends (then
-// in the background). Resigning twice (or a nil Leadership) returns ErrNotHeld; resigning a lost
-// leadership returns the cause, matching ErrLost.
+// Resign ends the term by deleting the candidate's node, so the next candidate
+// leads. It retries through connection loss until ctx ends (then in the
+// background). Resigning twice (or a nil Leadership) returns ErrNotHeld;
+// resigning a lost leadership returns the cause, matching ErrLost.
 func (l *Leadership) Resign(ctx context.Context) error {
 	if l == nil { // misuse: a Resign deferred before Campaign's error was checked
 		return fmt.Errorf("leader: resign: %w", ErrNotHeld)

@@ -45,16 +45,15 @@ type Option func(*options)
 
 type options struct{ maxHold time.Duration }
 
-// WithMaxHold limits every hold of the mutex to d: its context ends d
-// after the grant (Err matches ErrMaxHoldExceeded, and ErrLost), and the
-// holder is to stop. The limit is declared in the hold's node, and the
-// contender next in line (or the one after it, which watches the holder
-// too) deletes the node once d and recipes.EvictionMargin have passed
-// since it saw the hold: a holder whose code hangs while its session lives (a
-// deadlock, a stuck call) holds no longer than that, and a holder that
-// wakes late is refused by fencing. Nodes that declare no limit (ours
-// without the option, Curator's, Kazoo's) are never evicted. [recipes.Holding.Extend]
-// moves the limit.
+// WithMaxHold limits every hold of the mutex to d: its context ends d after
+// the grant (Err matches ErrMaxHoldExceeded, and ErrLost), and the holder is
+// to stop. The limit is declared in the hold's node, and the contender next in
+// line (or the one after it, which watches the holder too) deletes the node
+// once d and recipes.EvictionMargin have passed since it saw the hold: a
+// holder whose code hangs while its session lives (a deadlock, a stuck call)
+// holds no longer than that, and a holder that wakes late is refused by
+// fencing. Nodes that declare no limit (ours without the option, Curator's,
+// Kazoo's) are never evicted. [recipes.Holding.Extend] moves the limit.
 func WithMaxHold(d time.Duration) Option { return func(o *options) { o.maxHold = d } }
 
 // New returns the mutex at path on session s. It checks its arguments and
@@ -79,10 +78,10 @@ func New(s *recipes.Session, path string, opts ...Option) (*Mutex, error) {
 // Path returns the mutex's path.
 func (m *Mutex) Path() string { return m.q.Path() }
 
-// Lock blocks until the mutex is held and returns the hold. A waiter sets
-// up to three watches (on the contender just ahead, the one before it,
-// and its own node) and is woken when the one just ahead goes; no release
-// wakes more than two waiters. If ctx ends first, Lock deletes its node and returns
+// Lock blocks until the mutex is held and returns the hold. A waiter sets up
+// to three watches (on the contender just ahead, the one before it, and its
+// own node) and is woken when the one just ahead goes; no release wakes more
+// than two waiters. If ctx ends first, Lock deletes its node and returns
 // ctx.Err(): the mutex is not held. If the session is lost meanwhile, it
 // returns an error matching ErrLost.
 func (m *Mutex) Lock(ctx context.Context) (*Hold, error) {
@@ -137,8 +136,8 @@ func newHold(h *core.Hold) *Hold {
 
 // Unlock releases the mutex by deleting the hold's node, retrying through
 // connection loss until ctx ends (then the deletion goes on in the
-// background). Unlocking twice (or a nil Hold) returns ErrNotHeld; unlocking a lost hold
-// returns the cause of the loss, matching ErrLost.
+// background). Unlocking twice (or a nil Hold) returns ErrNotHeld; unlocking a
+// lost hold returns the cause of the loss, matching ErrLost.
 func (h *Hold) Unlock(ctx context.Context) error {
 	if h == nil { // misuse: an Unlock deferred before Lock's error was checked
 		return fmt.Errorf("lock: unlock: %w", ErrNotHeld)

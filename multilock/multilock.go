@@ -244,8 +244,8 @@ func (h *Hold) Multi(ctx context.Context, ops ...any) ([]zk.MultiResponse, error
 
 // Unlock gives every part back, the last taken first, retrying through
 // connection loss until ctx ends (then in the background). It returns the
-// parts' errors joined: unlocking twice (or a nil Hold) returns ErrNotHeld, and a part
-// that was lost returns its cause.
+// parts' errors joined: unlocking twice (or a nil Hold) returns ErrNotHeld,
+// and a part that was lost returns its cause.
 func (h *Hold) Unlock(ctx context.Context) error {
 	if h == nil || h.cancel == nil { // misuse: an Unlock deferred before Lock's error was checked
 		return fmt.Errorf("multilock: unlock: %w", recipes.ErrNotHeld)

@@ -210,9 +210,9 @@ func (h *Hold) end(ctx context.Context, cause, why error) error {
 	return err
 }
 
-// Unlock releases the hold by deleting its node, retrying through
-// connection loss until ctx ends (then in the background). Unlocking twice
-// (or a nil Hold) returns ErrNotHeld; unlocking a lost hold returns the cause, matching
+// Unlock releases the hold by deleting its node, retrying through connection
+// loss until ctx ends (then in the background). Unlocking twice (or a nil
+// Hold) returns ErrNotHeld; unlocking a lost hold returns the cause, matching
 // ErrLost.
 func (h *Hold) Unlock(ctx context.Context) error {
 	if h == nil || h.held == nil { // misuse: an Unlock deferred before the error was checked

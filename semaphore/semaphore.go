@@ -465,10 +465,10 @@ type Lease struct {
 	h *core.Hold
 }
 
-// Unlock returns the lease by deleting its node, retrying through
-// connection loss until ctx ends (then in the background). Unlocking twice
-// (or a nil Lease) returns ErrNotHeld; unlocking a lost lease returns the cause, matching
-// ErrLost.
+// Unlock returns the lease by deleting its node, retrying through connection
+// loss until ctx ends (then in the background). Unlocking twice (or a nil
+// Lease) returns ErrNotHeld; unlocking a lost lease returns the cause,
+// matching ErrLost.
 func (l *Lease) Unlock(ctx context.Context) error {
 	if l == nil { // misuse: an Unlock deferred before Acquire's error was checked
 		return fmt.Errorf("semaphore: unlock: %w", ErrNotHeld)
