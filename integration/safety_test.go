@@ -626,7 +626,11 @@ func TestCheckerCatchesARogueWriterAmongWorkers(t *testing.T) {
 	for r := range safetyWorkload.Paths {
 		cfg.Paths[r] = "/safety-rogue/" + r
 		cfg.Registers[r] = "/safety-rogue-register-" + r
+		// A run before this one (-count) left the register: start it at 0.
 		_, err := session(t).Conn().Create(cfg.Registers[r], []byte("0"), 0, zk.WorldACL(zk.PermAll))
+		if errors.Is(err, zk.ErrNodeExists) {
+			_, err = session(t).Conn().Set(cfg.Registers[r], []byte("0"), -1)
+		}
 		require.NoError(t, err)
 	}
 	cfg.RogueWriters = true
