@@ -17,7 +17,8 @@ import (
 // that lost channels takes new ones before another starts, and the
 // goroutines end when their channels are done or the Session closes.
 func TestFollowersShareGoroutinesAndDeliverEveryEvent(t *testing.T) {
-	s := &Session{stop: make(chan struct{}), nodes: map[string]*Hold{}, state: StateConnected}
+	s := newSession(Config{})
+	s.state = StateConnected
 	running := func() int {
 		s.followers.mu.Lock()
 		defer s.followers.mu.Unlock()
@@ -103,6 +104,7 @@ func TestFollowersShareGoroutinesAndDeliverEveryEvent(t *testing.T) {
 	// Close stops the followers that still wait.
 	follow(2 * binSize)
 	settle(2)
+	s.cancel(ErrSessionClosed) // as Close does: the idle goroutines end
 	close(s.stop)
 	s.wg.Wait()
 	assert.Equal(t, 0, running())

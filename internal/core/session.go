@@ -65,6 +65,10 @@ type Session struct {
 	stop   chan struct{} // stops the poller and the followers
 	wg     sync.WaitGroup
 	once   sync.Once
+	// idle hands Go's functions to goroutines that ran one before (see
+	// work); idlers counts those waiting
+	idle   chan func()
+	idlers atomic.Int32
 
 	followers followers // the watches on our nodes (NewSession's; see follow)
 	listers   listers   // listings of queues in flight, shared by their waiters
@@ -110,7 +114,7 @@ func newSession(cfg Config) *Session {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	return &Session{
 		cfg: cfg, log: cfg.Logger, tel: newTelemetry(cfg), ctx: ctx, cancel: cancel,
-		stop: make(chan struct{}), changed: make(chan struct{}),
+		stop: make(chan struct{}), changed: make(chan struct{}), idle: make(chan func()),
 		nodes: make(map[string]*Hold), mine: make(map[string]*ours),
 		strays: make(map[string]int64), doubtful: make(map[string]bool),
 	}
@@ -577,8 +581,38 @@ func (s *Session) Go(f func()) bool {
 	if s.state == StateClosed || s.state == StateLost {
 		return false
 	}
-	s.wg.Go(f)
+	select {
+	case s.idle <- f: // taken by a goroutine waiting in work
+	default:
+		s.wg.Go(func() { s.work(f) })
+	}
 	return true
+}
+
+// maxIdle is how many of a Session's goroutines wait for Go's next
+// function once they have run one.
+const maxIdle = 16
+
+// work runs f, and then the functions Go hands it, while no more than
+// maxIdle others wait, until the session ends. Most of Go's functions send
+// one request and wait for its reply; that grows a new goroutine's stack,
+// and growing (copying) it again for every request took a tenth of a busy
+// client's CPU. A goroutine kept grows it once.
+func (s *Session) work(f func()) {
+	for {
+		f()
+		if s.idlers.Add(1) > maxIdle {
+			s.idlers.Add(-1)
+			return
+		}
+		select {
+		case f = <-s.idle:
+			s.idlers.Add(-1)
+		case <-s.ctx.Done():
+			s.idlers.Add(-1)
+			return
+		}
+	}
 }
 
 // accepting returns nil while the Session takes new acquisitions: not once
