@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"path"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -574,7 +575,9 @@ func (s *Session) waitConnected(ctx context.Context) error {
 // Go runs f in a goroutine that Close waits for, so that none of the
 // Session's or a recipe's outlives it; f must return once the Session is
 // done. If the session has ended already, f does not run, and Go returns
-// false.
+// false. The goroutine may have run functions before (see work), so f
+// must leave no state on it (a locked OS thread), and runs with no
+// profiler labels unless the goroutine is new (then its caller's).
 func (s *Session) Go(f func()) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -597,7 +600,7 @@ const maxIdle = 16
 // maxIdle others wait, until the session ends. Most of Go's functions send
 // one request and wait for its reply; that grows a new goroutine's stack,
 // and growing (copying) it again for every request took a tenth of a busy
-// client's CPU. A goroutine kept grows it once.
+// client's CPU. A goroutine kept grows it rarely.
 func (s *Session) work(f func()) {
 	for {
 		f()
@@ -608,6 +611,8 @@ func (s *Session) work(f func()) {
 		select {
 		case f = <-s.idle:
 			s.idlers.Add(-1)
+			// Not the labels of the caller that started this goroutine.
+			pprof.SetGoroutineLabels(context.Background())
 		case <-s.ctx.Done():
 			s.idlers.Add(-1)
 			return

@@ -32,7 +32,8 @@ func TestGoKeepsGoroutinesForTheNextFunction(t *testing.T) {
 	}
 
 	first := ran()
-	eventually("the goroutine waits for the next function", func() bool { return s.idlers.Load() == 1 })
+	// Counted among the idle is not yet waiting: wait for its select.
+	eventually("the goroutine waits for the next function", func() bool { return waitsInWork(first) })
 	assert.Equal(t, first, ran(), "the next function ran on a goroutine of its own")
 
 	// A burst wider than maxIdle: the goroutines it leaves beyond that end.
@@ -76,12 +77,26 @@ func goroutineID() string {
 
 // workers counts the goroutines in Session.work, running a function or
 // waiting for one.
-func workers() int {
+func workers() int { return strings.Count(strings.Join(stacks(), "\n\n"), "core.(*Session).work(") }
+
+// waitsInWork reports whether goroutine id waits in Session.work's select
+// for the next function.
+func waitsInWork(id string) bool {
+	for _, g := range stacks() {
+		if strings.HasPrefix(g, "goroutine "+id+" [select") {
+			return strings.Contains(g, "core.(*Session).work(")
+		}
+	}
+	return false
+}
+
+// stacks returns the stack of every goroutine of the process.
+func stacks() []string {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
 		if n < len(buf) {
-			return strings.Count(string(buf[:n]), "core.(*Session).work(")
+			return strings.Split(string(buf[:n]), "\n\n")
 		}
 		buf = make([]byte, 2*len(buf))
 	}
