@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/counter"
+	"github.com/zkrecipes/zkrecipes/internal/testutil"
+	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
 // TestConcurrentAddsLoseNoUpdate: 32 goroutines add at once, in both
@@ -99,6 +101,43 @@ func TestFormatsAndOverflow(t *testing.T) {
 	data, _, err := s.Conn().Get(path)
 	require.NoError(t, err)
 	assert.Equal(t, []byte{0x7f, 0xff, 0xff, 0xff}, data, "SharedCount's format")
+}
+
+// TestWatchEndsWithClose: a Watch whose ctx lives on closes its channel
+// when its Session is closed, and Close does not wait on it in vain; over
+// the application's connection too, which lives on, so that the watch on
+// the counter's node does not fire.
+func TestWatchEndsWithClose(t *testing.T) {
+	kinds := map[string]func(t *testing.T, ctx context.Context) *recipes.Session{
+		"Connect": func(t *testing.T, _ context.Context) *recipes.Session { return session(t) },
+		"NewSession": func(t *testing.T, ctx context.Context) *recipes.Session {
+			s, _ := testutil.Wrapped(t, ctx, cluster.Servers())
+			return s
+		},
+	}
+	for name, open := range kinds {
+		t.Run(name, func(t *testing.T) {
+			ctx := ctxFor(t, time.Minute)
+			s := open(t, ctx)
+			c, err := counter.New(s, testPath(t))
+			require.NoError(t, err)
+			w := c.Watch(ctx)
+			require.Equal(t, int64(0), (<-w).N)
+			closed := make(chan error, 1)
+			go func() { closed <- s.Close() }()
+			for {
+				select {
+				case _, open := <-w:
+					if !open {
+						require.NoError(t, <-closed)
+						return
+					}
+				case <-ctx.Done():
+					t.Fatal("the Watch outlived its Session")
+				}
+			}
+		})
+	}
 }
 
 // TestWatchSeesEveryCountInOrder: a watcher sees the counts of a run of
