@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/zkrecipes/zkrecipes/internal/testutil/stacks"
 )
 
 // TestGoKeepsGoroutinesForTheNextFunction runs Session.Go without a
@@ -77,27 +79,23 @@ func goroutineID() string {
 
 // workers counts the goroutines in Session.work, running a function or
 // waiting for one.
-func workers() int { return strings.Count(strings.Join(stacks(), "\n\n"), "core.(*Session).work(") }
+func workers() int {
+	n := 0
+	for _, g := range stacks.All() {
+		if strings.Contains(g, "core.(*Session).work(") {
+			n++
+		}
+	}
+	return n
+}
 
 // waitsInWork reports whether goroutine id waits in Session.work's select
 // for the next function.
 func waitsInWork(id string) bool {
-	for _, g := range stacks() {
+	for _, g := range stacks.All() {
 		if strings.HasPrefix(g, "goroutine "+id+" [select") {
 			return strings.Contains(g, "core.(*Session).work(")
 		}
 	}
 	return false
-}
-
-// stacks returns the stack of every goroutine of the process.
-func stacks() []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return strings.Split(string(buf[:n]), "\n\n")
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/testutil/stacks"
 	"github.com/zkrecipes/zkrecipes/internal/wiretest"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
@@ -98,7 +99,7 @@ func WaitQueued(t *testing.T, ctx context.Context, cond func(queued int) bool, o
 	var last int
 	err := WaitFor(ctx, func() bool {
 		last = 0
-		for _, g := range stacks() {
+		for _, g := range stacks.All() {
 			if !strings.Contains(g, "go-zookeeper/zk.(*Conn).request(") {
 				continue
 			}

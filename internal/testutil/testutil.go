@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/integration/zktest"
+	"github.com/zkrecipes/zkrecipes/internal/testutil/stacks"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -88,22 +88,10 @@ func Methods[T any]() []string {
 // contains fn on their stacks: to check that none outlives a Close.
 func Goroutines(fn string, also ...string) int {
 	count := 0
-	for _, g := range stacks() {
+	for _, g := range stacks.All() {
 		if strings.Contains(g, fn) && !slices.ContainsFunc(also, func(f string) bool { return !strings.Contains(g, f) }) {
 			count++
 		}
 	}
 	return count
-}
-
-// stacks returns the stack of every goroutine of the process.
-func stacks() []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return strings.Split(string(buf[:n]), "\n\n")
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 }
