@@ -104,7 +104,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		if err := plotAll(*out, summarise(rows, *duration)); err != nil {
+		if err := plotAll(*out, summarise(rows)); err != nil {
 			log.Fatal(err)
 		}
 		return
@@ -136,7 +136,7 @@ func main() {
 	if err := writeCSV(filepath.Join(*out, "results.csv"), rows); err != nil {
 		log.Fatal(err)
 	}
-	s := summarise(rows, *duration)
+	s := summarise(rows)
 	if err := plotAll(*out, s); err != nil {
 		log.Fatal(err)
 	}

@@ -87,10 +87,10 @@ func measured(kind string, per map[string]map[int]float64) []row {
 }
 
 func TestSummariseTakesMedians(t *testing.T) {
-	s := summarise(measured(mutexKind, map[string]map[int]float64{"zkrecipes": {1: 500, 32: 1000}}), time.Second)
+	s := summarise(measured(mutexKind, map[string]map[int]float64{"zkrecipes": {1: 500, 32: 1000}}))
 	v, ok := s.get("on", mutexKind, "zkrecipes", 32)
-	if !ok || v.perSecond != 1000 || v.cpu != 400 || v.cycle != time.Millisecond {
-		t.Fatalf("summary %+v (found %v): want 1000/s, 400 µs, 1 ms per cycle", v, ok)
+	if !ok || v.perSecond != 1000 || v.cpu != 400 || v.rounds[2] != 3000 {
+		t.Fatalf("summary %+v (found %v): want 1000/s, 400 µs, 3000/s in round 2", v, ok)
 	}
 	if got := s.sessions[mutexKind]; len(got) != 2 || got[0] != 1 || got[1] != 32 {
 		t.Errorf("sessions %v, want [1 32] in order", got)
@@ -108,7 +108,7 @@ func TestTargets(t *testing.T) {
 		"zkrecipes": {32: 3000}, "curator": {32: 2000}, "go-zookeeper": {32: 2500},
 	})...)
 	got := map[string]target{}
-	for _, tg := range targetsOf(summarise(rows, time.Second), "on") {
+	for _, tg := range targetsOf(summarise(rows), "on") {
 		got[tg.what] = tg
 	}
 	for what, met := range map[string]bool{
@@ -133,6 +133,42 @@ func TestTargets(t *testing.T) {
 	}
 }
 
+// TestTargetsGiveTheSpreadOfTheRounds: each ratio is also taken round by
+// round (the implementations take turns within a round), and a target
+// that some rounds meet and others miss says so.
+func TestTargetsGiveTheSpreadOfTheRounds(t *testing.T) {
+	var rows []row
+	for round, per := range map[int][2]float64{0: {900, 1000}, 1: {1000, 1000}, 2: {1200, 1000}} {
+		for i, im := range []string{"zkrecipes", "go-zookeeper"} {
+			rows = append(rows, row{fsync: "on", kind: mutexKind, impl: im, sessions: 8, round: round, perSecond: per[i]})
+		}
+		rows = append(rows, row{fsync: "on", kind: mutexKind, impl: "raw-floor", sessions: 8, round: round, perSecond: 2000})
+	}
+	s := summarise(rows)
+	got := map[string]target{}
+	for _, tg := range targetsOf(s, "on") {
+		got[tg.what] = tg
+	}
+	peer := got["mutex, 8 sessions, zkrecipes / go-zookeeper (acquisitions/s)"]
+	if peer.ratio != 1 || peer.lo != 0.9 || peer.hi != 1.2 || !peer.met() || !peer.straddles() {
+		t.Errorf("against the peer: %+v; want 1.00x, rounds 0.90x to 1.20x, met but not in every round", peer)
+	}
+	floor := got["mutex, 8 sessions, zkrecipes / raw floor (acquisitions/s)"]
+	if floor.lo != 0.45 || floor.hi != 0.6 || floor.met() || floor.straddles() {
+		t.Errorf("against the floor: %+v; want rounds 0.45x to 0.60x, missed in every round", floor)
+	}
+	var b strings.Builder
+	targets(&b, s, "on")
+	for _, line := range []string{
+		"- mutex, 8 sessions, zkrecipes / go-zookeeper (acquisitions/s): 1.00x (target >= 1.00x; rounds 0.90x to 1.20x): met, but not in every round",
+		"- mutex, 8 sessions, zkrecipes / raw floor (acquisitions/s): 0.50x (target >= 0.90x; rounds 0.45x to 0.60x): NOT met",
+	} {
+		if !strings.Contains(b.String(), line+"\n") {
+			t.Errorf("no line %q in:\n%s", line, b.String())
+		}
+	}
+}
+
 func TestTablesLeaveOutWhatWasNotMeasured(t *testing.T) {
 	rows := measured(mutexKind, map[string]map[int]float64{"zkrecipes": {8: 900}, "curator": {8: 600}})
 	for i := range rows {
@@ -141,7 +177,7 @@ func TestTablesLeaveOutWhatWasNotMeasured(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	summarise(rows, time.Second).table(&b, "on", mutexKind, cpu)
+	summarise(rows).table(&b, "on", mutexKind, cpu)
 	if got := b.String(); strings.Contains(got, "curator") || !strings.Contains(got, "| 8 | 400 µs |") {
 		t.Errorf("cpu table:\n%s", got)
 	}
@@ -184,7 +220,7 @@ func TestCountsOf(t *testing.T) {
 
 func TestTheSharedCaseHasItsOwnTables(t *testing.T) {
 	rows := measured(sharedKind, map[string]map[int]float64{"zkrecipes": {32: 900}, "go-zookeeper": {32: 800}})
-	md := markdown(summarise(rows, time.Second), nil, time.Second, 3)
+	md := markdown(summarise(rows), nil, time.Second, 3)
 	for _, want := range []string{"contenders sharing sessions, 8 to a session", "| 32 |", "900 (", "800 ("} {
 		if !strings.Contains(md, want) {
 			t.Errorf("no %q in:\n%s", want, md)
