@@ -697,6 +697,9 @@ func (s *Session) wokeAt() int64 {
 // answers a request whose write failed with the write's own error (a
 // *net.OpError: a broken pipe, a timeout), and reconnects.
 func retryable(err error) bool {
+	if err == nil {
+		return false // and allocates no target for errors.As: most calls
+	}
 	var op *net.OpError
 	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) ||
 		errors.Is(err, zk.ErrSessionMoved) || errors.As(err, &op)
