@@ -13,6 +13,10 @@ type proc struct {
 	start     uint64 // clock ticks after boot; 0 if the line stops short of it
 }
 
+// dead reports whether the process has exited: a zombie, or 'X' (or 'x',
+// as older kernels wrote it).
+func (p proc) dead() bool { return p.state == 'Z' || p.state == 'X' || p.state == 'x' }
+
 // parseStat parses a /proc/PID/stat line: "PID (COMM) STATE PPID ...",
 // and the start time, its 22nd field. COMM may hold spaces and
 // parentheses: it ends at the last ')'.
@@ -47,8 +51,8 @@ func parseStat(line []byte) (proc, error) {
 const startField = 22 - 3
 
 // liveDescendants returns the pids of the processes in procs that descend
-// from root (through their parents) and are not dead (zombies, or 'X'),
-// in the order of procs.
+// from root (through their parents) and are not dead, in the order of
+// procs.
 func liveDescendants(root int, procs []proc) []int {
 	parent := make(map[int]int, len(procs))
 	for _, p := range procs {
@@ -69,7 +73,7 @@ func liveDescendants(root int, procs []proc) []int {
 	}
 	var out []int
 	for _, p := range procs {
-		if p.pid != root && p.state != 'Z' && p.state != 'X' && p.state != 'x' && under(p.pid) {
+		if p.pid != root && !p.dead() && under(p.pid) {
 			out = append(out, p.pid)
 		}
 	}

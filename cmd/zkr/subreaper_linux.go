@@ -129,5 +129,5 @@ func sameProcess(pid int, start uint64) bool {
 	case err != nil:
 		return true
 	}
-	return p.state != 'Z' && p.state != 'X' && p.state != 'x' && (start == 0 || p.start == start)
+	return !p.dead() && (start == 0 || p.start == start)
 }
