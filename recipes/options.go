@@ -27,9 +27,9 @@ const DefaultPollInterval = 50 * time.Millisecond
 // times from when it saw the holder hold, on its own monotonic clock, and
 // may have learned of the grant before the holder did, by as much as one
 // server lags another: milliseconds on a healthy ensemble, rarely a few
-// hundred. A second
-// covers that, and stays far below a session timeout, so that eviction
-// frees a lock long before the session of a hung holder would expire.
+// hundred. A second covers that, and stays far below a session timeout, so
+// that eviction frees a lock long before the session of a hung holder
+// would expire.
 const EvictionMargin = time.Second
 
 // config is what the options set.

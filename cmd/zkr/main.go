@@ -39,9 +39,9 @@
 //
 // SIGHUP or SIGINT, if zkr was started with it ignored (SIGHUP under
 // nohup; SIGINT for a non-interactive shell's background job), stays
-// ignored, by zkr and by CMD, which inherits it. CMD's group is not the terminal's foreground
-// group: CMD gets signals from zkr, not from the terminal, and cannot read
-// the terminal. A read stops (SIGTTIN) the reader's process group, CMD's
+// ignored, by zkr and by CMD, which inherits it. CMD's group is not the
+// terminal's foreground group: CMD gets signals from zkr, not from the
+// terminal, and cannot read the terminal. A read stops (SIGTTIN) the reader's process group, CMD's
 // own included: zkr says so on stderr and holds on until CMD ends (Ctrl-C
 // ends it); a reader in a group of its own (set -m) stops alone,
 // unnoticed. zkr ignores job control: Ctrl-Z (SIGTSTP, which does not
