@@ -194,11 +194,9 @@ func (d *DoubleBarrier) awaitFull(ctx context.Context) error {
 			case late:
 				return ErrTooManyMembers
 			}
-			d.markReady(ctx)
-			return nil
+			return d.markReady(ctx)
 		case len(members) >= d.n:
-			d.markReady(ctx)
-			return nil
+			return d.markReady(ctx)
 		case slices.Contains(l.children, readyNode) && d.readyIsOurs(ctx):
 			return nil
 		}
@@ -244,35 +242,58 @@ func (d *DoubleBarrier) listW(ctx context.Context) (listing, error) {
 	})
 }
 
-// markReady creates the ready node that Curator members, and our members
-// that count late, rely on. It is ephemeral, so a barrier whose members
-// all die leaves nothing behind. A ready node older than our member node is
-// a previous round's: it is replaced, or a member that counts late would
-// wait for a ready node that never comes.
-func (d *DoubleBarrier) markReady(ctx context.Context) {
+// markReady makes sure this round's ready node exists, which Curator
+// members, and our members that count late, rely on: Curator's members
+// that counted fewer than N wait for it alone. It creates the node through
+// connection loss (a create whose answer was lost and that made it is
+// taken for ours), and notes it for Leave to delete if it is ours. It is
+// ephemeral, so a barrier whose members all die leaves nothing behind. A
+// ready node older than our member node is a previous round's: it is
+// replaced, or a member that counts late would wait for a ready node that
+// never comes. It returns an error only if ctx ends or the session is
+// lost first.
+func (d *DoubleBarrier) markReady(ctx context.Context) error {
 	p := d.path + "/" + readyNode
-	for range 3 {
-		// Through the Session's Create, so that a Session over the
-		// application's connection deletes it at Close if it is still ours.
-		_, err := d.s.Create(ctx, p, nil, zk.FlagEphemeral)
-		if err == nil {
-			st, err := d.s.Stat(ctx, p)
-			if err == nil && st != nil && st.EphemeralOwner == d.s.ID() {
-				d.readyCzxid = st.Czxid
-			}
-			return
+	for {
+		// Through the Session, so that a Session over the application's
+		// connection deletes it at Close if it is still ours.
+		err := d.s.CreateEphemeral(ctx, p, nil)
+		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return err
 		}
-		if !errors.Is(err, zk.ErrNodeExists) {
-			return
-		}
-		st, err := d.s.Stat(ctx, p)
-		if err != nil || st == nil {
+		st, err := d.stat(ctx, p)
+		switch {
+		case err != nil:
+			return err
+		case st == nil: // a previous round's, deleted meanwhile
 			continue
+		case st.Czxid < d.ownCzxid: // a previous round's: replace it
+			_, err := core.Call(ctx, d.s, func(conn *zk.Conn) (struct{}, error) { return struct{}{}, conn.Delete(p, st.Version) })
+			if core.Retryable(err) {
+				err = d.s.WaitConnected(ctx)
+			}
+			if err != nil && !errors.Is(err, zk.ErrNoNode) && !errors.Is(err, zk.ErrBadVersion) {
+				return err
+			}
+			continue
+		case st.EphemeralOwner == d.s.ID():
+			d.readyCzxid = st.Czxid
 		}
-		if st.Czxid > d.ownCzxid {
-			return // this round's
+		return nil
+	}
+}
+
+// stat reads the node at p (nil if there is none), retrying through
+// connection loss until the session is lost or ctx ends.
+func (d *DoubleBarrier) stat(ctx context.Context, p string) (*zk.Stat, error) {
+	for {
+		st, err := d.s.Stat(ctx, p)
+		if !core.Retryable(err) {
+			return st, err
 		}
-		core.Call(ctx, d.s, func(conn *zk.Conn) (struct{}, error) { return struct{}{}, conn.Delete(p, st.Version) })
+		if err := d.s.WaitConnected(ctx); err != nil {
+			return nil, err
+		}
 	}
 }
 
@@ -404,8 +425,9 @@ func (d *DoubleBarrier) leave(ctx context.Context) error {
 
 // dropReady deletes the ready node if we made it this round. Every member
 // has passed Enter by now (Leave returns only once every member node is
-// gone), so nobody needs it; a later round's ready node is left alone. A
-// deletion that the connection or ctx cuts short goes on in the
+// gone), so nobody needs it; a later round's ready node is left alone. It
+// tries for at most a second (none once ctx has ended), as abandon does,
+// and a deletion that the connection or ctx cuts short goes on in the
 // background: a ready node left in place would let Curator's members of
 // the next round pass Enter at once.
 func (d *DoubleBarrier) dropReady(ctx context.Context) {
@@ -426,7 +448,9 @@ func (d *DoubleBarrier) dropReady(ctx context.Context) {
 		}
 		return err
 	}
-	if err := drop(ctx); core.Retryable(err) || (err != nil && ctx.Err() != nil) {
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := drop(rctx); core.Retryable(err) || (err != nil && rctx.Err() != nil) {
 		d.s.Cleanup("drop "+p, drop)
 	}
 }

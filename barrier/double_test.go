@@ -1,6 +1,7 @@
 package barrier_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"slices"
@@ -133,18 +134,24 @@ func TestMemberKilledMidPhaseLetsTheOthersLeave(t *testing.T) {
 	assert.Empty(t, children(t, session(t), path))
 }
 
+// TestCancelledEnterRemovesItsNode: Enter cancelled while it waits
+// returns ctx.Err(), and its member node goes (in the background: its ctx
+// has ended).
 func TestCancelledEnterRemovesItsNode(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
+	observer := session(t)
 	d, err := barrier.NewDouble(session(t), path, 2)
 	require.NoError(t, err)
 	ectx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- d.Enter(ectx) }()
-	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, session(t), path)) == 1 }))
+	require.NoError(t, waitFor(ctx, func() bool { return len(children(t, observer, path)) == 1 }))
 	cancel()
 	assert.ErrorIs(t, <-done, context.Canceled)
-	assert.Empty(t, children(t, session(t), path))
+	wctx, stop := context.WithTimeout(ctx, 10*time.Second)
+	defer stop()
+	assert.NoError(t, waitFor(wctx, func() bool { return len(children(t, observer, path)) == 0 }), "the member node stayed")
 }
 
 func TestTooManyMembersIsAnError(t *testing.T) {
@@ -292,6 +299,66 @@ func TestReadyIsDroppedThroughAConnectionDrop(t *testing.T) {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	assert.NoError(t, waitFor(wctx, func() bool { return len(children(t, observer, path)) == 0 }), "ready stayed")
+}
+
+// TestReadyIsMadeThroughAConnectionDrop: our member counts N and makes
+// the ready node, which a Curator member that counted fewer waits for
+// alone (here a bare member node stands for one), and its connection
+// drops at that create: before the create is sent, or after the server
+// made the node and before its answer came. Enter makes the node all the
+// same, taking the one the lost create made for its own, and Leave
+// deletes it. Before, Enter gave up on the ready node quietly: none was
+// made, and the Curator member would have waited for ever; or the one
+// made stayed after the round, for the next round's Curator members to
+// pass Enter at once.
+func TestReadyIsMadeThroughAConnectionDrop(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		sent bool // the create reaches the server; its answer is lost
+	}{{"unsent", false}, {"answer lost", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := ctxFor(t, time.Minute)
+			path := testPath(t)
+			observer := session(t)
+			curator, err := core.Of(observer).Create(ctx, path+"/"+uuid.NewString(), nil, zk.FlagEphemeral)
+			require.NoError(t, err)
+
+			p := testutil.Proxy(t, cluster)
+			var armed atomic.Bool
+			armed.Store(true)
+			drop := func(op int32, frame []byte) error {
+				if op != wiretest.OpCreate || !bytes.Contains(frame, []byte(path+"/ready")) || !armed.CompareAndSwap(true, false) {
+					return nil
+				}
+				if tt.sent {
+					p.BlackholeReplies()
+					return nil
+				}
+				return wiretest.ErrBrokenPipe
+			}
+			s := testutil.Session(t, p.Servers(), recipes.WithDialer(wiretest.Dialer(wiretest.Hooks{Request: drop})))
+			d, err := barrier.NewDouble(s, path, 2)
+			require.NoError(t, err)
+			entered := make(chan error, 1)
+			go func() { entered <- d.Enter(ctx) }()
+			if tt.sent {
+				require.NoError(t, waitFor(ctx, func() bool { return slices.Contains(children(t, observer, path), "ready") }))
+				p.Cut()
+				p.Heal()
+			}
+			require.NoError(t, <-entered)
+			assert.False(t, armed.Load(), "the ready node's create was not dropped")
+			assert.Contains(t, children(t, observer, path), "ready", "no ready node for the Curator member")
+
+			left := make(chan error, 1)
+			go func() { left <- d.Leave(ctx) }()
+			require.NoError(t, core.Of(observer).DeleteEphemeral(ctx, curator))
+			require.NoError(t, <-left)
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			assert.NoError(t, waitFor(wctx, func() bool { return len(children(t, observer, path)) == 0 }), "the ready node stayed after the round")
+		})
+	}
 }
 
 // memberBehind returns a double barrier member for n at path whose session

@@ -21,15 +21,9 @@ var testPath = testutil.Path
 
 var waitFor = testutil.WaitFor
 
-// children returns the children of path as a fresh session sees them.
-func children(t *testing.T, s *recipes.Session, path string) []string {
-	t.Helper()
-	c, _, err := s.Conn().Children(path)
-	if err != nil {
-		return nil
-	}
-	return c
-}
+// children returns the children of path as s sees them: none if there
+// is no such node.
+var children = testutil.Children
 
 // servers returns the ensemble the examples use, as a program would read
 // it from its configuration (e.g. "zk1:2181,zk2:2181,zk3:2181"): here the
