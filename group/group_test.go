@@ -188,6 +188,28 @@ func TestASessionsEndTakesItsMemberOut(t *testing.T) {
 	require.NoError(t, waitFor(ctx, func() bool { ms, err := watcher.Members(ctx); return err == nil && len(ms) == 0 }))
 }
 
+// TestARefusedJoinLeavesTheMemberToTheSessionsEnd: on a Session over the
+// application's connection, a second Join of an id this Session is a
+// member with is refused, and the member it has still goes when the
+// Session closes, the connection living on. Before, the refused create
+// made the Session forget the name, and the member stayed on the
+// connection's session for its life: a ghost.
+func TestARefusedJoinLeavesTheMemberToTheSessionsEnd(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	s, conn := testutil.Wrapped(t, ctx, cluster.Servers())
+	g, err := group.New(s, path)
+	require.NoError(t, err)
+	_, err = g.Join(ctx, "a", nil)
+	require.NoError(t, err)
+	_, err = g.Join(ctx, "a", nil)
+	require.ErrorIs(t, err, group.ErrMemberExists)
+	require.NoError(t, s.Close())
+	ok, _, err := conn.Exists(path + "/a")
+	require.NoError(t, err)
+	assert.False(t, ok, "the member outlived its Session")
+}
+
 // TestKazooPartyNodesAreMembers: Kazoo's Party nodes count, by their
 // identifier; WithKazooParty joins as one.
 func TestKazooPartyNodesAreMembers(t *testing.T) {

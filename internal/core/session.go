@@ -887,8 +887,11 @@ func (s *Session) createOnce(ctx context.Context, p string, data []byte, flags i
 		case r.err == nil && r.path != p: // sequential: the name is known now
 			s.track(r.path)
 			s.untrack(p)
-		case errors.Is(r.err, zk.ErrNodeExists) && s.wasUnknown(p):
-			// Most likely our own earlier create, whose answer was lost.
+		case errors.Is(r.err, zk.ErrNodeExists):
+			// The node may be ours: made by an earlier create whose answer
+			// was lost, or by one that succeeded (a second Join of one
+			// id on this Session). It stays tracked; the sweep deletes a
+			// node of that name only while our session owns it.
 		case r.err != nil && !retryable(r.err):
 			s.untrack(p) // made nothing of ours
 		}

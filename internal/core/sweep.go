@@ -26,9 +26,8 @@ import (
 
 // ours is a name of ours that may exist.
 type ours struct {
-	creating int  // creates in flight: while one is, a listing proves nothing
-	answered int  // creates answered, so that a sweep notices one answered meanwhile
-	unknown  bool // a create's outcome was lost with the connection
+	creating int // creates in flight: while one is, a listing proves nothing
+	answered int // creates answered, so that a sweep notices one answered meanwhile
 }
 
 // track notes that a node named prefix, or prefix plus a sequence number,
@@ -49,12 +48,11 @@ func (s *Session) creating(prefix string) {
 	s.withOurs(prefix, func(o *ours) { o.creating++ })
 }
 
-// answered notes the answer to a create of prefix; err is its error.
-func (s *Session) answered(prefix string, err error) {
+// answered notes the answer to a create of prefix.
+func (s *Session) answered(prefix string) {
 	s.withOurs(prefix, func(o *ours) {
 		o.creating--
 		o.answered++
-		o.unknown = o.unknown || retryable(err)
 	})
 }
 
@@ -67,13 +65,6 @@ func (s *Session) withOurs(prefix string, f func(o *ours)) {
 		f(o)
 	}
 	s.mu.Unlock()
-}
-
-// wasUnknown reports whether a create of prefix had an unknown outcome, so
-// that a node of that name may be ours.
-func (s *Session) wasUnknown(prefix string) (unknown bool) {
-	s.withOurs(prefix, func(o *ours) { unknown = o.unknown })
-	return unknown
 }
 
 // untrack notes that no node named prefix (or prefix plus a sequence
@@ -318,7 +309,7 @@ func (s *Session) sendCreate(prefix string, data []byte, flags int32) (chan crea
 			if err == nil {
 				err = zk.ErrConnectionClosed // not known lost yet: retry, and learn it
 			}
-			s.answered(prefix, nil)
+			s.answered(prefix)
 			ch <- createResult{"", err}
 			return
 		}
@@ -329,10 +320,10 @@ func (s *Session) sendCreate(prefix string, data []byte, flags int32) (chan crea
 			}
 		}
 		s.noteExpired(err)
-		s.answered(prefix, err) // before the caller can untrack
+		s.answered(prefix) // before the caller can untrack
 		ch <- createResult{p, s.explain(err)}
 	}) {
-		s.answered(prefix, nil)
+		s.answered(prefix)
 		return nil, s.Err()
 	}
 	return ch, nil
