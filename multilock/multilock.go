@@ -37,8 +37,8 @@ type Held interface {
 // A Part is one lock that Lock takes: see [Mutex], [Read], [Write] and
 // [Lease].
 type Part struct {
-	path    string
-	acquire func(context.Context) (Held, error)
+	path      string
+	wait, try func(context.Context) (Held, error) // the part's Lock and TryLock
 }
 
 // Mutex is the part that holds m.
@@ -46,7 +46,7 @@ func Mutex(m *lock.Mutex) Part {
 	if m == nil {
 		return Part{}
 	}
-	return Part{m.Path(), held(m.Lock)}
+	return Part{m.Path(), held(m.Lock), held(m.TryLock)}
 }
 
 // Read is the part that holds m's read lock.
@@ -54,7 +54,7 @@ func Read(m *rwlock.RWMutex) Part {
 	if m == nil {
 		return Part{}
 	}
-	return Part{m.Path(), held(m.RLock)}
+	return Part{m.Path(), held(m.RLock), held(m.TryRLock)}
 }
 
 // Write is the part that holds m's write lock.
@@ -62,7 +62,7 @@ func Write(m *rwlock.RWMutex) Part {
 	if m == nil {
 		return Part{}
 	}
-	return Part{m.Path(), held(m.Lock)}
+	return Part{m.Path(), held(m.Lock), held(m.TryLock)}
 }
 
 // Lease is the part that holds one lease of s.
@@ -70,7 +70,7 @@ func Lease(s *semaphore.Semaphore) Part {
 	if s == nil {
 		return Part{}
 	}
-	return Part{s.Path(), held(s.Acquire)}
+	return Part{s.Path(), held(s.Acquire), held(s.TryAcquire)}
 }
 
 // held makes an acquire function of a recipe one that returns Held, with
@@ -94,15 +94,33 @@ func held[H Held](acquire func(context.Context) (H, error)) func(context.Context
 // part fails, or one already taken is lost while it waits for the next, it
 // gives back what it took and returns the error: either way no node of its
 // own is left. No parts, a zero Part, or two parts on one path (refused
-// with ErrDuplicate) are errors.
+// with ErrDuplicate) are errors. What it gives back after a failure or a
+// loss, it deletes for at most a second, then in the background: it does
+// not wait for a dropped connection to come back.
 func Lock(ctx context.Context, parts ...Part) (*Hold, error) {
+	return take(ctx, parts, true)
+}
+
+// TryLock takes every part if none is held against it, in the order of
+// their paths as Lock does, and otherwise gives back what it took and
+// returns the error of the first part that is held: it matches
+// recipes.ErrWouldBlock, and that part's own (lock.ErrLocked,
+// rwlock.ErrLocked, semaphore.ErrNoLease). It waits for no holder, only,
+// as every call does, for a dropped connection to come back (or ctx to
+// end). Its other errors, and what it leaves behind, are Lock's.
+func TryLock(ctx context.Context, parts ...Part) (*Hold, error) {
+	return take(ctx, parts, false)
+}
+
+// take takes every part, waiting for each (see Lock) or not (TryLock).
+func take(ctx context.Context, parts []Part, wait bool) (*Hold, error) {
 	if len(parts) == 0 {
 		return nil, errors.New("multilock: no parts")
 	}
 	parts = slices.SortedStableFunc(slices.Values(parts), func(a, b Part) int { return cmp.Compare(a.path, b.path) })
 	for i, p := range parts {
 		switch {
-		case p.acquire == nil:
+		case p.wait == nil:
 			return nil, errors.New("multilock: a part has no lock")
 		case i > 0 && p.path == parts[i-1].path:
 			return nil, fmt.Errorf("%w: %s", ErrDuplicate, p.path)
@@ -119,20 +137,29 @@ func Lock(ctx context.Context, parts ...Part) (*Hold, error) {
 	}()
 	var holds []Held
 	for _, p := range parts {
-		h, err := p.acquire(actx)
+		acquire := p.try
+		if wait {
+			acquire = p.wait
+		}
+		h, err := acquire(actx)
 		if err == nil {
 			err = lostOne(holds) // lost just as p was granted
 		}
 		if err != nil {
+			if cause := context.Cause(actx); actx.Err() != nil && cause != nil {
+				err = cause // a part taken before was lost: p gave up for it
+			}
+			// Before giving the parts back, which would end their
+			// contexts and be taken for a loss.
+			for _, stop := range stops {
+				stop()
+			}
 			if h != nil {
 				holds = append(holds, h)
 			}
 			unlockAll(ctx, holds)
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
-			}
-			if cause := context.Cause(actx); actx.Err() != nil && cause != nil {
-				err = cause
 			}
 			return nil, fmt.Errorf("multilock %s: %w", p.path, err)
 		}
@@ -152,20 +179,15 @@ func lostOne(holds []Held) error {
 	return nil
 }
 
-// unlockAll gives every hold back, the last taken first, through a lost
-// connection for a second past ctx's end (then in the background); it
-// returns the errors joined.
-func unlockAll(ctx context.Context, holds []Held) error {
+// unlockAll gives every hold back, the last taken first, for at most a
+// second whether or not ctx has ended (then in the background): a part is
+// often lost to a dropped connection, which may not come back soon.
+func unlockAll(ctx context.Context, holds []Held) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
-	if ctx.Err() == nil {
-		rctx = ctx
-	}
-	var errs []error
 	for _, h := range slices.Backward(holds) {
-		errs = append(errs, h.Unlock(rctx))
+		h.Unlock(rctx)
 	}
-	return errors.Join(errs...)
 }
 
 // Hold holds every part of a Lock. It is trusted while every part is: its
@@ -192,7 +214,12 @@ func newHold(holds []Held) *Hold {
 // Holds returns what was taken for each part, in the order of their paths:
 // each part's path and fencing token. Give the parts up together, with
 // Unlock: unlocking one alone leaves the rest held, and this hold lost.
-func (h *Hold) Holds() []Held { return slices.Clone(h.holds) }
+func (h *Hold) Holds() []Held {
+	if h == nil {
+		return nil
+	}
+	return slices.Clone(h.holds)
+}
 
 // Done returns a channel closed when a part is lost or the hold is given
 // up.
@@ -203,7 +230,8 @@ func (h *Hold) Done() <-chan struct{} { return h.context().Done() }
 func (h *Hold) Context() context.Context { return h.context() }
 
 // Err returns nil while every part is trusted; after a loss, the first
-// cause seen (it matches recipes.ErrLost); after Unlock, ErrNotHeld.
+// cause seen (it matches recipes.ErrLost, or recipes.ErrNotHeld if a part
+// was given up on its own, through Holds); after Unlock, ErrNotHeld.
 func (h *Hold) Err() error { return context.Cause(h.context()) }
 
 // context returns the hold's context, or, for a nil or zero Hold, one

@@ -255,3 +255,94 @@ func TestTwoPartsOnOnePathAreRefused(t *testing.T) {
 	_, err = multilock.Lock(ctx, multilock.Read(rw), multilock.Write(rw))
 	assert.ErrorIs(t, err, multilock.ErrDuplicate)
 }
+
+// TestTryLockTakesAllOrNone: TryLock over a mutex, a read hold and a lease
+// fails at once, with the blocked part's own error, when any one of them
+// is held against it, and leaves no node of its own on any path; with
+// nothing held against it, it takes them all.
+func TestTryLockTakesAllOrNone(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	base := testPath(t)
+	s, other := session(t), session(t)
+	rw, err := rwlock.New(s, base+"/rw")
+	require.NoError(t, err)
+	sem, err := semaphore.New(s, base+"/sem", 1)
+	require.NoError(t, err)
+	m := mutex(t, s, base+"/m")
+	parts := []multilock.Part{multilock.Mutex(m), multilock.Read(rw), multilock.Lease(sem)}
+	ours := func() int {
+		n := 0
+		for _, p := range []string{base + "/m", base + "/rw", base + "/sem/leases"} {
+			for _, c := range testutil.Children(t, s, p) {
+				ok, st, err := s.Conn().Exists(p + "/" + c)
+				require.NoError(t, err)
+				if ok && st.EphemeralOwner == s.ID() {
+					n++
+				}
+			}
+		}
+		return n
+	}
+
+	otherRW, err := rwlock.New(other, base+"/rw")
+	require.NoError(t, err)
+	otherSem, err := semaphore.New(other, base+"/sem", 1)
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name string
+		hold func() (interface{ Unlock(context.Context) error }, error)
+		want error
+	}{
+		{"mutex", func() (interface{ Unlock(context.Context) error }, error) { return mutex(t, other, base+"/m").Lock(ctx) }, lock.ErrLocked},
+		{"read", func() (interface{ Unlock(context.Context) error }, error) { return otherRW.Lock(ctx) }, rwlock.ErrLocked},
+		{"lease", func() (interface{ Unlock(context.Context) error }, error) { return otherSem.Acquire(ctx) }, semaphore.ErrNoLease},
+	} {
+		held, err := tt.hold()
+		require.NoError(t, err, tt.name)
+		_, err = multilock.TryLock(ctx, parts...)
+		assert.ErrorIs(t, err, tt.want, tt.name)
+		assert.ErrorIs(t, err, recipes.ErrWouldBlock, tt.name)
+		assert.Zero(t, ours(), "%s: TryLock left nodes of its own", tt.name)
+		require.NoError(t, held.Unlock(ctx))
+	}
+	h, err := multilock.TryLock(ctx, parts...)
+	require.NoError(t, err)
+	assert.Len(t, h.Holds(), 3)
+	require.NoError(t, h.Unlock(ctx))
+	assert.Zero(t, ours())
+}
+
+// TestALockThatLostAPartToACutReturnsWhileCutOff: a Lock holds a and
+// waits for b, and its connection is cut off (black-holed, so it does not
+// come back): a is lost to the suspension. Lock returns that loss while
+// the link is still cut, giving a back in the background. Before, it
+// waited to delete a's node until the connection came back: here, never.
+func TestALockThatLostAPartToACutReturnsWhileCutOff(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	a, b := testPath(t)+"/a", testPath(t)+"/b"
+	p := testutil.Proxy(t, cluster)
+	s := testutil.Session(t, p.Servers(), recipes.WithSessionTimeout(2*time.Second))
+	other, err := mutex(t, session(t), b).Lock(ctx)
+	require.NoError(t, err)
+	defer other.Unlock(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := multilock.Lock(context.Background(), multilock.Mutex(mutex(t, s, a)), multilock.Mutex(mutex(t, s, b)))
+		done <- err
+	}()
+	observer := session(t)
+	require.NoError(t, waitFor(ctx, func() bool {
+		return len(testutil.Children(t, observer, a)) == 1 && len(testutil.Children(t, observer, b)) == 2
+	}))
+	p.Blackhole()
+	defer p.Heal()
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, recipes.ErrLost)
+		assert.ErrorContains(t, err, a)
+	case <-wctx.Done():
+		t.Fatal("Lock waited for the connection to give a back")
+	}
+}
