@@ -180,6 +180,16 @@ func (m *Semaphore) TryAcquire(ctx context.Context) (*Lease, error) {
 	return ls[0], nil
 }
 
+// TryAcquireN takes n leases at once if they are free and nobody else is
+// acquiring, and otherwise returns ErrNoLease, leaving no node behind; n
+// above the maximum fails with ErrTooMany. It waits as TryAcquire does.
+func (m *Semaphore) TryAcquireN(ctx context.Context, n int) ([]*Lease, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("semaphore %s: %d leases: want at least 1", m.path, n)
+	}
+	return m.acquire(ctx, n, false)
+}
+
 func (m *Semaphore) acquire(ctx context.Context, n int, wait bool) (_ []*Lease, err error) {
 	ctx, op := m.leases.Begin(ctx)
 	var granted []*core.Hold
@@ -215,7 +225,7 @@ func (m *Semaphore) acquire(ctx context.Context, n int, wait bool) (_ []*Lease, 
 		return nil, err
 	}
 	defer m.release(ctx, mu)
-	pending := make([]*core.Hold, 0, n)
+	var pending []*core.Hold // not sized by n: n may be as large as a huge maximum
 	defer func() {
 		if err != nil {
 			abandon(pending)
@@ -411,7 +421,11 @@ func FormatCount(n int32) []byte { return binary.BigEndian.AppendUint32(nil, uin
 // the one waiting for a lease. A waiting acquirer's lease nodes are the
 // newest: the leases beyond the maximum are not Held. Children of
 // path/leases that are not lease nodes are left out, though they count
-// against the maximum. It reads the two lists one after the other.
+// against the maximum. It reads the two lists one after the other. Held
+// is worked out from that order and the maximum as it is now, so it can
+// be wrong: after a counted maximum was lowered, leases granted before
+// are shown not Held; where other children count against the maximum, a
+// waiting acquirer's lease may be shown Held.
 func (m *Semaphore) Leases(ctx context.Context) (leases, waiters []recipes.Contender, err error) {
 	max, _, err := m.maximum(ctx)
 	if err != nil {

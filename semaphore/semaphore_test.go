@@ -88,6 +88,35 @@ func TestTryAcquireRefusesWhenFull(t *testing.T) {
 	assert.ErrorIs(t, c.Unlock(ctx), semaphore.ErrNotHeld)
 }
 
+// TestTryAcquireNIsAllOrNothing: with 2 of 3 leases held, TryAcquireN(2)
+// fails at once and leaves no node; TryAcquireN(1) takes the last lease;
+// more than the maximum, or fewer than one, is refused before anything
+// is made.
+func TestTryAcquireNIsAllOrNothing(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	s := session(t, nil)
+	m := newSem(t, s, path, 3)
+	held, err := newSem(t, session(t, nil), path, 3).AcquireN(ctx, 2)
+	require.NoError(t, err)
+	_, err = m.TryAcquireN(ctx, 2)
+	assert.ErrorIs(t, err, semaphore.ErrNoLease)
+	assert.ErrorIs(t, err, recipes.ErrWouldBlock)
+	assert.Len(t, testutil.Children(t, s, path+"/leases"), 2, "TryAcquireN left a lease node")
+	assert.Empty(t, testutil.Children(t, s, path+"/locks"))
+	_, err = m.TryAcquireN(ctx, 4)
+	assert.ErrorIs(t, err, semaphore.ErrTooMany)
+	_, err = m.TryAcquireN(ctx, 0)
+	assert.Error(t, err)
+	last, err := m.TryAcquireN(ctx, 1)
+	require.NoError(t, err)
+	require.Len(t, last, 1)
+	for _, l := range append(held, last...) {
+		require.NoError(t, l.Unlock(ctx))
+	}
+	assert.Empty(t, testutil.Children(t, s, path+"/leases"))
+}
+
 // TestAcquireNIsAllOrNothing: with 2 of 3 leases held, AcquireN(2) waits
 // holding none (its nodes are pending, and others queue behind it);
 // cancelled, it leaves nothing; asked again, it gets both once one lease
