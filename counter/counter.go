@@ -46,9 +46,7 @@ func New(s *recipes.Session, path string, opts ...Option) (*Counter, error) {
 		return nil, fmt.Errorf("counter: %w", err)
 	}
 	c := &Counter{s: cs, path: path, width: 8}
-	for _, opt := range opts {
-		opt(c)
-	}
+	core.Apply(c, opts)
 	return c, nil
 }
 

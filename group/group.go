@@ -45,9 +45,7 @@ func New(s *recipes.Session, p string, opts ...Option) (*Group, error) {
 		return nil, fmt.Errorf("group: %w", err)
 	}
 	g := &Group{s: cs, path: p}
-	for _, opt := range opts {
-		opt(g)
-	}
+	core.Apply(g, opts)
 	return g, nil
 }
 
@@ -219,12 +217,26 @@ type Membership struct {
 	once sync.Once
 }
 
-// Path returns the member's node.
-func (m *Membership) Path() string { return m.path }
+// Path returns the member's node ("" for a nil Membership).
+func (m *Membership) Path() string {
+	if m == nil {
+		return ""
+	}
+	return m.path
+}
 
 // Done returns a channel closed when the member is no longer in the group:
-// it left, its node was deleted, or its session ended.
-func (m *Membership) Done() <-chan struct{} { return m.done }
+// it left, its node was deleted, or its session ended. A nil
+// Membership's is closed.
+func (m *Membership) Done() <-chan struct{} {
+	if m == nil {
+		return closed
+	}
+	return m.done
+}
+
+// closed is the Done channel of a nil Membership.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 func (m *Membership) watch() {
 	defer m.once.Do(func() { close(m.done) })
@@ -265,8 +277,12 @@ func (m *Membership) watch() {
 // Leave deletes the member's node, retrying through connection loss until
 // ctx ends (then in the background); Done closes. A node of the member's
 // id that another session owns (made after ours was deleted) is left
-// alone.
+// alone. Leave of a nil Membership returns an error matching
+// recipes.ErrNotHeld.
 func (m *Membership) Leave(ctx context.Context) error {
+	if m == nil { // misuse: a Leave deferred before Join's error was checked
+		return fmt.Errorf("group: leave: %w", recipes.ErrNotHeld)
+	}
 	err := m.s.DeleteEphemeral(ctx, m.path)
 	m.once.Do(func() { close(m.done) })
 	return err

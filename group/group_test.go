@@ -14,6 +14,7 @@ import (
 
 	"github.com/zkrecipes/zkrecipes/group"
 	"github.com/zkrecipes/zkrecipes/internal/testutil"
+	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
 func ids(ms []group.Member) []string {
@@ -229,4 +230,18 @@ func TestKazooPartyNodesAreMembers(t *testing.T) {
 	ms, err := g.Members(ctx)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"go-1", "py-1"}, ids(ms))
+}
+
+// TestANilMembershipIsNotAMember: a Leave deferred before Join's error was
+// checked, and the other methods of a nil Membership, say there is no
+// membership instead of panicking.
+func TestANilMembershipIsNotAMember(t *testing.T) {
+	var m *group.Membership
+	assert.ErrorIs(t, m.Leave(context.Background()), recipes.ErrNotHeld)
+	assert.Empty(t, m.Path())
+	select {
+	case <-m.Done():
+	default:
+		t.Fatal("a nil Membership's Done is open")
+	}
 }

@@ -39,9 +39,7 @@ type Election struct {
 // no server call.
 func New(s *recipes.Session, path string, opts ...Option) (*Election, error) {
 	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
+	core.Apply(&o, opts)
 	c, err := core.Prepare(s, path)
 	if err != nil {
 		return nil, fmt.Errorf("leader: %w", err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/zkrecipes/zkrecipes/internal/core"
 )
 
 // RunOption configures [Election.Run].
@@ -45,9 +47,7 @@ func (e *Election) Run(ctx context.Context, value []byte, fn func(ctx context.Co
 		return fmt.Errorf("leader %s: run: nil fn", e.Path())
 	}
 	var o runOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+	core.Apply(&o, opts)
 	s := e.q.Session()
 	for {
 		err := e.term(ctx, value, fn)

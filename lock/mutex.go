@@ -61,9 +61,7 @@ func WithMaxHold(d time.Duration) Option { return func(o *options) { o.maxHold =
 // on the first Lock and deleted by the server once empty.
 func New(s *recipes.Session, path string, opts ...Option) (*Mutex, error) {
 	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
+	core.Apply(&o, opts)
 	c, err := core.Prepare(s, path)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)

@@ -288,14 +288,15 @@ func TestTryLockTakesAllOrNone(t *testing.T) {
 	require.NoError(t, err)
 	otherSem, err := semaphore.New(other, base+"/sem", 1)
 	require.NoError(t, err)
+	type unlocker interface{ Unlock(context.Context) error }
 	for _, tt := range []struct {
 		name string
-		hold func() (interface{ Unlock(context.Context) error }, error)
+		hold func() (unlocker, error)
 		want error
 	}{
-		{"mutex", func() (interface{ Unlock(context.Context) error }, error) { return mutex(t, other, base+"/m").Lock(ctx) }, lock.ErrLocked},
-		{"read", func() (interface{ Unlock(context.Context) error }, error) { return otherRW.Lock(ctx) }, rwlock.ErrLocked},
-		{"lease", func() (interface{ Unlock(context.Context) error }, error) { return otherSem.Acquire(ctx) }, semaphore.ErrNoLease},
+		{"mutex", func() (unlocker, error) { return mutex(t, other, base+"/m").Lock(ctx) }, lock.ErrLocked},
+		{"read", func() (unlocker, error) { return otherRW.Lock(ctx) }, rwlock.ErrLocked},
+		{"lease", func() (unlocker, error) { return otherSem.Acquire(ctx) }, semaphore.ErrNoLease},
 	} {
 		held, err := tt.hold()
 		require.NoError(t, err, tt.name)

@@ -59,9 +59,7 @@ func New(s *recipes.Session, p string, items []string, opts ...Option) (*Partiti
 	}
 	host, _ := os.Hostname()
 	pt := &Partitioner{s: cs, path: p, items: slices.Clone(items), id: fmt.Sprintf("%s-%d", host, os.Getpid()), stability: DefaultStability}
-	for _, opt := range opts {
-		opt(pt)
-	}
+	core.Apply(pt, opts)
 	slices.Sort(pt.items)
 	pt.items = slices.Compact(pt.items) // an item twice would queue behind its own lock
 	for _, it := range pt.items {

@@ -14,10 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zkrecipes/zkrecipes/barrier"
+	"github.com/zkrecipes/zkrecipes/counter"
+	"github.com/zkrecipes/zkrecipes/group"
 	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/leader"
 	"github.com/zkrecipes/zkrecipes/lock"
 	"github.com/zkrecipes/zkrecipes/multilock"
+	"github.com/zkrecipes/zkrecipes/partition"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/rwlock"
 	"github.com/zkrecipes/zkrecipes/semaphore"
@@ -46,6 +49,32 @@ func TestRecipesRefuseAMissingSession(t *testing.T) {
 			assert.ErrorContains(t, make(s, "/ok"), "no session", "%s(%v)", name, s)
 			assert.ErrorIs(t, make(s, "bad"), recipes.ErrInvalidPath, "%s(%v)", name, s)
 		}
+	}
+}
+
+// TestANilOptionSetsNothing: every recipe's constructor, and leader's
+// Run, take a nil option as none, as Connect does (a caller may build the
+// list with options left out as nil). Before, most of them panicked.
+func TestANilOptionSetsNothing(t *testing.T) {
+	ctx := testutil.Ctx(t, time.Minute)
+	s := testutil.Session(t, servers())
+	p := testutil.Path(t)
+	for name, make := range map[string]func() error{
+		"lock":      func() error { _, err := lock.New(s, p, nil); return err },
+		"rwlock":    func() error { _, err := rwlock.New(s, p, nil); return err },
+		"semaphore": func() error { _, err := semaphore.New(s, p, 1, nil); return err },
+		"group":     func() error { _, err := group.New(s, p, nil); return err },
+		"counter":   func() error { _, err := counter.New(s, p, nil); return err },
+		"partition": func() error { _, err := partition.New(s, p, []string{"a"}, nil); return err },
+		"leader Run": func() error {
+			e, err := leader.New(s, p, nil)
+			if err != nil {
+				return err
+			}
+			return e.Run(ctx, nil, func(context.Context) error { return nil }, nil)
+		},
+	} {
+		assert.NotPanics(t, func() { assert.NoError(t, make(), name) }, name)
 	}
 }
 

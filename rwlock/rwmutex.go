@@ -42,9 +42,7 @@ type RWMutex struct {
 // and makes no server call.
 func New(s *recipes.Session, path string, opts ...Option) (*RWMutex, error) {
 	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
+	core.Apply(&o, opts)
 	c, err := core.Prepare(s, path)
 	if err != nil {
 		return nil, fmt.Errorf("rwlock: %w", err)

@@ -107,9 +107,7 @@ func NewCounted(s *recipes.Session, p, countPath string, opts ...Option) (*Semap
 
 func newSemaphore(s *recipes.Session, p string, max int, count string, opts []Option) (*Semaphore, error) {
 	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
+	core.Apply(&o, opts)
 	c, err := core.Prepare(s, p)
 	if err != nil {
 		return nil, fmt.Errorf("semaphore: %w", err)

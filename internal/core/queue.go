@@ -98,9 +98,7 @@ func NewQueue(s *Session, path string, markers []Marker, rule BlockRule, opts ..
 		names = append(names, m.Name, strconv.Itoa(int(m.Role)))
 	}
 	q := &Queue{s: s, path: path, markers: all, rule: rule, listKey: strings.Join(names, "\x00")}
-	for _, opt := range opts {
-		opt(q)
-	}
+	Apply(q, opts)
 	if q.maxHold < 0 {
 		return nil, fmt.Errorf("max hold %v: want a positive duration", q.maxHold)
 	}

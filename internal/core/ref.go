@@ -48,3 +48,13 @@ func Prepare[P interface {
 	}
 	return Of[Session](s), nil
 }
+
+// Apply applies each option of a recipe's constructor to t, in order,
+// skipping nil ones: a nil option sets nothing, as for recipes.Option.
+func Apply[T any, O ~func(*T)](t *T, opts []O) {
+	for _, opt := range opts {
+		if opt != nil {
+			opt(t)
+		}
+	}
+}
