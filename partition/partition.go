@@ -37,7 +37,8 @@ type Partitioner struct {
 type Option func(*Partitioner)
 
 // WithIdentifier sets this member's identifier: its name in the party,
-// and what orders the members. The default is "<host>-<pid>", as Kazoo's.
+// and what orders the members. The default is "<host>-<pid>" (Kazoo's is
+// the same, with the host's fully qualified name).
 // Members need distinct identifiers, without "/". A member that finds
 // another node of its identifier in the party (its own previous run, say,
 // whose session has not expired yet) waits for it to go for up to a
@@ -67,13 +68,17 @@ func New(s *recipes.Session, p string, items []string, opts ...Option) (*Partiti
 			return nil, fmt.Errorf("partition %s: item %q is not a node name", p, it)
 		}
 	}
-	if pt.id == "" || strings.Contains(pt.id, "/") || pt.stability <= 0 {
+	if pt.id == "" || strings.Contains(pt.id, "/") || core.ValidatePath(pt.partyNode(strings.Repeat("0", 32))) != nil || pt.stability <= 0 {
 		return nil, fmt.Errorf("partition %s: identifier %q, stability %v: want a node name and a positive window", p, pt.id, pt.stability)
 	}
 	return pt, nil
 }
 
 func (p *Partitioner) locks(item string) string { return p.path + "/locks/" + item }
+
+// partyNode is the path of our node in the party, named as Kazoo names
+// its party's: id, a hex UUID of 32 digits, "-" and our identifier.
+func (p *Partitioner) partyNode(id string) string { return path.Join(p.path, "party", id+"-"+p.id) }
 
 // Share returns the items member id takes among members (identifiers), as
 // Kazoo's SetPartitioner decides: of the items sorted, every n-th, from
@@ -111,17 +116,21 @@ type Item struct {
 // returns nil earlier, the share stays held until then. If work returns
 // an error (other than its context's), the session is lost, or this
 // member's party node goes, Run leaves the party, releases everything, and
-// returns the error; when ctx ends, it returns ctx.Err().
+// returns the error; when ctx ends, it returns ctx.Err(). A lock it was
+// waiting for that fails otherwise (an operator deleted its node) ends
+// the round, as a lost lock does, not Run. On its way out it releases the
+// share and leaves the party for at most a second, then in the
+// background.
 func (p *Partitioner) Run(ctx context.Context, work func(ctx context.Context, items []Item) error) error {
 	if work == nil {
 		return fmt.Errorf("partition %s: run: nil work", p.path)
 	}
-	node := path.Join(p.path, "party", strings.ReplaceAll(uuid.NewString(), "-", "")+"-"+p.id)
+	node := p.partyNode(strings.ReplaceAll(uuid.NewString(), "-", ""))
 	if err := p.s.CreateEphemeral(ctx, node, nil); err != nil { // through connection loss
 		return fmt.Errorf("partition %s: join: %w", p.path, err)
 	}
 	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
 		p.s.DeleteEphemeral(dctx, node)
 	}()
@@ -150,7 +159,7 @@ func (p *Partitioner) round(ctx context.Context, share []string, changed <-chan 
 	}()
 	var holds []*core.Hold
 	defer func() {
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer rcancel()
 		for _, h := range holds {
 			h.Release(rctx)
@@ -166,8 +175,12 @@ func (p *Partitioner) round(ctx context.Context, share []string, changed <-chan 
 			holds = append(holds, h) // released with the rest, even if the round ends now
 		}
 		switch {
-		case wctx.Err() != nil && ctx.Err() == nil:
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case wctx.Err() != nil:
 			return nil // the membership changed while we took the share
+		case err != nil && errors.Is(err, recipes.ErrLost) && p.s.Err() == nil:
+			return nil // our waiting node was deleted: settle again
 		case err != nil:
 			return fmt.Errorf("partition %s: lock %s: %w", p.path, it, err)
 		}
@@ -184,9 +197,12 @@ func (p *Partitioner) round(ctx context.Context, share []string, changed <-chan 
 		items[i] = Item{Name: share[i], Token: h.Token()}
 	}
 	// Only its context's end is not work's failure: anything else (a
-	// command that would not stop) ends Run.
-	if err := work(wctx, items); err != nil && (wctx.Err() == nil || !errors.Is(err, context.Canceled)) {
-		return err
+	// command that would not stop) ends Run. A round that ended as the
+	// last lock was taken has no work.
+	if wctx.Err() == nil {
+		if err := work(wctx, items); err != nil && (wctx.Err() == nil || !errors.Is(err, context.Canceled)) {
+			return err
+		}
 	}
 	select {
 	case <-wctx.Done():

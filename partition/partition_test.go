@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/internal/testutil"
 	"github.com/zkrecipes/zkrecipes/partition"
 	"github.com/zkrecipes/zkrecipes/recipes"
@@ -238,6 +239,69 @@ func TestAMemberThatLostItsPlaceStops(t *testing.T) {
 	}
 }
 
+// TestAMemberWhoseWaitingLockNodeIsDeletedWaitsAgain: a member waits for
+// an item's lock that a Kazoo process holds, and an operator deletes the
+// member's waiting node. The round ends, as for a lost lock: the member
+// settles, queues again, and works on the item once the Kazoo process
+// lets go. Before, Run returned ErrNodeDeleted and left the party.
+func TestAMemberWhoseWaitingLockNodeIsDeletedWaitsAgain(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	admin := session(t)
+	require.NoError(t, core.Of(admin).CreateParents(ctx, path+"/locks/a"))
+	kazoo, err := admin.Conn().Create(path+"/locks/a/"+strings.ReplaceAll(uuid.NewString(), "-", "")+"__lock__", nil, zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	p, err := partition.New(session(t), path, []string{"a"}, partition.WithIdentifier("one"), partition.WithStability(100*time.Millisecond))
+	require.NoError(t, err)
+	got := make(chan []partition.Item, 1)
+	done := make(chan error, 1)
+	rctx, cancel := context.WithCancel(ctx)
+	go func() {
+		done <- p.Run(rctx, func(ctx context.Context, share []partition.Item) error {
+			got <- share
+			<-ctx.Done()
+			return nil
+		})
+	}()
+	waiting := func() string {
+		for _, c := range testutil.Children(t, admin, path+"/locks/a") {
+			if path+"/locks/a/"+c != kazoo {
+				return c
+			}
+		}
+		return ""
+	}
+	require.NoError(t, waitFor(ctx, func() bool { return waiting() != "" }))
+	first := waiting()
+	require.NoError(t, admin.Conn().Delete(path+"/locks/a/"+first, -1))
+	require.NoError(t, waitFor(ctx, func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("Run ended when its waiting node was deleted: %v", err)
+		default:
+		}
+		return waiting() != "" && waiting() != first
+	}), "the member did not queue again")
+	require.NoError(t, admin.Conn().Delete(kazoo, -1))
+	select {
+	case share := <-got:
+		assert.Equal(t, "a", share[0].Name)
+	case err := <-done:
+		t.Fatalf("Run ended: %v", err)
+	}
+	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled)
+}
+
+// TestNewRefusesAnIdentifierNoNodeNameCarries: an identifier that cannot
+// be part of a node's name (a control character) is refused by New,
+// before any call to the server. Before, Run made the party's path and
+// then failed with the server's error.
+func TestNewRefusesAnIdentifierNoNodeNameCarries(t *testing.T) {
+	_, err := partition.New(session(t), testPath(t), []string{"a"}, partition.WithIdentifier("one\x00two"))
+	assert.ErrorContains(t, err, "identifier")
+}
+
 // TestRunWithNoWorkIsAnError: Run with nil work returns an error before
 // it joins. Before, it joined, locked its share, and panicked.
 func TestRunWithNoWorkIsAnError(t *testing.T) {
@@ -287,6 +351,8 @@ func TestARestartedMemberWaitsForItsPreviousRun(t *testing.T) {
 	select {
 	case err := <-done:
 		t.Fatalf("the restarted member gave up while its previous run's node was there: %v", err)
+	case <-got:
+		t.Fatal("the restarted member worked while its previous run's node was there")
 	case <-time.After(500 * time.Millisecond): // five stability windows
 	}
 	require.NoError(t, previous.Close()) // the previous run's session expires
