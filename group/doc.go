@@ -6,5 +6,9 @@
 // node PATH/ID, its payload the node's data. Kazoo's Party nodes
 // (PATH/<hex uuid>__party__, holding the member's identifier) are members
 // too, with that identifier as ID and payload, and [WithKazooParty] joins
-// as one, so Java, Python and Go services share one group.
+// as one. Each peer sees the others only as far as its own layout goes:
+// our members see every member of either layout; Kazoo's Party counts
+// only Party nodes (join WithKazooParty for Python services to see you);
+// Curator's GroupMember lists a Party node under its node name, with the
+// identifier as its data.
 package group

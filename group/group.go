@@ -226,8 +226,10 @@ func (m *Membership) Path() string {
 }
 
 // Done returns a channel closed when the member is no longer in the group:
-// it left, its node was deleted, or its session ended. A nil
-// Membership's is closed.
+// it left, its node was deleted, or its session ended (was lost or
+// closed). A suspended connection does not close it: the node stays while
+// the session lives, though other members see it go if the session
+// expires before this process hears of it. A nil Membership's is closed.
 func (m *Membership) Done() <-chan struct{} {
 	if m == nil {
 		return closed
