@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/google/uuid"
@@ -215,6 +216,7 @@ type Membership struct {
 	path string
 	done chan struct{}
 	once sync.Once
+	gone atomic.Bool // the watch saw our node go: a node of the path now is another member's
 }
 
 // Path returns the member's node ("" for a nil Membership).
@@ -262,12 +264,16 @@ func (m *Membership) watch() {
 				return
 			}
 			continue
-		case err != nil, !r.ok:
+		case err != nil:
+			return
+		case !r.ok:
+			m.gone.Store(true)
 			return
 		}
 		select {
 		case ev := <-r.ch:
 			if ev.Type == zk.EventNodeDeleted {
+				m.gone.Store(true)
 				return
 			}
 		case <-m.s.Done():
@@ -279,11 +285,15 @@ func (m *Membership) watch() {
 // Leave deletes the member's node, retrying through connection loss until
 // ctx ends (then in the background); Done closes. A node of the member's
 // id that another session owns (made after ours was deleted) is left
-// alone. Leave of a nil Membership returns an error matching
-// recipes.ErrNotHeld.
+// alone, and so is one this Session made since Done saw ours deleted (a
+// replacement joined by another goroutine). Leave of a nil Membership
+// returns an error matching recipes.ErrNotHeld.
 func (m *Membership) Leave(ctx context.Context) error {
 	if m == nil { // misuse: a Leave deferred before Join's error was checked
 		return fmt.Errorf("group: leave: %w", recipes.ErrNotHeld)
+	}
+	if m.gone.Load() {
+		return nil
 	}
 	err := m.s.DeleteEphemeral(ctx, m.path)
 	m.once.Do(func() { close(m.done) })

@@ -63,35 +63,49 @@ func TestJoinListLeave(t *testing.T) {
 }
 
 // TestLeaveAfterTheNodeWasReplacedLeavesTheNewMember: an operator deletes
-// a member's node, and a replacement process joins under the same id
-// before the first one calls its (deferred) Leave. That Leave must not
-// take the replacement out: before, it deleted whatever node had the id.
+// a member's node, and a replacement joins under the same id, from
+// another process or from a goroutine of the same one (a supervisor),
+// before the first member calls its (deferred) Leave. That Leave must not
+// take the replacement out: before, it deleted whatever node had the id,
+// and then still whatever node of the id its own Session owned.
 func TestLeaveAfterTheNodeWasReplacedLeavesTheNewMember(t *testing.T) {
-	ctx := ctxFor(t, time.Minute)
-	path := testPath(t)
-	g, err := group.New(session(t), path)
-	require.NoError(t, err)
-	old, err := g.Join(ctx, "worker-1", []byte("old"))
-	require.NoError(t, err)
-	operator := session(t)
-	require.NoError(t, operator.Conn().Delete(old.Path(), -1))
-	<-old.Done()
+	for _, tt := range []struct {
+		name string
+		same bool // the replacement joins on the first member's Session
+	}{{"another session", false}, {"the same session", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := ctxFor(t, time.Minute)
+			path := testPath(t)
+			first := session(t)
+			g, err := group.New(first, path)
+			require.NoError(t, err)
+			old, err := g.Join(ctx, "worker-1", []byte("old"))
+			require.NoError(t, err)
+			operator := session(t)
+			require.NoError(t, operator.Conn().Delete(old.Path(), -1))
+			<-old.Done()
 
-	s := session(t)
-	replacement, err := group.New(s, path)
-	require.NoError(t, err)
-	now, err := replacement.Join(ctx, "worker-1", []byte("new"))
-	require.NoError(t, err)
-	require.NoError(t, old.Leave(ctx))
+			s := first
+			if !tt.same {
+				s = session(t)
+			}
+			replacement, err := group.New(s, path)
+			require.NoError(t, err)
+			now, err := replacement.Join(ctx, "worker-1", []byte("new"))
+			require.NoError(t, err)
+			require.NoError(t, old.Leave(ctx))
 
-	ms, err := replacement.Members(ctx)
-	require.NoError(t, err)
-	require.Equal(t, []string{"worker-1"}, ids(ms), "the old member's Leave took the replacement out")
-	assert.Equal(t, s.ID(), ms[0].Session)
-	select {
-	case <-now.Done():
-		t.Fatal("the replacement is told it left")
-	default:
+			ms, err := replacement.Members(ctx)
+			require.NoError(t, err)
+			require.Equal(t, []string{"worker-1"}, ids(ms), "the old member's Leave took the replacement out")
+			assert.Equal(t, s.ID(), ms[0].Session)
+			assert.Equal(t, "new", string(ms[0].Payload))
+			select {
+			case <-now.Done():
+				t.Fatal("the replacement is told it left")
+			default:
+			}
+		})
 	}
 }
 
