@@ -95,8 +95,10 @@ func (g *Group) Join(ctx context.Context, id string, payload []byte) (*Membershi
 }
 
 // Members returns the members, in node name order. It lists the group and
-// reads every member's node; a member gone meanwhile is left out. A path
-// that does not exist has none.
+// reads every member's node, up to 64 reads in flight; a member gone
+// meanwhile is left out, and one whose ACL forbids reading it has no
+// payload (a Kazoo Party node then has its node name for ID, as one with
+// an empty identifier does). A path that does not exist has none.
 func (g *Group) Members(ctx context.Context) ([]Member, error) {
 	ms, _, err := g.members(ctx, false)
 	return ms, err
@@ -131,37 +133,26 @@ func (g *Group) members(ctx context.Context, watch bool) ([]Member, <-chan zk.Ev
 		return nil, l.ch, err
 	}
 	slices.Sort(l.names)
-	out := make([]Member, len(l.names))
-	var wg sync.WaitGroup
-	errs := make([]error, len(l.names))
+	paths := make([]string, len(l.names))
 	for i, n := range l.names {
-		wg.Go(func() {
-			type got struct {
-				d  []byte
-				st *zk.Stat
-			}
-			r, err := core.Call(ctx, g.s, func(c *zk.Conn) (got, error) {
-				d, st, err := c.Get(path.Join(g.path, n))
-				return got{d, st}, err
-			})
-			switch {
-			case errors.Is(err, zk.ErrNoNode): // left meanwhile
-			case err != nil:
-				errs[i] = err
-			default:
-				m := Member{ID: n, Payload: r.d, Session: r.st.EphemeralOwner, Node: n}
-				if strings.HasSuffix(n, kazooParty) {
-					m.ID = string(r.d)
-				}
-				out[i] = m
-			}
-		})
+		paths[i] = path.Join(g.path, n)
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	got, err := g.s.ReadAll(ctx, paths)
+	if err != nil {
 		return nil, l.ch, fmt.Errorf("group %s: %w", g.path, err)
 	}
-	return slices.DeleteFunc(out, func(m Member) bool { return m.Node == "" }), l.ch, nil
+	out := make([]Member, 0, len(l.names))
+	for i, n := range l.names {
+		if got[i] == nil {
+			continue // left meanwhile
+		}
+		m := Member{ID: n, Payload: got[i].Data, Session: got[i].Stat.EphemeralOwner, Node: n}
+		if strings.HasSuffix(n, kazooParty) && len(got[i].Data) > 0 {
+			m.ID = string(got[i].Data)
+		}
+		out = append(out, m)
+	}
+	return out, l.ch, nil
 }
 
 var errRelist = errors.New("group: list again")

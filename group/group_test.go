@@ -259,3 +259,25 @@ func TestANilMembershipIsNotAMember(t *testing.T) {
 		t.Fatal("a nil Membership's Done is open")
 	}
 }
+
+// TestAMemberNobodyMayReadIsListed: a member whose node's ACL forbids us
+// to read it (another service's, made with its own ACL) is listed, with
+// no payload. Before, it failed the whole listing with ErrNoAuth.
+func TestAMemberNobodyMayReadIsListed(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	s := session(t)
+	g, err := group.New(s, path)
+	require.NoError(t, err)
+	_, err = g.Join(ctx, "open", []byte("payload"))
+	require.NoError(t, err)
+	private := session(t)
+	_, err = private.Conn().Create(path+"/private", []byte("secret"), zk.FlagEphemeral, zk.DigestACL(zk.PermAll, "someone", "secret"))
+	require.NoError(t, err)
+	ms, err := g.Members(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"open", "private"}, ids(ms))
+	assert.Equal(t, "payload", string(ms[0].Payload))
+	assert.Empty(t, ms[1].Payload)
+	assert.Equal(t, private.ID(), ms[1].Session)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"sync"
 	"time"
 
@@ -105,15 +106,42 @@ func (q *Queue) Contenders(ctx context.Context) ([]Contender, error) {
 // the session's one connection.
 const readers = 64
 
-// readAll reads every node, at most readers at a time; a node gone since
-// the listing is nil. It stops at the first error and returns it.
+// readAll reads every node of the queue, at most readers at a time; a
+// node gone since the listing is nil. It stops at the first error and
+// returns it.
 func (q *Queue) readAll(ctx context.Context, nodes []Node) ([]*getResult, error) {
+	paths := make([]string, len(nodes))
+	for i, n := range nodes {
+		paths[i] = q.path + "/" + n.Name
+	}
+	return q.s.readAll(ctx, paths)
+}
+
+// ReadAll reads the data and stat of every node at paths, at most 64 at a
+// time (pipelined on the session's one connection): nil for a node gone,
+// and the stat alone for one whose ACL forbids reading it. It stops at
+// the first other error and returns it.
+func (s *Session) ReadAll(ctx context.Context, paths []string) ([]*Read, error) {
+	got, err := s.readAll(ctx, paths)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Read, len(got))
+	for i, g := range got {
+		if g != nil {
+			out[i] = &Read{g.data, g.stat}
+		}
+	}
+	return out, nil
+}
+
+func (s *Session) readAll(ctx context.Context, paths []string) ([]*getResult, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	got := make([]*getResult, len(nodes))
+	got := make([]*getResult, len(paths))
 	slots := make(chan struct{}, readers)
 	var wg sync.WaitGroup
-	for i, n := range nodes {
+	for i, p := range paths {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
@@ -123,14 +151,14 @@ func (q *Queue) readAll(ctx context.Context, nodes []Node) ([]*getResult, error)
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			r, err := q.s.get(ctx, q.path+"/"+n.Name)
+			r, err := s.get(ctx, p)
 			if errors.Is(err, zk.ErrNoAuth) { // its ACL: its stat needs no permission
-				r, err = q.s.stat(ctx, q.path+"/"+n.Name)
+				r, err = s.stat(ctx, p)
 			}
 			switch {
 			case errors.Is(err, zk.ErrNoNode): // gone since the listing
 			case err != nil:
-				cancel(fmt.Errorf("read %s: %w", n.Name, err)) // the first error stays the cause
+				cancel(fmt.Errorf("read %s: %w", path.Base(p), err)) // the first error stays the cause
 			default:
 				got[i] = &r
 			}
