@@ -194,6 +194,8 @@ func (m *Semaphore) acquire(ctx context.Context, n int, wait bool) (_ []*Lease, 
 	defer func() { op.End(err, granted...) }()
 	defer func() {
 		switch {
+		case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			err = ctx.Err() // itself, not wrapped, as Acquire promises
 		case err == nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		case errors.Is(err, recipes.ErrWouldBlock):
 			err = fmt.Errorf("semaphore %s: %w", m.path, ErrNoLease)

@@ -122,6 +122,9 @@ func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool, data []byte) (
 	ctx, op := q.Begin(ctx)
 	h, err := q.acquire(ctx, m, wait, data)
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+			err = cerr // as every acquire promises: ctx.Err() itself, not wrapped
+		}
 		op.End(err)
 		return nil, err
 	}
