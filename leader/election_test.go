@@ -35,11 +35,13 @@ func TestOneLeaderAndResignHandsOverInOrder(t *testing.T) {
 	require.NoError(t, la.Resign(ctx))
 	got := <-b
 	require.NoError(t, got.err)
+	assert.True(t, got.alone, "b was granted with a contender ahead of it")
 	assert.Len(t, c, 0, "two leaders after one resigned")
 	assert.Greater(t, got.l.Token(), la.Token())
 	require.NoError(t, got.l.Resign(ctx))
 	got = <-c
 	require.NoError(t, got.err)
+	assert.True(t, got.alone, "c was granted with a contender ahead of it")
 	require.NoError(t, got.l.Resign(ctx))
 	assert.ErrorIs(t, got.l.Resign(ctx), leader.ErrNotHeld)
 	_, err = a.Leader(ctx)
@@ -60,12 +62,16 @@ func TestLeaderSessionExpiryElectsExactlyOneNewLeader(t *testing.T) {
 	assert.ErrorIs(t, l.Err(), leader.ErrLost)
 	got := <-b
 	require.NoError(t, got.err)
+	assert.True(t, got.alone, "b was granted with a contender ahead of it")
 	cs, _, err := session(t, nil).Conn().Children(path)
 	require.NoError(t, err)
 	assert.Len(t, cs, 2, "the old leader's node is gone, two candidates remain")
 	assert.Len(t, c, 0, "a second new leader")
 	require.NoError(t, got.l.Resign(ctx))
-	require.NoError(t, (<-c).l.Resign(ctx))
+	got = <-c
+	require.NoError(t, got.err)
+	assert.True(t, got.alone, "c was granted with a contender ahead of it")
+	require.NoError(t, got.l.Resign(ctx))
 }
 
 func TestCampaignCancelWithdraws(t *testing.T) {

@@ -40,9 +40,10 @@ var waitFor = testutil.WaitFor
 
 // term is the outcome of a Campaign made in a goroutine.
 type term struct {
-	l   *leader.Leadership
-	err error
-	at  time.Time
+	l     *leader.Leadership
+	err   error
+	at    time.Time
+	alone bool // just after the grant, no contender was queued ahead of ours
 }
 
 // campaign starts a candidate and waits until it is queued.
@@ -51,7 +52,14 @@ func campaign(t *testing.T, ctx context.Context, e *leader.Election, value strin
 	ch := make(chan term, 1)
 	go func() {
 		l, err := e.Campaign(ctx, []byte(value))
-		ch <- term{l, err, time.Now()}
+		at := time.Now()
+		var alone bool
+		if err == nil {
+			// Nodes join behind ours: one ahead now was there at the grant.
+			cs, cerr := e.Contenders(ctx)
+			alone = cerr == nil && len(cs) > 0 && cs[0].Path == l.Path()
+		}
+		ch <- term{l, err, at, alone}
 	}()
 	require.NoError(t, waitFor(ctx, func() bool {
 		cs, err := e.Contenders(ctx)
