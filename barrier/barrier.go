@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/go-zookeeper/zk"
@@ -18,6 +19,20 @@ import (
 type Barrier struct {
 	s    *core.Session
 	path string
+
+	mu    sync.Mutex
+	armed *armed // the watch last set on the standing barrier
+}
+
+// armed is a watch set on the standing barrier, shared by every Wait of
+// the Barrier until it fires: go-zookeeper keeps each watch it is asked
+// for until it fires, so a watch set per Wait would pile up over Waits
+// that give up (a loop of Waits with a timeout) for as long as the
+// barrier stands.
+type armed struct {
+	czxid int64         // of the barrier it was set on
+	fired chan struct{} // closed once ev is set
+	ev    zk.Event
 }
 
 // New returns the barrier at path on session s. It checks path and makes
@@ -93,26 +108,16 @@ func (b *Barrier) Remove(ctx context.Context) error {
 // sees: once that node is gone, Wait returns, even if the barrier has been
 // set again since (a new node, told apart by its creation zxid), so a quick
 // Remove and Set of the next phase releases every waiter of this one. It
-// retries through connection loss. While the barrier stands, each waiter
-// has a data watch on its node (the server keeps one per connection), and
-// none is set on a missing node. If ctx ends first it returns ctx.Err();
-// if the session is lost, an error matching recipes.ErrLost.
+// retries through connection loss. While the barrier stands, the Barrier
+// keeps one data watch on its node, which its Waits share (one that gives
+// up leaves it to the next; Waits that start together may each set one
+// until it fires), and none is set on a missing node. If ctx ends first
+// it returns ctx.Err(); if the session is lost, an error matching
+// recipes.ErrLost.
 func (b *Barrier) Wait(ctx context.Context) error {
-	type exists struct {
-		stat  *zk.Stat // nil if the node does not exist
-		watch <-chan zk.Event
-	}
 	var czxid int64 // of the barrier we wait on, once seen
 	for {
-		// getData, not exists: it leaves no watch behind when the node
-		// is missing.
-		e, err := core.Call(ctx, b.s, func(conn *zk.Conn) (exists, error) {
-			_, st, ch, err := conn.GetW(b.path)
-			if errors.Is(err, zk.ErrNoNode) {
-				return exists{}, nil
-			}
-			return exists{st, ch}, err
-		})
+		a, err := b.arm(ctx)
 		if core.Retryable(err) {
 			err = b.s.WaitConnected(ctx)
 			if err == nil {
@@ -122,27 +127,75 @@ func (b *Barrier) Wait(ctx context.Context) error {
 		if err != nil {
 			return b.fail(ctx, "wait", err)
 		}
-		if e.stat == nil || (czxid != 0 && e.stat.Czxid != czxid) {
+		if a == nil || (czxid != 0 && a.czxid != czxid) {
 			return nil
 		}
-		czxid = e.stat.Czxid
+		czxid = a.czxid
 		if f := waiting.Load(); f != nil {
 			(*f)()
 		}
 		select {
-		case ev := <-e.watch:
-			if ev.Type == zk.EventNodeDeleted {
+		case <-a.fired:
+			if a.ev.Type == zk.EventNodeDeleted {
 				return nil
 			}
 			// Its data changed, or the watch was reset across a reconnect
-			// (a node deleted and set again meanwhile shows as changed):
-			// read it again.
+			// (a node deleted and set again meanwhile shows as changed),
+			// or the session ended: read it again.
 		case <-b.s.Done():
 			return fmt.Errorf("barrier %s: wait: %w", b.path, b.s.Err())
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+}
+
+// arm returns the watch on the standing barrier that has not fired yet,
+// setting one if there is none; nil if the barrier is not set. Waits that
+// find none at once may each set one; the last is kept.
+func (b *Barrier) arm(ctx context.Context) (*armed, error) {
+	b.mu.Lock()
+	a := b.armed
+	b.mu.Unlock()
+	if a != nil {
+		select {
+		case <-a.fired:
+		default:
+			return a, nil
+		}
+	}
+	type read struct {
+		stat  *zk.Stat // nil if the node does not exist
+		watch <-chan zk.Event
+	}
+	// getData, not exists: it leaves no watch behind when the node is
+	// missing.
+	r, err := core.Call(ctx, b.s, func(conn *zk.Conn) (read, error) {
+		_, st, ch, err := conn.GetW(b.path)
+		if errors.Is(err, zk.ErrNoNode) {
+			return read{}, nil
+		}
+		return read{st, ch}, err
+	})
+	if err != nil || r.stat == nil {
+		return nil, err
+	}
+	a = &armed{czxid: r.stat.Czxid, fired: make(chan struct{})}
+	fire := func() {
+		select {
+		case a.ev = <-r.watch:
+		case <-b.s.Done():
+			a.ev = zk.Event{Type: zk.EventNotWatching}
+		}
+		close(a.fired)
+	}
+	if !b.s.Go(fire) {
+		return nil, b.s.Err()
+	}
+	b.mu.Lock()
+	b.armed = a
+	b.mu.Unlock()
+	return a, nil
 }
 
 // waiting, when set by a test, is called each time Wait has set its watch

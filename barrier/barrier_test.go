@@ -1,6 +1,7 @@
 package barrier_test
 
 import (
+	"bytes"
 	"context"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/zkrecipes/zkrecipes/barrier"
 	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/internal/testutil"
+	"github.com/zkrecipes/zkrecipes/internal/wiretest"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -135,4 +137,47 @@ func TestSetWhoseReplyIsLostSucceedsOnce(t *testing.T) {
 	require.True(t, ok, "the barrier is not set")
 	assert.Equal(t, czxid, st.Czxid, "the barrier was made again")
 	require.NoError(t, b.Remove(ctx))
+}
+
+// TestWaitsThatGiveUpShareOneWatch: Waits with a timeout, one after
+// another, on a barrier that stands (a loop that checks now and then)
+// read the barrier once, and share the watch that read set. Before, each
+// Wait set a watch of its own, and go-zookeeper keeps every watch until
+// it fires: they piled up for as long as the barrier stood. Once the
+// barrier is removed, a Wait returns.
+func TestWaitsThatGiveUpShareOneWatch(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	var reads atomic.Int32
+	count := func(op int32, frame []byte) error {
+		if op == wiretest.OpGetData && bytes.Contains(frame, []byte(path)) {
+			reads.Add(1)
+		}
+		return nil
+	}
+	b, err := barrier.New(testutil.Session(t, cluster.Servers(), recipes.WithDialer(wiretest.Dialer(wiretest.Hooks{Request: count}))), path)
+	require.NoError(t, err)
+	require.NoError(t, b.Set(ctx))
+	var waiting atomic.Int32
+	t.Cleanup(barrier.OnWaiting(func() { waiting.Add(1) }))
+	wait := func() (cancel func(), done <-chan error) {
+		wctx, cancel := context.WithCancel(ctx)
+		ch := make(chan error, 1)
+		n := waiting.Load()
+		go func() { ch <- b.Wait(wctx) }()
+		require.NoError(t, waitFor(ctx, func() bool { return waiting.Load() > n }))
+		return cancel, ch
+	}
+	for range 20 {
+		cancel, done := wait()
+		cancel()
+		require.ErrorIs(t, <-done, context.Canceled)
+	}
+	assert.Equal(t, int32(1), reads.Load(), "reads of the barrier by 20 Waits")
+
+	_, done := wait()
+	remover, err := barrier.New(session(t), path)
+	require.NoError(t, err)
+	require.NoError(t, remover.Remove(ctx))
+	require.NoError(t, <-done)
 }
