@@ -26,6 +26,14 @@ const readyNode = "ready"
 // per round, and may then enter the next round. It is safe for concurrent
 // use, but Enter and Leave of one member are meant to alternate: a call
 // waits (or gives up with ctx) while another of the same member runs.
+//
+// The ready node that tells late counters the round is full is
+// ephemeral, the node of the member that counted N, so a barrier whose
+// members all die leaves nothing behind (Curator's is persistent). The
+// price: if that member's session ends before a member that had not yet
+// counted N (its connection down as the round filled) sees the node,
+// that member counts fewer than N and waits in Enter for another member,
+// while those that passed wait for it in Leave.
 type DoubleBarrier struct {
 	s    *core.Session
 	path string

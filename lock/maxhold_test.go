@@ -32,7 +32,10 @@ func TestHungHolderIsEvictedAfterItsMaxHold(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
 	path := testPath(t)
 	const maxHold = 500 * time.Millisecond
-	hung, err := maxHoldMutex(t, path, maxHold).Lock(ctx)
+	hungSession := session(t, nil)
+	hungMutex, err := lock.New(hungSession, path, lock.WithMaxHold(maxHold))
+	require.NoError(t, err)
+	hung, err := hungMutex.Lock(ctx)
 	require.NoError(t, err)
 
 	t0 := time.Now()
@@ -54,6 +57,11 @@ func TestHungHolderIsEvictedAfterItsMaxHold(t *testing.T) {
 	assert.ErrorIs(t, hung.Err(), lock.ErrLost)
 	_, err = hung.Multi(ctx, &zk.CheckVersionRequest{Path: "/", Version: -1})
 	assert.Error(t, err, "a late guarded write of the evicted holder went through")
+	// The server refuses it too: Multi above is refused by the hold
+	// itself, which knows it was evicted; a process that learns late
+	// sends its guard anyway.
+	_, err = hungSession.Conn().Multi(hung.Guard(), &zk.CheckVersionRequest{Path: "/", Version: -1})
+	assert.ErrorIs(t, err, zk.ErrNoNode, "the server let the evicted holder's guard through")
 	assert.Greater(t, h.Token(), hung.Token())
 	require.NoError(t, h.Unlock(ctx))
 	assert.ErrorIs(t, hung.Unlock(ctx), lock.ErrMaxHoldExceeded)
