@@ -225,6 +225,28 @@ func TestARefusedJoinLeavesTheMemberToTheSessionsEnd(t *testing.T) {
 	assert.False(t, ok, "the member outlived its Session")
 }
 
+// TestARefusedJoinLeavesTheApplicationsNodeAlone: on a Session over the
+// application's connection, a Join refused because the application made
+// a node of that id itself, on the same connection (so on the same
+// ZooKeeper session), leaves that node alone when the Session closes.
+func TestARefusedJoinLeavesTheApplicationsNodeAlone(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	s, conn := testutil.Wrapped(t, ctx, cluster.Servers())
+	g, err := group.New(s, path)
+	require.NoError(t, err)
+	_, err = g.Join(ctx, "other", nil) // makes the path
+	require.NoError(t, err)
+	_, err = conn.Create(path+"/host1", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+	require.NoError(t, err)
+	_, err = g.Join(ctx, "host1", nil)
+	require.ErrorIs(t, err, group.ErrMemberExists)
+	require.NoError(t, s.Close())
+	ok, _, err := conn.Exists(path + "/host1")
+	require.NoError(t, err)
+	assert.True(t, ok, "the Session deleted the application's node")
+}
+
 // TestKazooPartyNodesAreMembers: Kazoo's Party nodes count, by their
 // identifier; WithKazooParty joins as one.
 func TestKazooPartyNodesAreMembers(t *testing.T) {

@@ -887,11 +887,15 @@ func (s *Session) createOnce(ctx context.Context, p string, data []byte, flags i
 		case r.err == nil && r.path != p: // sequential: the name is known now
 			s.track(r.path)
 			s.untrack(p)
+		case errors.Is(r.err, zk.ErrNodeExists) && r.fresh:
+			// Someone else's, though maybe on our session (the
+			// application's own node, or another Session's over the same
+			// connection): no node of ours had the name when we asked.
+			s.untrack(p)
 		case errors.Is(r.err, zk.ErrNodeExists):
-			// The node may be ours: made by an earlier create whose answer
-			// was lost, or by one that succeeded (a second Join of one
-			// id on this Session). It stays tracked; the sweep deletes a
-			// node of that name only while our session owns it.
+			// Maybe ours: made by an earlier create whose answer was lost,
+			// or by one that succeeded (a second Join of one id on this
+			// Session). It stays tracked.
 		case r.err != nil && !retryable(r.err):
 			s.untrack(p) // made nothing of ours
 		}

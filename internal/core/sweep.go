@@ -31,16 +31,19 @@ type ours struct {
 }
 
 // track notes that a node named prefix, or prefix plus a sequence number,
-// may exist.
-func (s *Session) track(prefix string) {
+// may exist, and reports whether the name was not tracked yet (fresh): no
+// node of ours had it.
+func (s *Session) track(prefix string) (fresh bool) {
 	if s.owned {
-		return
+		return false
 	}
 	s.mu.Lock()
-	if s.mine[prefix] == nil {
-		s.mine[prefix] = &ours{}
+	defer s.mu.Unlock()
+	if s.mine[prefix] != nil {
+		return false
 	}
-	s.mu.Unlock()
+	s.mine[prefix] = &ours{}
+	return true
 }
 
 // creating notes a create of prefix about to be sent.
@@ -284,8 +287,9 @@ func ourName(child, base string) bool {
 
 // createResult is the answer to a create.
 type createResult struct {
-	path string
-	err  error
+	path  string
+	err   error
+	fresh bool // when it was sent, no node of ours had the name (see track)
 }
 
 // sendCreate sends the create of a node of ours and returns a channel that
@@ -295,7 +299,7 @@ type createResult struct {
 // nothing is sent once the connection has another session, and what a
 // create made under another session is deleted (see madeUnderOurs).
 func (s *Session) sendCreate(prefix string, data []byte, flags int32) (chan createResult, error) {
-	s.track(prefix)
+	fresh := s.track(prefix)
 	ch := make(chan createResult, 1)
 	s.creating(prefix)
 	if !s.Go(func() {
@@ -310,7 +314,7 @@ func (s *Session) sendCreate(prefix string, data []byte, flags int32) (chan crea
 				err = zk.ErrConnectionClosed // not known lost yet: retry, and learn it
 			}
 			s.answered(prefix)
-			ch <- createResult{"", err}
+			ch <- createResult{"", err, fresh}
 			return
 		}
 		p, err := conn.Create(prefix, data, flags, s.cfg.ACL)
@@ -321,7 +325,7 @@ func (s *Session) sendCreate(prefix string, data []byte, flags int32) (chan crea
 		}
 		s.noteExpired(err)
 		s.answered(prefix) // before the caller can untrack
-		ch <- createResult{p, s.explain(err)}
+		ch <- createResult{p, s.explain(err), fresh}
 	}) {
 		s.answered(prefix)
 		return nil, s.Err()
