@@ -30,9 +30,39 @@ type Barrier struct {
 // that give up (a loop of Waits with a timeout) for as long as the
 // barrier stands.
 type armed struct {
-	czxid int64         // of the barrier it was set on
+	czxid int64 // of the barrier it was set on
+	watch <-chan zk.Event
+	once  sync.Once
 	fired chan struct{} // closed once ev is set
 	ev    zk.Event
+}
+
+// fire notes that the watch fired with ev, once.
+func (a *armed) fire(ev zk.Event) {
+	a.once.Do(func() {
+		a.ev = ev
+		close(a.fired)
+	})
+}
+
+// pending reports whether the watch has not fired. It takes an event
+// that go-zookeeper has delivered and no Wait has taken yet: go-zookeeper
+// delivers it before any later reply on the connection, so a Wait after a
+// Remove and a Set on the same Session does not take the removed
+// barrier's watch for the new one's.
+func (a *armed) pending() bool {
+	select {
+	case <-a.fired:
+		return false
+	default:
+	}
+	select {
+	case ev := <-a.watch:
+		a.fire(ev)
+		return false
+	default:
+		return true
+	}
 }
 
 // New returns the barrier at path on session s. It checks path and makes
@@ -111,7 +141,9 @@ func (b *Barrier) Remove(ctx context.Context) error {
 // retries through connection loss. While the barrier stands, the Barrier
 // keeps one data watch on its node, which its Waits share (one that gives
 // up leaves it to the next; Waits that start together may each set one
-// until it fires), and none is set on a missing node. If ctx ends first
+// until it fires), and none is set on a missing node. go-zookeeper keeps
+// a watch until it fires, so wait again through the same Barrier, not a
+// new one for each Wait. If ctx ends first
 // it returns ctx.Err(); if the session is lost, an error matching
 // recipes.ErrLost.
 func (b *Barrier) Wait(ctx context.Context) error {
@@ -134,19 +166,22 @@ func (b *Barrier) Wait(ctx context.Context) error {
 		if f := waiting.Load(); f != nil {
 			(*f)()
 		}
+		// The Wait that takes the event passes it on to the others.
 		select {
+		case ev := <-a.watch:
+			a.fire(ev)
 		case <-a.fired:
-			if a.ev.Type == zk.EventNodeDeleted {
-				return nil
-			}
-			// Its data changed, or the watch was reset across a reconnect
-			// (a node deleted and set again meanwhile shows as changed),
-			// or the session ended: read it again.
 		case <-b.s.Done():
 			return fmt.Errorf("barrier %s: wait: %w", b.path, b.s.Err())
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		if a.ev.Type == zk.EventNodeDeleted {
+			return nil
+		}
+		// Its data changed, or the watch was reset across a reconnect
+		// (a node deleted and set again meanwhile shows as changed), or
+		// the session ended: read it again.
 	}
 }
 
@@ -157,12 +192,8 @@ func (b *Barrier) arm(ctx context.Context) (*armed, error) {
 	b.mu.Lock()
 	a := b.armed
 	b.mu.Unlock()
-	if a != nil {
-		select {
-		case <-a.fired:
-		default:
-			return a, nil
-		}
+	if a != nil && a.pending() {
+		return a, nil
 	}
 	type read struct {
 		stat  *zk.Stat // nil if the node does not exist
@@ -180,18 +211,7 @@ func (b *Barrier) arm(ctx context.Context) (*armed, error) {
 	if err != nil || r.stat == nil {
 		return nil, err
 	}
-	a = &armed{czxid: r.stat.Czxid, fired: make(chan struct{})}
-	fire := func() {
-		select {
-		case a.ev = <-r.watch:
-		case <-b.s.Done():
-			a.ev = zk.Event{Type: zk.EventNotWatching}
-		}
-		close(a.fired)
-	}
-	if !b.s.Go(fire) {
-		return nil, b.s.Err()
-	}
+	a = &armed{czxid: r.stat.Czxid, watch: r.watch, fired: make(chan struct{})}
 	b.mu.Lock()
 	b.armed = a
 	b.mu.Unlock()
