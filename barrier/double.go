@@ -106,12 +106,13 @@ func (d *DoubleBarrier) Enter(ctx context.Context) error {
 	return nil
 }
 
-// abandon deletes our member node after a failure: for at most a second,
-// and not at all once ctx has ended, then in the background.
-func (d *DoubleBarrier) abandon(ctx context.Context, own string) {
+// abandon deletes a node of ours (our member node, a ready node we made)
+// after a failure: for at most a second, and not at all once ctx has
+// ended, then in the background.
+func (d *DoubleBarrier) abandon(ctx context.Context, p string) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	d.s.DeleteEphemeral(ctx, own)
+	d.s.DeleteEphemeral(ctx, p)
 }
 
 // join creates our member node, retrying through connection loss, and
@@ -258,8 +259,10 @@ func (d *DoubleBarrier) listW(ctx context.Context) (listing, error) {
 // ephemeral, so a barrier whose members all die leaves nothing behind. A
 // ready node older than our member node is a previous round's: it is
 // replaced, or a member that counts late would wait for a ready node that
-// never comes. It returns an error only if ctx ends or the session is
-// lost first.
+// never comes. It returns an error if ctx ends or the session is lost
+// first, or the server refuses a create or a delete for another reason;
+// a ready node it made is then deleted (in the background once ctx has
+// ended), since the round failed for us.
 func (d *DoubleBarrier) markReady(ctx context.Context) error {
 	p := d.path + "/" + readyNode
 	for {
@@ -269,9 +272,13 @@ func (d *DoubleBarrier) markReady(ctx context.Context) error {
 		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			return err
 		}
+		made := err == nil
 		st, err := d.stat(ctx, p)
 		switch {
 		case err != nil:
+			if made {
+				d.abandon(ctx, p)
+			}
 			return err
 		case st == nil: // a previous round's, deleted meanwhile
 			continue

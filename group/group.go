@@ -284,6 +284,7 @@ func (m *Membership) Leave(ctx context.Context) error {
 		return fmt.Errorf("group: leave: %w", recipes.ErrNotHeld)
 	}
 	if m.gone.Load() {
+		m.once.Do(func() { close(m.done) })
 		return nil
 	}
 	err := m.s.DeleteEphemeral(ctx, m.path)

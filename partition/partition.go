@@ -117,8 +117,8 @@ type Item struct {
 // an error (other than its context's), the session is lost, or this
 // member's party node goes, Run leaves the party, releases everything, and
 // returns the error; when ctx ends, it returns ctx.Err(). A lock it was
-// waiting for that fails otherwise (an operator deleted its node) ends
-// the round, as a lost lock does, not Run. On its way out it releases the
+// waiting for whose node is lost while the session lives (an operator
+// deleted it) ends the round, as a lost lock does, not Run. On its way out it releases the
 // share and leaves the party for at most a second, then in the
 // background.
 func (p *Partitioner) Run(ctx context.Context, work func(ctx context.Context, items []Item) error) error {
