@@ -272,7 +272,7 @@ func TestTryLockTakesAllOrNone(t *testing.T) {
 	parts := []multilock.Part{multilock.Mutex(m), multilock.Read(rw), multilock.Lease(sem)}
 	ours := func() int {
 		n := 0
-		for _, p := range []string{base + "/m", base + "/rw", base + "/sem/leases"} {
+		for _, p := range []string{base + "/m", base + "/rw", base + "/sem/leases", base + "/sem/locks"} {
 			for _, c := range testutil.Children(t, s, p) {
 				ok, st, err := s.Conn().Exists(p + "/" + c)
 				require.NoError(t, err)
