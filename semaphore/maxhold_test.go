@@ -1,15 +1,19 @@
 package semaphore_test
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zkrecipes/zkrecipes/internal/core"
+	"github.com/zkrecipes/zkrecipes/internal/wiretest"
 	"github.com/zkrecipes/zkrecipes/recipes"
 	"github.com/zkrecipes/zkrecipes/semaphore"
 )
@@ -95,4 +99,43 @@ func TestExtendMovesALeasesLimit(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded, "granted past the old limit despite the extension")
 	assert.NoError(t, l.Err())
 	require.NoError(t, l.Unlock(ctx))
+}
+
+// TestAnUnreadableLeaseDoesNotFailTheAcquirer: the last lease is another
+// client's node whose ACL forbids us to read it. The acquirer waits past
+// the first EvictionMargin, when it reads the leases to time their max
+// holds, and reads that one's stat instead: it declares nothing we can
+// see, so we have no duty towards it, and the acquirer waits on. Before,
+// the read's ErrNoAuth failed the acquisition.
+func TestAnUnreadableLeaseDoesNotFailTheAcquirer(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	admin := session(t, nil)
+	require.NoError(t, core.Of(admin).CreateParents(ctx, path+"/leases"))
+	foreign, err := admin.Conn().Create(path+"/leases/_c_"+uuid.NewString()+"-lease-", nil, zk.FlagEphemeral|zk.FlagSequence, zk.DigestACL(zk.PermAll, "someone", "secret"))
+	require.NoError(t, err)
+	stated := make(chan struct{})
+	var once sync.Once
+	hook := func(op int32, frame []byte) error {
+		if op == wiretest.OpExists && bytes.Contains(frame, []byte(foreign)) {
+			once.Do(func() { close(stated) })
+		}
+		return nil
+	}
+	m := newSem(t, session(t, nil, recipes.WithDialer(wiretest.Dialer(wiretest.Hooks{Request: hook}))), path, 1)
+	got := make(chan error, 1)
+	go func() {
+		l, err := m.Acquire(ctx)
+		if err == nil {
+			err = l.Unlock(ctx)
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("the acquirer ended (%v) with the last lease another client's", err)
+	case <-stated:
+	}
+	require.NoError(t, admin.Conn().Delete(foreign, -1))
+	require.NoError(t, <-got)
 }

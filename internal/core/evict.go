@@ -115,19 +115,24 @@ func (e *Evictor) due(n string) (at time.Time, ok bool) {
 	return e.seen[n].Add(EvictionMargin), true
 }
 
-// Act reads the holders whose first EvictionMargin has passed, and
-// deletes those past their max hold and the margin. The caller lists them
-// again after it: a deletion fires the listing's watch.
+// Act reads the holders whose first EvictionMargin has passed (all in one
+// round trip, as readAll does), and deletes those past their max hold and
+// the margin. The caller lists them again after it: a deletion fires the
+// listing's watch.
 func (e *Evictor) Act(ctx context.Context) error {
 	now := time.Now()
+	var due []string
 	for n, first := range e.seen {
 		_, read := e.duty[n]
 		again, reread := e.again[n]
 		if !read && !now.Before(first.Add(EvictionMargin)) || reread && !now.Before(again) {
-			if err := e.read(ctx, n, first, now); err != nil {
-				return err
-			}
+			due = append(due, n)
 		}
+	}
+	if err := e.read(ctx, due, now); err != nil {
+		return err
+	}
+	for n := range e.seen {
 		d := e.duty[n]
 		if d.name == "" || d.blind || now.Before(d.at) {
 			continue
@@ -139,7 +144,7 @@ func (e *Evictor) Act(ctx context.Context) error {
 			e.s.log.Info("zkrecipes: evicted a holder past its max hold", "node", p)
 		case errors.Is(err, zk.ErrNoNode):
 		case errors.Is(err, zk.ErrBadVersion):
-			if err := e.read(ctx, n, first, now); err != nil { // changed: its declaration decides
+			if err := e.read(ctx, []string{n}, now); err != nil { // changed: its declaration decides
 				return err
 			}
 		default:
@@ -149,28 +154,39 @@ func (e *Evictor) Act(ctx context.Context) error {
 	return nil
 }
 
-// read reads holder n and takes up, keeps or drops the duty towards it.
-func (e *Evictor) read(ctx context.Context, n string, first, now time.Time) error {
-	r, err := e.s.get(ctx, path.Join(e.dir, n))
-	switch {
-	case errors.Is(err, zk.ErrNoNode):
-		delete(e.seen, n)
+// read reads holders names and takes up, keeps or drops the duty towards
+// each. One whose ACL forbids reading it declares nothing we can see: we
+// have no duty towards it.
+func (e *Evictor) read(ctx context.Context, names []string, now time.Time) error {
+	if len(names) == 0 {
 		return nil
-	case err != nil:
+	}
+	paths := make([]string, len(names))
+	for i, n := range names {
+		paths[i] = path.Join(e.dir, n)
+	}
+	got, err := e.s.readAll(ctx, paths)
+	if err != nil {
 		return err
 	}
-	delete(e.again, n)
-	d, ok := retime(e.duty[n], n, r.data, r.stat.Version, first, now)
-	switch {
-	case ok && d.blind:
-		e.duty[n] = d
-		e.again[n] = now.Add(EvictionMargin) // its holder puts its declaration back
-	case ok:
-		e.duty[n] = d
-	case isRevokeRequest(r.data):
-		e.again[n] = now.Add(EvictionMargin) // its holder puts its data back
-	default:
-		e.duty[n] = evicting{} // none
+	for i, n := range names {
+		if got[i] == nil {
+			delete(e.seen, n)
+			continue
+		}
+		delete(e.again, n)
+		d, ok := retime(e.duty[n], n, got[i].data, got[i].stat.Version, e.seen[n], now)
+		switch {
+		case ok && d.blind:
+			e.duty[n] = d
+			e.again[n] = now.Add(EvictionMargin) // its holder puts its declaration back
+		case ok:
+			e.duty[n] = d
+		case isRevokeRequest(got[i].data):
+			e.again[n] = now.Add(EvictionMargin) // its holder puts its data back
+		default:
+			e.duty[n] = evicting{} // none
+		}
 	}
 	return nil
 }
