@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,6 +39,23 @@ type group struct {
 
 // startGroup starts cmd with env and zkr's standard files in a new process
 // group; zkr says on stderr what it notices of its processes.
+// commandEnv is zkr's environment for CMD with vars ("KEY=value") set:
+// an entry of the same key that zkr inherited (from an outer zkr, as in
+// zkr lock /a -- zkr lock /b -- CMD) is dropped, not kept beside the new
+// one, since most programs read the first of two.
+func commandEnv(vars ...string) []string {
+	set := make(map[string]bool, len(vars))
+	for _, v := range vars {
+		k, _, _ := strings.Cut(v, "=")
+		set[k] = true
+	}
+	env := slices.DeleteFunc(os.Environ(), func(e string) bool {
+		k, _, _ := strings.Cut(e, "=")
+		return set[k]
+	})
+	return append(env, vars...)
+}
+
 func startGroup(cmd []string, env []string, stderr io.Writer) (*group, error) {
 	path, err := exec.LookPath(cmd[0])
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"syscall"
 	"time"
@@ -71,7 +70,7 @@ func runUnder(ctx context.Context, h held, revoked <-chan struct{}, c command) e
 	if m, ok := h.(interface{ tokens() string }); ok { // several locks
 		tokens = m.tokens()
 	}
-	g, err := startGroup(cmd, append(os.Environ(), "ZKR_LOCK_PATH="+h.Path(), "ZKR_FENCING_TOKEN="+tokens), c.stderr)
+	g, err := startGroup(cmd, commandEnv("ZKR_LOCK_PATH="+h.Path(), "ZKR_FENCING_TOKEN="+tokens), c.stderr)
 	if err != nil {
 		return err
 	}

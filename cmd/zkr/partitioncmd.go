@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -66,7 +65,7 @@ func partitionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if len(share) == 0 {
 			return nil // nothing to run: wait for the next division
 		}
-		g, err := startGroup(cmd, append(os.Environ(), "ZKR_ITEMS="+strings.Join(names, ","),
+		g, err := startGroup(cmd, commandEnv("ZKR_ITEMS="+strings.Join(names, ","),
 			"ZKR_FENCING_TOKENS="+strings.Join(tokens, ","), "ZKR_PARTITION_PATH="+path), stderr)
 		if err != nil {
 			return err
