@@ -62,5 +62,5 @@ func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return acquireErr(ctx, err, 0)
 	}
 	defer release(l.Resign)
-	return runUnder(ctx, l, revocable(l, *heed), command{args: cmd, grace: *grace, stderr: stderr})
+	return runUnder(ctx, l, revocable(l, *heed), command{args: cmd, grace: *grace, stderr: stderr, lossGrace: lossGrace(s)})
 }

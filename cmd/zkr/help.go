@@ -59,7 +59,7 @@ func revocableFlag(fs *flag.FlagSet) *bool {
 }
 
 func graceFlag(fs *flag.FlagSet) *time.Duration {
-	return fs.Duration("grace", gracePeriod, "`time` CMD's processes have between SIGTERM and SIGKILL")
+	return fs.Duration("grace", gracePeriod, "`time` CMD's processes have between SIGTERM and SIGKILL (after a lost hold, a third of the session timeout at most)")
 }
 
 func printHelp(w io.Writer, fs *flag.FlagSet, h help) {
@@ -99,7 +99,10 @@ deadlock) and the variables list each node and token, separated by spaces.
 zkr releases and exits once CMD and every process it started have exited (on
 Linux, whatever process group or session they moved to; elsewhere, those of
 CMD's group). If the lock is lost, or zkr gets SIGINT, SIGTERM, SIGHUP or
-SIGQUIT, they get SIGTERM, then SIGKILL after --grace. Without CMD, zkr holds the
+SIGQUIT, they get SIGTERM, then SIGKILL after --grace; after a loss, after a
+third of the session timeout at most, since the lock may pass to the next
+holder soon after (past that, only the fencing token guards what CMD
+writes). Without CMD, zkr holds the
 lock until interrupted. With --max-hold D (one PATH), they get SIGTERM D after the
 grant (SIGKILL after --grace), and zkr releases once they are gone and exits 5
 (without CMD, it releases at D). The nodes declare D + grace + 5s as their

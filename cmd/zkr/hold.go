@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zkrecipes/zkrecipes/internal/core"
 	"github.com/zkrecipes/zkrecipes/recipes"
 )
 
@@ -30,6 +31,19 @@ type command struct {
 	grace  time.Duration // between SIGTERM and SIGKILL
 	limit  time.Duration // --max-hold, timed from the grant; 0: none
 	stderr io.Writer     // for what zkr says while it waits
+	// lossGrace caps grace after the hold is lost (0: no cap): the lock
+	// may pass to another holder soon after (see lossGrace)
+	lossGrace time.Duration
+}
+
+// lossGrace is how long CMD's processes may take to stop after the hold
+// on session s is lost, whatever --grace says: a third of the session
+// timeout. A hold is lost when the connection has been silent for two
+// thirds of it (go-zookeeper's read timeout), and the server may expire
+// the session, and grant the lock to the next holder, once it has been
+// silent for all of it. Past that, only the fencing token guards.
+func lossGrace(s *recipes.Session) time.Duration {
+	return core.Of(s).SessionTimeout() / 3
 }
 
 // runUnder runs c in a process group of its own while h is held, and
@@ -77,7 +91,11 @@ func runUnder(ctx context.Context, h held, revoked <-chan struct{}, c command) e
 	// SIGTERM, whatever zkr got: a non-interactive shell's background jobs
 	// ignore SIGINT.
 	stop := func(code int, err error) error {
-		if serr := g.stop(syscall.SIGTERM, c.grace, h.Done()); serr != nil {
+		grace := c.grace
+		if code == exitLost && c.lossGrace > 0 {
+			grace = min(grace, c.lossGrace)
+		}
+		if serr := g.stop(syscall.SIGTERM, grace, h.Done()); serr != nil {
 			code = exitLost
 			if errors.Is(h.Err(), recipes.ErrMaxHoldExceeded) {
 				code = exitMaxHold

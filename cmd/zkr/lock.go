@@ -101,7 +101,7 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return acquireErr(ctx, err, *timeout)
 	}
 	defer release(unlock)
-	return runUnder(ctx, h, revocable(h, *heed), command{cmd, *grace, *limit, stderr})
+	return runUnder(ctx, h, revocable(h, *heed), command{args: cmd, grace: *grace, limit: *limit, stderr: stderr, lossGrace: lossGrace(s)})
 }
 
 // newSemaphore, newRW and newMutex make what mode says to take at p,
