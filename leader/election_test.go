@@ -293,3 +293,22 @@ func TestCampaignsAndResignsAreMeasured(t *testing.T) {
 	assert.Len(t, tel.Spans("leader campaign"), 1)
 	assert.Len(t, tel.Spans("leader resign"), 1)
 }
+
+// TestRunResignsWhenFnPanics: fn panics, and the caller recovers (as an
+// HTTP server does): Run gives leadership up on the way out, so the next
+// candidate leads at once. Before, the leader's node stayed until its
+// Session closed.
+func TestRunResignsWhenFnPanics(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	e := election(t, session(t, nil), path)
+	func() {
+		defer func() { assert.NotNil(t, recover(), "fn's panic was swallowed") }()
+		e.Run(ctx, []byte("a"), func(context.Context) error { panic("fn failed") })
+	}()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	l, err := election(t, session(t, nil), path).Campaign(cctx, []byte("b"))
+	require.NoError(t, err, "the leader whose fn panicked kept its node")
+	require.NoError(t, l.Resign(ctx))
+}

@@ -81,13 +81,17 @@ func (e *Election) term(ctx context.Context, value []byte, fn func(ctx context.C
 	}
 	work, cancel := context.WithCancelCause(ctx)
 	stop := context.AfterFunc(l.Context(), func() { cancel(l.Err()) })
+	// Deferred, so that a panic in fn (one the caller recovers from, as an
+	// HTTP server does) gives leadership up too.
+	defer func() {
+		stop()
+		cancel(nil)
+		resignCtx, done := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer done()
+		_ = l.Resign(resignCtx)
+	}()
 	err = fn(work)
-	stop()
 	lost := l.Err()
-	cancel(nil)
-	resignCtx, done := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	defer done()
-	_ = l.Resign(resignCtx)
 	switch {
 	case lost == nil:
 		return err
