@@ -16,7 +16,7 @@ test: image fmt-check vet test-offline
 # Tests that need no server (parsing, paths, the wire splitter, the safety
 # checker, the harness's own logic, fuzz seeds) pass where no Docker engine
 # can be reached; the shared test cluster starts only when a test uses it.
-OFFLINE := ^(Fuzz|Test(Parse|Followers|GoKeeps|FindOurNode|KillSignals|Turns|AZeroSession|NilHolds|SessionsRefuseBad|LiveDescendants|UsageRejects|SeqBefore|Blockers|ValidatePath$$|ServerRule|Frames|Tap|Surface|Defaults|RecipesRefuse|SharedCluster|Check|Store|CountFormat|NewChecks|LeaseOffers|WrittenByOther|ParseMaxHold|EveryExtension|Retime|RevokeRequestsKeep|WaitFor|TopFigures|CommandEnv|ALostHoldStops))
+OFFLINE := ^(Fuzz|Test(Parse|Followers|GoKeeps|FindOurNode|KillSignals|Turns|AZeroSession|NilHolds|SessionsRefuseBad|LiveDescendants|UsageRejects|SeqBefore|Blockers|ValidatePath$$|ServerRule|Frames|Tap|Surface|Defaults|RecipesRefuse|SharedCluster|Check|Store|CountFormat|NewChecks|LeaseOffers|WrittenByOther|ParseMaxHold|EveryExtension|Retime|RevokeRequestsKeep|WaitFor|TopFigures|CommandEnv|ALostHoldStops|ZeroRecipes))
 test-offline:
 	scripts/nodocker $(GO) test -count=1 -run '$(OFFLINE)' ./internal/core ./recipes ./integration/zktest ./integration/safety ./semaphore ./cmd/zkr
 	cd bench && ../scripts/nodocker $(GO) test -count=1 ./...

@@ -102,7 +102,21 @@ func WithLayout(l Layout) Option { return func(o *options) { o.layout = l } }
 func WithMaxTerm(d time.Duration) Option { return func(o *options) { o.maxTerm = d } }
 
 // Path returns the election's path.
-func (e *Election) Path() string { return e.q.Path() }
+func (e *Election) Path() string {
+	if e.made() != nil {
+		return ""
+	}
+	return e.q.Path()
+}
+
+// made returns an error for an Election that New did not make (nil or
+// zero), whose methods then fail instead of panicking.
+func (e *Election) made() error {
+	if e == nil || e.q == nil {
+		return fmt.Errorf("leader: %w", core.ErrNoSession)
+	}
+	return nil
+}
 
 // Campaign joins the election with value (for example the candidate's
 // address, which [Election.Leader] and observers see) and blocks until
@@ -110,6 +124,9 @@ func (e *Election) Path() string { return e.q.Path() }
 // and returns ctx.Err(). If the session is lost meanwhile, it returns an
 // error matching ErrLost.
 func (e *Election) Campaign(ctx context.Context, value []byte) (*Leadership, error) {
+	if err := e.made(); err != nil {
+		return nil, err
+	}
 	if value == nil {
 		value = []byte{}
 	}
@@ -128,6 +145,9 @@ func (e *Election) Campaign(ctx context.Context, value []byte) (*Leadership, err
 // Leader returns the current leader: its value (Data), token and node. It
 // returns ErrNoLeader when nobody campaigns. It is a snapshot.
 func (e *Election) Leader(ctx context.Context) (recipes.Contender, error) {
+	if err := e.made(); err != nil {
+		return recipes.Contender{}, err
+	}
 	c, ok, err := e.q.Head(ctx)
 	switch {
 	case err != nil:
@@ -143,12 +163,20 @@ func (e *Election) Leader(ctx context.Context) (recipes.Contender, error) {
 // between two reads may be missed. The channel is closed when ctx ends or
 // the session is lost or closed.
 func (e *Election) Observe(ctx context.Context) <-chan recipes.Contender {
+	if e.made() != nil {
+		ch := make(chan recipes.Contender)
+		close(ch)
+		return ch
+	}
 	return core.ObserveHead(ctx, e.q, func(c core.Contender) recipes.Contender { return recipes.Contender(c) })
 }
 
 // Contenders returns the leader (first, Held) and the other candidates in
 // line, with their values. It is a snapshot; see [recipes.Contenders].
 func (e *Election) Contenders(ctx context.Context) ([]recipes.Contender, error) {
+	if err := e.made(); err != nil {
+		return nil, err
+	}
 	return recipes.Contenders(ctx, e.s, e.q.Path())
 }
 

@@ -43,6 +43,9 @@ func Reelect() RunOption { return func(o *runOptions) { o.reelect = true } }
 // first, it returns ctx.Err() (or fn's error, if fn returned one) and its
 // node is deleted (in the background if the connection is down).
 func (e *Election) Run(ctx context.Context, value []byte, fn func(ctx context.Context) error, opts ...RunOption) error {
+	if err := e.made(); err != nil {
+		return err
+	}
 	if fn == nil {
 		return fmt.Errorf("leader %s: run: nil fn", e.Path())
 	}

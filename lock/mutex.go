@@ -74,7 +74,21 @@ func New(s *recipes.Session, path string, opts ...Option) (*Mutex, error) {
 }
 
 // Path returns the mutex's path.
-func (m *Mutex) Path() string { return m.q.Path() }
+func (m *Mutex) Path() string {
+	if m.made() != nil {
+		return ""
+	}
+	return m.q.Path()
+}
+
+// made returns an error for a Mutex that New did not make (nil or zero),
+// whose methods then fail instead of panicking.
+func (m *Mutex) made() error {
+	if m == nil || m.q == nil {
+		return fmt.Errorf("lock: %w", core.ErrNoSession)
+	}
+	return nil
+}
 
 // Lock blocks until the mutex is held and returns the hold. A waiter sets up
 // to three watches (on the contender just ahead, the one before it, and its
@@ -83,6 +97,9 @@ func (m *Mutex) Path() string { return m.q.Path() }
 // ctx.Err(): the mutex is not held. If the session is lost meanwhile, it
 // returns an error matching ErrLost.
 func (m *Mutex) Lock(ctx context.Context) (*Hold, error) {
+	if err := m.made(); err != nil {
+		return nil, err
+	}
 	h, err := m.q.Acquire(ctx, core.MutexMarker, true, nil)
 	if err != nil {
 		return nil, m.wrap(err)
@@ -94,6 +111,9 @@ func (m *Mutex) Lock(ctx context.Context) (*Hold, error) {
 // and otherwise returns ErrLocked at once, leaving no node behind. It makes
 // three requests either way.
 func (m *Mutex) TryLock(ctx context.Context) (*Hold, error) {
+	if err := m.made(); err != nil {
+		return nil, err
+	}
 	h, err := m.q.Acquire(ctx, core.MutexMarker, false, nil)
 	if err != nil {
 		return nil, m.wrap(err)
@@ -116,6 +136,9 @@ func (m *Mutex) wrap(err error) error {
 // recipes.WithIdentity; Curator: an IP address). It is a snapshot; see
 // [recipes.Contenders].
 func (m *Mutex) Contenders(ctx context.Context) ([]recipes.Contender, error) {
+	if err := m.made(); err != nil {
+		return nil, err
+	}
 	return recipes.Contenders(ctx, m.s, m.q.Path())
 }
 

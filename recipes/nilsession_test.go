@@ -78,6 +78,44 @@ func TestANilOptionSetsNothing(t *testing.T) {
 	}
 }
 
+// TestZeroRecipesAreErrors: a lock.Mutex, rwlock.RWMutex or
+// leader.Election that New did not make (nil, or a zero value declared
+// as one would declare a sync.Mutex) returns an error matching no
+// session from every method, instead of panicking.
+func TestZeroRecipesAreErrors(t *testing.T) {
+	ctx := context.Background()
+	for _, m := range []*lock.Mutex{nil, {}} {
+		assert.Empty(t, m.Path())
+		_, err := m.Lock(ctx)
+		assert.ErrorContains(t, err, "no session")
+		_, err = m.TryLock(ctx)
+		assert.ErrorContains(t, err, "no session")
+		_, err = m.Contenders(ctx)
+		assert.ErrorContains(t, err, "no session")
+	}
+	for _, m := range []*rwlock.RWMutex{nil, {}} {
+		assert.Empty(t, m.Path())
+		for _, acquire := range []func(context.Context) (*rwlock.Hold, error){m.Lock, m.TryLock, m.RLock, m.TryRLock} {
+			_, err := acquire(ctx)
+			assert.ErrorContains(t, err, "no session")
+		}
+		_, err := m.Contenders(ctx)
+		assert.ErrorContains(t, err, "no session")
+	}
+	for _, e := range []*leader.Election{nil, {}} {
+		assert.Empty(t, e.Path())
+		_, err := e.Campaign(ctx, nil)
+		assert.ErrorContains(t, err, "no session")
+		_, err = e.Leader(ctx)
+		assert.ErrorContains(t, err, "no session")
+		_, err = e.Contenders(ctx)
+		assert.ErrorContains(t, err, "no session")
+		assert.ErrorContains(t, e.Run(ctx, nil, func(context.Context) error { return nil }), "no session")
+		_, open := <-e.Observe(ctx)
+		assert.False(t, open, "a zero Election's Observe is open")
+	}
+}
+
 // TestAZeroSessionReportsItselfClosed: the methods of a nil Session, or of
 // a zero one, report a closed Session instead of panicking.
 func TestAZeroSessionReportsItselfClosed(t *testing.T) {

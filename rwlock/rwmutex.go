@@ -71,7 +71,21 @@ type options struct{ maxHold time.Duration }
 func WithMaxHold(d time.Duration) Option { return func(o *options) { o.maxHold = d } }
 
 // Path returns the lock's path.
-func (m *RWMutex) Path() string { return m.q.Path() }
+func (m *RWMutex) Path() string {
+	if m.made() != nil {
+		return ""
+	}
+	return m.q.Path()
+}
+
+// made returns an error for an RWMutex that New did not make (nil or
+// zero), whose methods then fail instead of panicking.
+func (m *RWMutex) made() error {
+	if m == nil || m.q == nil {
+		return fmt.Errorf("rwlock: %w", core.ErrNoSession)
+	}
+	return nil
+}
 
 // Lock blocks until the write lock is held: no reader or writer holds or
 // is queued ahead. If ctx ends first, Lock deletes its node and returns
@@ -110,6 +124,9 @@ func (m *RWMutex) TryRLock(ctx context.Context) (*Hold, error) {
 }
 
 func (m *RWMutex) acquire(ctx context.Context, marker core.Marker, wait bool) (*Hold, error) {
+	if err := m.made(); err != nil {
+		return nil, err
+	}
 	h, err := m.q.Acquire(ctx, marker, wait, nil)
 	switch {
 	case errors.Is(err, recipes.ErrWouldBlock):
@@ -128,5 +145,8 @@ func (m *RWMutex) acquire(ctx context.Context, marker core.Marker, wait bool) (*
 // the data each client wrote; Shared tells readers (and downgraded
 // writers) from writers. It is a snapshot; see [recipes.Contenders].
 func (m *RWMutex) Contenders(ctx context.Context) ([]recipes.Contender, error) {
+	if err := m.made(); err != nil {
+		return nil, err
+	}
 	return recipes.Contenders(ctx, m.s, m.q.Path())
 }
