@@ -35,14 +35,17 @@ type Election struct {
 	marker core.Marker // how its candidates' nodes are named (see Layout)
 }
 
-// New returns the election at path on session s. It checks path and makes
-// no server call.
+// New returns the election at path on session s. It checks path and its
+// options (an unknown Layout is an error) and makes no server call.
 func New(s *recipes.Session, path string, opts ...Option) (*Election, error) {
 	var o options
 	core.Apply(&o, opts)
 	c, err := core.Prepare(s, path)
 	if err != nil {
 		return nil, fmt.Errorf("leader: %w", err)
+	}
+	if o.layout < LeaderLatch || o.layout > KazooElection {
+		return nil, fmt.Errorf("leader %s: layout %d: want LeaderLatch, LeaderSelector or KazooElection", path, o.layout)
 	}
 	q, err := core.NewQueue(c, path, markers, core.AnyBlocks, core.WithMaxHold(o.maxTerm), core.Measured("leader", path, "leader campaign", "leader resign"))
 	if err != nil {

@@ -312,3 +312,12 @@ func TestRunResignsWhenFnPanics(t *testing.T) {
 	require.NoError(t, err, "the leader whose fn panicked kept its node")
 	require.NoError(t, l.Resign(ctx))
 }
+
+// TestAnUnknownLayoutIsRefused: New refuses a Layout that is none of the
+// three, where it used to name the nodes as LeaderLatch's without a word.
+func TestAnUnknownLayoutIsRefused(t *testing.T) {
+	_, err := leader.New(session(t, nil), testPath(t), leader.WithLayout(leader.Layout(7)))
+	assert.ErrorContains(t, err, "layout 7")
+	_, err = leader.New(session(t, nil), testPath(t), leader.WithLayout(leader.KazooElection))
+	assert.NoError(t, err)
+}

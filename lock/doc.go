@@ -1,7 +1,9 @@
 // Package lock is a distributed mutex on ZooKeeper: at most one trusted
 // holder at a time across every process that uses the same path, whether
 // it runs this package, Apache Curator's InterProcessMutex, Kazoo's Lock or
-// go-zookeeper's zk.Lock.
+// go-zookeeper's zk.Lock. (Kazoo's Lock counts our nodes only when given
+// extra_lock_patterns=["-lock-"]; we count its nodes, and Curator's and
+// go-zookeeper's, by ourselves.)
 //
 // Each contender creates an ephemeral sequential node under the lock's
 // path. A waiter watches the node just ahead of it, the one before that

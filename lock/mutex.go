@@ -109,7 +109,8 @@ func (m *Mutex) Lock(ctx context.Context) (*Hold, error) {
 
 // TryLock takes the mutex if no other contender holds it or queues ahead,
 // and otherwise returns ErrLocked at once, leaving no node behind. It makes
-// three requests either way.
+// three requests either way (four on a Session over the application's
+// connection, which reads its node back for the token).
 func (m *Mutex) TryLock(ctx context.Context) (*Hold, error) {
 	if err := m.made(); err != nil {
 		return nil, err
