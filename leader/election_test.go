@@ -321,3 +321,22 @@ func TestAnUnknownLayoutIsRefused(t *testing.T) {
 	_, err = leader.New(session(t, nil), testPath(t), leader.WithLayout(leader.KazooElection))
 	assert.NoError(t, err)
 }
+
+// TestAValueOthersWouldMisreadIsRefused: Campaign refuses a value that
+// reads as a revocation request (its own hold would answer it by writing
+// it back, over and over, for the whole term) or as a max-hold
+// declaration it never made (waiters would evict it), and leaves no node.
+func TestAValueOthersWouldMisreadIsRefused(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	path := testPath(t)
+	s := session(t, nil)
+	e := election(t, s, path)
+	for _, v := range []string{"__REVOKE__", "host-1 zkrecipes-max-hold=1s"} {
+		_, err := e.Campaign(ctx, []byte(v))
+		assert.Error(t, err, "%q", v)
+	}
+	assert.Empty(t, testutil.Children(t, s, path))
+	l, err := e.Campaign(ctx, []byte("host-1"))
+	require.NoError(t, err)
+	require.NoError(t, l.Resign(ctx))
+}

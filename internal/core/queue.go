@@ -136,6 +136,9 @@ func (q *Queue) acquire(ctx context.Context, m Marker, wait bool, data []byte) (
 	if data == nil {
 		data = q.s.cfg.Identity
 	}
+	if err := ownData(data); err != nil {
+		return nil, q.wrap(err)
+	}
 	own, first, err := q.enter(ctx, m, declare(data, q.maxHold, 0))
 	if err != nil {
 		return nil, err
@@ -304,4 +307,19 @@ func (q *Queue) gone() error {
 }
 
 // wrap says which queue an error of an acquisition comes from.
+// ownData refuses a contender's data (its value or identity) that others
+// would read as something it is not: a revocation request, which its own
+// hold would answer by writing the same data back for as long as it
+// held; or a max-hold declaration the holder never made, which waiters
+// would enforce by deleting its node.
+func ownData(data []byte) error {
+	switch _, declared := declaration(data); {
+	case isRevokeRequest(data):
+		return fmt.Errorf("data %q is a revocation request", data)
+	case declared:
+		return fmt.Errorf("data %q declares a max hold (%s)", data, maxHoldTag)
+	}
+	return nil
+}
+
 func (q *Queue) wrap(err error) error { return fmt.Errorf("acquire %s: %w", q.path, err) }
