@@ -225,13 +225,10 @@ func (m *Membership) Path() string {
 // expires before this process hears of it. A nil Membership's is closed.
 func (m *Membership) Done() <-chan struct{} {
 	if m == nil {
-		return closed
+		return core.Closed
 	}
 	return m.done
 }
-
-// closed is the Done channel of a nil Membership.
-var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 func (m *Membership) watch() {
 	defer m.once.Do(func() { close(m.done) })

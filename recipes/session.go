@@ -137,7 +137,7 @@ func (s *Session) Done() <-chan struct{} {
 	if c := s.of(); c != nil {
 		return c.Done()
 	}
-	return closed
+	return core.Closed
 }
 
 // Err returns nil while the session lives, then an error matching
@@ -195,6 +195,3 @@ func (s *Session) of() *core.Session {
 // errNeverMade is the error of a Session that was never made: it is
 // closed, as its State says.
 var errNeverMade = fmt.Errorf("%w (%w)", ErrSessionClosed, core.ErrNoSession)
-
-// closed is the Done channel of a Session that was never made.
-var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()

@@ -160,9 +160,6 @@ func (m *Semaphore) Acquire(ctx context.Context) (*Lease, error) {
 // keep every other acquirer waiting behind it. Cancel and loss are as for
 // Acquire: no lease is left behind.
 func (m *Semaphore) AcquireN(ctx context.Context, n int) ([]*Lease, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("semaphore %s: %d leases: want at least 1", m.path, n)
-	}
 	return m.acquire(ctx, n, true)
 }
 
@@ -182,20 +179,19 @@ func (m *Semaphore) TryAcquire(ctx context.Context) (*Lease, error) {
 // acquiring, and otherwise returns ErrNoLease, leaving no node behind; n
 // above the maximum fails with ErrTooMany. It waits as TryAcquire does.
 func (m *Semaphore) TryAcquireN(ctx context.Context, n int) ([]*Lease, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("semaphore %s: %d leases: want at least 1", m.path, n)
-	}
 	return m.acquire(ctx, n, false)
 }
 
 func (m *Semaphore) acquire(ctx context.Context, n int, wait bool) (_ []*Lease, err error) {
+	if n < 1 {
+		return nil, fmt.Errorf("semaphore %s: %d leases: want at least 1", m.path, n)
+	}
 	ctx, op := m.leases.Begin(ctx)
 	var granted []*core.Hold
 	defer func() { op.End(err, granted...) }()
 	defer func() {
+		err = core.CtxErr(ctx, err) // itself, not wrapped, as Acquire promises
 		switch {
-		case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
-			err = ctx.Err() // itself, not wrapped, as Acquire promises
 		case err == nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		case errors.Is(err, recipes.ErrWouldBlock):
 			err = fmt.Errorf("semaphore %s: %w", m.path, ErrNoLease)

@@ -122,9 +122,7 @@ func (q *Queue) Acquire(ctx context.Context, m Marker, wait bool, data []byte) (
 	ctx, op := q.Begin(ctx)
 	h, err := q.acquire(ctx, m, wait, data)
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
-			err = cerr // as every acquire promises: ctx.Err() itself, not wrapped
-		}
+		err = CtxErr(ctx, err)
 		op.End(err)
 		return nil, err
 	}
@@ -306,7 +304,6 @@ func (q *Queue) gone() error {
 	return q.wrap(ErrNodeDeleted)
 }
 
-// wrap says which queue an error of an acquisition comes from.
 // ownData refuses a contender's data (its value or identity) that others
 // would read as something it is not: a revocation request, which its own
 // hold would answer by writing the same data back for as long as it
@@ -322,4 +319,5 @@ func ownData(data []byte) error {
 	return nil
 }
 
+// wrap says which queue an error of an acquisition comes from.
 func (q *Queue) wrap(err error) error { return fmt.Errorf("acquire %s: %w", q.path, err) }

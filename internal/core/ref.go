@@ -1,6 +1,9 @@
 package core
 
-import "errors"
+import (
+	"context"
+	"errors"
+)
 
 // Ref carries a core value inside a public type of package recipes
 // (recipes.Session, recipes.Holding), which embeds it under an unexported
@@ -48,6 +51,19 @@ func Prepare[P interface {
 	}
 	return Of[Session](s), nil
 }
+
+// CtxErr returns ctx.Err() itself if err is (or wraps) it, as every
+// acquire promises when its ctx ends first; else err.
+func CtxErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); err != nil && cerr != nil && errors.Is(err, cerr) {
+		return cerr
+	}
+	return err
+}
+
+// Closed is a closed channel: the Done of what never was (a Session
+// never made, a nil Membership).
+var Closed <-chan struct{} = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // Apply applies each option of a recipe's constructor to t, in order,
 // skipping nil ones: a nil option sets nothing, as for recipes.Option.
