@@ -136,16 +136,15 @@ func (b *Barrier) Remove(ctx context.Context) error {
 // Wait blocks until the barrier it finds set is removed, and returns at
 // once if it is not set. The barrier waited on is the node Wait first
 // sees: once that node is gone, Wait returns, even if the barrier has been
-// set again since (a new node, told apart by its creation zxid), so a quick
-// Remove and Set of the next phase releases every waiter of this one. It
-// retries through connection loss. While the barrier stands, the Barrier
-// keeps one data watch on its node, which its Waits share (one that gives
-// up leaves it to the next; Waits that start together may each set one
-// until it fires), and none is set on a missing node. go-zookeeper keeps
-// a watch until it fires, so wait again through the same Barrier, not a
-// new one for each Wait. If ctx ends first
-// it returns ctx.Err(); if the session is lost, an error matching
-// recipes.ErrLost.
+// set again since (a new node, told apart by its creation zxid), so a
+// quick Remove and Set of the next phase releases every waiter of this
+// one. It retries through connection loss. While the barrier stands, the
+// Barrier keeps one data watch on its node, which its Waits share (one
+// that gives up leaves it to the next; Waits that start together may each
+// set one until it fires), and none is set on a missing node. go-zookeeper
+// keeps a watch until it fires, so wait again through the same Barrier,
+// not a new one for each Wait. If ctx ends first it returns ctx.Err(); if
+// the session is lost, an error matching recipes.ErrLost.
 func (b *Barrier) Wait(ctx context.Context) error {
 	var czxid int64 // of the barrier we wait on, once seen
 	for {

@@ -192,11 +192,12 @@ func (c *Counter) Add(ctx context.Context, delta int64) (int64, error) {
 // Watch sends the count, then the count after every change, in order: a
 // value is never sent after one read later (changes that come close
 // together may be sent as the last of them). Versions grow while the node
-// lives; one deleted and made again starts again from 0, after a value
-// whose Exists is false. The channel closes
-// when ctx ends, the session is lost, or a read fails for another reason
-// than a dropped connection (it reads again once the connection is back);
-// it holds one value, and a slow reader gets the latest when it reads.
+// lives; one deleted and made again starts again from 0 (after a value
+// whose Exists is false, if a read came between the two). The channel
+// closes when ctx ends, the session is lost, or a read fails for another
+// reason than a dropped connection (it reads again once the connection is
+// back); it holds one value, and a slow reader gets the latest when it
+// reads.
 func (c *Counter) Watch(ctx context.Context) <-chan Value {
 	out := make(chan Value, 1)
 	watch := func() {

@@ -113,13 +113,13 @@ type Item struct {
 // and calls work with them, under a context that ends when the membership
 // changes, a lock is lost, or ctx ends; work must then return. Run
 // releases the share once work has returned, and settles again. If work
-// returns nil earlier, the share stays held until then. If work returns
-// an error (other than its context's), the session is lost, or this
-// member's party node goes, Run leaves the party, releases everything, and
-// returns the error; when ctx ends, it returns ctx.Err(). A lock it was
-// waiting for whose node is lost while the session lives (an operator
-// deleted it) ends the round, as a lost lock does, not Run. On its way out it releases the
-// share and leaves the party for at most a second, then in the
+// returns nil earlier, the share stays held until then. If work returns an
+// error (other than its context's), the session is lost, or this member's
+// party node goes, Run leaves the party, releases everything, and returns
+// the error; when ctx ends, it returns ctx.Err(). A lock it was waiting
+// for whose node is lost while the session lives (an operator deleted it)
+// ends the round, as a lost lock does, not Run. On its way out it releases
+// the share and leaves the party for at most a second, then in the
 // background.
 func (p *Partitioner) Run(ctx context.Context, work func(ctx context.Context, items []Item) error) error {
 	if work == nil {

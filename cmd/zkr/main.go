@@ -30,8 +30,10 @@
 //
 // If the hold is lost while they run, or zkr gets SIGINT, SIGTERM, SIGHUP
 // or SIGQUIT, they get SIGTERM, then SIGKILL after the grace period
-// (--grace, 5s), again until none is left; zkr exits with code 4 for a
-// lost hold, else with 128 + the signal's number. A process that SIGKILL
+// (--grace, 5s; after a loss, a third of the session timeout at most,
+// since the lock may pass to the next holder soon after), again until
+// none is left; zkr exits with code 4 for a lost hold, else with 128 + the
+// signal's number. A process that SIGKILL
 // does not end (one zkr may not signal, such as a setuid program; one
 // stuck in the kernel) keeps zkr holding: zkr names it on stderr, 5s after
 // SIGKILL and every 30s after, and releases once it is gone; if the hold
@@ -41,14 +43,14 @@
 // nohup; SIGINT for a non-interactive shell's background job), stays
 // ignored, by zkr and by CMD, which inherits it. CMD's group is not the
 // terminal's foreground group: CMD gets signals from zkr, not from the
-// terminal, and cannot read the terminal. A read stops (SIGTTIN) the reader's process group, CMD's
-// own included: zkr says so on stderr and holds on until CMD ends (Ctrl-C
-// ends it); a reader in a group of its own (set -m) stops alone,
-// unnoticed. zkr ignores job control: Ctrl-Z (SIGTSTP, which does not
-// reach CMD either), SIGTTIN and SIGTTOU do not stop it, and it keeps
-// holding and its session alive. CMD keeps the default action of SIGTSTP
-// and SIGTTIN, and inherits SIGTTOU ignored: it may write to the terminal
-// whatever stty tostop says.
+// terminal, and cannot read the terminal. A read stops (SIGTTIN) the
+// reader's process group, CMD's own included: zkr says so on stderr and
+// holds on until CMD ends (Ctrl-C ends it); a reader in a group of its own
+// (set -m) stops alone, unnoticed. zkr ignores job control: Ctrl-Z
+// (SIGTSTP, which does not reach CMD either), SIGTTIN and SIGTTOU do not
+// stop it, and it keeps holding and its session alive. CMD keeps the
+// default action of SIGTSTP and SIGTTIN, and inherits SIGTTOU ignored: it
+// may write to the terminal whatever stty tostop says.
 //
 // With --max-hold D, zkr lock gives CMD's processes SIGTERM D after the
 // grant (SIGKILL after the grace period), releases once they are gone, and
